@@ -1,0 +1,29 @@
+//! The declared machine as constant data, written by `#[terminal_state]`.
+
+/// The whole declared machine: what `#[terminal_state]` read from the enum.
+#[derive(Debug)]
+pub struct Spec {
+    /// The enum's name.
+    pub name: &'static str,
+    /// Every state, in declaration order; a [`State`](super::State) is an index into it.
+    pub states: &'static [StateSpec],
+    /// Index of the `#[initial]` state.
+    pub initial: u16,
+    /// Index of the `#[abandoned]` state.
+    pub abandoned: u16,
+    /// The machine as a Mermaid `stateDiagram-v2`.
+    pub mermaid: &'static str,
+}
+
+/// One declared state.
+#[derive(Debug)]
+pub struct StateSpec {
+    /// The variant's name.
+    pub name: &'static str,
+    /// Whether the variant is `#[terminal]`.
+    pub terminal: bool,
+    /// Whether entering the state needs data (the variant has fields).
+    pub carries_data: bool,
+    /// Indices of the states its `#[to(..)]` names, in declaration order of the targets.
+    pub to: &'static [u16],
+}

@@ -1,0 +1,35 @@
+//! Collects the errors of one macro invocation so that a user sees all of them in one build.
+
+use core::fmt::Display;
+
+use quote::ToTokens;
+
+/// The errors found so far; [`Errors::finish`] combines them into one `syn::Error`.
+#[derive(Default)]
+pub(crate) struct Errors {
+    errors: Vec<syn::Error>,
+}
+
+impl Errors {
+    /// Records `message`, pointing at `tokens`.
+    pub(crate) fn spanned(&mut self, tokens: impl ToTokens, message: impl Display) {
+        self.errors.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Records an error that syn produced.
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        self.errors.push(error);
+    }
+
+    /// `Ok` when nothing was recorded, else every error combined.
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        let mut errors = self.errors.into_iter();
+        let Some(mut first) = errors.next() else {
+            return Ok(());
+        };
+        for error in errors {
+            first.combine(error);
+        }
+        Err(first)
+    }
+}

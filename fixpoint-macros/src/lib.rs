@@ -1,0 +1,75 @@
+//! Procedural macros of [`fixpoint`](https://docs.rs/fixpoint). Depend on `fixpoint`, which
+//! re-exports them together with the runtime items their generated code uses.
+
+mod ctxt;
+mod names;
+mod terminal_state;
+
+use proc_macro::TokenStream;
+
+/// Turns an enum into a lifecycle: a type-state machine in which only the declared transitions
+/// compile, and a machine dropped before a terminal state records its fallback.
+///
+/// ```
+/// use fixpoint::{terminal_state, Terminal, Tracked};
+///
+/// # pub struct FollowUpId(u64);
+/// #[terminal_state]
+/// pub enum ProjectStatus {
+///     #[initial] #[to(Running, Failed)]     Initialized,
+///     #[to(InputNeeded, Completed, Failed)] Running,
+///     #[to(Running, Failed)]                InputNeeded(FollowUpId),
+///     #[terminal]                           Completed,
+///     #[terminal] #[abandoned]              Failed,
+/// }
+///
+/// fn run(project: Tracked<ProjectStatus, project_status::Initialized, String>)
+///     -> Terminal<ProjectStatus, String>
+/// {
+///     let running = project.to_running();
+///     let waiting = running.to_input_needed(FollowUpId(7)); // the state needs its data
+///     waiting.to_running().to_completed()
+/// }
+/// # fn main() {
+/// let done = run(Tracked::new("site".to_owned()));
+/// assert_eq!(done.state().name(), "Completed");
+/// # }
+/// ```
+///
+/// # Variant attributes
+///
+/// | attribute | meaning |
+/// |---|---|
+/// | `#[initial]` | the state a machine starts in; exactly one, not terminal |
+/// | `#[to(A, B, ..)]` | the states this one may go to |
+/// | `#[terminal]` | a final state: entering it yields a [`Terminal`] proof; no `#[to]` |
+/// | `#[abandoned]` | the terminal state recorded when an owner is lost; exactly one, a unit variant |
+///
+/// A variant's fields are the data that must be supplied to enter it.
+///
+/// # Generated items
+///
+/// For `enum ProjectStatus`, beside the enum (whose variant attributes are removed):
+///
+/// - `mod project_status` (rename with `#[terminal_state(module = name)]`): one zero-sized
+///   marker per state (`project_status::Running`), with the enum's visibility.
+/// - `trait ProjectStatusTransitions`: the transition methods `to_running()`,
+///   `to_input_needed(follow_up_id)`, … of [`Tracked`]; each exists only in the states that
+///   declare the edge. Import it where transitions are taken.
+/// - `enum ProjectStatusResumed<T, R>`: one variant per typed state, returned by
+///   [`Lifecycle::resume`].
+/// - `impl Lifecycle for ProjectStatus`: the runtime view (states, transitions, Mermaid
+///   diagram).
+///
+/// Every rule is checked at expansion, and each broken one is a spanned error that says how to
+/// fix it: one `#[initial]`, at least one `#[terminal]`, one unit `#[abandoned]` that is
+/// terminal, known and distinct `#[to]` targets, no edge out of a terminal state, and a terminal
+/// state reachable from every state.
+///
+/// [`Tracked`]: ../fixpoint/struct.Tracked.html
+/// [`Terminal`]: ../fixpoint/struct.Terminal.html
+/// [`Lifecycle::resume`]: ../fixpoint/trait.Lifecycle.html#method.resume
+#[proc_macro_attribute]
+pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
+    terminal_state::expand(args.into(), input.into()).into()
+}

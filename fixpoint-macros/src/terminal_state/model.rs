@@ -1,0 +1,180 @@
+//! The lifecycle as read from the enum, borrowing the syn nodes so that every later check can
+//! point at the user's tokens.
+
+use syn::{Attribute, Data, DeriveInput, Fields, Ident, Variant, Visibility};
+
+use super::attr::{self, Args};
+use crate::ctxt::Errors;
+use crate::names;
+
+/// One `#[terminal_state]` enum.
+pub(crate) struct Machine<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) ident: &'a Ident,
+    pub(crate) vis: &'a Visibility,
+    /// The generated module of state markers.
+    pub(crate) module: Ident,
+    pub(crate) states: Vec<StateDecl<'a>>,
+}
+
+/// One variant: a state.
+pub(crate) struct StateDecl<'a> {
+    pub(crate) original: &'a Variant,
+    pub(crate) ident: &'a Ident,
+    pub(crate) initial: Option<&'a Attribute>,
+    pub(crate) terminal: Option<&'a Attribute>,
+    pub(crate) abandoned: Option<&'a Attribute>,
+    pub(crate) to: Option<Targets<'a>>,
+}
+
+/// A `#[to(..)]` attribute and the states it names.
+pub(crate) struct Targets<'a> {
+    pub(crate) attr: &'a Attribute,
+    pub(crate) idents: Vec<Ident>,
+}
+
+impl<'a> Machine<'a> {
+    /// The model, or `None` when the item is not an enum (the error is recorded).
+    pub(crate) fn from_syn(item: &'a DeriveInput, args: Args, errors: &mut Errors) -> Option<Self> {
+        let data = match &item.data {
+            Data::Enum(data) => data,
+            Data::Struct(data) => return not_an_enum(&data.struct_token, &item.ident, errors),
+            Data::Union(data) => return not_an_enum(&data.union_token, &item.ident, errors),
+        };
+        for attr in item.attrs.iter().filter(|a| attr::name(a).is_some()) {
+            errors.spanned(
+                attr,
+                "this attribute belongs on a variant of the lifecycle enum, not on the enum",
+            );
+        }
+        let module = args.module.unwrap_or_else(|| {
+            names::ident(
+                &names::snake_case(&item.ident.to_string()),
+                item.ident.span(),
+            )
+        });
+        let states = data
+            .variants
+            .iter()
+            .map(|v| StateDecl::from_syn(v, errors))
+            .collect();
+        Some(Machine {
+            original: item,
+            ident: &item.ident,
+            vis: &item.vis,
+            module,
+            states,
+        })
+    }
+
+    /// The position of the state named `ident`.
+    pub(crate) fn index_of(&self, ident: &Ident) -> Option<usize> {
+        self.states.iter().position(|state| state.ident == ident)
+    }
+
+    /// The states `state` may go to, as indices, in declared order.
+    pub(crate) fn successors(&self, state: &StateDecl<'_>) -> Vec<usize> {
+        let targets = state.to.as_ref().map_or(&[][..], |to| &to.idents[..]);
+        targets.iter().filter_map(|t| self.index_of(t)).collect()
+    }
+
+    /// The states that declare an edge into state `index`.
+    pub(crate) fn predecessors(&self, index: usize) -> Vec<&StateDecl<'a>> {
+        self.states
+            .iter()
+            .filter(|state| self.successors(state).contains(&index))
+            .collect()
+    }
+
+    pub(crate) fn initial(&self) -> Option<usize> {
+        self.states.iter().position(|state| state.initial.is_some())
+    }
+
+    pub(crate) fn abandoned(&self) -> Option<usize> {
+        self.states
+            .iter()
+            .position(|state| state.abandoned.is_some())
+    }
+}
+
+fn not_an_enum<T>(keyword: impl quote::ToTokens, ident: &Ident, errors: &mut Errors) -> Option<T> {
+    errors.spanned(
+        quote::quote!(#keyword #ident),
+        "#[terminal_state] belongs on an enum whose variants are the states of a lifecycle; \
+         write `enum` with one variant per state",
+    );
+    None
+}
+
+impl<'a> StateDecl<'a> {
+    fn from_syn(variant: &'a Variant, errors: &mut Errors) -> Self {
+        let mut state = StateDecl {
+            original: variant,
+            ident: &variant.ident,
+            initial: None,
+            terminal: None,
+            abandoned: None,
+            to: None,
+        };
+        for attr in &variant.attrs {
+            state.read_attr(attr, errors);
+        }
+        state
+    }
+
+    fn read_attr(&mut self, attr: &'a Attribute, errors: &mut Errors) {
+        let Some(name) = attr::name(attr) else {
+            return;
+        };
+        let duplicate = match name {
+            "initial" => self.initial.replace(attr).is_some(),
+            "terminal" => self.terminal.replace(attr).is_some(),
+            "abandoned" => self.abandoned.replace(attr).is_some(),
+            _ => self.to.is_some(),
+        };
+        if duplicate {
+            let hint = if name == "to" {
+                "; list every target in one #[to(..)]"
+            } else {
+                ""
+            };
+            let state = self.ident;
+            errors.spanned(
+                attr,
+                format_args!("duplicate #[{name}] on state `{state}`{hint}"),
+            );
+            return;
+        }
+        if name == "to" {
+            if let Some(idents) = attr::parse_to(attr, errors) {
+                self.to = Some(Targets { attr, idents });
+            }
+        } else {
+            attr::parse_flag(attr, errors);
+        }
+    }
+
+    pub(crate) fn is_terminal(&self) -> bool {
+        self.terminal.is_some()
+    }
+
+    pub(crate) fn fields(&self) -> &'a Fields {
+        &self.original.fields
+    }
+
+    pub(crate) fn carries_data(&self) -> bool {
+        !self.fields().is_empty()
+    }
+
+    /// The transition method that enters this state: `to_input_needed`.
+    pub(crate) fn method(&self) -> Ident {
+        let name = format!("to_{}", names::snake_case(&self.ident.to_string()));
+        Ident::new(&name, self.ident.span())
+    }
+
+    /// The per-target trait whose diagnostic explains an illegal entry: `ToInputNeeded`.
+    pub(crate) fn entry_trait(&self) -> Ident {
+        let name = format!("To{}", self.ident.to_string().trim_start_matches("r#"));
+        Ident::new(&name, self.ident.span())
+    }
+}
