@@ -2,7 +2,7 @@
 //! `::fixpoint::__private`, std items by absolute path.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{Fields, Type, Visibility};
 
 use super::attr;
@@ -46,7 +46,8 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
     let markers = machine.states.iter().map(|state| {
         let ident = state.ident;
         let doc = format!(" Marker of state `{ident}` of lifecycle `{name}`.");
-        quote! {
+        // Spanned at the variant, so diagnostics about a marker point at its state.
+        quote_spanned! {ident.span()=>
             #[doc = #doc]
             #[derive(
                 ::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy,
@@ -83,6 +84,15 @@ fn expand_entry_trait(machine: &Machine<'_>, index: usize, target: &StateDecl<'_
     let table = format!("`{name}` declares: {}", table(machine));
     let doc = format!(" Implemented by the states of `{name}` that may go to `{ident}`.");
     let vis_inner = inner_visibility(machine.vis);
+    // Spanned at the source state, so "the trait is implemented for `Running`" points there.
+    let impls = sources.iter().map(|source| {
+        quote_spanned! {source.span()=>
+            #[automatically_derived]
+            impl ::fixpoint::__private::Edge<#ident> for #source {}
+            #[automatically_derived]
+            impl #entry for #source {}
+        }
+    });
     quote! {
         #[doc = #doc]
         #[diagnostic::on_unimplemented(
@@ -92,12 +102,7 @@ fn expand_entry_trait(machine: &Machine<'_>, index: usize, target: &StateDecl<'_
             note = #table,
         )]
         #vis_inner trait #entry: ::fixpoint::__private::Edge<#ident> {}
-        #(
-            #[automatically_derived]
-            impl ::fixpoint::__private::Edge<#ident> for #sources {}
-            #[automatically_derived]
-            impl #entry for #sources {}
-        )*
+        #(#impls)*
     }
 }
 
@@ -118,6 +123,10 @@ fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
     let mut bodies = Vec::new();
     for (_, state) in entered_states(machine) {
         let (ident, method, entry) = (state.ident, state.method(), state.entry_trait());
+        // Spanned at the target state, so "required by this bound" points at its variant.
+        let mut entry_module = module.clone();
+        entry_module.set_span(ident.span());
+        let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
         let data = StateData::new(state);
         let params = data.params();
         let value = data.value();
@@ -149,11 +158,11 @@ fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
         signatures.push(quote! {
             #[doc = #doc]
             #[must_use = "a transition consumes the machine and returns it in its new state"]
-            fn #method(self, #(#params),*) -> #output where __S: #module::#entry;
+            fn #method(self, #(#params),*) -> #output where #bound;
         });
         bodies.push(quote! {
             #[inline]
-            fn #method(self, #(#params),*) -> #output where __S: #module::#entry {
+            fn #method(self, #(#params),*) -> #output where #bound {
                 #call
             }
         });
@@ -426,16 +435,15 @@ impl<'a> StateData<'a> {
         }
     }
 
-    /// The variant's fields bound to the bindings: `(follow_up)` or `{ a: a, b: b }`.
+    /// The variant's fields bound to the bindings, as a pattern or a constructor:
+    /// `(follow_up_id)` or `{ sent, total }`.
     fn pattern(&self) -> TokenStream {
         let bindings = &self.bindings;
         match self.fields {
             Fields::Unit => quote!(),
             Fields::Unnamed(_) => quote!((#(#bindings),*)),
-            Fields::Named(named) => {
-                let idents = named.named.iter().map(|f| &f.ident);
-                quote!({ #(#idents: #bindings),* })
-            }
+            // Named fields are bound to their own names: `{ sent, total }`.
+            Fields::Named(_) => quote!({ #(#bindings),* }),
         }
     }
 
@@ -453,8 +461,10 @@ impl<'a> StateData<'a> {
 fn type_name(ty: &Type) -> Option<String> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?.ident.to_string();
-    last.starts_with(char::is_uppercase)
-        .then(|| names::snake_case(&last))
+    let name = names::snake_case(&last);
+    let usable = last.starts_with(char::is_uppercase)
+        && !matches!(name.as_str(), "self" | "super" | "crate");
+    usable.then_some(name)
 }
 
 /// The enum's visibility, as written inside the generated module: generated items are exactly

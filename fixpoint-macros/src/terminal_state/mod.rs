@@ -48,3 +48,178 @@ fn not_an_enum(input: TokenStream) -> TokenStream {
     input.to_tokens(&mut tokens);
     tokens
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// Inputs that once tempted a panic, and malformed ones of every kind: each expands to
+    /// tokens (code or `compile_error!`), never a panic.
+    #[test]
+    fn never_panics() {
+        let inputs = [
+            quote!(
+                enum Type {
+                    #[initial]
+                    #[to(Move)]
+                    Match,
+                    #[terminal]
+                    #[abandoned]
+                    Move,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(B)]
+                    A(Self),
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(B)]
+                    A(Box<E>, Box<E>, u8),
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {}
+            ),
+            quote!(
+                enum E {
+                    A,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to()]
+                    A,
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(,)]
+                    A,
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(1, "x")]
+                    A,
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(B::C)]
+                    A,
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[initial]
+                    #[to(B)]
+                    #[to(B)]
+                    A,
+                    #[terminal]
+                    #[terminal]
+                    #[abandoned]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(B)]
+                    #[abandoned]
+                    A,
+                    #[terminal]
+                    #[abandoned]
+                    B { x: u8 },
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(B)]
+                    FooBar,
+                    #[to(B)]
+                    Foo_Bar,
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                enum E {
+                    #[initial]
+                    #[to(ToB)]
+                    A,
+                    #[terminal]
+                    #[abandoned]
+                    ToB,
+                    #[terminal]
+                    B,
+                }
+            ),
+            quote!(
+                #[initial]
+                enum E {
+                    #[initial]
+                    #[to(B)]
+                    A,
+                    #[terminal]
+                    #[abandoned]
+                    B,
+                }
+            ),
+            quote!(
+                struct S;
+            ),
+            quote!(union U { a: u8 }),
+            quote!(
+                fn f() {}
+            ),
+            quote!(),
+            quote!(impl X {}),
+        ];
+        let args = [
+            quote!(),
+            quote!(module),
+            quote!(module =),
+            quote!(module = 1),
+            quote!(module = m, module = n),
+            quote!(x::y = 1),
+            quote!(,),
+        ];
+        for input in &inputs {
+            for args in &args {
+                let output = super::expand(args.clone(), input.clone());
+                assert!(!output.is_empty(), "no output for {input} with ({args})");
+            }
+        }
+    }
+}

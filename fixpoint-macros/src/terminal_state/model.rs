@@ -25,6 +25,8 @@ pub(crate) struct StateDecl<'a> {
     pub(crate) terminal: Option<&'a Attribute>,
     pub(crate) abandoned: Option<&'a Attribute>,
     pub(crate) to: Option<Targets<'a>>,
+    /// A `#[to]` attribute that did not parse (already reported).
+    pub(crate) to_malformed: bool,
 }
 
 /// A `#[to(..)]` attribute and the states it names.
@@ -115,6 +117,7 @@ impl<'a> StateDecl<'a> {
             terminal: None,
             abandoned: None,
             to: None,
+            to_malformed: false,
         };
         for attr in &variant.attrs {
             state.read_attr(attr, errors);
@@ -146,8 +149,9 @@ impl<'a> StateDecl<'a> {
             return;
         }
         if name == "to" {
-            if let Some(idents) = attr::parse_to(attr, errors) {
-                self.to = Some(Targets { attr, idents });
+            match attr::parse_to(attr, errors) {
+                Some(idents) => self.to = Some(Targets { attr, idents }),
+                None => self.to_malformed = true,
             }
         } else {
             attr::parse_flag(attr, errors);

@@ -182,10 +182,20 @@ fn check_targets(machine: &Machine<'_>, errors: &mut Errors) {
 }
 
 /// From every non-terminal state some terminal state can be reached.
+///
+/// Skipped where an earlier error already explains the state: a machine with no terminal
+/// state, a malformed `#[to]`, or an unknown target.
 fn check_reachability(machine: &Machine<'_>, errors: &mut Errors) {
+    if !machine.states.iter().any(StateDecl::is_terminal) {
+        return;
+    }
     let finishing = finishing_states(machine);
     for (index, state) in machine.states.iter().enumerate() {
-        if finishing.contains(&index) {
+        let unknown_target = state
+            .to
+            .as_ref()
+            .is_some_and(|to| to.idents.iter().any(|t| machine.index_of(t).is_none()));
+        if finishing.contains(&index) || state.to_malformed || unknown_target {
             continue;
         }
         let what = if state.to.is_none() {

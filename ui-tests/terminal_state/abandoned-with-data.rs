@@ -1,0 +1,10 @@
+use fixpoint::terminal_state;
+
+#[terminal_state]
+enum Job {
+    #[initial] #[to(Done, Failed)] Queued,
+    #[terminal] Done,
+    #[terminal] #[abandoned] Failed { reason: String },
+}
+
+fn main() {}

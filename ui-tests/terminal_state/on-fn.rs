@@ -1,0 +1,6 @@
+use fixpoint::terminal_state;
+
+#[terminal_state]
+fn job() {}
+
+fn main() {}
