@@ -66,6 +66,18 @@ use proc_macro::TokenStream;
 /// terminal, known and distinct `#[to]` targets, no edge out of a terminal state, and a terminal
 /// state reachable from every state.
 ///
+/// ```compile_fail
+/// use fixpoint::terminal_state;
+///
+/// #[terminal_state]
+/// enum Job {
+///     #[initial] #[to(Running, Failed)] Queued,
+///     #[to(Retrying)] Running,   // error: state `Running` cannot reach a terminal state
+///     #[to(Running)] Retrying,   // error: state `Retrying` cannot reach a terminal state
+///     #[terminal] #[abandoned] Failed,
+/// }
+/// ```
+///
 /// [`Tracked`]: ../fixpoint/struct.Tracked.html
 /// [`Terminal`]: ../fixpoint/struct.Terminal.html
 /// [`Lifecycle::resume`]: ../fixpoint/trait.Lifecycle.html#method.resume

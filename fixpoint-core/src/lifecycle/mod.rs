@@ -53,7 +53,6 @@ use spec::Spec;
 /// assert!(Job::Done.is_terminal());
 /// assert_eq!(Job::abandoned().name(), "Failed");
 /// assert!(Job::mermaid().contains("Queued --> Running"));
-/// # fn main() {}
 /// ```
 pub trait Lifecycle: Sized + 'static {
     /// The declared machine. Read it through the methods below.
@@ -225,7 +224,6 @@ pub trait Edge<To: StateMarker>: StateMarker {}
 /// assert_eq!(open.to_string(), "Open");
 /// assert!(open.can_transition_to(Door::Closed.state()));
 /// assert!(State::<Door>::parse("Ajar").is_err());
-/// # fn main() {}
 /// ```
 pub struct State<L> {
     index: u16,

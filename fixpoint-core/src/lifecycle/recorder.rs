@@ -28,7 +28,6 @@ use super::{Lifecycle, State};
 ///     .with_recorder(move |event: Event<Job>| sink.lock().unwrap().push(event.to_string()));
 /// drop(job); // the owner is lost before a terminal state
 /// assert_eq!(*log.lock().unwrap(), ["Job: Queued -> Failed (abandoned: dropped)"]);
-/// # fn main() {}
 /// ```
 pub trait Recorder<L: Lifecycle> {
     /// Called once per transition, and once when a machine is abandoned.

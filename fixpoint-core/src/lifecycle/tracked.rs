@@ -39,7 +39,6 @@ use super::{Active, Edge, Final, Lifecycle, State, StateMarker};
 /// assert_eq!(job.len(), 6); // reads reach the value
 /// let done: Terminal<Job, String> = job.to_done();
 /// assert_eq!(done.state().name(), "Done");
-/// # fn main() {}
 /// ```
 ///
 /// Only declared transitions compile:
@@ -55,7 +54,6 @@ use super::{Active, Edge, Final, Lifecycle, State, StateMarker};
 /// # }
 /// let job = Tracked::<Job, _, _>::new(());
 /// let done = job.to_done(); // `Queued` may go to `Running` or `Failed` only
-/// # fn main() {}
 /// ```
 ///
 /// A state is gone once left:
@@ -72,7 +70,22 @@ use super::{Active, Edge, Final, Lifecycle, State, StateMarker};
 /// let queued = Tracked::<Job, _, _>::new(());
 /// let running = queued.to_running();
 /// let failed = queued.to_failed(); // `queued` was moved by the first transition
-/// # fn main() {}
+/// ```
+///
+/// Only the owner can close; shared holders reach the value, never the transitions:
+///
+/// ```compile_fail,E0507
+/// # use std::sync::Arc;
+/// # use fixpoint::{terminal_state, Tracked};
+/// # #[terminal_state]
+/// # enum Conn {
+/// #     #[initial] #[to(Open, Closed)] Connecting,
+/// #     #[to(Closed)] Open,
+/// #     #[terminal] #[abandoned] Closed,
+/// # }
+/// fn sharer(conn: Arc<Tracked<Conn, conn::Open, String>>) {
+///     let _closed = conn.to_closed(); // cannot move out of an `Arc`
+/// }
 /// ```
 pub struct Tracked<L, S, T, R = NoRecorder>
 where
@@ -295,7 +308,6 @@ where
 /// fn borrower(view: View<'_, Conn, conn::Open, String>) {
 ///     view.to_closed(); // a view cannot close the handle it sees
 /// }
-/// # fn main() {}
 /// ```
 pub struct View<'a, L, S, T, R = NoRecorder>
 where
@@ -390,7 +402,6 @@ where
 /// fn run(job: Tracked<Job, job::Queued, ()>) -> Terminal<Job, ()> {
 ///     job.to_running() // still running: not a terminal proof
 /// }
-/// # fn main() {}
 /// ```
 pub struct Terminal<L, T> {
     status: L,

@@ -40,8 +40,8 @@ impl<'a> Machine<'a> {
     pub(crate) fn from_syn(item: &'a DeriveInput, args: Args, errors: &mut Errors) -> Option<Self> {
         let data = match &item.data {
             Data::Enum(data) => data,
-            Data::Struct(data) => return not_an_enum(&data.struct_token, &item.ident, errors),
-            Data::Union(data) => return not_an_enum(&data.union_token, &item.ident, errors),
+            Data::Struct(data) => return not_an_enum(data.struct_token, &item.ident, errors),
+            Data::Union(data) => return not_an_enum(data.union_token, &item.ident, errors),
         };
         for attr in item.attrs.iter().filter(|a| attr::name(a).is_some()) {
             errors.spanned(
