@@ -2,6 +2,7 @@
 //! re-exports them together with the runtime items their generated code uses.
 
 mod ctxt;
+mod lock_scope;
 mod names;
 mod terminal_state;
 
@@ -84,4 +85,71 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
     terminal_state::expand(args.into(), input.into()).into()
+}
+
+/// Rejects, at compile time, a `fixpoint::Permit` held across an await that has no bound.
+///
+/// On an `async fn`, or on an `impl` block (each async method is checked). The function gets a
+/// local `lock_scope`; acquire permits through it (`pool.acquire(&lock_scope)`), and the borrow
+/// checker decides, exactly, whether a permit is alive at each await:
+///
+/// ```compile_fail,E0502
+/// use fixpoint::{lock_scope, Semaphore};
+///
+/// async fn user_reply() -> String { String::new() }
+///
+/// #[lock_scope(no_unbounded_await)]
+/// async fn ask(pool: &Semaphore) -> String {
+///     let permit = pool.acquire(&lock_scope).await;
+///     // error[E0502]: cannot borrow `lock_scope.no_permit_across_unbounded_await` as mutable
+///     // because it is also borrowed as immutable
+///     let reply = user_reply().await;
+///     drop(permit);
+///     reply
+/// }
+/// ```
+///
+/// Three ways to fix it, each of which compiles:
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::{allow_unbounded, bounded, lock_scope, Semaphore};
+///
+/// async fn user_reply() -> String { String::new() }
+///
+/// #[lock_scope(no_unbounded_await)]
+/// async fn ask(pool: &Semaphore) -> String {
+///     // 1. give the permit back before the wait
+///     let permit = pool.acquire(&lock_scope).await;
+///     drop(permit);
+///     let first = user_reply().await;
+///
+///     // 2. bound the wait
+///     let permit = pool.acquire(&lock_scope).await;
+///     let second = bounded(Duration::from_secs(30), user_reply()).await.unwrap_or_default();
+///     drop(permit);
+///
+///     // 3. declare the exception, with its reason, where it is made
+///     let permit = pool.acquire(&lock_scope).await;
+///     let third = allow_unbounded("the reply is cached, never a user wait", user_reply()).await;
+///     drop(permit);
+///     first + &second + &third
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # assert_eq!(ask(&Semaphore::new("pool", 1)).await, "");
+/// # }
+/// ```
+///
+/// An await counts as bounded when its future is `fixpoint::bounded(..)`, `.bounded(..)`,
+/// `tokio::time::timeout(..)`, a tokio `sleep`, `Semaphore::acquire_timeout(..)`, or an
+/// `allow_unbounded("reason", ..)` exception; the type of each is checked, so a look-alike does
+/// not pass. Every other await is unbounded, including `select!`/`join!` and awaits inside an
+/// async block that the function awaits.
+///
+/// What the borrow checker cannot see: an await hidden inside a macro whose invocation shows no
+/// `.await` (other than `select!`/`join!`), and a `HandOff` while it travels to another task
+/// (checked at run time in debug builds).
+#[proc_macro_attribute]
+pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
+    lock_scope::expand(args.into(), input.into()).into()
 }

@@ -1,0 +1,28 @@
+//! Scoped permits: a permit is never held across a wait that has no bound.
+//!
+//! `#[lock_scope(no_unbounded_await)]` opens a [`LockScope`] named `lock_scope` in an async fn.
+//! A [`Permit`](crate::Permit) borrows it for as long as the permit lives, and before every
+//! await that is not visibly bounded the attribute borrows
+//! `lock_scope.no_permit_across_unbounded_await` mutably. The borrow checker then decides,
+//! exactly, whether a permit is alive at that await: if one is, the function does not compile.
+//!
+//! The runtime half (feature `tokio`) is [`Semaphore`](crate::Semaphore): acquisition with a
+//! timeout whose error names the holders, gauges, and release-then-reacquire.
+
+mod scope;
+pub use scope::{Checkpoint, LockScope, VisiblyBounded};
+
+#[doc(hidden)]
+pub use scope::{checkpoint, checkpoint_after, verify_bounded};
+
+#[cfg(feature = "tokio")]
+mod bounded;
+#[cfg(feature = "tokio")]
+mod semaphore;
+
+#[cfg(feature = "tokio")]
+pub use bounded::{BoundedExt, Exempt, allow_unbounded, bounded};
+#[cfg(feature = "tokio")]
+pub use semaphore::{
+    AcquireTimeout, AcquireWithin, Gauges, HandOff, Holder, Permit, Released, Semaphore,
+};

@@ -1,0 +1,649 @@
+//! A semaphore that knows who holds its permits, and says so when a wait for one times out.
+
+use core::fmt;
+use core::future::{Future, IntoFuture};
+use core::marker::PhantomData;
+use core::pin::Pin;
+use std::borrow::Cow;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::scope::{LockScope, VisiblyBounded};
+
+/// How long a [`HandOff`] may travel before entering a lock scope, in debug builds.
+const HANDOFF_GRACE: Duration = Duration::from_secs(5);
+
+const FREE: u8 = 0;
+const CLAIMED: u8 = 1;
+const HELD: u8 = 2;
+
+/// A counting semaphore (tokio's, underneath) whose permits are scoped by
+/// `#[lock_scope(no_unbounded_await)]` and whose holders are known.
+///
+/// Every permit records where it was acquired (`#[track_caller]`), since when, and an optional
+/// label. When [`acquire_timeout`](Semaphore::acquire_timeout) gives up, its error names each
+/// holder and how long it has held its permit: a timeout that diagnoses instead of only killing.
+/// [`gauges`](Semaphore::gauges) reads permits in flight, waiters and the longest current hold.
+///
+/// Cloning is cheap and shares the permits.
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::{lock_scope, Semaphore};
+///
+/// #[lock_scope(no_unbounded_await)]
+/// async fn run_agent(pool: &Semaphore) -> Result<(), fixpoint::AcquireTimeout> {
+///     let permit = pool.acquire_timeout(&lock_scope, Duration::from_secs(1)).await?;
+///     permit.set_label("agent run for alice");
+///     // ... bounded work only while the permit is held ...
+///     drop(permit);
+///     Ok(())
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let pool = Semaphore::new("agents", 2);
+/// run_agent(&pool).await.unwrap();
+/// assert_eq!(pool.gauges().in_flight, 0);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Semaphore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: Cow<'static, str>,
+    tokio: tokio::sync::Semaphore,
+    slots: Box<[Slot]>,
+    next_slot: AtomicUsize,
+    in_flight: AtomicUsize,
+    waiters: AtomicUsize,
+}
+
+/// Where one outstanding permit's holder is recorded.
+struct Slot {
+    state: AtomicU8,
+    holder: Mutex<Record>,
+}
+
+#[derive(Clone)]
+struct Record {
+    location: &'static Location<'static>,
+    label: Option<Cow<'static, str>>,
+    since: Instant,
+}
+
+impl Semaphore {
+    /// A semaphore named `name` (the name appears in diagnoses) with `permits` permits.
+    ///
+    /// # Panics
+    ///
+    /// When `permits` exceeds tokio's limit (`usize::MAX >> 3`).
+    #[track_caller]
+    #[must_use]
+    pub fn new(name: impl Into<Cow<'static, str>>, permits: usize) -> Self {
+        let record = Record {
+            location: Location::caller(),
+            label: None,
+            since: Instant::now(),
+        };
+        let slots = (0..permits)
+            .map(|_| Slot {
+                state: AtomicU8::new(FREE),
+                holder: Mutex::new(record.clone()),
+            })
+            .collect();
+        Semaphore {
+            inner: Arc::new(Inner {
+                name: name.into(),
+                tokio: tokio::sync::Semaphore::new(permits),
+                slots,
+                next_slot: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
+                waiters: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The name given at creation.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The number of permits, held or not.
+    #[must_use]
+    pub fn permits(&self) -> usize {
+        self.inner.slots.len()
+    }
+
+    /// Waits for a permit, for as long as it takes. Inside
+    /// `#[lock_scope(no_unbounded_await)]` this wait is unbounded, so it does not compile while
+    /// another permit of the scope is alive; use
+    /// [`acquire_timeout`](Semaphore::acquire_timeout) there.
+    #[track_caller]
+    pub fn acquire<'s>(
+        &'s self,
+        scope: &'s LockScope,
+    ) -> impl Future<Output = Permit<'s>> + Send + 's {
+        let location = Location::caller();
+        async move {
+            self.wait_for_permit().await;
+            Permit::claim(SemaphoreRef::Borrowed(self), scope, location)
+        }
+    }
+
+    /// Waits at most `limit` for a permit. A wait the attribute accepts as bounded.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireTimeout`] when no permit came free in time: it names every holder, where it
+    /// acquired its permit and for how long it has held it.
+    #[track_caller]
+    pub fn acquire_timeout<'s>(
+        &'s self,
+        scope: &'s LockScope,
+        limit: Duration,
+    ) -> AcquireWithin<'s> {
+        AcquireWithin {
+            semaphore: self,
+            scope,
+            limit,
+            location: Location::caller(),
+            label: None,
+        }
+    }
+
+    /// A permit if one is free right now.
+    #[track_caller]
+    pub fn try_acquire<'s>(&'s self, scope: &'s LockScope) -> Option<Permit<'s>> {
+        let permit = self.inner.tokio.try_acquire().ok()?;
+        permit.forget();
+        Some(Permit::claim(
+            SemaphoreRef::Borrowed(self),
+            scope,
+            Location::caller(),
+        ))
+    }
+
+    /// Permits in flight, waiters, and the longest current hold.
+    ///
+    /// The counters are maintained on every acquisition and release; reading them visits each
+    /// permit's record once.
+    #[must_use]
+    pub fn gauges(&self) -> Gauges {
+        let inner = &*self.inner;
+        Gauges {
+            permits: inner.slots.len(),
+            in_flight: inner.in_flight.load(Ordering::Relaxed),
+            waiters: inner.waiters.load(Ordering::Relaxed),
+            longest_hold: self.holders().first().map(|holder| holder.held_for),
+        }
+    }
+
+    /// Everyone holding a permit now, the longest hold first.
+    #[must_use]
+    pub fn holders(&self) -> Vec<Holder> {
+        let now = Instant::now();
+        let mut holders: Vec<Holder> = self
+            .inner
+            .slots
+            .iter()
+            .filter(|slot| slot.state.load(Ordering::Acquire) == HELD)
+            .map(|slot| {
+                let record = slot.holder.lock().unwrap_or_else(PoisonError::into_inner);
+                Holder {
+                    location: record.location,
+                    label: record.label.as_deref().map(str::to_owned),
+                    held_for: now.saturating_duration_since(record.since),
+                }
+            })
+            .collect();
+        holders.sort_by(|a, b| b.held_for.cmp(&a.held_for));
+        holders
+    }
+
+    async fn wait_for_permit(&self) {
+        let inner = &*self.inner;
+        if let Ok(permit) = inner.tokio.try_acquire() {
+            permit.forget();
+            return;
+        }
+        let _waiting = Waiting::new(&inner.waiters);
+        let permit = inner.tokio.acquire().await;
+        // The tokio semaphore is never closed, so acquiring cannot fail.
+        permit.expect("fixpoint never closes a semaphore").forget();
+    }
+
+    fn timed_out(&self, waited: Duration) -> AcquireTimeout {
+        AcquireTimeout {
+            semaphore: self.inner.name.to_string(),
+            permits: self.permits(),
+            waited,
+            holders: self.holders(),
+        }
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("name", &self.inner.name)
+            .field("gauges", &self.gauges())
+            .finish()
+    }
+}
+
+impl Inner {
+    /// Claims a free slot and records its holder. There is always one: a tokio permit was
+    /// taken first, and slots are freed before their permits are given back.
+    fn claim(&self, location: &'static Location<'static>) -> usize {
+        let count = self.slots.len();
+        loop {
+            let start = self.next_slot.fetch_add(1, Ordering::Relaxed);
+            for offset in 0..count {
+                let index = (start + offset) % count;
+                let slot = &self.slots[index];
+                if slot
+                    .state
+                    .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    *slot.holder.lock().unwrap_or_else(PoisonError::into_inner) = Record {
+                        location,
+                        label: None,
+                        since: Instant::now(),
+                    };
+                    slot.state.store(HELD, Ordering::Release);
+                    self.in_flight.fetch_add(1, Ordering::Relaxed);
+                    return index;
+                }
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    fn release(&self, slot: usize) {
+        self.slots[slot].state.store(FREE, Ordering::Release);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.tokio.add_permits(1);
+    }
+
+    fn record(&self, slot: usize) -> std::sync::MutexGuard<'_, Record> {
+        self.slots[slot]
+            .holder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Counts a waiter for as long as it waits, cancellation included.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(waiters: &'a AtomicUsize) -> Self {
+        waiters.fetch_add(1, Ordering::Relaxed);
+        Waiting(waiters)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The semaphore a permit belongs to: borrowed when acquired in this scope, owned when it
+/// arrived as a [`HandOff`].
+enum SemaphoreRef<'s> {
+    Borrowed(&'s Semaphore),
+    Owned(Semaphore),
+}
+
+impl SemaphoreRef<'_> {
+    fn get(&self) -> &Semaphore {
+        match self {
+            SemaphoreRef::Borrowed(semaphore) => semaphore,
+            SemaphoreRef::Owned(semaphore) => semaphore,
+        }
+    }
+}
+
+/// One permit of a [`Semaphore`], held for as long as this value lives, and borrowing the
+/// [`LockScope`] it was acquired in, so that `#[lock_scope(no_unbounded_await)]` can see it.
+///
+/// Dropping it gives the permit back. To give it up around a long wait and take it again
+/// afterwards, use [`release`](Permit::release); to move it into a spawned task, use
+/// [`hand_off`](Permit::hand_off).
+///
+/// Holding it across an unbounded await does not compile:
+///
+/// ```compile_fail,E0502
+/// use fixpoint::{lock_scope, Semaphore};
+///
+/// async fn user_reply() -> String { String::new() }
+///
+/// #[lock_scope(no_unbounded_await)]
+/// async fn ask_user(pool: &Semaphore) -> String {
+///     let permit = pool.acquire(&lock_scope).await;
+///     let reply = user_reply().await; // the permit is still held here
+///     drop(permit);
+///     reply
+/// }
+/// ```
+#[must_use = "a permit is given back as soon as it is dropped"]
+pub struct Permit<'s> {
+    semaphore: SemaphoreRef<'s>,
+    slot: usize,
+    scope: PhantomData<&'s LockScope>,
+}
+
+impl<'s> Permit<'s> {
+    fn claim(
+        semaphore: SemaphoreRef<'s>,
+        _scope: &'s LockScope,
+        location: &'static Location<'static>,
+    ) -> Self {
+        let slot = semaphore.get().inner.claim(location);
+        Permit {
+            semaphore,
+            slot,
+            scope: PhantomData,
+        }
+    }
+
+    /// Names the holder in diagnoses: "agent run for alice".
+    pub fn set_label(&self, label: impl Into<Cow<'static, str>>) {
+        self.semaphore.get().inner.record(self.slot).label = Some(label.into());
+    }
+
+    /// Where the permit was acquired.
+    #[must_use]
+    pub fn acquired_at(&self) -> &'static Location<'static> {
+        self.semaphore.get().inner.record(self.slot).location
+    }
+
+    /// How long the permit has been held.
+    #[must_use]
+    pub fn held_for(&self) -> Duration {
+        self.semaphore.get().inner.record(self.slot).since.elapsed()
+    }
+
+    /// Gives the permit back and keeps what is needed to take one again with
+    /// [`Released::reacquire`]: for code that must not hold its slot across a long wait.
+    /// The `Released` borrows nothing, so the wait in between is free of the scope.
+    pub fn release(self) -> Released {
+        let label = self.semaphore.get().inner.record(self.slot).label.clone();
+        let semaphore = self.semaphore.get().clone();
+        drop(self);
+        Released { semaphore, label }
+    }
+
+    /// Detaches the permit from this scope so that it can move into a spawned task, which
+    /// enters it into its own scope with [`HandOff::enter`] (a `HandOff` parameter of a
+    /// `#[lock_scope]` function is entered automatically).
+    pub fn hand_off(self) -> HandOff {
+        let semaphore = self.semaphore.get().clone();
+        let slot = self.slot;
+        // The permit now belongs to the hand-off: keep its slot, skip this drop.
+        core::mem::forget(self);
+        HandOff {
+            semaphore,
+            slot: Some(slot),
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.semaphore.get().inner.release(self.slot);
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let record = self.semaphore.get().inner.record(self.slot).clone();
+        f.debug_struct("Permit")
+            .field("semaphore", &self.semaphore.get().name())
+            .field("acquired_at", &format_args!("{}", record.location))
+            .field("label", &record.label)
+            .finish()
+    }
+}
+
+/// A permit in transit to another task; see [`Permit::hand_off`].
+///
+/// The borrow checker cannot see a permit while it travels. Enter it into the receiving task's
+/// scope at once: in debug builds, entering a hand-off more than five seconds after it was made
+/// panics, because a permit that travels that long was held across a wait.
+#[must_use = "a hand-off gives its permit back when dropped"]
+pub struct HandOff {
+    semaphore: Semaphore,
+    slot: Option<usize>,
+    since: Instant,
+}
+
+impl HandOff {
+    /// Makes the permit one of `scope`'s again.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, when the hand-off was made more than five seconds ago.
+    pub fn enter(mut self, scope: &LockScope) -> Permit<'_> {
+        let travelled = self.since.elapsed();
+        if cfg!(debug_assertions) && travelled > HANDOFF_GRACE {
+            panic!(
+                "a permit of semaphore `{}` was in transit for {} before entering a lock scope: \
+                 a HandOff held across a wait holds its permit where no #[lock_scope] can see \
+                 it; enter it as soon as the receiving task starts",
+                self.semaphore.name(),
+                human(travelled),
+            );
+        }
+        let _ = scope;
+        let slot = self.slot.take().unwrap_or_default();
+        Permit {
+            semaphore: SemaphoreRef::Owned(self.semaphore.clone()),
+            slot,
+            scope: PhantomData,
+        }
+    }
+}
+
+impl Drop for HandOff {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.semaphore.inner.release(slot);
+        }
+    }
+}
+
+impl fmt::Debug for HandOff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandOff")
+            .field("semaphore", &self.semaphore.name())
+            .field("in_transit_for", &self.since.elapsed())
+            .finish()
+    }
+}
+
+/// A permit given back by [`Permit::release`], ready to be taken again.
+#[must_use = "reacquire the permit, or drop this to stay without one"]
+pub struct Released {
+    semaphore: Semaphore,
+    label: Option<Cow<'static, str>>,
+}
+
+impl Released {
+    /// Waits for a permit again, keeping the label. An unbounded wait, like
+    /// [`Semaphore::acquire`].
+    #[track_caller]
+    pub fn reacquire<'a>(
+        &'a self,
+        scope: &'a LockScope,
+    ) -> impl Future<Output = Permit<'a>> + Send + 'a {
+        let location = Location::caller();
+        async move {
+            self.semaphore.wait_for_permit().await;
+            let permit = Permit::claim(SemaphoreRef::Borrowed(&self.semaphore), scope, location);
+            if let Some(label) = &self.label {
+                permit.set_label(label.clone());
+            }
+            permit
+        }
+    }
+
+    /// Waits at most `limit` for a permit again, keeping the label.
+    #[track_caller]
+    pub fn reacquire_timeout<'a>(
+        &'a self,
+        scope: &'a LockScope,
+        limit: Duration,
+    ) -> AcquireWithin<'a> {
+        AcquireWithin {
+            semaphore: &self.semaphore,
+            scope,
+            limit,
+            location: Location::caller(),
+            label: self.label.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Released {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Released")
+            .field("semaphore", &self.semaphore.name())
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+/// A bounded wait for a permit, made by [`Semaphore::acquire_timeout`]; await it.
+#[must_use = "nothing is acquired until this is awaited"]
+pub struct AcquireWithin<'s> {
+    semaphore: &'s Semaphore,
+    scope: &'s LockScope,
+    limit: Duration,
+    location: &'static Location<'static>,
+    label: Option<Cow<'static, str>>,
+}
+
+impl fmt::Debug for AcquireWithin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireWithin")
+            .field("semaphore", &self.semaphore.name())
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl<'s> IntoFuture for AcquireWithin<'s> {
+    type Output = Result<Permit<'s>, AcquireTimeout>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 's>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let AcquireWithin {
+                semaphore,
+                scope,
+                limit,
+                location,
+                label,
+            } = self;
+            let started = Instant::now();
+            match tokio::time::timeout(limit, semaphore.wait_for_permit()).await {
+                Ok(()) => {
+                    let permit = Permit::claim(SemaphoreRef::Borrowed(semaphore), scope, location);
+                    if let Some(label) = label {
+                        permit.set_label(label);
+                    }
+                    Ok(permit)
+                }
+                Err(_) => Err(semaphore.timed_out(started.elapsed())),
+            }
+        })
+    }
+}
+
+impl VisiblyBounded for AcquireWithin<'_> {}
+
+/// Who holds a permit: where it was acquired, its label, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Where the permit was acquired.
+    pub location: &'static Location<'static>,
+    /// The label set with [`Permit::set_label`].
+    pub label: Option<String>,
+    /// How long the permit had been held when this was read.
+    pub held_for: Duration,
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(label) = &self.label {
+            write!(f, "`{label}` ")?;
+        }
+        write!(
+            f,
+            "acquired at {} held for {}",
+            self.location,
+            human(self.held_for)
+        )
+    }
+}
+
+/// A wait for a permit that gave up; it names who held them all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no permit of semaphore `{semaphore}` came free within {}: all {permits} are held ({})",
+    human(*.waited),
+    list(.holders)
+)]
+pub struct AcquireTimeout {
+    /// The semaphore's name.
+    pub semaphore: String,
+    /// Its number of permits.
+    pub permits: usize,
+    /// How long the acquisition waited.
+    pub waited: Duration,
+    /// Who held permits when it gave up, the longest hold first.
+    pub holders: Vec<Holder>,
+}
+
+fn list(holders: &[Holder]) -> String {
+    let holders: Vec<String> = holders.iter().map(ToString::to_string).collect();
+    holders.join("; ")
+}
+
+/// `93m05s`, `4.2s`, `120ms`: durations as a person reads them.
+fn human(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs >= 3600 {
+        format!("{}h{:02}m{:02}s", secs / 3600, secs % 3600 / 60, secs % 60)
+    } else if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else if secs >= 1 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+/// The gauges of a [`Semaphore`], read by [`Semaphore::gauges`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Gauges {
+    /// The number of permits.
+    pub permits: usize,
+    /// Permits held now.
+    pub in_flight: usize,
+    /// Tasks waiting for a permit now.
+    pub waiters: usize,
+    /// The longest current hold, if any permit is held.
+    pub longest_hold: Option<Duration>,
+}

@@ -1,0 +1,166 @@
+//! `#[lock_scope(no_unbounded_await)]`: parse the policy and the item, then rewrite every async
+//! fn so that the borrow checker rejects a permit held across an unbounded await.
+
+mod classify;
+mod rewrite;
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+use syn::{ImplItem, Item, ItemFn, Signature};
+
+use crate::ctxt::Errors;
+
+/// The attribute's pipeline. Never panics; after an error the item is emitted unchanged.
+pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    check_policy(args, &mut errors);
+    let Ok(mut item) = syn::parse2::<Item>(input.clone()) else {
+        errors.spanned(
+            first_tokens(input.clone()),
+            "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
+             whose async methods it checks",
+        );
+        return with_errors(input, errors);
+    };
+    match &mut item {
+        Item::Fn(function) => expand_fn(function, &mut errors),
+        Item::Impl(block) => expand_impl(block, &mut errors),
+        other => errors.spanned(
+            first_tokens(other.to_token_stream()),
+            "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
+             whose async methods it checks",
+        ),
+    }
+    with_errors(item.to_token_stream(), errors)
+}
+
+/// The only policy is `no_unbounded_await`.
+fn check_policy(args: TokenStream, errors: &mut Errors) {
+    let hint = "write #[lock_scope(no_unbounded_await)]: no permit of a fixpoint::Semaphore may \
+                be held across an await that has no bound";
+    if args.is_empty() {
+        errors.spanned(
+            quote!(lock_scope),
+            format_args!("#[lock_scope] needs its policy; {hint}"),
+        );
+        return;
+    }
+    match syn::parse2::<syn::Ident>(args.clone()) {
+        Ok(policy) if policy == "no_unbounded_await" => {}
+        Ok(policy) => errors.spanned(
+            &policy,
+            format_args!("unknown lock_scope policy `{policy}`; {hint}"),
+        ),
+        Err(_) => errors.spanned(args, format_args!("malformed lock_scope policy; {hint}")),
+    }
+}
+
+fn expand_fn(function: &mut ItemFn, errors: &mut Errors) {
+    if check_async(&function.sig, errors) {
+        rewrite::rewrite_fn(&function.sig, &mut function.block, errors);
+    }
+}
+
+/// Every async method of the block is checked; the others are left as they are.
+fn expand_impl(block: &mut syn::ItemImpl, errors: &mut Errors) {
+    let mut checked = 0;
+    for item in &mut block.items {
+        let ImplItem::Fn(method) = item else { continue };
+        // The block's attribute covers its methods; a repeated one would open a second scope.
+        method
+            .attrs
+            .retain(|attr| !attr.path().is_ident("lock_scope"));
+        if method.sig.asyncness.is_some() {
+            rewrite::rewrite_fn(&method.sig, &mut method.block, errors);
+            checked += 1;
+        }
+    }
+    if checked == 0 {
+        let (impl_token, self_ty) = (&block.impl_token, &block.self_ty);
+        errors.spanned(
+            quote!(#impl_token #self_ty),
+            "#[lock_scope(no_unbounded_await)] on an impl block checks its async methods, and \
+             this block has none; put the attribute on the async fn that acquires permits",
+        );
+    }
+}
+
+/// `true` when the fn is async; records the error otherwise.
+fn check_async(sig: &Signature, errors: &mut Errors) -> bool {
+    if sig.asyncness.is_none() {
+        let (fn_token, name) = (&sig.fn_token, &sig.ident);
+        errors.spanned(
+            quote!(#fn_token #name),
+            format_args!(
+                "#[lock_scope(no_unbounded_await)] checks the awaits of an async fn, and `{name}` \
+                 is not async; make it `async fn`, or remove the attribute"
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+fn first_tokens(tokens: TokenStream) -> TokenStream {
+    tokens.into_iter().take(3).collect()
+}
+
+fn with_errors(mut tokens: TokenStream, errors: Errors) -> TokenStream {
+    if let Err(error) = errors.finish() {
+        tokens.extend(error.into_compile_error());
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// Malformed inputs of every kind expand to tokens, never a panic.
+    #[test]
+    fn never_panics() {
+        let inputs = [
+            quote!(
+                async fn f() {
+                    g().await;
+                }
+            ),
+            quote!(
+                fn f() {}
+            ),
+            quote!(
+                struct S;
+            ),
+            quote!(impl S { fn f() {} }),
+            quote!(impl S { async fn f(h: HandOff, (a, b): (u8, u8)) { x.await.await; } }),
+            quote!(
+                async fn f() {
+                    allow_unbounded().await;
+                    allow_unbounded(1, x).await;
+                }
+            ),
+            quote!(
+                async fn f() {
+                    tokio::select! { _ = a => {} }
+                }
+            ),
+            quote!(
+                trait T {
+                    async fn f();
+                }
+            ),
+            quote!(),
+        ];
+        let args = [
+            quote!(),
+            quote!(no_unbounded_await),
+            quote!(other),
+            quote!(a = b),
+        ];
+        for input in &inputs {
+            for args in &args {
+                assert!(!super::expand(args.clone(), input.clone()).is_empty());
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The rewrite of one async fn body: open the scope, enter hand-offs, and put a checkpoint at
+//! every unbounded await of the function's own (not those of nested async blocks or closures,
+//! which wait when and where they are awaited, and are checked there).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Block, Expr, FnArg, Item, Pat, Signature, Stmt, Type};
+
+use super::classify::{self, Wait};
+use crate::ctxt::Errors;
+
+pub(crate) fn rewrite_fn(sig: &Signature, block: &mut Block, errors: &mut Errors) {
+    let mut rewriter = Rewriter { errors };
+    for stmt in &mut block.stmts {
+        rewriter.visit_stmt_mut(stmt);
+    }
+    let prelude = prelude(sig);
+    block.stmts.splice(0..0, prelude);
+}
+
+/// `let mut lock_scope = ..;` and one `let h = HandOff::enter(h, &lock_scope);` per `HandOff`
+/// parameter, so a permit that arrives by hand-off belongs to this scope from the first line.
+fn prelude(sig: &Signature) -> Vec<Stmt> {
+    // Spanned in the user's source, so that the borrow checker names the place
+    // `lock_scope.no_permit_across_unbounded_await` instead of "value".
+    let span = sig.ident.span();
+    let scope: Stmt = syn::parse_quote_spanned! {span=>
+        // Unused when the function acquires nothing; `mut` is used only by checkpoints.
+        #[allow(unused_mut, unused_variables)]
+        let mut lock_scope = ::fixpoint::__private::LockScope::__new();
+    };
+    let mut stmts = vec![scope];
+    for arg in &sig.inputs {
+        let FnArg::Typed(typed) = arg else { continue };
+        let (Pat::Ident(binding), Type::Path(ty)) = (&*typed.pat, &*typed.ty) else {
+            continue;
+        };
+        if ty
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "HandOff")
+        {
+            let (mutability, ident) = (&binding.mutability, &binding.ident);
+            stmts.push(syn::parse_quote! {
+                let #mutability #ident = ::fixpoint::__private::HandOff::enter(#ident, &lock_scope);
+            });
+        }
+    }
+    stmts
+}
+
+struct Rewriter<'e> {
+    errors: &'e mut Errors,
+}
+
+impl VisitMut for Rewriter<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        match expr {
+            // Their awaits run when the block or closure is awaited, which is checked there.
+            Expr::Async(_) | Expr::Closure(_) => {}
+            Expr::Await(await_expr) => {
+                self.visit_expr_mut(&mut await_expr.base);
+                let span = await_expr.await_token.span();
+                let base = &*await_expr.base;
+                let checked = self.check_wait(base, span);
+                await_expr.base = Box::new(syn::parse2(checked).unwrap_or_else(|_| base.clone()));
+            }
+            Expr::Macro(mac) if classify::macro_awaits(&mac.mac) => {
+                let checkpoint = checkpoint(mac.mac.path.span());
+                *expr = syn::parse_quote!((#checkpoint, #mac).1);
+            }
+            _ => visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        if let Stmt::Macro(mac) = stmt
+            && classify::macro_awaits(&mac.mac)
+        {
+            let checkpoint = checkpoint(mac.mac.path.span());
+            let semi = mac.semi_token;
+            let (attrs, inner) = (&mac.attrs, &mac.mac);
+            *stmt = Stmt::Expr(syn::parse_quote!({ #(#attrs)* #checkpoint; #inner }), semi);
+            return;
+        }
+        visit_mut::visit_stmt_mut(self, stmt);
+    }
+
+    // A nested fn is another function: it has its own attribute, or none.
+    fn visit_item_mut(&mut self, _: &mut Item) {}
+}
+
+impl Rewriter<'_> {
+    /// The await's operand, with the checkpoint or the type check its kind of wait needs.
+    fn check_wait(&mut self, base: &Expr, span: Span) -> TokenStream {
+        match classify::classify(base) {
+            Wait::Bounded => quote_spanned!(span=> ::fixpoint::__private::verify_bounded(#base)),
+            Wait::Exempt(call) => {
+                if classify::exemption_reason(call).is_none() {
+                    self.errors.spanned(
+                        call,
+                        "an unbounded wait held under a permit must say why: write \
+                         `allow_unbounded(\"the reason\", future)` with a non-empty string literal",
+                    );
+                }
+                quote_spanned!(span=> ::fixpoint::__private::verify_bounded(#base))
+            }
+            Wait::Acquisition => {
+                let checkpoint = checkpoint(span);
+                quote!((#checkpoint, #base).1)
+            }
+            Wait::Unbounded => {
+                let scope = scope_borrow(span);
+                // Spanned at the future, which is what "later used by call" then points at.
+                quote_spanned!(base.span()=> ::fixpoint::__private::checkpoint_after(#base, #scope))
+            }
+        }
+    }
+}
+
+/// `checkpoint(&mut lock_scope.no_permit_across_unbounded_await)`, spanned at the wait.
+fn checkpoint(span: Span) -> TokenStream {
+    let scope = scope_borrow(span);
+    quote_spanned!(span=> ::fixpoint::__private::checkpoint(#scope))
+}
+
+/// The mutable borrow that conflicts with every live permit; its span is the wait's, so the
+/// borrow checker's "mutable borrow occurs here" points at the `.await`.
+fn scope_borrow(span: Span) -> TokenStream {
+    quote_spanned!(span=> &mut lock_scope.no_permit_across_unbounded_await)
+}

@@ -1,0 +1,14 @@
+use fixpoint::{lock_scope, Semaphore};
+
+pub struct Agent {
+    pool: Semaphore,
+}
+
+#[lock_scope(no_unbounded_await)]
+impl Agent {
+    pub fn permits(&self) -> usize {
+        self.pool.permits()
+    }
+}
+
+fn main() {}

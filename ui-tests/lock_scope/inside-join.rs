@@ -1,0 +1,15 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn ask(pool: &Semaphore) -> String {
+    let permit = pool.acquire(&lock_scope).await;
+    let (first, second) = tokio::join!(user_reply(), user_reply());
+    drop(permit);
+    first + &second
+}
+
+fn main() {}

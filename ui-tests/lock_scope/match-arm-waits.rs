@@ -1,0 +1,18 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn ask(pool: &Semaphore, mode: u8) -> String {
+    let permit = pool.acquire(&lock_scope).await;
+    let reply = match mode {
+        0 => String::new(),
+        _ => user_reply().await,
+    };
+    drop(permit);
+    reply
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+#[lock_scope]
+async fn ask(pool: &Semaphore) -> String {
+    let _ = pool;
+    user_reply().await
+}
+
+fn main() {}

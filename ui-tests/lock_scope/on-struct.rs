@@ -1,0 +1,8 @@
+use fixpoint::{lock_scope, Semaphore};
+
+#[lock_scope(no_unbounded_await)]
+struct Agent {
+    pool: Semaphore,
+}
+
+fn main() {}

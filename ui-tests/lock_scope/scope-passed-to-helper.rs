@@ -1,0 +1,17 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+async fn acquire_and_ask(pool: &Semaphore, scope: &fixpoint::LockScope) -> String {
+    let _permit = pool.acquire(scope).await;
+    user_reply().await
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn ask(pool: &Semaphore) -> String {
+    acquire_and_ask(pool, &lock_scope).await
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn ask(pool: &Semaphore) -> String {
+    let permit = pool.acquire(&lock_scope).await;
+    permit.set_label("shadowed below, still held");
+    let permit = "no longer the permit";
+    let reply = user_reply().await;
+    reply + permit
+}
+
+fn main() {}

@@ -1,0 +1,30 @@
+use std::time::Duration;
+
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn worker(handoff: fixpoint::HandOff) -> usize {
+    // `handoff` is entered into this scope before the first line: it is a permit here.
+    let held = handoff.held_for();
+    drop(handoff);
+    let _ = held;
+    user_reply().await.len()
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn dispatch(pool: Semaphore) -> usize {
+    let permit = pool.acquire(&lock_scope).await;
+    let task = tokio::spawn(worker(permit.hand_off()));
+    task.await.unwrap()
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let pool = Semaphore::new("agents", 1);
+    assert_eq!(dispatch(pool.clone()).await, 3);
+    assert_eq!(pool.gauges().in_flight, 0);
+}
