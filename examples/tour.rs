@@ -6,11 +6,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use fixpoint::{Event, Lifecycle, Terminal, Tracked, terminal_state};
+use std::time::Duration;
+
+use fixpoint::{
+    Event, Lifecycle, LockScope, Semaphore, Terminal, Tracked, bounded, lock_scope, terminal_state,
+};
 
 fn main() {
     println!("fixpoint tour\n=============\n");
     lifecycle_section();
+    lock_scope_section();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,4 +131,93 @@ fn lifecycle_section() {
         println!("     {line}");
     }
     println!();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. #[lock_scope(no_unbounded_await)]: no permit held across a wait with no bound
+// ---------------------------------------------------------------------------------------------
+
+/// A user who closed the laptop: the reply never comes.
+async fn reply_from_a_closed_laptop() -> String {
+    std::future::pending().await
+}
+
+/// The bug, kept outside the contract on purpose (its scope says so): the permit spans the
+/// wait for the user.
+async fn agent_run_before(pool: Semaphore, user: &'static str) {
+    let scope = LockScope::unchecked("the pre-contract agent run, kept to show the stall");
+    let permit = pool.acquire(&scope).await;
+    permit.set_label(format!("agent run for {user}"));
+    let _reply = reply_from_a_closed_laptop().await;
+    drop(permit);
+}
+
+/// The contract: the permit covers bounded work only; the user wait happens with the slot
+/// given back. Moving the wait above `drop(permit)` makes this function fail to compile with
+/// `cannot borrow lock_scope.no_permit_across_unbounded_await as mutable`.
+#[lock_scope(no_unbounded_await)]
+async fn agent_run_after(pool: Semaphore) -> Option<String> {
+    let permit = pool
+        .acquire_timeout(&lock_scope, Duration::from_secs(1))
+        .await
+        .ok()?;
+    bounded(Duration::from_secs(5), tokio::task::yield_now())
+        .await
+        .ok()?;
+    drop(permit);
+    Some(reply_from_a_closed_laptop().await)
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn one_more_request(pool: &Semaphore) -> Result<(), fixpoint::AcquireTimeout> {
+    let permit = pool
+        .acquire_timeout(&lock_scope, Duration::from_millis(100))
+        .await?;
+    drop(permit);
+    Ok(())
+}
+
+fn lock_scope_section() {
+    println!("2. #[lock_scope(no_unbounded_await)]: no permit is held across an unbounded wait\n");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let pool = Semaphore::new("agent-runs", 2);
+        for user in ["alice", "bob"] {
+            tokio::spawn(agent_run_before(pool.clone(), user));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Err(stalled) = one_more_request(&pool).await {
+            println!("   before: two closed laptops stall the pool, and the timeout says why:");
+            println!("     {stalled}");
+        }
+
+        let pool = Semaphore::new("agent-runs", 2);
+        for _ in 0..2 {
+            tokio::spawn(agent_run_after(pool.clone()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let served = one_more_request(&pool).await.is_ok();
+        println!(
+            "   after: the same two users hold {} permits; a new request is served: {served}",
+            pool.gauges().in_flight
+        );
+    });
+    println!(
+        "\n   What does not compile (see ui-tests/lock_scope/): a permit alive at an await that"
+    );
+    println!(
+        "   is not bounded, however it got there: rebound, shadowed, in a tuple, struct or Vec,"
+    );
+    println!("   in a loop, an if/match arm, a nested async block, select!/join!, or a helper.");
+    println!(
+        "     error[E0502]: cannot borrow `lock_scope.no_permit_across_unbounded_await` as mutable"
+    );
+    println!("     because it is also borrowed as immutable");
+    println!(
+        "   Fix: release the permit first, bound the wait (`bounded(limit, wait)`), or declare"
+    );
+    println!("   the exception where it is made (`allow_unbounded(\"reason\", wait)`).\n");
 }

@@ -6,8 +6,8 @@ use core::fmt;
 /// `lock_scope`. Permits are acquired through it (`sem.acquire(&lock_scope)`), which borrows it
 /// for as long as the permit lives.
 ///
-/// Only the attribute creates one: a scope made by hand would be one the attribute does not
-/// check.
+/// The attribute creates it; outside the contract, [`LockScope::unchecked`] makes one that says
+/// why it is not checked.
 pub struct LockScope {
     /// Borrowed mutably by the attribute before every await that is not visibly bounded. When
     /// a permit is alive there, the build fails with
@@ -16,23 +16,47 @@ pub struct LockScope {
     /// (`fixpoint::bounded(duration, future)`), or declare the exception with its reason
     /// (`fixpoint::allow_unbounded("why", future)`).
     pub no_permit_across_unbounded_await: Checkpoint,
-    _private: (),
+    unchecked: Option<&'static str>,
 }
 
 impl LockScope {
+    /// A scope that no attribute checks, for code that is deliberately outside the contract:
+    /// synchronous code, tests, or a migration in progress. The reason stays in the code, where
+    /// a reviewer (or `grep unchecked`) finds it.
+    ///
+    /// ```
+    /// let scope = fixpoint::LockScope::unchecked("the legacy handler is migrated in #123");
+    /// assert_eq!(scope.reason(), Some("the legacy handler is migrated in #123"));
+    /// ```
+    #[must_use]
+    pub const fn unchecked(reason: &'static str) -> Self {
+        LockScope {
+            no_permit_across_unbounded_await: Checkpoint(()),
+            unchecked: Some(reason),
+        }
+    }
+
+    /// Why the scope is unchecked, if it is.
+    #[must_use]
+    pub fn reason(&self) -> Option<&'static str> {
+        self.unchecked
+    }
+
     #[doc(hidden)]
     #[must_use]
     pub const fn __new() -> Self {
         LockScope {
             no_permit_across_unbounded_await: Checkpoint(()),
-            _private: (),
+            unchecked: None,
         }
     }
 }
 
 impl fmt::Debug for LockScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LockScope")
+        f.debug_struct("LockScope")
+            .field("unchecked", &self.unchecked)
+            .finish()
     }
 }
 

@@ -5,8 +5,10 @@ use core::future::{Future, IntoFuture};
 use core::marker::PhantomData;
 use core::pin::Pin;
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -58,22 +60,80 @@ struct Inner {
     name: Cow<'static, str>,
     tokio: tokio::sync::Semaphore,
     slots: Box<[Slot]>,
-    next_slot: AtomicUsize,
-    in_flight: AtomicUsize,
-    waiters: AtomicUsize,
+    waiters: Padded<AtomicUsize>,
 }
 
-/// Where one outstanding permit's holder is recorded.
+/// Keeps a hot counter off the lines its neighbours write.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> core::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Where one outstanding permit's holder is recorded. Acquiring writes it with plain stores
+/// (the claim is the only read-modify-write), so knowing the holders costs little.
+// One cache line (two, on CPUs that prefetch pairs) per slot: holders on different threads
+// never write to each other's line.
+#[repr(align(128))]
 struct Slot {
     state: AtomicU8,
-    holder: Mutex<Record>,
+    /// The acquisition site, as a key of [`SITES`].
+    site: AtomicUsize,
+    /// When the permit was acquired, in coarse clock ticks.
+    since: AtomicU64,
+    /// Whether `label` holds this holder's label; read on release before touching the mutex.
+    labeled: AtomicBool,
+    label: Mutex<Option<Cow<'static, str>>>,
 }
 
-#[derive(Clone)]
-struct Record {
-    location: &'static Location<'static>,
-    label: Option<Cow<'static, str>>,
-    since: Instant,
+/// Acquisition sites by address, so that a slot stores a number and a diagnosis can still name
+/// the file and line.
+static SITES: Mutex<BTreeMap<usize, &'static Location<'static>>> = Mutex::new(BTreeMap::new());
+
+thread_local! {
+    /// The last site this thread registered: the common case, one site acquiring in a loop,
+    /// skips the registry.
+    static LAST_SITE: Cell<usize> = const { Cell::new(0) };
+}
+
+fn site_key(location: &'static Location<'static>) -> usize {
+    let key = core::ptr::from_ref(location).addr();
+    LAST_SITE.with(|last| {
+        if last.get() != key {
+            SITES
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, location);
+            last.set(key);
+        }
+    });
+    key
+}
+
+fn site(key: usize) -> &'static Location<'static> {
+    let sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
+    sites.get(&key).copied().unwrap_or_else(Location::caller)
+}
+
+/// A coarse monotonic clock (a few nanoseconds to read, millisecond resolution): hold times
+/// are diagnoses, not measurements.
+fn ticks() -> u64 {
+    coarsetime::Instant::now_without_cache_update().as_ticks()
+}
+
+fn since(ticks_then: u64) -> Duration {
+    let then = coarsetime::Instant::from_ticks(ticks_then);
+    let now = coarsetime::Instant::now_without_cache_update();
+    if now > then {
+        (now - then).into()
+    } else {
+        Duration::ZERO
+    }
 }
 
 impl Semaphore {
@@ -82,18 +142,15 @@ impl Semaphore {
     /// # Panics
     ///
     /// When `permits` exceeds tokio's limit (`usize::MAX >> 3`).
-    #[track_caller]
     #[must_use]
     pub fn new(name: impl Into<Cow<'static, str>>, permits: usize) -> Self {
-        let record = Record {
-            location: Location::caller(),
-            label: None,
-            since: Instant::now(),
-        };
         let slots = (0..permits)
             .map(|_| Slot {
                 state: AtomicU8::new(FREE),
-                holder: Mutex::new(record.clone()),
+                site: AtomicUsize::new(0),
+                since: AtomicU64::new(0),
+                labeled: AtomicBool::new(false),
+                label: Mutex::new(None),
             })
             .collect();
         Semaphore {
@@ -101,9 +158,7 @@ impl Semaphore {
                 name: name.into(),
                 tokio: tokio::sync::Semaphore::new(permits),
                 slots,
-                next_slot: AtomicUsize::new(0),
-                in_flight: AtomicUsize::new(0),
-                waiters: AtomicUsize::new(0),
+                waiters: Padded(AtomicUsize::new(0)),
             }),
         }
     }
@@ -131,8 +186,10 @@ impl Semaphore {
     ) -> impl Future<Output = Permit<'s>> + Send + 's {
         let location = Location::caller();
         async move {
-            self.wait_for_permit().await;
-            Permit::claim(SemaphoreRef::Borrowed(self), scope, location)
+            let waiting = self.wait_for_permit().await;
+            let permit = Permit::claim(SemaphoreRef::Borrowed(self), scope, location);
+            drop(waiting);
+            permit
         }
     }
 
@@ -171,51 +228,55 @@ impl Semaphore {
 
     /// Permits in flight, waiters, and the longest current hold.
     ///
-    /// The counters are maintained on every acquisition and release; reading them visits each
-    /// permit's record once.
+    /// Acquisition and release keep them with plain stores; reading visits each permit's
+    /// record once.
     #[must_use]
     pub fn gauges(&self) -> Gauges {
-        let inner = &*self.inner;
+        let held = self
+            .inner
+            .slots
+            .iter()
+            .filter(|slot| slot.state.load(Ordering::Acquire) == HELD);
+        let (in_flight, oldest) =
+            held.fold((0, None), |(count, oldest): (usize, Option<u64>), slot| {
+                let since = slot.since.load(Ordering::Relaxed);
+                (count + 1, Some(oldest.map_or(since, |o| o.min(since))))
+            });
         Gauges {
-            permits: inner.slots.len(),
-            in_flight: inner.in_flight.load(Ordering::Relaxed),
-            waiters: inner.waiters.load(Ordering::Relaxed),
-            longest_hold: self.holders().first().map(|holder| holder.held_for),
+            permits: self.inner.slots.len(),
+            in_flight,
+            waiters: self.inner.waiters.load(Ordering::Relaxed),
+            longest_hold: oldest.map(since),
         }
     }
 
     /// Everyone holding a permit now, the longest hold first.
     #[must_use]
     pub fn holders(&self) -> Vec<Holder> {
-        let now = Instant::now();
         let mut holders: Vec<Holder> = self
             .inner
             .slots
             .iter()
             .filter(|slot| slot.state.load(Ordering::Acquire) == HELD)
-            .map(|slot| {
-                let record = slot.holder.lock().unwrap_or_else(PoisonError::into_inner);
-                Holder {
-                    location: record.location,
-                    label: record.label.as_deref().map(str::to_owned),
-                    held_for: now.saturating_duration_since(record.since),
-                }
-            })
+            .map(Slot::holder)
             .collect();
-        holders.sort_by(|a, b| b.held_for.cmp(&a.held_for));
+        holders.sort_by_key(|holder| std::cmp::Reverse(holder.held_for));
         holders
     }
 
-    async fn wait_for_permit(&self) {
+    /// Takes a tokio permit. The returned guard keeps counting the caller as a waiter until it
+    /// is dropped, after the permit is claimed, so the gauges never miss a permit in between.
+    async fn wait_for_permit(&self) -> Option<Waiting<'_>> {
         let inner = &*self.inner;
         if let Ok(permit) = inner.tokio.try_acquire() {
             permit.forget();
-            return;
+            return None;
         }
-        let _waiting = Waiting::new(&inner.waiters);
+        let waiting = Waiting::new(&inner.waiters);
         let permit = inner.tokio.acquire().await;
         // The tokio semaphore is never closed, so acquiring cannot fail.
         permit.expect("fixpoint never closes a semaphore").forget();
+        Some(waiting)
     }
 
     fn timed_out(&self, waited: Duration) -> AcquireTimeout {
@@ -241,24 +302,18 @@ impl Inner {
     /// Claims a free slot and records its holder. There is always one: a tokio permit was
     /// taken first, and slots are freed before their permits are given back.
     fn claim(&self, location: &'static Location<'static>) -> usize {
-        let count = self.slots.len();
+        let site = site_key(location);
         loop {
-            let start = self.next_slot.fetch_add(1, Ordering::Relaxed);
-            for offset in 0..count {
-                let index = (start + offset) % count;
-                let slot = &self.slots[index];
-                if slot
-                    .state
-                    .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
+            for (index, slot) in self.slots.iter().enumerate() {
+                if slot.state.load(Ordering::Relaxed) == FREE
+                    && slot
+                        .state
+                        .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
                 {
-                    *slot.holder.lock().unwrap_or_else(PoisonError::into_inner) = Record {
-                        location,
-                        label: None,
-                        since: Instant::now(),
-                    };
+                    slot.site.store(site, Ordering::Relaxed);
+                    slot.since.store(ticks(), Ordering::Relaxed);
                     slot.state.store(HELD, Ordering::Release);
-                    self.in_flight.fetch_add(1, Ordering::Relaxed);
                     return index;
                 }
             }
@@ -266,17 +321,36 @@ impl Inner {
         }
     }
 
-    fn release(&self, slot: usize) {
-        self.slots[slot].state.store(FREE, Ordering::Release);
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    fn release(&self, index: usize) {
+        let slot = &self.slots[index];
+        // Only the holder labels its slot, so a plain load suffices before the rare clear.
+        if slot.labeled.load(Ordering::Relaxed) {
+            slot.labeled.store(false, Ordering::Relaxed);
+            *slot.label.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        slot.state.store(FREE, Ordering::Release);
         self.tokio.add_permits(1);
     }
+}
 
-    fn record(&self, slot: usize) -> std::sync::MutexGuard<'_, Record> {
-        self.slots[slot]
-            .holder
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+impl Slot {
+    fn holder(&self) -> Holder {
+        let label = if self.labeled.load(Ordering::Relaxed) {
+            let label = self.label.lock().unwrap_or_else(PoisonError::into_inner);
+            label.as_deref().map(str::to_owned)
+        } else {
+            None
+        };
+        Holder {
+            location: site(self.site.load(Ordering::Relaxed)),
+            label,
+            held_for: since(self.since.load(Ordering::Relaxed)),
+        }
+    }
+
+    fn set_label(&self, label: Cow<'static, str>) {
+        *self.label.lock().unwrap_or_else(PoisonError::into_inner) = Some(label);
+        self.labeled.store(true, Ordering::Relaxed);
     }
 }
 
@@ -357,26 +431,30 @@ impl<'s> Permit<'s> {
 
     /// Names the holder in diagnoses: "agent run for alice".
     pub fn set_label(&self, label: impl Into<Cow<'static, str>>) {
-        self.semaphore.get().inner.record(self.slot).label = Some(label.into());
+        self.slot().set_label(label.into());
     }
 
     /// Where the permit was acquired.
     #[must_use]
     pub fn acquired_at(&self) -> &'static Location<'static> {
-        self.semaphore.get().inner.record(self.slot).location
+        site(self.slot().site.load(Ordering::Relaxed))
     }
 
-    /// How long the permit has been held.
+    /// How long the permit has been held (coarse: millisecond resolution).
     #[must_use]
     pub fn held_for(&self) -> Duration {
-        self.semaphore.get().inner.record(self.slot).since.elapsed()
+        since(self.slot().since.load(Ordering::Relaxed))
+    }
+
+    fn slot(&self) -> &Slot {
+        &self.semaphore.get().inner.slots[self.slot]
     }
 
     /// Gives the permit back and keeps what is needed to take one again with
     /// [`Released::reacquire`]: for code that must not hold its slot across a long wait.
     /// The `Released` borrows nothing, so the wait in between is free of the scope.
     pub fn release(self) -> Released {
-        let label = self.semaphore.get().inner.record(self.slot).label.clone();
+        let label = self.holder().label.map(Cow::Owned);
         let semaphore = self.semaphore.get().clone();
         drop(self);
         Released { semaphore, label }
@@ -404,13 +482,20 @@ impl Drop for Permit<'_> {
     }
 }
 
+impl Permit<'_> {
+    fn holder(&self) -> Holder {
+        self.slot().holder()
+    }
+}
+
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let record = self.semaphore.get().inner.record(self.slot).clone();
+        let holder = self.holder();
         f.debug_struct("Permit")
             .field("semaphore", &self.semaphore.get().name())
-            .field("acquired_at", &format_args!("{}", record.location))
-            .field("label", &record.label)
+            .field("acquired_at", &format_args!("{}", holder.location))
+            .field("label", &holder.label)
+            .field("held_for", &holder.held_for)
             .finish()
     }
 }
@@ -488,8 +573,9 @@ impl Released {
     ) -> impl Future<Output = Permit<'a>> + Send + 'a {
         let location = Location::caller();
         async move {
-            self.semaphore.wait_for_permit().await;
+            let waiting = self.semaphore.wait_for_permit().await;
             let permit = Permit::claim(SemaphoreRef::Borrowed(&self.semaphore), scope, location);
+            drop(waiting);
             if let Some(label) = &self.label {
                 permit.set_label(label.clone());
             }
@@ -557,8 +643,9 @@ impl<'s> IntoFuture for AcquireWithin<'s> {
             } = self;
             let started = Instant::now();
             match tokio::time::timeout(limit, semaphore.wait_for_permit()).await {
-                Ok(()) => {
+                Ok(waiting) => {
                     let permit = Permit::claim(SemaphoreRef::Borrowed(semaphore), scope, location);
+                    drop(waiting);
                     if let Some(label) = label {
                         permit.set_label(label);
                     }
@@ -590,7 +677,7 @@ impl fmt::Display for Holder {
         }
         write!(
             f,
-            "acquired at {} held for {}",
+            "acquired at {}, held for {}",
             self.location,
             human(self.held_for)
         )
@@ -646,4 +733,17 @@ pub struct Gauges {
     pub waiters: usize,
     /// The longest current hold, if any permit is held.
     pub longest_hold: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_a_person_reads_them() {
+        assert_eq!(human(Duration::from_secs(93 * 60 + 5)), "1h33m05s");
+        assert_eq!(human(Duration::from_secs(125)), "2m05s");
+        assert_eq!(human(Duration::from_millis(4_200)), "4.2s");
+        assert_eq!(human(Duration::from_millis(120)), "120ms");
+    }
 }

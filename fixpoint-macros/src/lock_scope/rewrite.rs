@@ -66,7 +66,12 @@ impl VisitMut for Rewriter<'_> {
                 let span = await_expr.await_token.span();
                 let base = &*await_expr.base;
                 let checked = self.check_wait(base, span);
-                await_expr.base = Box::new(syn::parse2(checked).unwrap_or_else(|_| base.clone()));
+                // The tokens are ours and always parse; were they not to, the wait would go
+                // unchecked, so that is reported rather than skipped.
+                match syn::parse2(checked) {
+                    Ok(checked) => *await_expr.base = checked,
+                    Err(error) => self.errors.push(error),
+                }
             }
             Expr::Macro(mac) if classify::macro_awaits(&mac.mac) => {
                 let checkpoint = checkpoint(mac.mac.path.span());

@@ -1,0 +1,255 @@
+//! `Semaphore` at run time: the 93-minute stall in small, gauges under load, permits conserved
+//! through random timeouts and cancellations, and the hand-off caught in transit.
+#![cfg(feature = "tokio")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fixpoint::{HandOff, LockScope, Semaphore, lock_scope};
+use tokio::sync::Notify;
+
+/// The bug, as it was: a client holds its permit while it waits for a reply that never comes.
+/// It runs outside the contract on purpose, which its scope says.
+async fn client_waiting_for_a_closed_laptop(pool: Semaphore, user: &'static str) {
+    let scope = LockScope::unchecked("reproduces the pre-contract client");
+    let permit = pool.acquire(&scope).await;
+    permit.set_label(format!("agent run for {user}"));
+    std::future::pending::<()>().await;
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn third_request(pool: &Semaphore, limit: Duration) -> Result<(), fixpoint::AcquireTimeout> {
+    let permit = pool.acquire_timeout(&lock_scope, limit).await?;
+    drop(permit);
+    Ok(())
+}
+
+/// The 93-minute stall in small: hold times are real (and coarse), so the assertions are lower
+/// bounds on them, never upper bounds.
+#[tokio::test]
+async fn a_timeout_names_both_abandoned_holders_and_their_hold_times() {
+    let pool = Semaphore::new("agent-runs", 2);
+    let alice = tokio::spawn(client_waiting_for_a_closed_laptop(pool.clone(), "alice"));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let bob = tokio::spawn(client_waiting_for_a_closed_laptop(pool.clone(), "bob"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let stalled = third_request(&pool, Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!(stalled.permits, 2);
+    assert!(stalled.waited >= Duration::from_millis(50), "{stalled:?}");
+    let labels: Vec<_> = stalled
+        .holders
+        .iter()
+        .map(|h| h.label.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["agent run for alice", "agent run for bob"],
+        "the longest hold first"
+    );
+    assert!(
+        stalled.holders[0].held_for >= Duration::from_millis(450),
+        "{stalled:?}"
+    );
+    assert!(
+        stalled.holders[1].held_for >= Duration::from_millis(300),
+        "{stalled:?}"
+    );
+    let here = format!("tests/semaphore.rs:{}", line_of_acquire());
+    assert!(
+        stalled
+            .holders
+            .iter()
+            .all(|h| h.location.to_string().starts_with(&here)),
+        "{stalled:?}"
+    );
+    let message = stalled.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "no permit of semaphore `agent-runs` came free within {}ms: all 2 are held \
+             (`agent run for alice` acquired at {here}",
+            stalled.waited.as_millis()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("; `agent run for bob` acquired at tests/semaphore.rs:"),
+        "{message}"
+    );
+
+    alice.abort();
+    bob.abort();
+    let _ = (alice.await, bob.await);
+    third_request(&pool, Duration::from_millis(50))
+        .await
+        .expect("the aborted holders gave their permits back");
+    assert_eq!(pool.gauges().in_flight, 0);
+}
+
+/// The line of the acquisition in `client_waiting_for_a_closed_laptop`.
+fn line_of_acquire() -> u32 {
+    let source = include_str!("semaphore.rs");
+    let index = source
+        .find("let permit = pool.acquire(&scope).await;\n    permit.set_label")
+        .unwrap();
+    u32::try_from(source[..index].lines().count()).unwrap()
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn hold_until(pool: Arc<Semaphore>, release: Arc<Notify>) {
+    let permit = pool.acquire(&lock_scope).await;
+    let released = permit.release(); // give the slot up around the wait ...
+    let _ = release;
+    drop(released);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gauges_read_true_under_a_thousand_tasks() {
+    const TASKS: usize = 1_000;
+    const PERMITS: usize = 10;
+    let pool = Semaphore::new("gauged", PERMITS);
+    let release = Arc::new(Notify::new());
+    let mut tasks = Vec::with_capacity(TASKS);
+    for _ in 0..TASKS {
+        let (pool, release) = (pool.clone(), Arc::clone(&release));
+        tasks.push(tokio::spawn(async move {
+            let scope = LockScope::unchecked("holds until the test releases it");
+            let permit = pool.acquire(&scope).await;
+            release.notified().await;
+            drop(permit);
+        }));
+    }
+    // Wait (bounded) until every task holds a permit or waits for one.
+    let settled = tokio::time::timeout(Duration::from_secs(30), async {
+        while pool.gauges().waiters != TASKS - PERMITS || pool.gauges().in_flight != PERMITS {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(settled.is_ok(), "never settled: {:?}", pool.gauges());
+    let gauges = pool.gauges();
+    assert_eq!(
+        (gauges.permits, gauges.in_flight, gauges.waiters),
+        (PERMITS, PERMITS, TASKS - PERMITS)
+    );
+    assert!(gauges.longest_hold.is_some());
+    assert_eq!(pool.holders().len(), PERMITS);
+
+    // Let them all through, ten at a time.
+    let drained = tokio::time::timeout(Duration::from_secs(30), async {
+        while !tasks.iter().all(tokio::task::JoinHandle::is_finished) {
+            release.notify_waiters();
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "never drained: {:?}", pool.gauges());
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let gauges = pool.gauges();
+    assert_eq!(
+        (gauges.in_flight, gauges.waiters, gauges.longest_hold),
+        (0, 0, None)
+    );
+    let _ = hold_until; // the contract version of the same body compiles; see ui-tests
+}
+
+/// A tiny deterministic generator, so a failing seed can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn worker(pool: Semaphore, limit_ms: u64, hold_ms: u64) -> bool {
+    let limit = Duration::from_millis(limit_ms);
+    let Ok(permit) = pool.acquire_timeout(&lock_scope, limit).await else {
+        return false;
+    };
+    tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+    drop(permit);
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permits_are_conserved_through_random_timeouts_and_cancellations() {
+    const TASKS: usize = 4_000;
+    const PERMITS: usize = 3;
+    let pool = Semaphore::new("conserved", PERMITS);
+    let mut rng = XorShift(0xc0ffee);
+    let mut tasks = Vec::with_capacity(TASKS);
+    for _ in 0..TASKS {
+        let (limit, hold) = (rng.below(4), rng.below(3));
+        tasks.push(tokio::spawn(worker(pool.clone(), limit, hold)));
+    }
+    let mut cancelled = 0;
+    for task in tasks.iter().step_by(7) {
+        task.abort(); // some mid-wait, some mid-hold, some before they ran
+        cancelled += 1;
+    }
+    let (mut acquired, mut timed_out, mut aborted) = (0, 0, 0);
+    for task in tasks {
+        match task.await {
+            Ok(true) => acquired += 1,
+            Ok(false) => timed_out += 1,
+            Err(error) if error.is_cancelled() => aborted += 1,
+            Err(error) => panic!("a worker failed: {error}"),
+        }
+    }
+    assert_eq!(acquired + timed_out + aborted, TASKS);
+    assert!(
+        aborted <= cancelled && acquired > 0 && timed_out > 0,
+        "{acquired} {timed_out} {aborted}"
+    );
+    let gauges = pool.gauges();
+    assert_eq!((gauges.in_flight, gauges.waiters), (0, 0), "{gauges:?}");
+    // Every permit is back: all of them can be held at once, and no more.
+    let scope = LockScope::unchecked("counts the permits");
+    let all: Vec<_> = (0..PERMITS)
+        .map(|_| pool.try_acquire(&scope).expect("a permit leaked"))
+        .collect();
+    assert!(
+        pool.try_acquire(&scope).is_none(),
+        "a permit was created from nothing"
+    );
+    drop(all);
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn slow_receiver(handoff: HandOff) {
+    drop(handoff);
+}
+
+// The check exists in debug builds only, where `cargo test` runs.
+#[cfg(debug_assertions)]
+#[tokio::test(start_paused = true)]
+#[should_panic(
+    expected = "a permit of semaphore `agents` was in transit for 6.0s before entering a lock scope"
+)]
+async fn a_hand_off_held_across_a_wait_panics_in_debug_builds() {
+    let pool = Semaphore::new("agents", 1);
+    let scope = LockScope::unchecked("the sender");
+    let handoff = pool.acquire(&scope).await.hand_off();
+    tokio::time::sleep(Duration::from_secs(6)).await; // the wait nobody could see
+    slow_receiver(handoff).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prompt_hand_off_keeps_its_permit_until_the_receiver_drops_it() {
+    let pool = Semaphore::new("agents", 1);
+    let scope = LockScope::unchecked("the sender");
+    let handoff = pool.acquire(&scope).await.hand_off();
+    assert_eq!(pool.gauges().in_flight, 1);
+    tokio::spawn(slow_receiver(handoff)).await.unwrap();
+    assert_eq!(pool.gauges().in_flight, 0);
+    drop(pool.acquire(&scope).await);
+}
