@@ -8,5 +8,6 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui-tests/terminal_state/*.rs");
     cases.compile_fail("ui-tests/lock_scope/*.rs");
+    cases.compile_fail("ui-tests/invariant/*.rs");
     cases.pass("ui-tests/pass/*.rs");
 }

@@ -2,6 +2,7 @@
 //! re-exports them together with the runtime items their generated code uses.
 
 mod ctxt;
+mod invariant;
 mod lock_scope;
 mod names;
 mod terminal_state;
@@ -152,4 +153,60 @@ pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
     lock_scope::expand(args.into(), input.into()).into()
+}
+
+/// A rule over a struct's values, checked at construction, on every mutation and on
+/// deserialization, so that it cannot live only in a comment.
+///
+/// ```
+/// use fixpoint::{invariant, Checked};
+///
+/// #[derive(Debug, Clone, Copy, PartialEq)]
+/// pub enum Status { Running, InputNeeded }
+///
+/// #[invariant(
+///     name = follow_up_exists,
+///     self.status != Status::InputNeeded || self.follow_up.is_some(),
+///     "a project waiting for input has a follow-up row"
+/// )]
+/// #[invariant(self.budget > 0, "a project has a budget")]
+/// #[derive(Debug, Clone)]
+/// pub struct Project { status: Status, follow_up: Option<u64>, budget: u32 }
+///
+/// let project = Checked::new(Project { status: Status::InputNeeded, follow_up: None, budget: 1 });
+/// let refused = project.unwrap_err();
+/// assert_eq!(
+///     refused.violation().to_string(),
+///     "Project breaks invariant `follow_up_exists`: a project waiting for input has a follow-up \
+///      row; `self.status != Status::InputNeeded || self.follow_up.is_some()` is false for \
+///      Project { status: InputNeeded, follow_up: None, budget: 1 }"
+/// );
+/// ```
+///
+/// The forms:
+///
+/// - `#[invariant(predicate, "why")]`, any number per struct, each optionally named
+///   (`name = follow_up_exists, ..`). The predicate reads `self`.
+/// - `#[invariant(const predicate, "why")]`: a rule over constants and sizes, proven at
+///   compile time (`#[invariant(const core::mem::size_of::<Self>() <= 64, "fits a line")]`).
+/// - `#[invariant(exempt)]` on a field that no rule reads, to let it be `pub`. Every other field
+///   must be private: a `pub` field could be written around the check.
+///
+/// Generated: `impl Invariants` (the rules, kept as data: name, message, source), and
+/// `trait <Struct>Checked` for `Checked<Struct>`, with a getter and a checked `set_<field>` per
+/// field (rollback by swapping the old value back, no clone).
+///
+/// A false `const` rule fails the build:
+///
+/// ```compile_fail,E0080
+/// use fixpoint::invariant;
+///
+/// #[invariant(const Self::SLOTS <= 8, "a table fits one cache line")]
+/// pub struct Table { slots: [u64; 16] }
+///
+/// impl Table { const SLOTS: usize = 16; }
+/// ```
+#[proc_macro_attribute]
+pub fn invariant(args: TokenStream, input: TokenStream) -> TokenStream {
+    invariant::expand(args.into(), input.into()).into()
 }

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use fixpoint::{lock_scope, Semaphore};
 
 async fn user_reply() -> String {

@@ -1,0 +1,106 @@
+//! `#[invariant(predicate, "why")]`: parse every invariant of the struct (the first attribute
+//! collects the ones after it), validate them, expand the checks and the checked accessors.
+
+mod attr;
+mod expand;
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+use syn::{Data, DeriveInput};
+
+use crate::ctxt::Errors;
+
+/// The attribute's pipeline. Never panics; after an error the struct is emitted without the
+/// attribute's own parts, so the user's other code does not drown in follow-on errors.
+pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let Ok(item) = syn::parse2::<DeriveInput>(input.clone()) else {
+        errors.spanned(
+            input.clone().into_iter().take(3).collect::<TokenStream>(),
+            "#[invariant] applies to a struct whose values must satisfy it; it cannot check a \
+             function or other item",
+        );
+        return with_errors(input, errors);
+    };
+    let model = attr::Model::from_syn(args, &item, &mut errors);
+    let stripped = attr::strip(&item);
+    match (model, errors.finish()) {
+        (Some(model), Ok(())) => expand::expand(&model, &stripped),
+        (_, Err(error)) => {
+            let error = error.into_compile_error();
+            quote!(#stripped #error)
+        }
+        (None, Ok(())) => stripped.to_token_stream(),
+    }
+}
+
+fn with_errors(mut tokens: TokenStream, errors: Errors) -> TokenStream {
+    if let Err(error) = errors.finish() {
+        tokens.extend(error.into_compile_error());
+    }
+    tokens
+}
+
+/// Whether the item is a struct (the only kind an invariant applies to).
+pub(crate) fn is_struct(item: &DeriveInput) -> bool {
+    matches!(item.data, Data::Struct(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// Malformed inputs of every kind expand to tokens, never a panic.
+    #[test]
+    fn never_panics() {
+        let inputs = [
+            quote!(
+                struct S {
+                    a: u8,
+                }
+            ),
+            quote!(
+                #[invariant(self.a > 1, "b")]
+                #[invariant]
+                struct S {
+                    a: u8,
+                }
+            ),
+            quote!(
+                struct S(u8, #[invariant(exempt)] pub u8);
+            ),
+            quote!(
+                struct S<T> {
+                    a: T,
+                }
+            ),
+            quote!(
+                enum E {
+                    A,
+                }
+            ),
+            quote!(
+                fn f() {}
+            ),
+            quote!(),
+        ];
+        let args = [
+            quote!(),
+            quote!(self.a > 1, "ok"),
+            quote!(name = n, self.a > 1, "ok"),
+            quote!(const 1 < 2, "ok"),
+            quote!("message only"),
+            quote!(self.a > 1),
+            quote!(self.a > 1, 5),
+            quote!(self.a > 1, ""),
+            quote!(name, self.a, "x"),
+            quote!(other = 1, self.a, "x"),
+            quote!(,,),
+        ];
+        for input in &inputs {
+            for args in &args {
+                assert!(!super::expand(args.clone(), input.clone()).is_empty());
+            }
+        }
+    }
+}

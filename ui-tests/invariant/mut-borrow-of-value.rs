@@ -1,0 +1,26 @@
+use fixpoint::{invariant, Checked};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Status {
+    Running,
+    InputNeeded,
+}
+
+#[invariant(
+    self.status != Status::InputNeeded || self.follow_up.is_some(),
+    "a project waiting for input has a follow-up row"
+)]
+#[derive(Debug, Clone)]
+pub struct Project {
+    status: Status,
+    follow_up: Option<u64>,
+}
+
+fn clear(project: &mut Project) {
+    project.follow_up = None;
+}
+
+fn main() {
+    let mut project = Checked::new(Project { status: Status::Running, follow_up: None }).unwrap();
+    clear(&mut project);
+}
