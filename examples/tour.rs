@@ -9,13 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fixpoint::{
-    Event, Lifecycle, LockScope, Semaphore, Terminal, Tracked, bounded, lock_scope, terminal_state,
+    Checked, Event, Lifecycle, LockScope, Semaphore, Terminal, Tracked, bounded, invariant,
+    lock_scope, terminal_state,
 };
 
 fn main() {
     println!("fixpoint tour\n=============\n");
     lifecycle_section();
     lock_scope_section();
+    invariant_section();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,4 +222,46 @@ fn lock_scope_section() {
         "   Fix: release the permit first, bound the wait (`bounded(limit, wait)`), or declare"
     );
     println!("   the exception where it is made (`allow_unbounded(\"reason\", wait)`).\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. #[invariant]: a rule from a comment becomes a contract checked on every write
+// ---------------------------------------------------------------------------------------------
+
+/// A project row as the API layer holds it.
+#[invariant(
+    name = follow_up_exists,
+    !self.waiting_for_input || self.follow_up.is_some(),
+    "a project waiting for input has a follow-up row"
+)]
+#[invariant(name = funded, self.budget > 0, "a project has a budget")]
+#[derive(Debug, Clone)]
+pub struct ProjectRow {
+    waiting_for_input: bool,
+    follow_up: Option<u64>,
+    budget: u32,
+}
+
+fn invariant_section() {
+    println!(
+        "5. #[invariant]: a rule checked at construction, on every write, on deserialization\n"
+    );
+    let row = ProjectRow {
+        waiting_for_input: false,
+        follow_up: None,
+        budget: 10,
+    };
+    let mut row = Checked::new(row).expect("a valid row");
+    match row.set_waiting_for_input(true) {
+        Ok(_) => println!("   unexpected: accepted"),
+        Err(refused) => println!("   refused: {}", refused.violation()),
+    }
+    println!("   the row is unchanged: {:?}", *row);
+    row.set_follow_up(Some(7))
+        .expect("a follow-up on a running row is fine");
+    row.set_waiting_for_input(true).expect("now the rule holds");
+    println!("   row first, then status: {:?}", *row);
+    println!("\n   What does not compile (see ui-tests/invariant/): `row.budget = 0` through the");
+    println!("   checked form (no DerefMut), `&mut row.budget`, a `pub` field on the struct, a");
+    println!("   predicate that is not a bool, a false #[invariant(const ..)].\n");
 }

@@ -1,7 +1,8 @@
 //! The trybuild driver: every rejection fixpoint promises, and every pattern it must accept.
 //!
 //! The `.stderr` files quote rustc 1.95.0 (pinned in `rust-toolchain.toml`); re-bless with
-//! `TRYBUILD=overwrite` only after reading every changed file.
+//! `TRYBUILD=overwrite` only after reading every changed file. The README's test command runs
+//! with `--all-features`, which the `serde` cases need.
 
 #[test]
 fn ui() {
@@ -10,4 +11,7 @@ fn ui() {
     cases.compile_fail("ui-tests/lock_scope/*.rs");
     cases.compile_fail("ui-tests/invariant/*.rs");
     cases.pass("ui-tests/pass/*.rs");
+    if cfg!(feature = "serde") {
+        cases.pass("ui-tests/pass-serde/*.rs");
+    }
 }

@@ -62,13 +62,12 @@ impl<T: Invariants> Checked<T> {
     /// # Errors
     ///
     /// [`Rejected`] with the first broken rule and `value` itself.
+    #[inline]
     pub fn new(value: T) -> Result<Self, Rejected<T>> {
-        match value.check() {
-            Ok(()) => Ok(Checked { value }),
-            Err(violation) => Err(Rejected {
-                violation,
-                rejected: value,
-            }),
+        if value.__holds() {
+            Ok(Checked { value })
+        } else {
+            Err(Rejected::of(value))
         }
     }
 
@@ -85,12 +84,10 @@ impl<T: Invariants> Checked<T> {
     ///
     /// [`Rejected`] with `value`; `self` is unchanged.
     pub fn try_replace(&mut self, value: T) -> Result<T, Rejected<T>> {
-        match value.check() {
-            Ok(()) => Ok(core::mem::replace(&mut self.value, value)),
-            Err(violation) => Err(Rejected {
-                violation,
-                rejected: value,
-            }),
+        if value.__holds() {
+            Ok(core::mem::replace(&mut self.value, value))
+        } else {
+            Err(Rejected::of(value))
         }
     }
 
@@ -127,15 +124,22 @@ impl<T: Invariants> Checked<T> {
     #[doc(hidden)]
     pub fn __set<V>(&mut self, field: fn(&mut T) -> &mut V, value: V) -> Result<V, Rejected<V>> {
         let old = core::mem::replace(field(&mut self.value), value);
-        match self.value.check() {
-            Ok(()) => Ok(old),
-            Err(violation) => {
-                let rejected = core::mem::replace(field(&mut self.value), old);
-                Err(Rejected {
-                    violation,
-                    rejected,
-                })
-            }
+        if self.value.__holds() {
+            Ok(old)
+        } else {
+            Err(self.roll_back(field, old))
+        }
+    }
+
+    /// Puts `old` back into the field and returns the refused value with the broken rule.
+    #[cold]
+    #[inline(never)]
+    fn roll_back<V>(&mut self, field: fn(&mut T) -> &mut V, old: V) -> Rejected<V> {
+        let violation = Box::new(self.value.__locate());
+        let rejected = core::mem::replace(field(&mut self.value), old);
+        Rejected {
+            violation,
+            rejected,
         }
     }
 }
@@ -169,8 +173,22 @@ impl<T: fmt::Display> fmt::Display for Checked<T> {
 /// A change refused because it would break an invariant, with the value that was refused.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rejected<V> {
-    violation: Violation,
+    // Boxed: a `Result<Checked<T>, Rejected<T>>` stays the size of `T` plus a pointer.
+    violation: Box<Violation>,
     rejected: V,
+}
+
+impl<T: Invariants> Rejected<T> {
+    /// The refusal of `value`, which breaks a rule. Out of line and cold: the accepted path
+    /// stays the predicates alone.
+    #[cold]
+    #[inline(never)]
+    fn of(value: T) -> Self {
+        Rejected {
+            violation: Box::new(value.__locate()),
+            rejected: value,
+        }
+    }
 }
 
 impl<V> Rejected<V> {
@@ -189,7 +207,7 @@ impl<V> Rejected<V> {
     /// The rule and the refused value.
     #[must_use]
     pub fn into_parts(self) -> (Violation, V) {
-        (self.violation, self.rejected)
+        (*self.violation, self.rejected)
     }
 }
 
@@ -209,7 +227,7 @@ impl<V> fmt::Display for Rejected<V> {
 
 impl<V> std::error::Error for Rejected<V> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.violation)
+        Some(&*self.violation)
     }
 }
 

@@ -34,7 +34,23 @@ pub trait Invariants: Sized {
     /// # Errors
     ///
     /// The first [`Violation`]: which rule, its message, its source, and the value.
-    fn check(&self) -> Result<(), Violation>;
+    #[inline]
+    fn check(&self) -> Result<(), Violation> {
+        if self.__holds() {
+            Ok(())
+        } else {
+            Err(self.__locate())
+        }
+    }
+
+    /// Whether every predicate holds: the conjunction, inlined where the check runs.
+    #[doc(hidden)]
+    fn __holds(&self) -> bool;
+
+    /// Finds the first broken rule, after `__holds` saw one break. Out of line and cold, so
+    /// that a check whose rules hold costs the predicates alone.
+    #[doc(hidden)]
+    fn __locate(&self) -> Violation;
 }
 
 /// One declared invariant: what the macro read from the attribute.

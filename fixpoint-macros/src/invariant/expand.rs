@@ -31,22 +31,18 @@ fn expand_invariants(model: &Model<'_>) -> TokenStream {
     let constant: Vec<&Rule> = model.rules.iter().filter(|r| r.constant).collect();
     let infos = runtime.iter().map(|rule| info(rule));
     let const_infos = constant.iter().map(|rule| info(rule));
-    let checks = runtime.iter().enumerate().map(|(index, rule)| {
-        let predicate = &rule.predicate;
-        // Spanned at the predicate, so a predicate that is not a `bool` is reported there.
-        let condition = quote_spanned!(predicate.span()=> {
-            let __fixpoint_holds: bool = #predicate;
-            __fixpoint_holds
-        });
-        quote! {
-            if !#condition {
-                return ::core::result::Result::Err(#private::Violation::__new::<Self>(
-                    #index,
-                    (&#private::DebugProbe(self)).describe(),
-                ));
-            }
-        }
-    });
+    let conditions: Vec<TokenStream> = runtime
+        .iter()
+        .map(|rule| {
+            let predicate = &rule.predicate;
+            // Spanned at the predicate, so a predicate that is not a `bool` is reported there.
+            quote_spanned!(predicate.span()=> {
+                let __fixpoint_holds: bool = #predicate;
+                __fixpoint_holds
+            })
+        })
+        .collect();
+    let indices = 0..conditions.len();
     quote! {
         #[automatically_derived]
         impl #impl_generics #private::Invariants for #name #ty_generics #where_clause {
@@ -54,11 +50,25 @@ fn expand_invariants(model: &Model<'_>) -> TokenStream {
             const INVARIANTS: &'static [#private::Invariant] = &[#(#infos),*];
             const CONST_INVARIANTS: &'static [#private::Invariant] = &[#(#const_infos),*];
 
-            fn check(&self) -> ::core::result::Result<(), #private::Violation> {
+            #[inline]
+            fn __holds(&self) -> bool {
+                true #(&& #conditions)*
+            }
+
+            #[cold]
+            #[inline(never)]
+            fn __locate(&self) -> #private::Violation {
                 #[allow(unused_imports)] // one of the two describes the value
                 use #private::{ViaDebug as _, ViaNothing as _};
-                #(#checks)*
-                ::core::result::Result::Ok(())
+                let __value = (&#private::DebugProbe(self)).describe();
+                #(
+                    if !#conditions {
+                        return #private::Violation::__new::<Self>(#indices, __value);
+                    }
+                )*
+                // Unreachable while the predicates are pure; a predicate that changed its mind
+                // is reported against the first rule rather than hidden.
+                #private::Violation::__new::<Self>(0, __value)
             }
         }
     }
