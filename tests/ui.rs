@@ -10,6 +10,7 @@ fn ui() {
     cases.compile_fail("ui-tests/terminal_state/*.rs");
     cases.compile_fail("ui-tests/lock_scope/*.rs");
     cases.compile_fail("ui-tests/invariant/*.rs");
+    cases.compile_fail("ui-tests/pubsub/*.rs");
     cases.pass("ui-tests/pass/*.rs");
     if cfg!(feature = "serde") {
         cases.pass("ui-tests/pass-serde/*.rs");

@@ -6,6 +6,8 @@
 //!   [`Terminal`], the runtime [`Lifecycle`] view, [`State`] ids and [`Recorder`]s.
 //! - [`invariant`]: [`Checked<T>`], the form in which a value with `#[invariant]`s is held,
 //!   changed and deserialized.
+//! - `pubsub` (feature `tokio`): a `Bus` whose waits are built only from subscriptions opened
+//!   before the write, and an identity-checked `Registry` of long-lived handles.
 //! - [`lock`]: the [`LockScope`] behind `#[lock_scope(no_unbounded_await)]` and, with feature
 //!   `tokio`, a `Semaphore` that diagnoses its holders.
 
@@ -15,6 +17,8 @@
 pub mod invariant;
 pub mod lifecycle;
 pub mod lock;
+#[cfg(feature = "tokio")]
+pub mod pubsub;
 
 pub use lifecycle::{
     Abandonment, Active, Edge, Event, EventKind, Final, IllegalTransition, Lifecycle, NoRecorder,
@@ -32,6 +36,11 @@ pub use lock::{
     Semaphore, allow_unbounded, bounded,
 };
 pub use lock::{Checkpoint, LockScope, VisiblyBounded};
+#[cfg(feature = "tokio")]
+pub use pubsub::{
+    Bus, ClosedSubscription, Insertion, PublishError, Registry, RemoveError, Subscription, Ticket,
+    WaitError,
+};
 
 /// Items that generated code names through `::fixpoint::__private`. Not a public API: anything
 /// here may change in any release.

@@ -1,0 +1,269 @@
+//! Subscribe before publish, under races: the contract never loses an answer nor hangs, the
+//! naive order is shown to lose answers (so the test can see the bug), and the registry never
+//! lets a stale cleanup close a fresh handle.
+#![cfg(feature = "tokio")]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fixpoint::{Bus, PublishError, Registry, RemoveError, WaitError};
+
+/// Where answers are recorded before they are announced: the re-check reads it.
+#[derive(Clone, Default)]
+struct AnswerStore(Arc<Mutex<HashMap<u64, u64>>>);
+
+impl AnswerStore {
+    fn record(&self, question: u64, answer: u64) {
+        self.0.lock().unwrap().insert(question, answer);
+    }
+
+    fn get(&self, question: u64) -> Option<u64> {
+        self.0.lock().unwrap().get(&question).copied()
+    }
+}
+
+/// The user answering on another task: record, then announce. Sometimes at once, sometimes
+/// after a yield, so the answer lands before or after the wait starts.
+fn answer_from_another_task(
+    bus: &Bus<u64, u64>,
+    store: &AnswerStore,
+    question: u64,
+    yield_first: bool,
+) {
+    let (bus, store) = (bus.clone(), store.clone());
+    tokio::spawn(async move {
+        if yield_first {
+            tokio::task::yield_now().await;
+        }
+        store.record(question, question * 2);
+        let _ = bus.publish(&question, question * 2);
+    });
+}
+
+/// A tiny deterministic generator, so a failing seed can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_never_loses_an_answer_nor_hangs() {
+    const ITERATIONS: u64 = 100_000;
+    let bus: Bus<u64, u64> = Bus::new();
+    let store = AnswerStore::default();
+    let mut rng = XorShift(0x5b5c_21be);
+    let (mut by_event, mut by_recheck) = (0, 0);
+    for question in 0..ITERATIONS {
+        // One in ten answers was recorded before this process subscribed (a reconnect): only
+        // the re-check can find it.
+        let answered_before = rng.below(10) == 0;
+        if answered_before {
+            store.record(question, question * 2);
+            let _ = bus.publish(&question, question * 2); // nobody listens yet: dropped
+        }
+        let mut answer = bus.subscribe(question); // 1. subscribe
+        if !answered_before {
+            answer_from_another_task(&bus, &store, question, rng.below(2) == 0); // 2. the write
+        }
+        let recorded = store.get(question);
+        let got = answer
+            .wait_within(Duration::from_secs(10), || recorded) // 3. re-check, then wait
+            .await
+            .unwrap_or_else(|error| panic!("question {question}: {error}"));
+        assert_eq!(got, question * 2);
+        if recorded.is_some() {
+            by_recheck += 1
+        } else {
+            by_event += 1
+        }
+    }
+    assert_eq!(by_event + by_recheck, ITERATIONS);
+    assert!(
+        by_recheck >= ITERATIONS / 20,
+        "the re-check path was exercised: {by_recheck}"
+    );
+    assert!(by_event > 0);
+}
+
+/// The bug, reproduced: the write runs before the subscription exists, so an answer that
+/// arrives in between goes to a topic with no listener. The wait is bounded here only so the
+/// test ends; in production it waited forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_naive_order_loses_answers() {
+    const ITERATIONS: u64 = 2_000;
+    let bus: Bus<u64, u64> = Bus::new();
+    let store = AnswerStore::default();
+    let mut lost = 0;
+    for question in 0..ITERATIONS {
+        answer_from_another_task(&bus, &store, question, false); // the write first
+        tokio::task::yield_now().await; // ... the handler does other work ...
+        let mut answer = bus.subscribe(question); // then subscribe: too late
+        match answer.wait_within(Duration::from_millis(2), || None).await {
+            Ok(got) => assert_eq!(got, question * 2),
+            Err(WaitError::TimedOut { .. }) => lost += 1,
+            Err(error) => panic!("{error}"),
+        }
+    }
+    assert!(
+        lost > 0,
+        "the naive order lost no answer in {ITERATIONS} tries: the race was not exercised"
+    );
+    println!("naive order: {lost} of {ITERATIONS} answers lost");
+}
+
+#[tokio::test]
+async fn bad_use_is_a_typed_error_never_a_hang() {
+    let bus: Bus<&str, u8> = Bus::new();
+    let mut waiting = bus.subscribe("q");
+    bus.close_topic(&"q");
+    assert_eq!(waiting.wait(|| None).await, Err(WaitError::Closed));
+    assert_eq!(bus.publish(&"q", 1), Err(PublishError::Closed));
+    let mut born_closed = bus.subscribe("q");
+    assert_eq!(born_closed.wait(|| None).await, Err(WaitError::Closed));
+    assert_eq!(
+        born_closed.wait(|| Some(9)).await,
+        Ok(9),
+        "a recorded answer is still found"
+    );
+
+    assert_eq!(
+        bus.publish(&"other", 1),
+        Ok(0),
+        "no listener: dropped, not an error"
+    );
+    let mut other = bus.subscribe("other");
+    bus.close();
+    assert_eq!(other.wait(|| None).await, Err(WaitError::Closed));
+    assert_eq!(bus.publish(&"other", 1), Err(PublishError::Closed));
+
+    let a: Registry<u8, u8> = Registry::new();
+    let b: Registry<u8, u8> = Registry::new();
+    let ticket = a.insert(1, 10).ticket;
+    assert_eq!(b.remove(ticket), Err(RemoveError::ForeignTicket));
+    assert_eq!(a.len(), 1);
+}
+
+#[tokio::test]
+async fn subscriptions_unregister_when_dropped_or_closed() {
+    let bus: Bus<u8, u8> = Bus::new();
+    let first = bus.subscribe(1);
+    let mut second = bus.subscribe(1);
+    assert_eq!(bus.subscribers(&1), 2);
+    drop(first);
+    assert_eq!(bus.publish(&1, 5), Ok(1));
+    assert_eq!(bus.publish(&1, 6), Ok(1));
+    assert_eq!(second.wait(|| None).await, Ok(5));
+    let closed = second.close();
+    assert_eq!((closed.delivered(), closed.unread()), (1, 1));
+    assert_eq!(bus.subscribers(&1), 0);
+    assert_eq!(bus.publish(&1, 7), Ok(0));
+}
+
+/// A long-lived handle that knows whether it was closed, and by whom.
+struct Handle {
+    id: usize,
+    closed: Arc<AtomicBool>,
+}
+
+impl Handle {
+    /// Closing is the owner's act: it takes the handle by value.
+    fn close(self, closes: &AtomicUsize) {
+        assert!(
+            !self.closed.swap(true, Ordering::SeqCst),
+            "handle {} closed twice",
+            self.id
+        );
+        closes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Four threads reconnect, clean up late (stale tickets) and clean up on time, at random, over
+/// a few keys. Afterwards every handle ever made was closed exactly once, by its owner, and
+/// no stale ticket ever removed anything.
+#[test]
+fn the_registry_never_lets_a_stale_cleanup_close_a_fresh_handle() {
+    const THREADS: usize = 4;
+    const OPS: usize = 20_000;
+    let registry: Arc<Registry<u8, Handle>> = Arc::new(Registry::new());
+    let made = Arc::new(AtomicUsize::new(0));
+    let closes = Arc::new(AtomicUsize::new(0));
+    let flags = Arc::new(Mutex::new(Vec::new()));
+    let stale_refused = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let (registry, made, closes, flags, stale_refused) = (
+                registry.clone(),
+                made.clone(),
+                closes.clone(),
+                flags.clone(),
+                stale_refused.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut rng = XorShift(0x9e37_79b9 + thread as u64);
+                let mut tickets = Vec::new();
+                for _ in 0..OPS {
+                    match rng.below(3) {
+                        0 => {
+                            let id = made.fetch_add(1, Ordering::SeqCst);
+                            let closed = Arc::new(AtomicBool::new(false));
+                            flags.lock().unwrap().push(closed.clone());
+                            let key = rng.below(4) as u8;
+                            let inserted = registry.insert(key, Handle { id, closed });
+                            if let Some(replaced) = inserted.replaced {
+                                replaced.close(&closes); // handed back: the new owner closes it
+                            }
+                            tickets.push(inserted.ticket);
+                        }
+                        _ if !tickets.is_empty() => {
+                            let at = rng.below(tickets.len() as u64) as usize;
+                            let ticket = tickets.swap_remove(at);
+                            let was_current = registry.is_current(&ticket);
+                            match registry.remove(ticket) {
+                                Ok(handle) => handle.close(&closes),
+                                Err(RemoveError::Stale) => {
+                                    stale_refused.fetch_add(1, Ordering::SeqCst);
+                                    let _ = was_current; // it may have been replaced in between
+                                }
+                                Err(error) => panic!("{error}"),
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    for (_, handle) in registry.drain() {
+        handle.close(&closes); // shutdown: every remaining handle comes back to be closed
+    }
+    let made = made.load(Ordering::SeqCst);
+    assert_eq!(
+        closes.load(Ordering::SeqCst),
+        made,
+        "every handle closed exactly once"
+    );
+    assert!(
+        flags
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|f| f.load(Ordering::SeqCst)),
+        "no handle left open"
+    );
+    assert!(
+        stale_refused.load(Ordering::SeqCst) > 0,
+        "stale cleanups were exercised"
+    );
+    assert!(registry.is_empty());
+}

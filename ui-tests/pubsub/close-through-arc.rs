@@ -1,0 +1,9 @@
+use std::sync::Arc;
+
+use fixpoint::Subscription;
+
+fn cleanup(answer: Arc<Subscription<u64, String>>) {
+    let _closed = answer.close();
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use fixpoint::Subscription;
+
+fn cleanup(answer: &Subscription<u64, String>) {
+    let _closed = answer.close();
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use fixpoint::Registry;
+
+fn on_tab_closed(tabs: &Registry<&'static str, String>, user: &'static str) {
+    let _ = tabs.remove(user);
+}
+
+fn main() {}

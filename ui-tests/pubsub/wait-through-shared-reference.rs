@@ -1,0 +1,7 @@
+use fixpoint::Subscription;
+
+async fn peek(answer: &Subscription<u64, String>) {
+    let _reply = answer.wait(|| None).await;
+}
+
+fn main() {}
