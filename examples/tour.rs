@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fixpoint::{
-    Checked, Event, Lifecycle, LockScope, Semaphore, Terminal, Tracked, bounded, invariant,
+    Bus, Checked, Event, Lifecycle, LockScope, Semaphore, Terminal, Tracked, bounded, invariant,
     lock_scope, terminal_state,
 };
 
@@ -17,6 +17,7 @@ fn main() {
     println!("fixpoint tour\n=============\n");
     lifecycle_section();
     lock_scope_section();
+    pubsub_section();
     invariant_section();
 }
 
@@ -264,4 +265,54 @@ fn invariant_section() {
     println!("\n   What does not compile (see ui-tests/invariant/): `row.budget = 0` through the");
     println!("   checked form (no DerefMut), `&mut row.budget`, a `pub` field on the struct, a");
     println!("   predicate that is not a bool, a false #[invariant(const ..)].\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Subscribe before you publish: a wait for an event that already fired cannot be written
+// ---------------------------------------------------------------------------------------------
+
+fn pubsub_section() {
+    println!("4. Bus: the only wait is a subscription opened before the write, plus a re-check\n");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let bus: Bus<u64, &'static str> = Bus::new();
+        let (mut lost, mut found) = (0, 0);
+        for question in 0..200 {
+            // Naive: the write (the answer arrives from another task), then the subscription.
+            let remote = bus.clone();
+            tokio::spawn(async move { remote.publish(&question, "yes") });
+            tokio::task::yield_now().await;
+            let mut late = bus.subscribe(question);
+            if late
+                .wait_within(Duration::from_millis(2), || None)
+                .await
+                .is_err()
+            {
+                lost += 1;
+            }
+            // Contract: the subscription first, then the write.
+            let topic = 1_000 + question;
+            let mut early = bus.subscribe(topic);
+            let remote = bus.clone();
+            tokio::spawn(async move { remote.publish(&topic, "yes") });
+            if early
+                .wait_within(Duration::from_secs(5), || None)
+                .await
+                .is_ok()
+            {
+                found += 1;
+            }
+        }
+        println!("   write then subscribe: {lost} of 200 answers lost");
+        println!("   subscribe then write: {found} of 200 answers found");
+    });
+    println!("\n   What does not compile (see ui-tests/pubsub/): waiting on the bus itself (no");
+    println!(
+        "   subscription), waiting on a closed subscription, closing one through `&` or `Arc`,"
+    );
+    println!("   removing a registry entry without its ticket, or with a ticket already used.\n");
 }
