@@ -8,6 +8,8 @@
 //!   changed and deserialized.
 //! - `pubsub` (feature `tokio`): a `Bus` whose waits are built only from subscriptions opened
 //!   before the write, and an identity-checked `Registry` of long-lived handles.
+//! - `task` (feature `tokio`): a `Supervisor` whose tasks end terminal whatever happens, and
+//!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
 //! - [`lock`]: the [`LockScope`] behind `#[lock_scope(no_unbounded_await)]` and, with feature
 //!   `tokio`, a `Semaphore` that diagnoses its holders.
 
@@ -19,6 +21,8 @@ pub mod lifecycle;
 pub mod lock;
 #[cfg(feature = "tokio")]
 pub mod pubsub;
+#[cfg(feature = "tokio")]
+pub mod task;
 
 pub use lifecycle::{
     Abandonment, Active, Edge, Event, EventKind, Final, IllegalTransition, Lifecycle, NoRecorder,
@@ -36,6 +40,13 @@ pub use lock::{
     Semaphore, allow_unbounded, bounded,
 };
 pub use lock::{Checkpoint, LockScope, VisiblyBounded};
+#[cfg(feature = "sqlite")]
+pub use task::SqliteStore;
+#[cfg(feature = "tokio")]
+pub use task::{
+    Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Report, Row, SpawnError,
+    StatusStore, StoreError, Supervisor, TaskHandle, TaskOutput, TaskRecorder,
+};
 #[cfg(feature = "tokio")]
 pub use pubsub::{
     Bus, ClosedSubscription, Insertion, PublishError, Registry, RemoveError, Subscription, Ticket,

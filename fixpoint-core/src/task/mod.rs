@@ -1,0 +1,29 @@
+//! Supervised tasks: a task exits if and only if its status is terminal, even across a crash.
+//!
+//! A [`Supervisor`] spawns tasks whose body receives a typed machine in its `#[initial]` state
+//! and must return its [`Terminal`](crate::Terminal) proof. Every transition is recorded in a
+//! [`StatusStore`]; every way a task can end (return, error, panic, abort, the supervisor
+//! dropped or shut down) ends in a recorded terminal status; and [`Supervisor::reconcile`]
+//! finishes the rows a crashed process left behind. [`MemoryStore`] ships always,
+//! `SqliteStore` with feature `sqlite`.
+
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+mod supervisor;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use store::{Row, StatusStore, StoreError};
+pub use supervisor::{
+    Config, Counters, Finished, Orphan, Outcome, Reconciled, Report, SpawnError, Supervisor,
+    TaskHandle, TaskOutput, TaskRecorder,
+};
+
+/// Milliseconds since the Unix epoch: lease expiry is compared across processes.
+pub(crate) fn now_millis() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
