@@ -11,6 +11,7 @@ fn ui() {
     cases.compile_fail("ui-tests/lock_scope/*.rs");
     cases.compile_fail("ui-tests/invariant/*.rs");
     cases.compile_fail("ui-tests/pubsub/*.rs");
+    cases.compile_fail("ui-tests/supervisor/*.rs");
     cases.pass("ui-tests/pass/*.rs");
     if cfg!(feature = "serde") {
         cases.pass("ui-tests/pass-serde/*.rs");

@@ -40,17 +40,17 @@ pub use lock::{
     Semaphore, allow_unbounded, bounded,
 };
 pub use lock::{Checkpoint, LockScope, VisiblyBounded};
+#[cfg(feature = "tokio")]
+pub use pubsub::{
+    Bus, ClosedSubscription, Insertion, PublishError, Registry, RemoveError, Subscription, Ticket,
+    WaitError,
+};
 #[cfg(feature = "sqlite")]
 pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
 pub use task::{
     Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Report, Row, SpawnError,
     StatusStore, StoreError, Supervisor, TaskHandle, TaskOutput, TaskRecorder,
-};
-#[cfg(feature = "tokio")]
-pub use pubsub::{
-    Bus, ClosedSubscription, Insertion, PublishError, Registry, RemoveError, Subscription, Ticket,
-    WaitError,
 };
 
 /// Items that generated code names through `::fixpoint::__private`. Not a public API: anything

@@ -33,7 +33,10 @@ impl<L: Lifecycle> MemoryStore<L> {
     /// An empty store.
     #[must_use]
     pub fn new() -> Self {
-        MemoryStore { inner: Mutex::new(Inner::default()), lifecycle: PhantomData }
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            lifecycle: PhantomData,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -43,7 +46,10 @@ impl<L: Lifecycle> MemoryStore<L> {
     fn transition_now(&self, id: &str, from: State<L>, to: State<L>) -> Result<(), StoreError> {
         L::check_transition(from, to)?;
         let mut inner = self.lock();
-        let row = inner.rows.get_mut(id).ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
+        let row = inner
+            .rows
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
         if row.status != from.name() {
             return Err(StoreError::Conflict {
                 id: id.to_owned(),
@@ -60,7 +66,10 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if let Some(row) = inner.rows.get(id) {
-            return Err(StoreError::IdTaken { id: id.to_owned(), status: row.status.clone() });
+            return Err(StoreError::IdTaken {
+                id: id.to_owned(),
+                status: row.status.clone(),
+            });
         }
         let row = Row {
             id: id.to_owned(),
@@ -78,13 +87,17 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
 
     async fn annotate(&self, id: &str, reason: &str) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let row = inner.rows.get_mut(id).ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
+        let row = inner
+            .rows
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
         row.reason = Some(reason.to_owned());
         Ok(())
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
-        let expires = now_millis().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let expires =
+            now_millis().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
         self.lock().leases.insert(owner.to_owned(), expires);
         Ok(())
     }
@@ -97,7 +110,12 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
         let now = now_millis();
         let inner = self.lock();
-        let live = |owner: &str| inner.leases.get(owner).is_some_and(|expires| *expires > now);
+        let live = |owner: &str| {
+            inner
+                .leases
+                .get(owner)
+                .is_some_and(|expires| *expires > now)
+        };
         Ok(inner
             .rows
             .values()
@@ -107,7 +125,13 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
             .collect())
     }
 
-    async fn adopt(&self, id: &str, from_owner: &str, status: State<L>, to_owner: &str) -> Result<bool, StoreError> {
+    async fn adopt(
+        &self,
+        id: &str,
+        from_owner: &str,
+        status: State<L>,
+        to_owner: &str,
+    ) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         match inner.rows.get_mut(id) {
             Some(row) if row.owner == from_owner && row.status == status.name() => {
@@ -126,6 +150,8 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
 impl<L> fmt::Debug for MemoryStore<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        f.debug_struct("MemoryStore").field("rows", &inner.rows.len()).finish()
+        f.debug_struct("MemoryStore")
+            .field("rows", &inner.rows.len())
+            .finish()
     }
 }

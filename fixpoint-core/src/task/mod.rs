@@ -25,5 +25,7 @@ pub use supervisor::{
 /// Milliseconds since the Unix epoch: lease expiry is compared across processes.
 pub(crate) fn now_millis() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+    now.map_or(0, |elapsed| {
+        i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+    })
 }

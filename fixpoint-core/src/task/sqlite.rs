@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::now_millis;
 use super::store::{Row, StatusStore, StoreError};
@@ -46,7 +46,9 @@ impl<L: Lifecycle> SqliteStore<L> {
     /// [`StoreError::Backend`] when the file cannot be opened or the schema applied.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let connection = Connection::open(path).map_err(backend)?;
-        connection.busy_timeout(Duration::from_secs(10)).map_err(backend)?;
+        connection
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(backend)?;
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(backend)?;
@@ -75,7 +77,9 @@ impl<L: Lifecycle> SqliteStore<L> {
     /// declared states.
     #[must_use]
     pub fn schema() -> String {
-        let states: Vec<String> = L::states().map(|state| format!("'{}'", state.name())).collect();
+        let states: Vec<String> = L::states()
+            .map(|state| format!("'{}'", state.name()))
+            .collect();
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (\n\
              \x20   id TEXT PRIMARY KEY NOT NULL,\n\
@@ -95,19 +99,27 @@ impl<L: Lifecycle> SqliteStore<L> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.connection.lock().unwrap_or_else(PoisonError::into_inner)
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn status_of(&self, connection: &Connection, id: &str) -> Result<Option<String>, StoreError> {
         connection
-            .query_row(&format!("SELECT status FROM {} WHERE id = ?1", self.table), [id], |row| row.get(0))
+            .query_row(
+                &format!("SELECT status FROM {} WHERE id = ?1", self.table),
+                [id],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(backend)
     }
 
-    fn non_terminal_list() -> String {
+    /// The terminal states, quoted: rows in any other status (poisoned ones included) are
+    /// unfinished.
+    fn terminal_list() -> String {
         let states: Vec<String> = L::states()
-            .filter(|state| !state.is_terminal())
+            .filter(|state| state.is_terminal())
             .map(|state| format!("'{}'", state.name()))
             .collect();
         states.join(", ")
@@ -128,7 +140,10 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
             return Ok(());
         }
         let status = self.status_of(&connection, id)?.unwrap_or_default();
-        Err(StoreError::IdTaken { id: id.to_owned(), status })
+        Err(StoreError::IdTaken {
+            id: id.to_owned(),
+            status,
+        })
     }
 
     async fn transition(&self, id: &str, from: State<L>, to: State<L>) -> Result<(), StoreError> {
@@ -146,18 +161,30 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
         }
         match self.status_of(&connection, id)? {
             None => Err(StoreError::NotFound { id: id.to_owned() }),
-            Some(found) => Err(StoreError::Conflict { id: id.to_owned(), expected: from.name(), found }),
+            Some(found) => Err(StoreError::Conflict {
+                id: id.to_owned(),
+                expected: from.name(),
+                found,
+            }),
         }
     }
 
     async fn annotate(&self, id: &str, reason: &str) -> Result<(), StoreError> {
         let sql = format!("UPDATE {} SET reason = ?1 WHERE id = ?2", self.table);
-        let changed = self.lock().execute(&sql, params![reason, id]).map_err(backend)?;
-        if changed == 1 { Ok(()) } else { Err(StoreError::NotFound { id: id.to_owned() }) }
+        let changed = self
+            .lock()
+            .execute(&sql, params![reason, id])
+            .map_err(backend)?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound { id: id.to_owned() })
+        }
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
-        let expires = now_millis().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let expires =
+            now_millis().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
         self.lock()
             .execute(
                 "INSERT INTO fixpoint_leases (owner, expires_at) VALUES (?1, ?2) \
@@ -177,40 +204,62 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
 
     async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
         let sql = format!(
-            "SELECT id, owner, status, reason FROM {} WHERE status IN ({}) AND owner NOT IN \
+            "SELECT id, owner, status, reason FROM {} WHERE status NOT IN ({}) AND owner NOT IN \
              (SELECT owner FROM fixpoint_leases WHERE expires_at > ?1) ORDER BY id",
             self.table,
-            Self::non_terminal_list()
+            Self::terminal_list()
         );
         let connection = self.lock();
         let mut statement = connection.prepare(&sql).map_err(backend)?;
         let rows = statement
             .query_map([now_millis()], |row| {
-                Ok(Row { id: row.get(0)?, owner: row.get(1)?, status: row.get(2)?, reason: row.get(3)? })
+                Ok(Row {
+                    id: row.get(0)?,
+                    owner: row.get(1)?,
+                    status: row.get(2)?,
+                    reason: row.get(3)?,
+                })
             })
             .map_err(backend)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(backend)
     }
 
-    async fn adopt(&self, id: &str, from_owner: &str, status: State<L>, to_owner: &str) -> Result<bool, StoreError> {
+    async fn adopt(
+        &self,
+        id: &str,
+        from_owner: &str,
+        status: State<L>,
+        to_owner: &str,
+    ) -> Result<bool, StoreError> {
         let sql = format!(
             "UPDATE {} SET owner = ?1, updated_at = ?2 WHERE id = ?3 AND owner = ?4 AND status = ?5",
             self.table
         );
         let changed = self
             .lock()
-            .execute(&sql, params![to_owner, now_millis(), id, from_owner, status.name()])
+            .execute(
+                &sql,
+                params![to_owner, now_millis(), id, from_owner, status.name()],
+            )
             .map_err(backend)?;
         Ok(changed == 1)
     }
 
     async fn rows(&self) -> Result<Vec<Row>, StoreError> {
-        let sql = format!("SELECT id, owner, status, reason FROM {} ORDER BY id", self.table);
+        let sql = format!(
+            "SELECT id, owner, status, reason FROM {} ORDER BY id",
+            self.table
+        );
         let connection = self.lock();
         let mut statement = connection.prepare(&sql).map_err(backend)?;
         let rows = statement
             .query_map([], |row| {
-                Ok(Row { id: row.get(0)?, owner: row.get(1)?, status: row.get(2)?, reason: row.get(3)? })
+                Ok(Row {
+                    id: row.get(0)?,
+                    owner: row.get(1)?,
+                    status: row.get(2)?,
+                    reason: row.get(3)?,
+                })
             })
             .map_err(backend)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(backend)
@@ -219,6 +268,8 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
 
 impl<L> fmt::Debug for SqliteStore<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore").field("table", &self.table).finish()
+        f.debug_struct("SqliteStore")
+            .field("table", &self.table)
+            .finish()
     }
 }

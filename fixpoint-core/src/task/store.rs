@@ -63,14 +63,22 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError::NotFound`], or the backend's error.
-    fn annotate(&self, id: &str, reason: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn annotate(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Declares `owner` alive for `ttl` more.
     ///
     /// # Errors
     ///
     /// The backend's error.
-    fn renew_lease(&self, owner: &str, ttl: Duration) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn renew_lease(
+        &self,
+        owner: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Declares `owner` gone.
     ///
@@ -112,7 +120,9 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// A row with this id exists; ids are never reused.
-    #[error("task id `{id}` is taken (its row is `{status}`); ids are not reused, so no row is lost")]
+    #[error(
+        "task id `{id}` is taken (its row is `{status}`); ids are not reused, so no row is lost"
+    )]
     IdTaken {
         /// The id.
         id: String,
@@ -139,7 +149,9 @@ pub enum StoreError {
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
     /// The row's status is not a state of the lifecycle.
-    #[error("task `{id}` has status `{status}`, which is not a state of its lifecycle; the row is left as it is")]
+    #[error(
+        "task `{id}` has status `{status}`, which is not a state of its lifecycle; the row is left as it is"
+    )]
     Poisoned {
         /// The id.
         id: String,

@@ -3,8 +3,8 @@
 use core::fmt;
 use core::future::Future;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -28,7 +28,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { lease_ttl: Duration::from_secs(30), heartbeat: Duration::from_secs(5) }
+        Config {
+            lease_ttl: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+        }
     }
 }
 
@@ -85,13 +88,18 @@ impl<L: Lifecycle> Recorder<L> for TaskRecorder<L> {
     fn record(&self, event: Event<L>) {
         // A closed queue means the supervisor and its writer are gone with the runtime; the
         // row is then an orphan for the next start's `reconcile`.
-        let _ = self.writes.send(Write::Transition { id: Arc::clone(&self.id), event });
+        let _ = self.writes.send(Write::Transition {
+            id: Arc::clone(&self.id),
+            event,
+        });
     }
 }
 
 impl<L> fmt::Debug for TaskRecorder<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskRecorder").field("id", &self.id).finish()
+        f.debug_struct("TaskRecorder")
+            .field("id", &self.id)
+            .finish()
     }
 }
 
@@ -128,7 +136,8 @@ where
     E: fmt::Display + Send + 'static,
 {
     fn into_result(self) -> Result<State<L>, String> {
-        self.map(|terminal| terminal.state()).map_err(|error| error.to_string())
+        self.map(|terminal| terminal.state())
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -196,13 +205,19 @@ impl<L: Lifecycle> fmt::Debug for Outcome<L> {
 
 impl<L: Lifecycle> fmt::Debug for Finished<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Finished").field("id", &self.id).field("outcome", &self.outcome).finish()
+        f.debug_struct("Finished")
+            .field("id", &self.id)
+            .field("outcome", &self.outcome)
+            .finish()
     }
 }
 
 impl<L: Lifecycle> fmt::Debug for Report<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Report").field("finished", &self.finished).field("rows", &self.rows).finish()
+        f.debug_struct("Report")
+            .field("finished", &self.finished)
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
@@ -315,7 +330,8 @@ where
         let counters = Arc::new(Counters::default());
         let (writes, queue) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_loop(Arc::clone(&store), queue, Arc::clone(&counters)));
-        let heartbeat = tokio::spawn(renew_loop(Arc::clone(&store), Arc::clone(&owner), config)).abort_handle();
+        let heartbeat =
+            tokio::spawn(renew_loop(Arc::clone(&store), Arc::clone(&owner), config)).abort_handle();
         Ok(Supervisor {
             store,
             owner,
@@ -348,7 +364,10 @@ where
     }
 
     fn recorder(&self, id: &Arc<str>) -> TaskRecorder<L> {
-        TaskRecorder { id: Arc::clone(id), writes: self.writes.clone() }
+        TaskRecorder {
+            id: Arc::clone(id),
+            writes: self.writes.clone(),
+        }
     }
 
     /// Creates the task's row and spawns `body` with the typed machine in its initial state.
@@ -357,7 +376,12 @@ where
     /// # Errors
     ///
     /// [`SpawnError::Store`] when the id is taken or the store fails; nothing is spawned.
-    pub async fn spawn<T, F, Fut>(&mut self, id: impl Into<String>, value: T, body: F) -> Result<TaskHandle, SpawnError>
+    pub async fn spawn<T, F, Fut>(
+        &mut self,
+        id: impl Into<String>,
+        value: T,
+        body: F,
+    ) -> Result<TaskHandle, SpawnError>
     where
         T: Send + 'static,
         L::Initial: StateMarker<Data = ()>,
@@ -409,11 +433,17 @@ where
         match reason {
             None => self.counters.completed.fetch_add(1, Ordering::Relaxed),
             Some(text) => {
-                let _ = self.writes.send(Write::Reason { id: Arc::clone(&id), text });
+                let _ = self.writes.send(Write::Reason {
+                    id: Arc::clone(&id),
+                    text,
+                });
                 self.counters.abandoned.fetch_add(1, Ordering::Relaxed)
             }
         };
-        Some(Finished { id: id.to_string(), outcome })
+        Some(Finished {
+            id: id.to_string(),
+            outcome,
+        })
     }
 
     /// Waits until the store has applied every transition recorded so far.
@@ -474,18 +504,31 @@ where
                 report.poisoned.push(row.id);
                 continue;
             };
-            if !self.store.adopt(&row.id, &row.owner, state, &self.owner).await? {
+            if !self
+                .store
+                .adopt(&row.id, &row.owner, state, &self.owner)
+                .await?
+            {
                 continue; // another supervisor adopted it first
             }
             self.counters.reconciled.fetch_add(1, Ordering::Relaxed);
             let id: Arc<str> = row.id.as_str().into();
             let Some(status) = L::__unit(state) else {
-                self.abandon_orphan(&id, state, "its state carries data that a status row does not hold");
+                self.abandon_orphan(
+                    &id,
+                    state,
+                    "its state carries data that a status row does not hold",
+                );
                 report.abandoned.push(row.id);
                 continue;
             };
             let machine = status.resume_recorded(row.id.clone(), self.recorder(&id));
-            let orphan = Orphan { id: row.id.clone(), previous_owner: row.owner, state, machine };
+            let orphan = Orphan {
+                id: row.id.clone(),
+                previous_owner: row.owner,
+                state,
+                machine,
+            };
             match resume(orphan) {
                 Some(body) => {
                     self.run(id, body);
@@ -505,9 +548,19 @@ where
     }
 
     fn abandon_orphan(&self, id: &Arc<str>, from: State<L>, reason: &str) {
-        let event = Event { from, to: L::abandoned(), kind: EventKind::Abandoned(Abandonment::Explicit) };
-        let _ = self.writes.send(Write::Transition { id: Arc::clone(id), event });
-        let _ = self.writes.send(Write::Reason { id: Arc::clone(id), text: reason.to_owned() });
+        let event = Event {
+            from,
+            to: L::abandoned(),
+            kind: EventKind::Abandoned(Abandonment::Explicit),
+        };
+        let _ = self.writes.send(Write::Transition {
+            id: Arc::clone(id),
+            event,
+        });
+        let _ = self.writes.send(Write::Reason {
+            id: Arc::clone(id),
+            text: reason.to_owned(),
+        });
     }
 }
 
@@ -563,7 +616,13 @@ fn trace<L: Lifecycle>(id: &str, event: Event<L>) {
         EventKind::Abandoned(cause) => {
             tracing::warn!(task = id, lifecycle = L::name(), from = event.from.name(), to = event.to.name(), %cause, "task abandoned");
         }
-        _ => tracing::info!(task = id, lifecycle = L::name(), from = event.from.name(), to = event.to.name(), "task transition"),
+        _ => tracing::info!(
+            task = id,
+            lifecycle = L::name(),
+            from = event.from.name(),
+            to = event.to.name(),
+            "task transition"
+        ),
     }
 }
 
@@ -571,7 +630,11 @@ fn trace<L: Lifecycle>(id: &str, event: Event<L>) {
 fn trace<L: Lifecycle>(_: &str, _: Event<L>) {}
 
 /// Keeps the lease alive.
-async fn renew_loop<L: Lifecycle, S: StatusStore<L>>(store: Arc<S>, owner: Arc<str>, config: Config) {
+async fn renew_loop<L: Lifecycle, S: StatusStore<L>>(
+    store: Arc<S>,
+    owner: Arc<str>,
+    config: Config,
+) {
     let mut ticks = tokio::time::interval(config.heartbeat);
     loop {
         ticks.tick().await;

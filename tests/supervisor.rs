@@ -1,0 +1,368 @@
+//! The supervisor under injected faults: ten thousand tasks end in exactly the terminal status
+//! their fault implies, in memory and in SQLite; a process killed with SIGKILL leaves orphans
+//! that a new process reconciles to zero; and bad input to the stores is a clear error.
+#![cfg(feature = "sqlite")]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use fixpoint::{
+    Config, Lifecycle, MemoryStore, Outcome, Row, SqliteStore, StatusStore, StoreError, Supervisor,
+    terminal_state,
+};
+
+#[terminal_state]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectStatus {
+    #[initial]
+    #[to(Running, Failed)]
+    Initialized,
+    #[to(Completed, Failed)]
+    Running,
+    #[terminal]
+    Completed,
+    #[terminal]
+    #[abandoned]
+    Failed,
+}
+
+/// A tiny deterministic generator, so a failing seed can be replayed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fault {
+    Return,
+    Error,
+    Panic,
+    Abort,
+    Shutdown,
+}
+
+impl Fault {
+    /// The row a task with this fault must end as: status, reason.
+    fn expected(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Fault::Return => ("Completed", None),
+            Fault::Error => ("Failed", Some("injected error")),
+            Fault::Panic => ("Failed", Some("panicked: injected panic")),
+            Fault::Abort | Fault::Shutdown => ("Failed", Some("aborted")),
+        }
+    }
+}
+
+fn quiet_injected_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<&str>() != Some(&"injected panic") {
+            default(info);
+        }
+    }));
+}
+
+async fn ten_thousand_faults<S: StatusStore<ProjectStatus>>(store: S) {
+    const TASKS: usize = 10_000;
+    quiet_injected_panics();
+    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
+    let mut rng = XorShift(0xfa_0175);
+    let mut injected = BTreeMap::new();
+    let mut to_abort = Vec::new();
+    for task in 0..TASKS {
+        let fault = [
+            Fault::Return,
+            Fault::Error,
+            Fault::Panic,
+            Fault::Abort,
+            Fault::Shutdown,
+        ][rng.below(5) as usize];
+        let id = format!("task-{task:05}");
+        injected.insert(id.clone(), fault);
+        let handle = supervisor
+            .spawn(id, fault, |project| async move {
+                let running = project.to_running();
+                tokio::task::yield_now().await;
+                match *running {
+                    Fault::Return => Ok(running.to_completed()),
+                    Fault::Error => Err("injected error"),
+                    Fault::Panic => panic!("injected panic"),
+                    Fault::Abort | Fault::Shutdown => std::future::pending().await,
+                }
+            })
+            .await
+            .unwrap();
+        if fault == Fault::Abort {
+            to_abort.push(handle);
+        }
+    }
+    for handle in to_abort {
+        handle.abort();
+    }
+    let report = supervisor
+        .shutdown(Duration::from_millis(500))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        report.finished.len(),
+        TASKS,
+        "every child's outcome is observed"
+    );
+    for finished in &report.finished {
+        let fault = injected[&finished.id];
+        let matches = match (&finished.outcome, fault) {
+            (Outcome::Finished(state), Fault::Return) => state.name() == "Completed",
+            (Outcome::Failed(error), Fault::Error) => error == "injected error",
+            (Outcome::Panicked(message), Fault::Panic) => message == "injected panic",
+            (Outcome::Aborted, Fault::Abort | Fault::Shutdown) => true,
+            _ => false,
+        };
+        assert!(
+            matches,
+            "{} ({fault:?}) ended as {:?}",
+            finished.id, finished.outcome
+        );
+    }
+    assert_eq!(report.rows.len(), TASKS);
+    let mut seen = BTreeMap::new();
+    for row in &report.rows {
+        let fault = injected[&row.id];
+        let (status, reason) = fault.expected();
+        assert_eq!(
+            (row.status.as_str(), row.reason.as_deref()),
+            (status, reason),
+            "{row:?} ({fault:?})"
+        );
+        *seen.entry(fault).or_insert(0) += 1;
+    }
+    assert!(
+        seen.values().all(|&n| n > 1_500),
+        "every fault was exercised: {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_random_faults_end_terminal_in_memory() {
+    ten_thousand_faults(MemoryStore::new()).await;
+}
+
+fn scratch_file(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("fixpoint-{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_random_faults_end_terminal_in_sqlite() {
+    let path = scratch_file("faults");
+    ten_thousand_faults(SqliteStore::open(&path).unwrap()).await;
+}
+
+/// The `fleet` example, which `cargo test` builds beside this test.
+fn fleet_example() -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let target = deps.parent().unwrap().parent().unwrap();
+    target
+        .join("examples")
+        .join(format!("fleet{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A child process runs supervised tasks against a SQLite file and is killed with SIGKILL
+/// mid-flight; a new supervisor reconciles: zero non-terminal rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_flight_is_reconciled_to_zero_non_terminal_rows() {
+    let path = scratch_file("crash");
+    let lease = Duration::from_millis(400);
+    let mut child = Command::new(fleet_example())
+        .args([
+            "work",
+            &path.display().to_string(),
+            "200",
+            &lease.as_millis().to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the fleet example is built by `cargo test --all-features`");
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("ready "), "{ready:?}");
+    child.kill().unwrap(); // SIGKILL: no destructor, no flush, no lease release
+    child.wait().unwrap();
+
+    let store = SqliteStore::<ProjectStatus>::open(&path).unwrap();
+    let before = store.rows().await.unwrap();
+    let unfinished = |rows: &[Row]| {
+        rows.iter()
+            .filter(|row| !row.state::<ProjectStatus>().unwrap().is_terminal())
+            .count()
+    };
+    assert_eq!(before.len(), 200);
+    assert_eq!(
+        unfinished(&before),
+        100,
+        "the kill left running and initialized rows"
+    );
+
+    // While the dead process's lease lasts, its rows are not this process's to reconcile.
+    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
+    let early = supervisor
+        .reconcile(|_| None::<std::future::Ready<fixpoint::Terminal<ProjectStatus, String>>>)
+        .await
+        .unwrap();
+    assert!(
+        early.resumed.is_empty() && early.abandoned.is_empty(),
+        "{early:?}"
+    );
+
+    tokio::time::sleep(lease + Duration::from_millis(200)).await;
+    let reconciled = supervisor
+        .reconcile(|orphan| match orphan.machine {
+            ProjectStatusResumed::Running(project) => Some(async move { project.to_completed() }),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (reconciled.resumed.len(), reconciled.abandoned.len()),
+        (50, 50)
+    );
+    assert_eq!(supervisor.counters().reconciled(), 100);
+    let report = supervisor.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(unfinished(&report.rows), 0);
+    let resumed = report
+        .rows
+        .iter()
+        .filter(|r| reconciled.resumed.contains(&r.id));
+    assert!(resumed.clone().all(|r| r.status == "Completed"));
+    assert_eq!(resumed.count(), 50);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_error_and_loses_no_row() {
+    let path = scratch_file("bad-input");
+    let store = SqliteStore::<ProjectStatus>::open(&path).unwrap();
+    let state = |name| ProjectStatus::parse_state(name).unwrap();
+    store.insert("p1", "me").await.unwrap();
+
+    // An id in use, running or finished, is never overwritten.
+    assert_eq!(
+        store.insert("p1", "me").await,
+        Err(StoreError::IdTaken {
+            id: "p1".into(),
+            status: "Initialized".into()
+        })
+    );
+    // Undeclared edges, and moves from a state the row is not in, are refused.
+    let illegal = store
+        .transition("p1", state("Initialized"), state("Completed"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        illegal.to_string(),
+        "illegal transition `Initialized -> Completed` in lifecycle `ProjectStatus`: `Initialized` may go to `Running`, `Failed`"
+    );
+    assert_eq!(
+        store
+            .transition("p1", state("Running"), state("Completed"))
+            .await,
+        Err(StoreError::Conflict {
+            id: "p1".into(),
+            expected: "Running",
+            found: "Initialized".into()
+        })
+    );
+    store
+        .transition("p1", state("Initialized"), state("Running"))
+        .await
+        .unwrap();
+    store
+        .transition("p1", state("Running"), state("Completed"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .transition("p1", state("Completed"), state("Failed"))
+            .await
+            .is_err(),
+        "nothing leaves a terminal state"
+    );
+
+    // No other program can write a status the lifecycle does not declare.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    let refused = other.execute(
+        "UPDATE project_status_status SET status = 'Paused' WHERE id = 'p1'",
+        [],
+    );
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("CHECK constraint failed")
+    );
+
+    // A poisoned row (written under an older schema without the CHECK) is reported, untouched.
+    let legacy = scratch_file("legacy");
+    let old = rusqlite::Connection::open(&legacy).unwrap();
+    old.execute_batch(
+        "CREATE TABLE project_status_status (id TEXT PRIMARY KEY, owner TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, updated_at INTEGER NOT NULL);
+         INSERT INTO project_status_status VALUES ('p9', 'gone', 'Paused', NULL, 0);",
+    )
+    .unwrap();
+    let mut supervisor = Supervisor::start(
+        SqliteStore::<ProjectStatus>::open(&legacy).unwrap(),
+        Config::default(),
+    )
+    .await
+    .unwrap();
+    let reconciled = supervisor
+        .reconcile(|_| None::<std::future::Ready<fixpoint::Terminal<ProjectStatus, String>>>)
+        .await
+        .unwrap();
+    assert_eq!(reconciled.poisoned, ["p9"]);
+    let rows = supervisor.store().rows().await.unwrap();
+    assert_eq!(
+        (rows[0].status.as_str(), rows[0].owner.as_str()),
+        ("Paused", "gone")
+    );
+    assert!(rows[0].state::<ProjectStatus>().is_err());
+
+    // A second spawn under a running task's id is refused, and the first task is untouched.
+    let (_, mut tasks) = (
+        drop(supervisor),
+        Supervisor::start(MemoryStore::<ProjectStatus>::new(), Config::default())
+            .await
+            .unwrap(),
+    );
+    tasks
+        .spawn("same", (), |p| async move {
+            std::future::pending::<()>().await;
+            p.to_failed()
+        })
+        .await
+        .unwrap();
+    let taken = tasks
+        .spawn("same", (), |p| async move { p.to_failed() })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        taken.to_string(),
+        "task id `same` is taken (its row is `Initialized`); ids are not reused, so no row is lost"
+    );
+    let report = tasks.shutdown(Duration::from_millis(10)).await.unwrap();
+    assert_eq!(report.rows.len(), 1);
+    assert_eq!(report.rows[0].status, "Failed");
+}
