@@ -65,8 +65,7 @@ async fn plain_spawn(projects: usize) -> HashMap<usize, &'static str> {
     for task in &tasks {
         task.abort(); // the process restarts
     }
-    let rows = rows.lock().unwrap().clone();
-    rows
+    rows.lock().unwrap().clone()
 }
 
 /// The child process: supervised projects on a SQLite file, until it is killed.

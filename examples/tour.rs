@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fixpoint::{
-    Bus, Checked, Event, Lifecycle, LockScope, Semaphore, Terminal, Tracked, bounded, invariant,
-    lock_scope, terminal_state,
+    Bus, Checked, Event, Lifecycle, LockScope, MemoryStore, Outcome, Semaphore, Supervisor,
+    Terminal, Tracked, bounded, invariant, lock_scope, terminal_state,
 };
 
 fn main() {
     println!("fixpoint tour\n=============\n");
     lifecycle_section();
+    supervisor_section();
     lock_scope_section();
     pubsub_section();
     invariant_section();
@@ -315,4 +316,66 @@ fn pubsub_section() {
         "   subscription), waiting on a closed subscription, closing one through `&` or `Arc`,"
     );
     println!("   removing a registry entry without its ticket, or with a ticket already used.\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Supervisor: task exit if and only if its status is terminal
+// ---------------------------------------------------------------------------------------------
+
+fn supervisor_section() {
+    println!("1b. Supervisor: every way a task ends is a recorded terminal status\n");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let store = MemoryStore::<ProjectStatus>::new();
+        let mut supervisor = Supervisor::start(store, Default::default()).await.unwrap();
+        for (name, fault) in [
+            ("returns", 0_u8),
+            ("errors", 1),
+            ("panics", 2),
+            ("hangs", 3),
+        ] {
+            let body = |project: fixpoint::task::Machine<ProjectStatus, u8>| async move {
+                let running = project.to_running();
+                match *running {
+                    0 => Ok(running.to_completed()),
+                    1 => Err("workspace preparation failed"),
+                    2 => panic!("out of disk"),
+                    _ => std::future::pending().await, // stopped by the shutdown
+                }
+            };
+            supervisor.spawn(name, fault, body).await.unwrap();
+        }
+        let report = supervisor
+            .shutdown(Duration::from_millis(50))
+            .await
+            .unwrap();
+        std::panic::set_hook(quiet);
+        for finished in &report.finished {
+            let how = match &finished.outcome {
+                Outcome::Finished(state) => format!("finished as {state}"),
+                Outcome::Failed(error) => format!("failed: {error}"),
+                Outcome::Panicked(message) => format!("panicked: {message}"),
+                Outcome::Aborted => "aborted".to_owned(),
+            };
+            println!("   task `{}` {how}", finished.id);
+        }
+        for row in &report.rows {
+            println!(
+                "   row `{}`: {} {}",
+                row.id,
+                row.status,
+                row.reason.as_deref().unwrap_or("")
+            );
+        }
+    });
+    println!(
+        "   -> no row is left `Initialized` or `Running`; `cargo run --example fleet --features sqlite`"
+    );
+    println!("      kills a process mid-flight and reconciles its rows from a SQLite file.\n");
 }

@@ -3,7 +3,7 @@
 
 use core::fmt;
 use core::marker::PhantomData;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ pub struct MemoryStore<L> {
 
 #[derive(Default)]
 struct Inner {
-    rows: BTreeMap<String, Row>,
+    rows: HashMap<String, Row>,
     leases: HashMap<String, i64>,
 }
 
@@ -116,13 +116,15 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
                 .get(owner)
                 .is_some_and(|expires| *expires > now)
         };
-        Ok(inner
+        let mut orphans: Vec<Row> = inner
             .rows
             .values()
             .filter(|row| !live(&row.owner))
             .filter(|row| State::<L>::parse(&row.status).map_or(true, |state| !state.is_terminal()))
             .cloned()
-            .collect())
+            .collect();
+        orphans.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(orphans)
     }
 
     async fn adopt(
@@ -143,7 +145,9 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     }
 
     async fn rows(&self) -> Result<Vec<Row>, StoreError> {
-        Ok(self.lock().rows.values().cloned().collect())
+        let mut rows: Vec<Row> = self.lock().rows.values().cloned().collect();
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(rows)
     }
 }
 

@@ -18,8 +18,8 @@ pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 pub use store::{Row, StatusStore, StoreError};
 pub use supervisor::{
-    Config, Counters, Finished, Orphan, Outcome, Reconciled, Report, SpawnError, Supervisor,
-    TaskHandle, TaskOutput, TaskRecorder,
+    Config, Counters, Finished, Machine, Orphan, Outcome, Reconciled, Report, SpawnError,
+    Supervisor, TaskHandle, TaskOutput, TaskRecorder,
 };
 
 /// Milliseconds since the Unix epoch: lease expiry is compared across processes.

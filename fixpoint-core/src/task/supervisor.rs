@@ -590,7 +590,17 @@ async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     mut queue: mpsc::UnboundedReceiver<Write<L>>,
     counters: Arc<Counters>,
 ) {
-    while let Some(write) = queue.recv().await {
+    let mut batch = Vec::with_capacity(256);
+    // Drains what is queued in one wake-up; the order within and across batches is kept.
+    while queue.recv_many(&mut batch, 256).await > 0 {
+        for write in batch.drain(..) {
+            apply(&*store, write, &counters).await;
+        }
+    }
+}
+
+async fn apply<L: Lifecycle, S: StatusStore<L>>(store: &S, write: Write<L>, counters: &Counters) {
+    {
         let result = match write {
             Write::Transition { id, event } => {
                 trace(&id, event);
