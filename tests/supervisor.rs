@@ -366,3 +366,69 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
     assert_eq!(report.rows.len(), 1);
     assert_eq!(report.rows[0].status, "Failed");
 }
+
+/// The tokio runtime shuts down underneath a supervisor with tasks in flight: nothing gets to
+/// run, so rows stay non-terminal; the next start's `reconcile` (once the lease has expired)
+/// leaves none.
+#[test]
+fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
+    let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
+    let lease = Duration::from_millis(200);
+    let config = Config {
+        lease_ttl: lease,
+        heartbeat: Duration::from_millis(50),
+    };
+    let first = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    first.block_on(async {
+        let mut supervisor = Supervisor::start(store.clone(), config).await.unwrap();
+        for task in 0..100 {
+            supervisor
+                .spawn(format!("t{task:03}"), (), |project| async move {
+                    let running = project.to_running();
+                    std::future::pending::<()>().await;
+                    running.to_completed()
+                })
+                .await
+                .unwrap();
+        }
+        supervisor.flush().await;
+        std::mem::forget(supervisor); // the process goes on; the runtime does not
+    });
+    drop(first); // shut down with tasks in flight
+
+    let second = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        tokio::time::sleep(lease + Duration::from_millis(100)).await;
+        let mut supervisor = Supervisor::start(store.clone(), Config::default())
+            .await
+            .unwrap();
+        let reconciled = supervisor
+            .reconcile(|_| None::<std::future::Ready<fixpoint::Terminal<ProjectStatus, String>>>)
+            .await
+            .unwrap();
+        let report = supervisor.shutdown(Duration::from_secs(1)).await.unwrap();
+        assert_eq!(report.rows.len(), 100);
+        let unfinished = report
+            .rows
+            .iter()
+            .filter(|row| !row.state::<ProjectStatus>().unwrap().is_terminal());
+        assert_eq!(unfinished.count(), 0, "{reconciled:?}");
+        // Rows whose abandonment the dying runtime still wrote are terminal already; the rest
+        // were reconciled, and say so.
+        assert!(report.rows.iter().all(|row| row.status == "Failed"));
+        let by_reconcile = report.rows.iter().filter(|row| {
+            row.reason.as_deref()
+                == Some("orphaned by a stopped supervisor; abandoned at reconcile")
+        });
+        assert_eq!(by_reconcile.count(), reconciled.abandoned.len());
+        assert!(!reconciled.abandoned.is_empty());
+    });
+}

@@ -162,3 +162,58 @@ pub enum StoreError {
     #[error("status store: {0}")]
     Backend(String),
 }
+
+/// A shared store: several supervisors of one process (or a supervisor and the code that
+/// inspects its rows) can hold the same store.
+impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for std::sync::Arc<S> {
+    fn insert(&self, id: &str, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).insert(id, owner)
+    }
+
+    fn transition(
+        &self,
+        id: &str,
+        from: State<L>,
+        to: State<L>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).transition(id, from, to)
+    }
+
+    fn annotate(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).annotate(id, reason)
+    }
+
+    fn renew_lease(
+        &self,
+        owner: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).renew_lease(owner, ttl)
+    }
+
+    fn release_lease(&self, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release_lease(owner)
+    }
+
+    fn orphans(&self) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
+        (**self).orphans()
+    }
+
+    fn adopt(
+        &self,
+        id: &str,
+        from_owner: &str,
+        status: State<L>,
+        to_owner: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).adopt(id, from_owner, status, to_owner)
+    }
+
+    fn rows(&self) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
+        (**self).rows()
+    }
+}
