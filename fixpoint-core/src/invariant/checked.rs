@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::ops::Deref;
+use std::sync::OnceLock;
 
 use super::{Invariants, Violation};
 
@@ -135,12 +136,9 @@ impl<T: Invariants> Checked<T> {
     #[cold]
     #[inline(never)]
     fn roll_back<V>(&mut self, field: fn(&mut T) -> &mut V, old: V) -> Rejected<V> {
-        let violation = Box::new(self.value.__locate());
+        let violation = self.value.__locate();
         let rejected = core::mem::replace(field(&mut self.value), old);
-        Rejected {
-            violation,
-            rejected,
-        }
+        Rejected::located(violation, rejected)
     }
 }
 
@@ -171,31 +169,44 @@ impl<T: fmt::Display> fmt::Display for Checked<T> {
 }
 
 /// A change refused because it would break an invariant, with the value that was refused.
-#[derive(Clone, PartialEq, Eq)]
 pub struct Rejected<V> {
-    // Boxed: a `Result<Checked<T>, Rejected<T>>` stays the size of `T` plus a pointer.
-    violation: Box<Violation>,
+    // Found when first asked for: refusing a whole value is then a move, like a hand-written
+    // `Err(value)`, and the rule is located only if someone reads it.
+    violation: OnceLock<Box<Violation>>,
+    locate: Option<fn(&V) -> Violation>,
     rejected: V,
 }
 
 impl<T: Invariants> Rejected<T> {
-    /// The refusal of `value`, which breaks a rule. Out of line and cold: the accepted path
-    /// stays the predicates alone.
-    #[cold]
-    #[inline(never)]
+    /// The refusal of `value`, which breaks a rule; which one is found on demand.
+    #[inline]
     fn of(value: T) -> Self {
         Rejected {
-            violation: Box::new(value.__locate()),
+            violation: OnceLock::new(),
+            locate: Some(T::__locate),
             rejected: value,
         }
     }
 }
 
 impl<V> Rejected<V> {
+    fn located(violation: Violation, rejected: V) -> Self {
+        Rejected {
+            violation: OnceLock::from(Box::new(violation)),
+            locate: None,
+            rejected,
+        }
+    }
+
     /// Which rule the change broke.
     #[must_use]
     pub fn violation(&self) -> &Violation {
-        &self.violation
+        self.violation.get_or_init(|| {
+            let locate = self
+                .locate
+                .expect("a refusal is created with its rule or the means to find it");
+            Box::new(locate(&self.rejected))
+        })
     }
 
     /// The refused value, handed back.
@@ -207,27 +218,42 @@ impl<V> Rejected<V> {
     /// The rule and the refused value.
     #[must_use]
     pub fn into_parts(self) -> (Violation, V) {
-        (*self.violation, self.rejected)
+        let violation = self.violation().clone();
+        (violation, self.rejected)
     }
 }
+
+impl<V: Clone> Clone for Rejected<V> {
+    fn clone(&self) -> Self {
+        Rejected::located(self.violation().clone(), self.rejected.clone())
+    }
+}
+
+impl<V: PartialEq> PartialEq for Rejected<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.violation() == other.violation() && self.rejected == other.rejected
+    }
+}
+
+impl<V: Eq> Eq for Rejected<V> {}
 
 impl<V> fmt::Debug for Rejected<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rejected")
-            .field("violation", &self.violation)
+            .field("violation", self.violation())
             .finish_non_exhaustive()
     }
 }
 
 impl<V> fmt::Display for Rejected<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "change refused: {}", self.violation)
+        write!(f, "change refused: {}", self.violation())
     }
 }
 
 impl<V> std::error::Error for Rejected<V> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.violation)
+        Some(self.violation())
     }
 }
 
@@ -244,6 +270,6 @@ impl<T: serde::Serialize> serde::Serialize for Checked<T> {
 impl<'de, T: serde::Deserialize<'de> + Invariants> serde::Deserialize<'de> for Checked<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = T::deserialize(deserializer)?;
-        Checked::new(value).map_err(|rejected| serde::de::Error::custom(rejected.violation))
+        Checked::new(value).map_err(|rejected| serde::de::Error::custom(rejected.violation()))
     }
 }
