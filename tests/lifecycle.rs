@@ -1,6 +1,9 @@
 //! `#[terminal_state]` at run time: type-level facts, the runtime view, and abandonment recorded
 //! whatever ends the owner (panic, early return, cancellation), at scale.
 
+mod common;
+
+use common::{XorShift, quiet_injected_panics};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -353,18 +356,6 @@ fn handle_is_used_through_shared_access_and_closed_by_its_owner() {
     assert_eq!(closed.state().name(), "Closed");
 }
 
-/// A tiny deterministic generator, so a failing seed can be replayed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// Counts, per machine, how it ended: the terminal state entered and, if abandoned, why.
 #[derive(Default)]
 struct Tally {
@@ -386,16 +377,6 @@ impl fixpoint::Recorder<ProjectStatus> for Tally {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// Keeps the ten thousand expected panics out of the test output; any other panic still prints.
-fn quiet_injected_panics() {
-    let default = panic::take_hook();
-    panic::set_hook(Box::new(move |info| {
-        if info.payload().downcast_ref::<&str>() != Some(&"injected panic") {
-            default(info);
-        }
-    }));
 }
 
 /// Ten thousand machines on a multi-threaded runtime, each ended by a random fault or outcome:

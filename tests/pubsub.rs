@@ -3,6 +3,9 @@
 //! lets a stale cleanup close a fresh handle.
 #![cfg(feature = "tokio")]
 
+mod common;
+
+use common::XorShift;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,18 +43,6 @@ fn answer_from_another_task(
         store.record(question, question * 2);
         let _ = bus.publish(&question, question * 2);
     });
-}
-
-/// A tiny deterministic generator, so a failing seed can be replayed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

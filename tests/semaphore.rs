@@ -2,6 +2,9 @@
 //! through random timeouts and cancellations, and the hand-off caught in transit.
 #![cfg(feature = "tokio")]
 
+mod common;
+
+use common::XorShift;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,18 +158,6 @@ async fn gauges_read_true_under_a_thousand_tasks() {
         (0, 0, None)
     );
     let _ = hold_until; // the contract version of the same body compiles; see ui-tests
-}
-
-/// A tiny deterministic generator, so a failing seed can be replayed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 #[lock_scope(no_unbounded_await)]

@@ -3,6 +3,9 @@
 //! that a new process reconciles to zero; and bad input to the stores is a clear error.
 #![cfg(feature = "sqlite")]
 
+mod common;
+
+use common::{XorShift, quiet_injected_panics};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -29,18 +32,6 @@ pub enum ProjectStatus {
     Failed,
 }
 
-/// A tiny deterministic generator, so a failing seed can be replayed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Fault {
     Return,
@@ -60,15 +51,6 @@ impl Fault {
             Fault::Abort | Fault::Shutdown => ("Failed", Some("aborted")),
         }
     }
-}
-
-fn quiet_injected_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if info.payload().downcast_ref::<&str>() != Some(&"injected panic") {
-            default(info);
-        }
-    }));
 }
 
 async fn ten_thousand_faults<S: StatusStore<ProjectStatus>>(store: S) {
