@@ -2,25 +2,31 @@
 //! them.
 
 use core::fmt;
-use core::marker::PhantomData;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::now_millis;
 use super::store::{Row, StatusStore, StoreError};
 use crate::lifecycle::{Lifecycle, State};
 
-/// A [`StatusStore`] in memory. Cloning is not offered: share it through the supervisor.
+/// A [`StatusStore`] in memory. Share it between supervisors (or with the code that inspects
+/// it) through an `Arc`.
 pub struct MemoryStore<L> {
-    inner: Mutex<Inner>,
-    lifecycle: PhantomData<fn() -> L>,
+    inner: Mutex<Inner<L>>,
 }
 
-#[derive(Default)]
-struct Inner {
-    rows: HashMap<String, Row>,
-    leases: HashMap<String, i64>,
+/// Rows keep interned ids and owners and the state as its id: a transition allocates nothing.
+struct Inner<L> {
+    rows: HashMap<Arc<str>, Entry<L>>,
+    owners: Vec<Arc<str>>,
+    leases: HashMap<Arc<str>, i64>,
+}
+
+struct Entry<L> {
+    owner: Arc<str>,
+    state: State<L>,
+    reason: Option<String>,
 }
 
 impl<L: Lifecycle> Default for MemoryStore<L> {
@@ -34,71 +40,100 @@ impl<L: Lifecycle> MemoryStore<L> {
     #[must_use]
     pub fn new() -> Self {
         MemoryStore {
-            inner: Mutex::new(Inner::default()),
-            lifecycle: PhantomData,
+            inner: Mutex::new(Inner {
+                rows: HashMap::new(),
+                owners: Vec::new(),
+                leases: HashMap::new(),
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner<L>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    fn transition_now(&self, id: &str, from: State<L>, to: State<L>) -> Result<(), StoreError> {
-        L::check_transition(from, to)?;
-        let mut inner = self.lock();
-        let row = inner
-            .rows
-            .get_mut(id)
-            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-        if row.status != from.name() {
-            return Err(StoreError::Conflict {
-                id: id.to_owned(),
-                expected: from.name(),
-                found: row.status.clone(),
-            });
+impl<L: Lifecycle> Inner<L> {
+    /// The shared copy of an owner id: a supervisor's rows all point at one.
+    fn owner(&mut self, owner: &str) -> Arc<str> {
+        if let Some(known) = self.owners.iter().find(|known| &***known == owner) {
+            return Arc::clone(known);
         }
-        to.name().clone_into(&mut row.status);
-        Ok(())
+        let owner: Arc<str> = owner.into();
+        self.owners.push(Arc::clone(&owner));
+        owner
+    }
+
+    fn row(id: &Arc<str>, entry: &Entry<L>) -> Row {
+        Row {
+            id: id.to_string(),
+            owner: entry.owner.to_string(),
+            status: entry.state.name().to_owned(),
+            reason: entry.reason.clone(),
+        }
+    }
+
+    fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows
     }
 }
 
 impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        if let Some(row) = inner.rows.get(id) {
+        if let Some(entry) = inner.rows.get(id) {
             return Err(StoreError::IdTaken {
                 id: id.to_owned(),
-                status: row.status.clone(),
+                status: entry.state.name().to_owned(),
             });
         }
-        let row = Row {
-            id: id.to_owned(),
-            owner: owner.to_owned(),
-            status: L::initial().name().to_owned(),
-            reason: None,
-        };
-        inner.rows.insert(id.to_owned(), row);
+        let owner = inner.owner(owner);
+        inner.rows.insert(
+            id.into(),
+            Entry {
+                owner,
+                state: L::initial(),
+                reason: None,
+            },
+        );
         Ok(())
     }
 
     async fn transition(&self, id: &str, from: State<L>, to: State<L>) -> Result<(), StoreError> {
-        self.transition_now(id, from, to)
+        L::check_transition(from, to)?;
+        let mut inner = self.lock();
+        let entry = inner
+            .rows
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
+        if entry.state != from {
+            return Err(StoreError::Conflict {
+                id: id.to_owned(),
+                expected: from.name(),
+                found: entry.state.name().to_owned(),
+            });
+        }
+        entry.state = to;
+        Ok(())
     }
 
     async fn annotate(&self, id: &str, reason: &str) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let row = inner
+        let entry = inner
             .rows
             .get_mut(id)
             .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-        row.reason = Some(reason.to_owned());
+        entry.reason = Some(reason.to_owned());
         Ok(())
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
         let expires =
             now_millis().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
-        self.lock().leases.insert(owner.to_owned(), expires);
+        let mut inner = self.lock();
+        let owner = inner.owner(owner);
+        inner.leases.insert(owner, expires);
         Ok(())
     }
 
@@ -116,15 +151,13 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
                 .get(owner)
                 .is_some_and(|expires| *expires > now)
         };
-        let mut orphans: Vec<Row> = inner
+        let orphans = inner
             .rows
-            .values()
-            .filter(|row| !live(&row.owner))
-            .filter(|row| State::<L>::parse(&row.status).map_or(true, |state| !state.is_terminal()))
-            .cloned()
+            .iter()
+            .filter(|(_, entry)| !live(&entry.owner) && !entry.state.is_terminal())
+            .map(|(id, entry)| Inner::row(id, entry))
             .collect();
-        orphans.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(orphans)
+        Ok(Inner::<L>::sorted(orphans))
     }
 
     async fn adopt(
@@ -135,9 +168,10 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         to_owner: &str,
     ) -> Result<bool, StoreError> {
         let mut inner = self.lock();
+        let to_owner = inner.owner(to_owner);
         match inner.rows.get_mut(id) {
-            Some(row) if row.owner == from_owner && row.status == status.name() => {
-                to_owner.clone_into(&mut row.owner);
+            Some(entry) if &*entry.owner == from_owner && entry.state == status => {
+                entry.owner = to_owner;
                 Ok(true)
             }
             _ => Ok(false),
@@ -145,9 +179,13 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     }
 
     async fn rows(&self) -> Result<Vec<Row>, StoreError> {
-        let mut rows: Vec<Row> = self.lock().rows.values().cloned().collect();
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(rows)
+        let inner = self.lock();
+        let rows = inner
+            .rows
+            .iter()
+            .map(|(id, entry)| Inner::row(id, entry))
+            .collect();
+        Ok(Inner::<L>::sorted(rows))
     }
 }
 
