@@ -14,6 +14,6 @@ fn ui() {
     cases.compile_fail("ui-tests/supervisor/*.rs");
     cases.pass("ui-tests/pass/*.rs");
     if cfg!(feature = "serde") {
-        cases.pass("ui-tests/pass-serde/*.rs");
+        cases.pass("ui-tests/pass/serde/*.rs");
     }
 }
