@@ -2,6 +2,7 @@
 
 use core::fmt::Display;
 
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 
 /// The errors found so far; [`Errors::finish`] combines them into one `syn::Error`.
@@ -32,4 +33,18 @@ impl Errors {
         }
         Err(first)
     }
+
+    /// `tokens`, followed by a `compile_error!` per recorded error: the user's item survives an
+    /// error, so their other code does not drown in follow-on errors.
+    pub(crate) fn emit_with(self, mut tokens: TokenStream) -> TokenStream {
+        if let Err(error) = self.finish() {
+            tokens.extend(error.into_compile_error());
+        }
+        tokens
+    }
+}
+
+/// The first few tokens of an item that could not be parsed: where to point an error about it.
+pub(crate) fn leading_tokens(tokens: &TokenStream) -> TokenStream {
+    tokens.clone().into_iter().take(3).collect()
 }

@@ -184,13 +184,7 @@ impl Semaphore {
         &'s self,
         scope: &'s LockScope,
     ) -> impl Future<Output = Permit<'s>> + Send + 's {
-        let location = Location::caller();
-        async move {
-            let waiting = self.wait_for_permit().await;
-            let permit = Permit::claim(SemaphoreRef::Borrowed(self), scope, location);
-            drop(waiting);
-            permit
-        }
+        self.acquire_at(scope, Location::caller(), None)
     }
 
     /// Waits at most `limit` for a permit. A wait the attribute accepts as bounded.
@@ -262,6 +256,23 @@ impl Semaphore {
             .collect();
         holders.sort_by_key(|holder| std::cmp::Reverse(holder.held_for));
         holders
+    }
+
+    /// The one acquisition path: waits, claims a slot for the holder at `location`, labels it.
+    /// Cancel-safe: until the permit exists, dropping the future gives nothing up.
+    async fn acquire_at<'s>(
+        &'s self,
+        scope: &'s LockScope,
+        location: &'static Location<'static>,
+        label: Option<Cow<'static, str>>,
+    ) -> Permit<'s> {
+        let waiting = self.wait_for_permit().await;
+        let permit = Permit::claim(SemaphoreRef::Borrowed(self), scope, location);
+        drop(waiting);
+        if let Some(label) = label {
+            permit.set_label(label);
+        }
+        permit
     }
 
     /// Takes a tokio permit. The returned guard keeps counting the caller as a waiter until it
@@ -571,16 +582,8 @@ impl Released {
         &'a self,
         scope: &'a LockScope,
     ) -> impl Future<Output = Permit<'a>> + Send + 'a {
-        let location = Location::caller();
-        async move {
-            let waiting = self.semaphore.wait_for_permit().await;
-            let permit = Permit::claim(SemaphoreRef::Borrowed(&self.semaphore), scope, location);
-            drop(waiting);
-            if let Some(label) = &self.label {
-                permit.set_label(label.clone());
-            }
-            permit
-        }
+        self.semaphore
+            .acquire_at(scope, Location::caller(), self.label.clone())
     }
 
     /// Waits at most `limit` for a permit again, keeping the label.
@@ -642,15 +645,9 @@ impl<'s> IntoFuture for AcquireWithin<'s> {
                 label,
             } = self;
             let started = Instant::now();
-            match tokio::time::timeout(limit, semaphore.wait_for_permit()).await {
-                Ok(waiting) => {
-                    let permit = Permit::claim(SemaphoreRef::Borrowed(semaphore), scope, location);
-                    drop(waiting);
-                    if let Some(label) = label {
-                        permit.set_label(label);
-                    }
-                    Ok(permit)
-                }
+            let acquired = semaphore.acquire_at(scope, location, label);
+            match tokio::time::timeout(limit, acquired).await {
+                Ok(permit) => Ok(permit),
                 Err(_) => Err(semaphore.timed_out(started.elapsed())),
             }
         })

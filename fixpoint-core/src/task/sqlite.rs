@@ -115,6 +115,27 @@ impl<L: Lifecycle> SqliteStore<L> {
             .map_err(backend)
     }
 
+    /// The rows a `SELECT id, owner, status, reason ..` returns.
+    fn select_rows(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Row>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(sql).map_err(backend)?;
+        let rows = statement
+            .query_map(params, |row| {
+                Ok(Row {
+                    id: row.get(0)?,
+                    owner: row.get(1)?,
+                    status: row.get(2)?,
+                    reason: row.get(3)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
     /// The terminal states, quoted: rows in any other status (poisoned ones included) are
     /// unfinished.
     fn terminal_list() -> String {
@@ -209,19 +230,7 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
             self.table,
             Self::terminal_list()
         );
-        let connection = self.lock();
-        let mut statement = connection.prepare(&sql).map_err(backend)?;
-        let rows = statement
-            .query_map([now_millis()], |row| {
-                Ok(Row {
-                    id: row.get(0)?,
-                    owner: row.get(1)?,
-                    status: row.get(2)?,
-                    reason: row.get(3)?,
-                })
-            })
-            .map_err(backend)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        self.select_rows(&sql, [now_millis()])
     }
 
     async fn adopt(
@@ -250,19 +259,7 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
             "SELECT id, owner, status, reason FROM {} ORDER BY id",
             self.table
         );
-        let connection = self.lock();
-        let mut statement = connection.prepare(&sql).map_err(backend)?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok(Row {
-                    id: row.get(0)?,
-                    owner: row.get(1)?,
-                    status: row.get(2)?,
-                    reason: row.get(3)?,
-                })
-            })
-            .map_err(backend)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        self.select_rows(&sql, [])
     }
 }
 

@@ -600,23 +600,21 @@ async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
 }
 
 async fn apply<L: Lifecycle, S: StatusStore<L>>(store: &S, write: Write<L>, counters: &Counters) {
-    {
-        let result = match write {
-            Write::Transition { id, event } => {
-                trace(&id, event);
-                store.transition(&id, event.from, event.to).await
-            }
-            Write::Reason { id, text } => store.annotate(&id, &text).await,
-            Write::Flush(done) => {
-                let _ = done.send(());
-                Ok(())
-            }
-        };
-        if let Err(_error) = result {
-            counters.store_errors.fetch_add(1, Ordering::Relaxed);
-            #[cfg(feature = "tracing")]
-            tracing::error!(error = %_error, "status store write failed");
+    let result = match write {
+        Write::Transition { id, event } => {
+            trace(&id, event);
+            store.transition(&id, event.from, event.to).await
         }
+        Write::Reason { id, text } => store.annotate(&id, &text).await,
+        Write::Flush(done) => {
+            let _ = done.send(());
+            Ok(())
+        }
+    };
+    if let Err(_error) = result {
+        counters.store_errors.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "tracing")]
+        tracing::error!(error = %_error, "status store write failed");
     }
 }
 

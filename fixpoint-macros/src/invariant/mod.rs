@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::{Data, DeriveInput};
 
-use crate::ctxt::Errors;
+use crate::ctxt::{Errors, leading_tokens};
 
 /// The attribute's pipeline. Never panics; after an error the struct is emitted without the
 /// attribute's own parts, so the user's other code does not drown in follow-on errors.
@@ -16,11 +16,11 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let Ok(item) = syn::parse2::<DeriveInput>(input.clone()) else {
         errors.spanned(
-            input.clone().into_iter().take(3).collect::<TokenStream>(),
+            leading_tokens(&input),
             "#[invariant] applies to a struct whose values must satisfy it; it cannot check a \
              function or other item",
         );
-        return with_errors(input, errors);
+        return errors.emit_with(input);
     };
     let model = attr::Model::from_syn(args, &item, &mut errors);
     let stripped = attr::strip(&item);
@@ -32,13 +32,6 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
         }
         (None, Ok(())) => stripped.to_token_stream(),
     }
-}
-
-fn with_errors(mut tokens: TokenStream, errors: Errors) -> TokenStream {
-    if let Err(error) = errors.finish() {
-        tokens.extend(error.into_compile_error());
-    }
-    tokens
 }
 
 /// Whether the item is a struct (the only kind an invariant applies to).

@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::{ImplItem, Item, ItemFn, Signature};
 
-use crate::ctxt::Errors;
+use crate::ctxt::{Errors, leading_tokens};
 
 /// The attribute's pipeline. Never panics; after an error the item is emitted unchanged.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -16,22 +16,22 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     check_policy(args, &mut errors);
     let Ok(mut item) = syn::parse2::<Item>(input.clone()) else {
         errors.spanned(
-            first_tokens(input.clone()),
+            leading_tokens(&input),
             "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
              whose async methods it checks",
         );
-        return with_errors(input, errors);
+        return errors.emit_with(input);
     };
     match &mut item {
         Item::Fn(function) => expand_fn(function, &mut errors),
         Item::Impl(block) => expand_impl(block, &mut errors),
         other => errors.spanned(
-            first_tokens(other.to_token_stream()),
+            leading_tokens(&other.to_token_stream()),
             "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
              whose async methods it checks",
         ),
     }
-    with_errors(item.to_token_stream(), errors)
+    errors.emit_with(item.to_token_stream())
 }
 
 /// The only policy is `no_unbounded_await`.
@@ -99,17 +99,6 @@ fn check_async(sig: &Signature, errors: &mut Errors) -> bool {
         return false;
     }
     true
-}
-
-fn first_tokens(tokens: TokenStream) -> TokenStream {
-    tokens.into_iter().take(3).collect()
-}
-
-fn with_errors(mut tokens: TokenStream, errors: Errors) -> TokenStream {
-    if let Err(error) = errors.finish() {
-        tokens.extend(error.into_compile_error());
-    }
-    tokens
 }
 
 #[cfg(test)]

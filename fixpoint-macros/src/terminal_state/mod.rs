@@ -6,10 +6,10 @@ mod model;
 mod valid;
 
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::quote;
 use syn::DeriveInput;
 
-use crate::ctxt::Errors;
+use crate::ctxt::{Errors, leading_tokens};
 
 /// The attribute's pipeline. Never panics: every failure becomes `compile_error!`s, emitted
 /// beside the enum itself so that the user's other code does not drown in follow-on errors.
@@ -40,13 +40,12 @@ fn try_expand(args: TokenStream, item: &DeriveInput) -> syn::Result<TokenStream>
 
 /// The input is not even a struct, enum or union (a fn, an impl, ...).
 fn not_an_enum(input: TokenStream) -> TokenStream {
-    let error = syn::Error::new_spanned(
-        input.clone().into_iter().take(3).collect::<TokenStream>(),
+    let mut errors = Errors::default();
+    errors.spanned(
+        leading_tokens(&input),
         "#[terminal_state] belongs on an enum whose variants are the states of a lifecycle",
     );
-    let mut tokens = error.into_compile_error();
-    input.to_tokens(&mut tokens);
-    tokens
+    errors.emit_with(input)
 }
 
 #[cfg(test)]
