@@ -71,7 +71,7 @@ fn spawn_complete(c: &mut Criterion) {
                     while let Some(done) = supervisor.join_next().await {
                         black_box(done);
                     }
-                    supervisor.flush().await; // every transition applied to the store
+                    supervisor.flush().await.unwrap(); // every transition applied to the store
                     elapsed += start.elapsed();
                 }
                 elapsed
@@ -102,7 +102,7 @@ fn spawn_complete(c: &mut Criterion) {
                             .unwrap();
                     }
                     while supervisor.join_next().await.is_some() {}
-                    supervisor.flush().await;
+                    supervisor.flush().await.unwrap();
                     elapsed += start.elapsed();
                     drop(supervisor);
                     for suffix in ["", "-wal", "-shm"] {

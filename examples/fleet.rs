@@ -74,6 +74,7 @@ async fn work(path: &str, projects: usize, lease: Duration) {
     let config = Config {
         lease_ttl: lease,
         heartbeat: lease / 4,
+        ..Config::default()
     };
     let mut supervisor = Supervisor::start(store, config).await.expect("start");
     for project in 0..projects {
@@ -90,7 +91,10 @@ async fn work(path: &str, projects: usize, lease: Duration) {
             .expect("spawn");
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    supervisor.flush().await;
+    supervisor
+        .flush()
+        .await
+        .expect("the store applies every write");
     println!("ready {}", supervisor.owner());
     std::io::stdout().flush().ok();
     std::future::pending::<()>().await;

@@ -362,6 +362,7 @@ fn supervisor_section() {
                 Outcome::Failed(error) => format!("failed: {error}"),
                 Outcome::Panicked(message) => format!("panicked: {message}"),
                 Outcome::Aborted => "aborted".to_owned(),
+                other => format!("{other:?}"),
             };
             println!("   task `{}` {how}", finished.id);
         }

@@ -101,7 +101,7 @@ async fn ten_thousand_faults<S: StatusStore<ProjectStatus>>(store: S) {
         "every child's outcome is observed"
     );
     for finished in &report.finished {
-        let fault = injected[&finished.id];
+        let fault = injected[&*finished.id];
         let matches = match (&finished.outcome, fault) {
             (Outcome::Finished(state), Fault::Return) => state.name() == "Completed",
             (Outcome::Failed(error), Fault::Error) => error == "injected error",
@@ -252,7 +252,7 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
     );
     // Undeclared edges, and moves from a state the row is not in, are refused.
     let illegal = store
-        .transition("p1", state("Initialized"), state("Completed"))
+        .transition("p1", "me", state("Initialized"), state("Completed"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -261,7 +261,7 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
     );
     assert_eq!(
         store
-            .transition("p1", state("Running"), state("Completed"))
+            .transition("p1", "me", state("Running"), state("Completed"))
             .await,
         Err(StoreError::Conflict {
             id: "p1".into(),
@@ -270,16 +270,16 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
         })
     );
     store
-        .transition("p1", state("Initialized"), state("Running"))
+        .transition("p1", "me", state("Initialized"), state("Running"))
         .await
         .unwrap();
     store
-        .transition("p1", state("Running"), state("Completed"))
+        .transition("p1", "me", state("Running"), state("Completed"))
         .await
         .unwrap();
     assert!(
         store
-            .transition("p1", state("Completed"), state("Failed"))
+            .transition("p1", "me", state("Completed"), state("Failed"))
             .await
             .is_err(),
         "nothing leaves a terminal state"
@@ -361,6 +361,7 @@ fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
     let config = Config {
         lease_ttl: lease,
         heartbeat: Duration::from_millis(50),
+        ..Config::default()
     };
     let first = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -379,7 +380,7 @@ fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
                 .await
                 .unwrap();
         }
-        supervisor.flush().await;
+        supervisor.flush().await.unwrap();
         std::mem::forget(supervisor); // the process goes on; the runtime does not
     });
     drop(first); // shut down with tasks in flight

@@ -49,8 +49,9 @@ pub use pubsub::{
 pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
 pub use task::{
-    Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Report, Row, SpawnError,
-    StatusStore, StoreError, Supervisor, TaskHandle, TaskOutput, TaskRecorder,
+    Applied, Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Report,
+    Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
+    TaskHandle, TaskOutput, TaskRecorder, Transition,
 };
 
 /// Items that generated code names through `::fixpoint::__private`. Not a public API: anything

@@ -2,16 +2,19 @@
 //! them.
 
 use core::fmt;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::now_millis;
-use super::store::{Row, StatusStore, StoreError};
+use super::store::{Applied, Retention, Row, RowChange, RowWrite, StatusStore, StoreError};
 use crate::lifecycle::{Lifecycle, State};
 
 /// A [`StatusStore`] in memory. Share it between supervisors (or with the code that inspects
 /// it) through an `Arc`.
+///
+/// Its memory is the rows it keeps: terminal rows go as the supervisor's [`Retention`]
+/// prunes them, and an owner's id goes with its lease and its last row.
 pub struct MemoryStore<L> {
     inner: Mutex<Inner<L>>,
 }
@@ -19,14 +22,24 @@ pub struct MemoryStore<L> {
 /// Rows keep interned ids and owners and the state as its id: a transition allocates nothing.
 struct Inner<L> {
     rows: HashMap<Arc<str>, Entry<L>>,
-    owners: Vec<Arc<str>>,
-    leases: HashMap<Arc<str>, i64>,
+    /// Terminal rows in the order they turned terminal: what retention prunes, oldest first.
+    finished: VecDeque<(i64, Arc<str>)>,
+    owners: HashMap<Arc<str>, Owner>,
 }
 
 struct Entry<L> {
+    /// The row's key, shared with the map and the retention queue.
+    id: Arc<str>,
     owner: Arc<str>,
     state: State<L>,
     reason: Option<String>,
+}
+
+/// An owner's lease, and how many rows name it (the owner is forgotten when both are gone).
+#[derive(Default)]
+struct Owner {
+    lease_expires: Option<i64>,
+    rows: u64,
 }
 
 impl<L: Lifecycle> Default for MemoryStore<L> {
@@ -42,8 +55,8 @@ impl<L: Lifecycle> MemoryStore<L> {
         MemoryStore {
             inner: Mutex::new(Inner {
                 rows: HashMap::new(),
-                owners: Vec::new(),
-                leases: HashMap::new(),
+                finished: VecDeque::new(),
+                owners: HashMap::new(),
             }),
         }
     }
@@ -56,12 +69,61 @@ impl<L: Lifecycle> MemoryStore<L> {
 impl<L: Lifecycle> Inner<L> {
     /// The shared copy of an owner id: a supervisor's rows all point at one.
     fn owner(&mut self, owner: &str) -> Arc<str> {
-        if let Some(known) = self.owners.iter().find(|known| &***known == owner) {
+        if let Some((known, _)) = self.owners.get_key_value(owner) {
             return Arc::clone(known);
         }
         let owner: Arc<str> = owner.into();
-        self.owners.push(Arc::clone(&owner));
+        self.owners.insert(Arc::clone(&owner), Owner::default());
         owner
+    }
+
+    /// Forgets `owner` once no lease and no row name it.
+    fn release_owner(&mut self, owner: &str, rows: u64) {
+        if let Some(known) = self.owners.get_mut(owner) {
+            known.rows -= rows;
+            if known.rows == 0 && known.lease_expires.is_none() {
+                self.owners.remove(owner);
+            }
+        }
+    }
+
+    fn live(&self, owner: &str, now: i64) -> bool {
+        self.owners
+            .get(owner)
+            .and_then(|known| known.lease_expires)
+            .is_some_and(|expires| expires > now)
+    }
+
+    fn apply_one(&mut self, owner: &str, write: &RowWrite<L>, now: i64) -> Result<(), StoreError> {
+        let entry = self
+            .rows
+            .get_mut(write.id())
+            .ok_or_else(|| StoreError::NotFound {
+                id: write.id().to_owned(),
+            })?;
+        if &*entry.owner != owner {
+            return Err(StoreError::Fenced {
+                id: write.id().to_owned(),
+                owner: entry.owner.to_string(),
+            });
+        }
+        match write.change() {
+            RowChange::Transition(transition) => {
+                if entry.state != transition.from() {
+                    return Err(StoreError::Conflict {
+                        id: write.id().to_owned(),
+                        expected: transition.from().name(),
+                        found: entry.state.name().to_owned(),
+                    });
+                }
+                entry.state = transition.to();
+                if transition.to().is_terminal() {
+                    self.finished.push_back((now, Arc::clone(&entry.id)));
+                }
+            }
+            RowChange::Reason(reason) => entry.reason = Some(reason.clone()),
+        }
+        Ok(())
     }
 
     fn row(id: &Arc<str>, entry: &Entry<L>) -> Row {
@@ -89,9 +151,14 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
             });
         }
         let owner = inner.owner(owner);
+        if let Some(known) = inner.owners.get_mut(&owner) {
+            known.rows += 1;
+        }
+        let id: Arc<str> = id.into();
         inner.rows.insert(
-            id.into(),
+            Arc::clone(&id),
             Entry {
+                id,
                 owner,
                 state: L::initial(),
                 reason: None,
@@ -100,32 +167,13 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         Ok(())
     }
 
-    async fn transition(&self, id: &str, from: State<L>, to: State<L>) -> Result<(), StoreError> {
-        L::check_transition(from, to)?;
+    async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Applied, StoreError> {
+        let now = now_millis();
         let mut inner = self.lock();
-        let entry = inner
-            .rows
-            .get_mut(id)
-            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-        if entry.state != from {
-            return Err(StoreError::Conflict {
-                id: id.to_owned(),
-                expected: from.name(),
-                found: entry.state.name().to_owned(),
-            });
-        }
-        entry.state = to;
-        Ok(())
-    }
-
-    async fn annotate(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        let entry = inner
-            .rows
-            .get_mut(id)
-            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-        entry.reason = Some(reason.to_owned());
-        Ok(())
+        Ok(writes
+            .iter()
+            .map(|write| inner.apply_one(owner, write, now))
+            .collect())
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -133,28 +181,28 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
             now_millis().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
         let mut inner = self.lock();
         let owner = inner.owner(owner);
-        inner.leases.insert(owner, expires);
+        if let Some(known) = inner.owners.get_mut(&owner) {
+            known.lease_expires = Some(expires);
+        }
         Ok(())
     }
 
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
-        self.lock().leases.remove(owner);
+        let mut inner = self.lock();
+        if let Some(known) = inner.owners.get_mut(owner) {
+            known.lease_expires = None;
+        }
+        inner.release_owner(owner, 0);
         Ok(())
     }
 
     async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
         let now = now_millis();
         let inner = self.lock();
-        let live = |owner: &str| {
-            inner
-                .leases
-                .get(owner)
-                .is_some_and(|expires| *expires > now)
-        };
         let orphans = inner
             .rows
             .iter()
-            .filter(|(_, entry)| !live(&entry.owner) && !entry.state.is_terminal())
+            .filter(|(_, entry)| !entry.state.is_terminal() && !inner.live(&entry.owner, now))
             .map(|(id, entry)| Inner::row(id, entry))
             .collect();
         Ok(Inner::<L>::sorted(orphans))
@@ -167,15 +215,48 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         status: State<L>,
         to_owner: &str,
     ) -> Result<bool, StoreError> {
+        let now = now_millis();
         let mut inner = self.lock();
-        let to_owner = inner.owner(to_owner);
-        match inner.rows.get_mut(id) {
-            Some(entry) if &*entry.owner == from_owner && entry.state == status => {
-                entry.owner = to_owner;
-                Ok(true)
-            }
-            _ => Ok(false),
+        if inner.live(from_owner, now) {
+            return Ok(false);
         }
+        match inner.rows.get(id) {
+            Some(entry) if &*entry.owner == from_owner && entry.state == status => {}
+            _ => return Ok(false),
+        }
+        let to_owner = inner.owner(to_owner);
+        if let Some(known) = inner.owners.get_mut(&to_owner) {
+            known.rows += 1;
+        }
+        if let Some(entry) = inner.rows.get_mut(id) {
+            entry.owner = to_owner;
+        }
+        inner.release_owner(from_owner, 1);
+        Ok(true)
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
+        let cutoff = retention.cutoff(now_millis());
+        let keep = retention.max_rows.map_or(usize::MAX, |rows| {
+            usize::try_from(rows).unwrap_or(usize::MAX)
+        });
+        let mut inner = self.lock();
+        let mut pruned = 0;
+        while let Some((finished_at, _)) = inner.finished.front() {
+            let too_old = cutoff.is_some_and(|cutoff| *finished_at < cutoff);
+            if !too_old && inner.finished.len() <= keep {
+                break;
+            }
+            let Some((_, id)) = inner.finished.pop_front() else {
+                break;
+            };
+            // Only terminal rows are queued, and nothing leaves a terminal state.
+            if let Some(entry) = inner.rows.remove(&id) {
+                inner.release_owner(&entry.owner, 1);
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
     }
 
     async fn rows(&self) -> Result<Vec<Row>, StoreError> {
@@ -194,6 +275,7 @@ impl<L> fmt::Debug for MemoryStore<L> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         f.debug_struct("MemoryStore")
             .field("rows", &inner.rows.len())
+            .field("owners", &inner.owners.len())
             .finish()
     }
 }

@@ -16,7 +16,9 @@ mod supervisor;
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{Row, StatusStore, StoreError};
+pub use store::{
+    Applied, Retention, Row, RowChange, RowWrite, StatusStore, StoreError, Transition,
+};
 pub use supervisor::{
     Config, Counters, Finished, Machine, Orphan, Outcome, Reconciled, Report, SpawnError,
     Supervisor, TaskHandle, TaskOutput, TaskRecorder,

@@ -1,6 +1,8 @@
-//! Where supervised tasks' statuses live.
+//! Where supervised tasks' statuses live: the store contract every backend keeps.
 
+use core::fmt;
 use core::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lifecycle::{IllegalTransition, Lifecycle, State, UnknownState};
@@ -30,12 +32,222 @@ impl Row {
     }
 }
 
-/// A store of task statuses with compare-and-set transitions.
+/// A move the lifecycle allows: the only kind of transition a store is ever asked to apply.
+///
+/// The one constructor runs [`Lifecycle::check_transition`], so a backend cannot forget the
+/// check: an undeclared edge never reaches it.
+///
+/// ```
+/// use fixpoint::{terminal_state, Lifecycle, Transition};
+///
+/// #[terminal_state]
+/// pub enum Job {
+///     #[initial] #[to(Done, Failed)] Queued,
+///     #[terminal]                    Done,
+///     #[terminal] #[abandoned]       Failed,
+/// }
+///
+/// let state = |name| Job::parse_state(name).unwrap();
+/// assert!(Transition::new(state("Queued"), state("Done")).is_ok());
+/// assert!(Transition::new(state("Done"), state("Queued")).is_err());
+/// ```
+pub struct Transition<L> {
+    from: State<L>,
+    to: State<L>,
+}
+
+impl<L: Lifecycle> Transition<L> {
+    /// The move from `from` to `to`, if the lifecycle declares it (or it abandons a
+    /// non-terminal state).
+    ///
+    /// # Errors
+    ///
+    /// [`IllegalTransition`], naming the edges `from` may take.
+    pub fn new(from: State<L>, to: State<L>) -> Result<Self, IllegalTransition> {
+        L::check_transition(from, to)?;
+        Ok(Transition { from, to })
+    }
+
+    /// The state the row must be in.
+    #[must_use]
+    pub fn from(&self) -> State<L> {
+        self.from
+    }
+
+    /// The state the row moves to.
+    #[must_use]
+    pub fn to(&self) -> State<L> {
+        self.to
+    }
+}
+
+impl<L> Clone for Transition<L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L> Copy for Transition<L> {}
+
+impl<L: Lifecycle> fmt::Debug for Transition<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.from.name(), self.to.name())
+    }
+}
+
+/// One write of a batch: a transition of a row, or the reason it ended where it did.
+pub struct RowWrite<L> {
+    id: Arc<str>,
+    change: RowChange<L>,
+}
+
+/// What a [`RowWrite`] changes.
+pub enum RowChange<L> {
+    /// Compare-and-set of the row's status.
+    Transition(Transition<L>),
+    /// Sets the row's reason.
+    Reason(String),
+}
+
+impl<L> RowWrite<L> {
+    /// A transition of row `id`.
+    pub fn transition(id: impl Into<Arc<str>>, transition: Transition<L>) -> Self {
+        RowWrite {
+            id: id.into(),
+            change: RowChange::Transition(transition),
+        }
+    }
+
+    /// The reason of row `id`.
+    pub fn reason(id: impl Into<Arc<str>>, reason: impl Into<String>) -> Self {
+        RowWrite {
+            id: id.into(),
+            change: RowChange::Reason(reason.into()),
+        }
+    }
+
+    /// The row's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What the write changes.
+    #[must_use]
+    pub fn change(&self) -> &RowChange<L> {
+        &self.change
+    }
+}
+
+impl<L> Clone for RowChange<L> {
+    fn clone(&self) -> Self {
+        match self {
+            RowChange::Transition(transition) => RowChange::Transition(*transition),
+            RowChange::Reason(reason) => RowChange::Reason(reason.clone()),
+        }
+    }
+}
+
+impl<L> Clone for RowWrite<L> {
+    fn clone(&self) -> Self {
+        RowWrite {
+            id: Arc::clone(&self.id),
+            change: self.change.clone(),
+        }
+    }
+}
+
+impl<L: Lifecycle> fmt::Debug for RowChange<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowChange::Transition(transition) => {
+                f.debug_tuple("Transition").field(transition).finish()
+            }
+            RowChange::Reason(reason) => f.debug_tuple("Reason").field(reason).finish(),
+        }
+    }
+}
+
+impl<L: Lifecycle> fmt::Debug for RowWrite<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowWrite")
+            .field("id", &self.id)
+            .field("change", &self.change)
+            .finish()
+    }
+}
+
+/// Which terminal rows a store may forget. Non-terminal rows are never pruned: they are the
+/// tasks in flight, and the orphans a crashed process left for `reconcile`.
+///
+/// A terminal row is pruned when it is older than `max_age` (by the time it turned
+/// terminal), or when more than `max_rows` terminal rows are kept (oldest first). Pruning
+/// frees the id: ids are refused while their row exists, not after.
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::Retention;
+///
+/// // Keep a day of finished rows, and never more than 100,000 of them.
+/// let retention = Retention::default();
+/// assert_eq!(retention.max_age, Some(Duration::from_secs(24 * 3600)));
+/// assert_eq!(retention.max_rows, Some(100_000));
+///
+/// // An audit table: keep every finished row.
+/// assert_eq!(Retention::keep_all(), Retention { max_age: None, max_rows: None });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// How long a terminal row is kept after it turned terminal; `None`: no age limit.
+    pub max_age: Option<Duration>,
+    /// How many terminal rows are kept at most, the newest; `None`: no count limit.
+    pub max_rows: Option<u64>,
+}
+
+impl Retention {
+    /// Keeps every terminal row: the table grows with every task, for audits that archive it
+    /// themselves.
+    #[must_use]
+    pub const fn keep_all() -> Self {
+        Retention {
+            max_age: None,
+            max_rows: None,
+        }
+    }
+
+    /// The rows of the store that this policy keeps, as a cutoff: rows that turned terminal
+    /// before `now_millis - max_age` go.
+    pub(crate) fn cutoff(&self, now_millis: i64) -> Option<i64> {
+        let age = self.max_age?;
+        let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        Some(now_millis.saturating_sub(age))
+    }
+}
+
+impl Default for Retention {
+    /// A day of finished rows, at most 100,000 of them.
+    fn default() -> Self {
+        Retention {
+            max_age: Some(Duration::from_secs(24 * 3600)),
+            max_rows: Some(100_000),
+        }
+    }
+}
+
+/// What a batch did: one result per write, in order.
+pub type Applied = Vec<Result<(), StoreError>>;
+
+/// A store of task statuses with compare-and-set transitions, fenced by owner.
 ///
 /// The trait is small enough to implement over any database: rows keyed by id, an owner per
 /// row, and a lease per owner so that two live supervisors never reconcile each other's rows.
-/// Implementations refuse every transition the lifecycle does not allow
-/// ([`Lifecycle::check_transition`]) and every transition from a state the row is not in.
+/// Every write names its owner and is refused ([`StoreError::Fenced`]) when the row belongs
+/// to someone else: a supervisor whose lease lapsed and whose rows were adopted cannot drive
+/// them any more. Transitions arrive checked ([`Transition`]); a store refuses every one from
+/// a state the row is not in.
+///
+/// `tests/store_contract.rs` holds the contract every backend passes; a new backend runs it
+/// by adding one line there.
 pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// Creates the row of a new task in the `#[initial]` state, owned by `owner`.
     ///
@@ -45,29 +257,21 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// overwritten.
     fn insert(&self, id: &str, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Moves the row from `from` to `to`, only if it is in `from` and the lifecycle allows it.
+    /// Applies `writes` for `owner`, in order, as one unit where the backend has one (a single
+    /// transaction in SQL stores). Each write gets its own result: [`StoreError::NotFound`],
+    /// [`StoreError::Fenced`] when the row is not `owner`'s, [`StoreError::Conflict`] when a
+    /// transition's row is not in its `from` state; a refused write changes nothing and the
+    /// others still apply.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Illegal`], [`StoreError::Conflict`] or [`StoreError::NotFound`]; the row
-    /// is unchanged.
-    fn transition(
+    /// [`StoreError::Backend`] when the batch could not be applied: then none of it was, and
+    /// the caller may retry it whole.
+    fn apply(
         &self,
-        id: &str,
-        from: State<L>,
-        to: State<L>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Records why the row ended where it did.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotFound`], or the backend's error.
-    fn annotate(
-        &self,
-        id: &str,
-        reason: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        owner: &str,
+        writes: &[RowWrite<L>],
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
 
     /// Declares `owner` alive for `ttl` more.
     ///
@@ -94,8 +298,9 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// The backend's error.
     fn orphans(&self) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
 
-    /// Moves an orphan to `to_owner`, only if it still belongs to `from_owner` and is still
-    /// in `status`. Returns whether it did.
+    /// Moves an orphan to `to_owner`: only if it still belongs to `from_owner`, is still in
+    /// `status`, and `from_owner` holds no live lease (compare-and-set on all three). Returns
+    /// whether it did.
     ///
     /// # Errors
     ///
@@ -108,18 +313,63 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
         to_owner: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Forgets the terminal rows `retention` lets go, and returns how many. Never touches a
+    /// non-terminal row.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error.
+    fn prune(&self, retention: Retention) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Every row, for inspection and tests.
     ///
     /// # Errors
     ///
     /// The backend's error.
     fn rows(&self) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+
+    /// Moves row `id` from `from` to `to` for `owner`: a batch of one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Illegal`] for an undeclared edge, and what [`apply`](Self::apply) returns.
+    fn transition(
+        &self,
+        id: &str,
+        owner: &str,
+        from: State<L>,
+        to: State<L>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let write = Transition::new(from, to).map(|checked| RowWrite::transition(id, checked));
+        async move { single(self.apply(owner, &[write?]).await) }
+    }
+
+    /// Sets row `id`'s reason for `owner`: a batch of one.
+    ///
+    /// # Errors
+    ///
+    /// What [`apply`](Self::apply) returns.
+    fn annotate(
+        &self,
+        id: &str,
+        owner: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let write = RowWrite::reason(id, reason);
+        async move { single(self.apply(owner, &[write]).await) }
+    }
+}
+
+fn single(applied: Result<Applied, StoreError>) -> Result<(), StoreError> {
+    applied?
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::Backend("the store returned no result".into())))
 }
 
 /// Why a store refused or failed a request. No variant loses a row.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// A row with this id exists; ids are never reused.
+    /// A row with this id exists; ids are never reused while it does.
     #[error(
         "task id `{id}` is taken (its row is `{status}`); ids are not reused, so no row is lost"
     )]
@@ -145,6 +395,18 @@ pub enum StoreError {
         /// The row's actual status.
         found: String,
     },
+    /// The row belongs to another supervisor: the writer's lease lapsed and the row was
+    /// adopted. The write was refused; the writer must not drive the row again.
+    #[error(
+        "task `{id}` now belongs to `{owner}`, not to the writer: its lease lapsed and the row \
+         was adopted, so the write was refused"
+    )]
+    Fenced {
+        /// The id.
+        id: String,
+        /// The row's current owner.
+        owner: String,
+    },
     /// The lifecycle does not allow the transition.
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
@@ -165,26 +427,17 @@ pub enum StoreError {
 
 /// A shared store: several supervisors of one process (or a supervisor and the code that
 /// inspects its rows) can hold the same store.
-impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for std::sync::Arc<S> {
+impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Arc<S> {
     fn insert(&self, id: &str, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).insert(id, owner)
     }
 
-    fn transition(
+    fn apply(
         &self,
-        id: &str,
-        from: State<L>,
-        to: State<L>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).transition(id, from, to)
-    }
-
-    fn annotate(
-        &self,
-        id: &str,
-        reason: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).annotate(id, reason)
+        owner: &str,
+        writes: &[RowWrite<L>],
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send {
+        (**self).apply(owner, writes)
     }
 
     fn renew_lease(
@@ -211,6 +464,10 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for std::sync::Arc<S> {
         to_owner: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         (**self).adopt(id, from_owner, status, to_owner)
+    }
+
+    fn prune(&self, retention: Retention) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        (**self).prune(retention)
     }
 
     fn rows(&self) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {

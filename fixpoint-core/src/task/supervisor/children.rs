@@ -1,0 +1,357 @@
+//! The supervisor's children: each task reaps itself when it ends, whether or not anyone
+//! joins it, so a spawn-and-forget service holds only its live tasks and a bounded queue of
+//! unread outcomes.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use tokio::sync::{Notify, mpsc};
+use tokio::task::AbortHandle;
+
+use super::report::{Counters, Finished, Outcome};
+use super::writer::Queued;
+use crate::lifecycle::{Event, Lifecycle, Recorder, State, Terminal};
+use crate::task::store::{RowWrite, Transition};
+
+/// The live children and the outcomes nobody has read yet.
+pub(super) struct Children<L> {
+    state: Mutex<Slots<L>>,
+    finished_ready: Notify,
+    unread_outcomes: usize,
+    pub(super) counters: Counters,
+}
+
+struct Slots<L> {
+    live: Vec<Option<Arc<Child<L>>>>,
+    free: Vec<usize>,
+    count: usize,
+    finished: VecDeque<Finished<L>>,
+}
+
+/// One task, shared by its wrapper, its recorder, the writer (to fence it) and the registry
+/// (to abort it).
+pub(super) struct Child<L> {
+    pub(super) id: Arc<str>,
+    slot: AtomicUsize,
+    abort: OnceLock<AbortHandle>,
+    fenced: AtomicBool,
+    writes: mpsc::UnboundedSender<Queued<L>>,
+}
+
+impl<L> Child<L> {
+    pub(super) fn new(id: Arc<str>, writes: mpsc::UnboundedSender<Queued<L>>) -> Arc<Self> {
+        Arc::new(Child {
+            id,
+            slot: AtomicUsize::new(usize::MAX),
+            abort: OnceLock::new(),
+            fenced: AtomicBool::new(false),
+            writes,
+        })
+    }
+
+    /// Queues a write for the store, unless the row is no longer this supervisor's. A closed
+    /// queue means the supervisor and its writer are gone with the runtime; the row is then
+    /// an orphan for the next start's `reconcile`.
+    pub(super) fn write(self: &Arc<Self>, write: RowWrite<L>) {
+        if !self.fenced.load(Ordering::Acquire) {
+            let _ = self
+                .writes
+                .send(Queued::Write(write, Some(Arc::clone(self))));
+        }
+    }
+
+    /// The store refused a write because another supervisor owns the row now: end the task
+    /// and never write the row again. Returns whether this call fenced it.
+    pub(super) fn fence(&self) -> bool {
+        let first = !self.fenced.swap(true, Ordering::AcqRel);
+        if let Some(abort) = self.abort.get() {
+            abort.abort();
+        }
+        first
+    }
+}
+
+impl<L: Lifecycle> Children<L> {
+    pub(super) fn new(unread_outcomes: usize) -> Self {
+        Children {
+            state: Mutex::new(Slots {
+                live: Vec::new(),
+                free: Vec::new(),
+                count: 0,
+                finished: VecDeque::new(),
+            }),
+            finished_ready: Notify::new(),
+            unread_outcomes,
+            counters: Counters::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots<L>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Spawns `body` as `child`'s task, registered until it ends.
+    pub(super) fn spawn<Fut>(self: &Arc<Self>, child: &Arc<Child<L>>, body: Fut) -> AbortHandle
+    where
+        L: Send,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        {
+            let mut slots = self.lock();
+            let slot = slots.free.pop().unwrap_or(slots.live.len());
+            child.slot.store(slot, Ordering::Relaxed);
+            if slot == slots.live.len() {
+                slots.live.push(Some(Arc::clone(child)));
+            } else {
+                slots.live[slot] = Some(Arc::clone(child));
+            }
+            slots.count += 1;
+        }
+        Counters::add(&self.counters.running, 1);
+        let exit = Exit {
+            children: Arc::clone(self),
+            child: Arc::clone(child),
+            outcome: None,
+        };
+        let abort = tokio::spawn(supervise(exit, body)).abort_handle();
+        let _ = child.abort.set(abort.clone());
+        abort
+    }
+
+    /// Aborts every live child; each records its abandonment as it is dropped.
+    pub(super) fn abort_all(&self) {
+        for child in self.lock().live.iter().flatten() {
+            if let Some(abort) = child.abort.get() {
+                abort.abort();
+            }
+        }
+    }
+
+    /// The next unread outcome; `None` once no child is live and every outcome was read.
+    pub(super) async fn next(&self) -> Option<Finished<L>> {
+        loop {
+            let mut ready = pin!(self.finished_ready.notified());
+            ready.as_mut().enable();
+            {
+                let mut slots = self.lock();
+                if let Some(finished) = slots.finished.pop_front() {
+                    return Some(finished);
+                }
+                if slots.count == 0 {
+                    return None;
+                }
+            }
+            ready.await;
+        }
+    }
+
+    /// Takes every unread outcome.
+    pub(super) fn drain(&self) -> Vec<Finished<L>> {
+        self.lock().finished.drain(..).collect()
+    }
+
+    /// Unregisters `child` and keeps its outcome for `join_next`, the newest
+    /// `unread_outcomes` of them.
+    fn reap(&self, child: &Child<L>, outcome: Outcome<L>) {
+        let mut dropped = 0;
+        {
+            let mut slots = self.lock();
+            let slot = child.slot.load(Ordering::Relaxed);
+            slots.live[slot] = None;
+            slots.free.push(slot);
+            slots.count -= 1;
+            if self.unread_outcomes > 0 {
+                if slots.finished.len() == self.unread_outcomes {
+                    slots.finished.pop_front();
+                    dropped = 1;
+                }
+                slots.finished.push_back(Finished {
+                    id: Arc::clone(&child.id),
+                    outcome,
+                });
+            } else {
+                dropped = 1;
+            }
+            self.counters.running.fetch_sub(1, Ordering::AcqRel);
+        }
+        Counters::add(&self.counters.outcomes_dropped, dropped);
+        self.finished_ready.notify_one();
+    }
+}
+
+/// Runs the body; whatever ends it (return, error, panic, abort, the runtime going away),
+/// [`Exit`]'s drop records the reason and reaps the child.
+async fn supervise<L, Fut>(mut exit: Exit<L>, body: Fut)
+where
+    L: Lifecycle,
+    Fut: Future,
+    Fut::Output: TaskOutput<L>,
+{
+    // Declared after `exit`, so dropped first: the machine records its abandonment before
+    // the exit writes the reason.
+    let body = pin!(body);
+    exit.outcome = Some(match (CatchUnwind { body }).await {
+        Ok(output) => match output.into_result() {
+            Ok(state) => Outcome::Finished(state),
+            Err(error) => Outcome::Failed(error),
+        },
+        Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+    });
+}
+
+struct Exit<L: Lifecycle> {
+    children: Arc<Children<L>>,
+    child: Arc<Child<L>>,
+    outcome: Option<Outcome<L>>,
+}
+
+impl<L: Lifecycle> Drop for Exit<L> {
+    fn drop(&mut self) {
+        let counters = &self.children.counters;
+        let mut outcome = self.outcome.take().unwrap_or(Outcome::Aborted);
+        if self.child.fenced.load(Ordering::Acquire) {
+            outcome = Outcome::Fenced;
+        }
+        match reason(&outcome) {
+            Reason::None => Counters::add(&counters.completed, 1),
+            Reason::Fenced => {}
+            Reason::Text(text) => {
+                self.child
+                    .write(RowWrite::reason(Arc::clone(&self.child.id), text));
+                Counters::add(&counters.abandoned, 1);
+            }
+        }
+        self.children.reap(&self.child, outcome);
+    }
+}
+
+enum Reason {
+    None,
+    Fenced,
+    Text(String),
+}
+
+fn reason<L: Lifecycle>(outcome: &Outcome<L>) -> Reason {
+    match outcome {
+        Outcome::Finished(state) if !state.is_abandoned() => Reason::None,
+        Outcome::Finished(_) => Reason::Text("abandoned by the task".to_owned()),
+        Outcome::Failed(error) => Reason::Text(error.clone()),
+        Outcome::Panicked(message) => Reason::Text(format!("panicked: {message}")),
+        Outcome::Aborted => Reason::Text("aborted".to_owned()),
+        Outcome::Fenced => Reason::Fenced,
+    }
+}
+
+/// Polls the body inside `catch_unwind`, so that the task itself sees its panic.
+struct CatchUnwind<'a, F> {
+    body: Pin<&'a mut F>,
+}
+
+impl<F: Future> Future for CatchUnwind<'_, F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let body = self.body.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned())
+}
+
+/// The recorder of one supervised task: queues each transition for the store, from any
+/// context (a drop during a panic or an abort included).
+pub struct TaskRecorder<L> {
+    pub(super) child: Arc<Child<L>>,
+}
+
+impl<L: Lifecycle> Recorder<L> for TaskRecorder<L> {
+    fn record(&self, event: Event<L>) {
+        // A typed machine only takes declared edges (or abandons a live state): the check
+        // cannot fail here, and the store is never handed an unchecked move.
+        if let Ok(transition) = Transition::new(event.from, event.to) {
+            super::writer::trace(&self.child.id, event);
+            self.child
+                .write(RowWrite::transition(Arc::clone(&self.child.id), transition));
+        }
+    }
+}
+
+impl<L> fmt::Debug for TaskRecorder<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskRecorder")
+            .field("id", &self.child.id)
+            .finish()
+    }
+}
+
+/// What a supervised task's body may return: the proof that its lifecycle finished, or an
+/// error (recorded as the reason of the `#[abandoned]` state its dropped machine recorded).
+#[diagnostic::on_unimplemented(
+    message = "a supervised task must finish its lifecycle, but its body returns `{Self}`",
+    label = "not a `Terminal` proof",
+    note = "return the `Terminal` that a transition into a #[terminal] state produces (or \
+            `machine.abandon()`), or a `Result` of one whose error is recorded as the reason"
+)]
+pub trait TaskOutput<L: Lifecycle>: Send + 'static {
+    /// The terminal state reached, or the error's text.
+    ///
+    /// # Errors
+    ///
+    /// The error's text.
+    fn into_result(self) -> Result<State<L>, String>;
+}
+
+impl<L: Lifecycle + Send, T: Send + 'static> TaskOutput<L> for Terminal<L, T> {
+    fn into_result(self) -> Result<State<L>, String> {
+        Ok(self.state())
+    }
+}
+
+impl<L, T, E> TaskOutput<L> for Result<Terminal<L, T>, E>
+where
+    L: Lifecycle + Send,
+    T: Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    fn into_result(self) -> Result<State<L>, String> {
+        self.map(|terminal| terminal.state())
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// A running task: its id, and the means to abort it.
+#[derive(Debug, Clone)]
+pub struct TaskHandle {
+    pub(super) id: Arc<str>,
+    pub(super) abort: AbortHandle,
+}
+
+impl TaskHandle {
+    /// The task's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Aborts the task; its machine is dropped and records the `#[abandoned]` state.
+    pub fn abort(&self) {
+        self.abort.abort();
+    }
+}

@@ -1,0 +1,373 @@
+//! The supervisor: owns its tasks, records every transition, ends every task terminal, and
+//! reaps what it keeps on the cycle that adds it.
+//!
+//! `children` holds the live tasks (each reaps itself when it ends), `writer` applies their
+//! writes to the store in batches and keeps the lease and the retention cadence, `report`
+//! is what the caller reads.
+
+mod children;
+mod report;
+mod writer;
+
+use core::fmt;
+use core::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{AbortHandle, JoinHandle};
+
+pub use children::{TaskHandle, TaskOutput, TaskRecorder};
+pub use report::{Counters, Finished, Orphan, Outcome, Reconciled, Report, SpawnError};
+
+use children::{Child, Children};
+use writer::Queued;
+
+use super::store::{Retention, Row, RowWrite, StatusStore, StoreError, Transition};
+use crate::lifecycle::{Lifecycle, Recorded, StateMarker, Tracked};
+
+/// How a supervisor keeps its lease, what it keeps of finished tasks, and for how long.
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::{Config, Retention};
+///
+/// let config = Config {
+///     lease_ttl: Duration::from_secs(10),
+///     heartbeat: Duration::from_secs(2),
+///     retention: Retention { max_age: Some(Duration::from_secs(3600)), max_rows: None },
+///     ..Config::default()
+/// };
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// How long the lease lasts without renewal: after a crash, another process may reconcile
+    /// this supervisor's rows once it has passed.
+    pub lease_ttl: Duration,
+    /// How often the lease is renewed (well under `lease_ttl`).
+    pub heartbeat: Duration,
+    /// Which terminal rows the store forgets (store-wide; non-terminal rows never).
+    pub retention: Retention,
+    /// How often the retention policy runs.
+    pub prune_every: Duration,
+    /// How many outcomes wait for [`Supervisor::join_next`] at most. Past that the oldest
+    /// unread outcome is dropped and counted ([`Counters::outcomes_dropped`]); its row keeps
+    /// its status and reason all the same. `0` keeps none: spawn and forget.
+    pub unread_outcomes: usize,
+}
+
+impl Default for Config {
+    /// A 30 s lease renewed every 5 s; [`Retention::default`] applied every minute; up to
+    /// 16,384 unread outcomes.
+    fn default() -> Self {
+        Config {
+            lease_ttl: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+            retention: Retention::default(),
+            prune_every: Duration::from_secs(60),
+            unread_outcomes: 16_384,
+        }
+    }
+}
+
+/// Spawns tasks whose status is recorded at every step and always ends terminal.
+///
+/// ```
+/// use fixpoint::{terminal_state, MemoryStore, Supervisor, Terminal, Tracked};
+///
+/// #[terminal_state]
+/// pub enum Job {
+///     #[initial] #[to(Running, Failed)] Queued,
+///     #[to(Done, Failed)]               Running,
+///     #[terminal]                       Done,
+///     #[terminal] #[abandoned]          Failed,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut supervisor = Supervisor::start(MemoryStore::<Job>::new(), Default::default()).await.unwrap();
+/// supervisor
+///     .spawn("job-1", (), |job| async move { job.to_running().to_done() })
+///     .await
+///     .unwrap();
+/// let report = supervisor.shutdown(std::time::Duration::from_secs(1)).await.unwrap();
+/// assert_eq!(report.rows[0].status, "Done");
+/// # }
+/// ```
+pub struct Supervisor<L: Lifecycle, S: StatusStore<L>> {
+    store: Arc<S>,
+    owner: Arc<str>,
+    config: Config,
+    writes: mpsc::UnboundedSender<Queued<L>>,
+    writer: Option<JoinHandle<()>>,
+    maintenance: AbortHandle,
+    children: Arc<Children<L>>,
+}
+
+/// The machine a supervised task's body receives.
+pub type Machine<L, T> = Tracked<L, <L as Lifecycle>::Initial, T, Recorded<TaskRecorder<L>>>;
+
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
+
+impl<L, S> Supervisor<L, S>
+where
+    L: Lifecycle + Send,
+    S: StatusStore<L>,
+{
+    /// Starts a supervisor over `store`: takes a lease under a fresh owner id, and starts the
+    /// writer that applies transitions in order and the loop that renews the lease and
+    /// applies the retention policy.
+    ///
+    /// # Errors
+    ///
+    /// The store's error when the lease cannot be written.
+    pub async fn start(store: S, config: Config) -> Result<Self, StoreError> {
+        let owner: Arc<str> = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            super::now_millis(),
+            NEXT_OWNER.fetch_add(1, Ordering::Relaxed)
+        )
+        .into();
+        let store = Arc::new(store);
+        store.renew_lease(&owner, config.lease_ttl).await?;
+        let children = Arc::new(Children::new(config.unread_outcomes));
+        let (writes, queue) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(writer::write_loop(
+            Arc::clone(&store),
+            Arc::clone(&owner),
+            queue,
+            Arc::clone(&children),
+        ));
+        let maintenance = tokio::spawn(writer::maintain(
+            Arc::clone(&store),
+            Arc::clone(&owner),
+            config,
+            Arc::clone(&children),
+        ))
+        .abort_handle();
+        Ok(Supervisor {
+            store,
+            owner,
+            config,
+            writes,
+            writer: Some(writer),
+            maintenance,
+            children,
+        })
+    }
+
+    /// This supervisor instance's owner id, as its rows and lease name it.
+    #[must_use]
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn counters(&self) -> &Counters {
+        &self.children.counters
+    }
+
+    fn child(&self, id: Arc<str>) -> Arc<Child<L>> {
+        Child::new(id, self.writes.clone())
+    }
+
+    /// Creates the task's row and spawns `body` with the typed machine in its initial state.
+    /// The body must return the machine's [`Terminal`](crate::Terminal) proof (see
+    /// [`TaskOutput`]).
+    ///
+    /// The task reaps itself when it ends: its status and reason reach the store, and
+    /// [`Counters::running`] drops, whether or not anyone calls [`join_next`](Self::join_next).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Store`] when the id is taken or the store fails; nothing is spawned.
+    pub async fn spawn<T, F, Fut>(
+        &mut self,
+        id: impl Into<String>,
+        value: T,
+        body: F,
+    ) -> Result<TaskHandle, SpawnError>
+    where
+        T: Send + 'static,
+        L::Initial: StateMarker<Data = ()>,
+        F: FnOnce(Machine<L, T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        let id: Arc<str> = id.into().into();
+        self.store.insert(&id, &self.owner).await?;
+        let child = self.child(Arc::clone(&id));
+        let recorder = TaskRecorder {
+            child: Arc::clone(&child),
+        };
+        let machine = Tracked::<L, L::Initial, T>::new(value).with_recorder(recorder);
+        let abort = self.children.spawn(&child, body(machine));
+        Ok(TaskHandle { id, abort })
+    }
+
+    /// Waits for the next unread outcome and says how that task ended; `None` when no task
+    /// is running and every outcome was read. Outcomes wait here up to
+    /// [`Config::unread_outcomes`]; the rows have them all.
+    pub async fn join_next(&mut self) -> Option<Finished<L>> {
+        self.children.next().await
+    }
+
+    /// Waits until the store has applied every write recorded so far.
+    ///
+    /// # Errors
+    ///
+    /// The store's error while it cannot apply them: the writes stay queued, in order, and
+    /// are retried; none is lost or half-written.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (done, flushed) = oneshot::channel();
+        if self.writes.send(Queued::Flush(done)).is_ok() {
+            return flushed.await.unwrap_or(Ok(()));
+        }
+        Ok(())
+    }
+
+    /// Gives the tasks `grace` to finish, aborts the rest (their machines record the
+    /// `#[abandoned]` state), applies every write to the store, and releases the lease.
+    ///
+    /// # Errors
+    ///
+    /// The store's error when the final writes cannot be applied, the rows read or the lease
+    /// released.
+    pub async fn shutdown(mut self, grace: Duration) -> Result<Report<L>, StoreError> {
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut finished = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.join_next()).await {
+                Ok(Some(task)) => finished.push(task),
+                Ok(None) => break,
+                Err(_) => {
+                    self.children.abort_all();
+                    while let Some(task) = self.join_next().await {
+                        finished.push(task);
+                    }
+                    break;
+                }
+            }
+        }
+        finished.extend(self.children.drain());
+        self.flush().await?;
+        self.maintenance.abort();
+        self.store.release_lease(&self.owner).await?;
+        let rows = self.store.rows().await?;
+        Ok(Report { finished, rows })
+    }
+
+    /// Finishes the rows a stopped supervisor left non-terminal (its lease expired): each is
+    /// adopted, rebuilt as its typed machine, and handed to `resume`. `Some(body)` runs the
+    /// body as a supervised task; `None` drops the machine, which records the `#[abandoned]`
+    /// state. A state whose variant carries data cannot be rebuilt from a status alone and is
+    /// abandoned with that reason; a poisoned row is reported and left untouched.
+    ///
+    /// # Errors
+    ///
+    /// The store's error when orphans cannot be listed or adopted.
+    pub async fn reconcile<F, Fut>(&mut self, mut resume: F) -> Result<Reconciled, StoreError>
+    where
+        F: FnMut(Orphan<L>) -> Option<Fut>,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        let mut report = Reconciled::default();
+        for row in self.store.orphans().await? {
+            self.reconcile_one(row, &mut resume, &mut report).await?;
+        }
+        self.flush().await?;
+        Ok(report)
+    }
+
+    /// Adopts one orphan row and resumes or abandons it, as [`reconcile`](Self::reconcile)
+    /// says.
+    async fn reconcile_one<F, Fut>(
+        &mut self,
+        row: Row,
+        resume: &mut F,
+        report: &mut Reconciled,
+    ) -> Result<(), StoreError>
+    where
+        F: FnMut(Orphan<L>) -> Option<Fut>,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        let Ok(state) = row.state::<L>() else {
+            report.poisoned.push(row.id);
+            return Ok(());
+        };
+        if !self
+            .store
+            .adopt(&row.id, &row.owner, state, &self.owner)
+            .await?
+        {
+            return Ok(()); // another supervisor adopted it first, or its owner came back
+        }
+        Counters::add(&self.children.counters.reconciled, 1);
+        let child = self.child(row.id.as_str().into());
+        let Some(status) = L::__unit(state) else {
+            if let Ok(abandon) = Transition::new(state, L::abandoned()) {
+                child.write(RowWrite::transition(Arc::clone(&child.id), abandon));
+            }
+            child.write(RowWrite::reason(
+                Arc::clone(&child.id),
+                "its state carries data that a status row does not hold",
+            ));
+            report.abandoned.push(row.id);
+            return Ok(());
+        };
+        let recorder = TaskRecorder {
+            child: Arc::clone(&child),
+        };
+        let orphan = Orphan {
+            id: row.id.clone(),
+            previous_owner: row.owner,
+            state,
+            machine: status.resume_recorded(row.id.clone(), recorder),
+        };
+        match resume(orphan) {
+            Some(body) => {
+                self.children.spawn(&child, body);
+                report.resumed.push(row.id);
+            }
+            None => {
+                child.write(RowWrite::reason(
+                    Arc::clone(&child.id),
+                    "orphaned by a stopped supervisor; abandoned at reconcile",
+                ));
+                report.abandoned.push(row.id);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<L: Lifecycle, S: StatusStore<L>> Drop for Supervisor<L, S> {
+    fn drop(&mut self) {
+        // The tasks are aborted; their machines queue their abandonment, and the writer
+        // applies the queue before it stops (it stops when the last sender goes).
+        self.maintenance.abort();
+        self.children.abort_all();
+        drop(self.writer.take());
+    }
+}
+
+impl<L: Lifecycle, S: StatusStore<L>> fmt::Debug for Supervisor<L, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("owner", &self.owner)
+            .field("config", &self.config)
+            .field("counters", &self.children.counters)
+            .finish_non_exhaustive()
+    }
+}

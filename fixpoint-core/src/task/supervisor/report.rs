@@ -1,0 +1,189 @@
+//! What a supervisor tells its caller: how tasks ended, what a shutdown or a reconcile did,
+//! and its counters.
+
+use core::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::children::TaskRecorder;
+use crate::lifecycle::{Lifecycle, Recorded, State};
+use crate::task::store::{Row, StoreError};
+
+/// How one task ended, as its parent observes it.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome<L> {
+    /// The body returned a terminal proof in this state.
+    Finished(State<L>),
+    /// The body returned an error; the row is abandoned with its text as the reason.
+    Failed(String),
+    /// The body panicked; the row is abandoned with the panic message as the reason.
+    Panicked(String),
+    /// The task was aborted (directly, or by shutdown); the row is abandoned.
+    Aborted,
+    /// The row was adopted by another supervisor after this one's lease lapsed: the task was
+    /// ended, and this supervisor wrote nothing more to the row (its new owner drives it).
+    Fenced,
+}
+
+/// One finished task.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Finished<L> {
+    /// The task's id.
+    pub id: Arc<str>,
+    /// How it ended.
+    pub outcome: Outcome<L>,
+}
+
+/// What a shutdown saw and left.
+#[derive(Clone)]
+pub struct Report<L> {
+    /// The tasks that ended and that no `join_next` had read, the most recent
+    /// [`Config::unread_outcomes`](super::Config::unread_outcomes) of them.
+    pub finished: Vec<Finished<L>>,
+    /// The store's rows after the flush: every one of this supervisor's rows is terminal.
+    pub rows: Vec<Row>,
+}
+
+impl<L: Lifecycle> fmt::Debug for Outcome<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Finished(state) => f.debug_tuple("Finished").field(state).finish(),
+            Outcome::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
+            Outcome::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
+            Outcome::Aborted => f.write_str("Aborted"),
+            Outcome::Fenced => f.write_str("Fenced"),
+        }
+    }
+}
+
+impl<L: Lifecycle> fmt::Debug for Finished<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finished")
+            .field("id", &self.id)
+            .field("outcome", &self.outcome)
+            .finish()
+    }
+}
+
+impl<L: Lifecycle> fmt::Debug for Report<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Report")
+            .field("finished", &self.finished)
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+/// What a reconciliation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Orphans resumed as supervised tasks.
+    pub resumed: Vec<String>,
+    /// Orphans recorded as abandoned.
+    pub abandoned: Vec<String>,
+    /// Rows whose status is not a state of the lifecycle: left untouched, reported.
+    pub poisoned: Vec<String>,
+}
+
+/// A row a stopped supervisor left non-terminal, rebuilt as its typed machine.
+pub struct Orphan<L: Lifecycle> {
+    /// The task's id (also the machine's value).
+    pub id: String,
+    /// The supervisor instance that owned it.
+    pub previous_owner: String,
+    /// The stored state.
+    pub state: State<L>,
+    /// The typed machine, recording to this supervisor. Dropping it abandons the row.
+    pub machine: L::Resumed<String, Recorded<TaskRecorder<L>>>,
+}
+
+impl<L: Lifecycle> fmt::Debug for Orphan<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Orphan")
+            .field("id", &self.id)
+            .field("previous_owner", &self.previous_owner)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The counters of a supervisor, readable at any time.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(super) running: AtomicU64,
+    pub(super) completed: AtomicU64,
+    pub(super) abandoned: AtomicU64,
+    pub(super) reconciled: AtomicU64,
+    pub(super) fenced: AtomicU64,
+    pub(super) pruned: AtomicU64,
+    pub(super) outcomes_dropped: AtomicU64,
+    pub(super) store_errors: AtomicU64,
+}
+
+impl Counters {
+    /// Tasks spawned whose body has not ended yet: exact at all times, whether or not anyone
+    /// calls `join_next`.
+    #[must_use]
+    pub fn running(&self) -> u64 {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// Tasks that ended in a terminal state other than the abandoned one.
+    #[must_use]
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// Tasks that ended abandoned: an error, a panic, an abort, or `abandon()`.
+    #[must_use]
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+
+    /// Orphans handled by `reconcile`.
+    #[must_use]
+    pub fn reconciled(&self) -> u64 {
+        self.reconciled.load(Ordering::Relaxed)
+    }
+
+    /// Tasks ended because their row was adopted by another supervisor (see
+    /// [`StoreError::Fenced`]).
+    #[must_use]
+    pub fn fenced(&self) -> u64 {
+        self.fenced.load(Ordering::Relaxed)
+    }
+
+    /// Terminal rows the retention policy pruned from the store.
+    #[must_use]
+    pub fn pruned(&self) -> u64 {
+        self.pruned.load(Ordering::Relaxed)
+    }
+
+    /// Outcomes dropped, oldest first, because more than
+    /// [`Config::unread_outcomes`](super::Config::unread_outcomes) were waiting for a
+    /// `join_next`. Their rows have their status and reason all the same.
+    #[must_use]
+    pub fn outcomes_dropped(&self) -> u64 {
+        self.outcomes_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Store requests that failed (each also reported through `tracing`, with that feature).
+    /// A batch that failed is retried whole; none is lost or half-written.
+    #[must_use]
+    pub fn store_errors(&self) -> u64 {
+        self.store_errors.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Why a task was not spawned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnError {
+    /// The store refused the row (an id already in use, a backend failure).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
