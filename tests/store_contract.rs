@@ -1,0 +1,373 @@
+//! The store contract: what every `StatusStore` backend promises, checked against each one.
+//!
+//! A new backend runs the whole contract by adding one line at the bottom of this file:
+//! `store_contract!(name, |test_name| make_a_fresh_store(test_name));`.
+#![cfg(feature = "sqlite")]
+
+use std::time::Duration;
+
+use fixpoint::{
+    Lifecycle, MemoryStore, Retention, Row, RowWrite, SqliteStore, StatusStore, StoreError,
+    Transition, terminal_state,
+};
+
+#[terminal_state]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    #[initial]
+    #[to(Running, Failed)]
+    Queued,
+    #[to(Done, Failed)]
+    Running,
+    #[terminal]
+    Done,
+    #[terminal]
+    #[abandoned]
+    Failed,
+}
+
+fn state(name: &str) -> fixpoint::State<Job> {
+    Job::parse_state(name).unwrap()
+}
+
+fn step(from: &str, to: &str) -> Transition<Job> {
+    Transition::new(state(from), state(to)).unwrap()
+}
+
+async fn status<S: StatusStore<Job>>(store: &S, id: &str) -> Option<Row> {
+    store
+        .rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|row| row.id == id)
+}
+
+/// A lease that has already run out: `expires_at` is now, and a lease is live only after.
+async fn lapse<S: StatusStore<Job>>(store: &S, owner: &str) {
+    store.renew_lease(owner, Duration::ZERO).await.unwrap();
+}
+
+/// Transitions are compare-and-set on the status: from the state the row is in, and only then.
+pub async fn compare_and_set<S: StatusStore<Job>>(store: S) {
+    store.insert("t", "me").await.unwrap();
+    assert_eq!(status(&store, "t").await.unwrap().status, "Queued");
+    assert_eq!(
+        store
+            .transition("t", "me", state("Running"), state("Done"))
+            .await,
+        Err(StoreError::Conflict {
+            id: "t".into(),
+            expected: "Running",
+            found: "Queued".into()
+        })
+    );
+    assert_eq!(status(&store, "t").await.unwrap().status, "Queued");
+    store
+        .transition("t", "me", state("Queued"), state("Running"))
+        .await
+        .unwrap();
+    store
+        .transition("t", "me", state("Running"), state("Done"))
+        .await
+        .unwrap();
+    assert_eq!(status(&store, "t").await.unwrap().status, "Done");
+}
+
+/// Undeclared edges and moves out of a terminal state never reach the store.
+pub async fn undeclared_and_terminal_moves_are_refused<S: StatusStore<Job>>(store: S) {
+    store.insert("t", "me").await.unwrap();
+    let skip = store
+        .transition("t", "me", state("Queued"), state("Done"))
+        .await;
+    assert!(matches!(skip, Err(StoreError::Illegal(_))), "{skip:?}");
+    store
+        .transition("t", "me", state("Queued"), state("Failed"))
+        .await
+        .unwrap();
+    for to in ["Queued", "Running", "Done", "Failed"] {
+        let out = store
+            .transition("t", "me", state("Failed"), state(to))
+            .await;
+        assert!(
+            matches!(out, Err(StoreError::Illegal(_))),
+            "Failed -> {to}: {out:?}"
+        );
+    }
+    assert_eq!(status(&store, "t").await.unwrap().status, "Failed");
+}
+
+/// An id in use is never overwritten, finished or not.
+pub async fn reused_ids_are_refused<S: StatusStore<Job>>(store: S) {
+    store.insert("t", "me").await.unwrap();
+    assert_eq!(
+        store.insert("t", "other").await,
+        Err(StoreError::IdTaken {
+            id: "t".into(),
+            status: "Queued".into()
+        })
+    );
+    store
+        .transition("t", "me", state("Queued"), state("Failed"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.insert("t", "me").await,
+        Err(StoreError::IdTaken {
+            id: "t".into(),
+            status: "Failed".into()
+        })
+    );
+    let row = status(&store, "t").await.unwrap();
+    assert_eq!((row.owner.as_str(), row.status.as_str()), ("me", "Failed"));
+}
+
+/// A missing row is `NotFound`, a row in another state is `Conflict`.
+pub async fn not_found_is_not_a_conflict<S: StatusStore<Job>>(store: S) {
+    assert_eq!(
+        store
+            .transition("ghost", "me", state("Queued"), state("Running"))
+            .await,
+        Err(StoreError::NotFound { id: "ghost".into() })
+    );
+    assert_eq!(
+        store.annotate("ghost", "me", "why").await,
+        Err(StoreError::NotFound { id: "ghost".into() })
+    );
+    assert!(
+        store.rows().await.unwrap().is_empty(),
+        "nothing was created"
+    );
+}
+
+/// A batch gets one result per write, in order; a refused write changes nothing and the
+/// others still apply.
+pub async fn a_batch_answers_each_write<S: StatusStore<Job>>(store: S) {
+    store.insert("a", "me").await.unwrap();
+    store.insert("b", "me").await.unwrap();
+    let applied = store
+        .apply(
+            "me",
+            &[
+                RowWrite::transition("a", step("Queued", "Running")),
+                RowWrite::transition("b", step("Running", "Done")), // b is Queued
+                RowWrite::transition("ghost", step("Queued", "Running")),
+                RowWrite::transition("a", step("Running", "Done")),
+                RowWrite::reason("b", "kept waiting"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        applied,
+        [
+            Ok(()),
+            Err(StoreError::Conflict {
+                id: "b".into(),
+                expected: "Running",
+                found: "Queued".into()
+            }),
+            Err(StoreError::NotFound { id: "ghost".into() }),
+            Ok(()),
+            Ok(()),
+        ]
+    );
+    let rows = store.rows().await.unwrap();
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|row| (row.id.as_str(), row.status.as_str(), row.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("a", "Done", None), ("b", "Queued", Some("kept waiting"))]
+    );
+}
+
+/// Rows of a live lease are nobody's orphans; once it lapses, its unfinished rows are;
+/// finished rows never are.
+pub async fn orphans_only_after_the_lease_expires<S: StatusStore<Job>>(store: S) {
+    store
+        .renew_lease("alive", Duration::from_secs(60))
+        .await
+        .unwrap();
+    for id in ["q", "r", "d"] {
+        store.insert(id, "alive").await.unwrap();
+    }
+    store
+        .transition("r", "alive", state("Queued"), state("Running"))
+        .await
+        .unwrap();
+    store
+        .transition("d", "alive", state("Queued"), state("Failed"))
+        .await
+        .unwrap();
+    assert!(
+        store.orphans().await.unwrap().is_empty(),
+        "the lease is live"
+    );
+    lapse(&store, "alive").await;
+    let orphans: Vec<_> = store
+        .orphans()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.id, row.status))
+        .collect();
+    assert_eq!(
+        orphans,
+        [
+            ("q".into(), "Queued".into()),
+            ("r".into(), "Running".into())
+        ]
+    );
+    store
+        .renew_lease("alive", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(
+        store.orphans().await.unwrap().is_empty(),
+        "renewed: live again"
+    );
+    store.release_lease("alive").await.unwrap();
+    assert_eq!(store.orphans().await.unwrap().len(), 2, "released: gone");
+}
+
+/// `adopt` is a compare-and-set on owner, status and the old owner's lease.
+pub async fn adopt_is_compare_and_set<S: StatusStore<Job>>(store: S) {
+    store
+        .renew_lease("old", Duration::from_secs(60))
+        .await
+        .unwrap();
+    store.insert("t", "old").await.unwrap();
+    let adopt = |from: &'static str, status: &'static str| {
+        let store = &store;
+        async move { store.adopt("t", from, state(status), "new").await.unwrap() }
+    };
+    assert!(
+        !adopt("old", "Queued").await,
+        "the old owner's lease is live"
+    );
+    lapse(&store, "old").await;
+    assert!(!adopt("someone", "Queued").await, "not that owner's row");
+    assert!(!adopt("old", "Running").await, "not in that state");
+    assert!(adopt("old", "Queued").await);
+    assert!(!adopt("old", "Queued").await, "adopted once, not twice");
+    assert_eq!(status(&store, "t").await.unwrap().owner, "new");
+}
+
+/// After an adoption, every write of the former owner is refused and names the new one.
+pub async fn writes_from_a_former_owner_are_refused<S: StatusStore<Job>>(store: S) {
+    store.insert("t", "old").await.unwrap();
+    store
+        .transition("t", "old", state("Queued"), state("Running"))
+        .await
+        .unwrap();
+    lapse(&store, "old").await;
+    assert!(
+        store
+            .adopt("t", "old", state("Running"), "new")
+            .await
+            .unwrap()
+    );
+    let fenced = StoreError::Fenced {
+        id: "t".into(),
+        owner: "new".into(),
+    };
+    assert_eq!(
+        store
+            .transition("t", "old", state("Running"), state("Done"))
+            .await,
+        Err(fenced.clone())
+    );
+    assert_eq!(store.annotate("t", "old", "late").await, Err(fenced));
+    let row = status(&store, "t").await.unwrap();
+    assert_eq!((row.status.as_str(), row.reason), ("Running", None));
+    store
+        .transition("t", "new", state("Running"), state("Done"))
+        .await
+        .unwrap();
+}
+
+/// Retention forgets terminal rows only, oldest first, and frees their ids.
+pub async fn retention_never_touches_a_live_row<S: StatusStore<Job>>(store: S) {
+    for n in 0..6 {
+        let id = format!("t{n}");
+        store.insert(&id, "me").await.unwrap();
+        if n % 2 == 0 {
+            store
+                .transition(&id, "me", state("Queued"), state("Failed"))
+                .await
+                .unwrap();
+            // Distinct finish times, so "oldest first" is observable.
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    }
+    let keep_one = Retention {
+        max_age: None,
+        max_rows: Some(1),
+    };
+    assert_eq!(store.prune(keep_one).await.unwrap(), 2);
+    let ids = |rows: Vec<Row>| rows.into_iter().map(|row| row.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.rows().await.unwrap()), ["t1", "t3", "t4", "t5"]);
+    assert_eq!(
+        store.prune(keep_one).await.unwrap(),
+        0,
+        "nothing more to prune"
+    );
+    assert_eq!(store.prune(Retention::keep_all()).await.unwrap(), 0);
+    let no_age = Retention {
+        max_age: Some(Duration::ZERO),
+        max_rows: None,
+    };
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    assert_eq!(store.prune(no_age).await.unwrap(), 1);
+    assert_eq!(ids(store.rows().await.unwrap()), ["t1", "t3", "t5"]);
+    store.insert("t0", "me").await.unwrap(); // its row is gone, so is the id's claim
+}
+
+macro_rules! store_contract {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            store_contract!(@cases $make;
+                compare_and_set,
+                undeclared_and_terminal_moves_are_refused,
+                reused_ids_are_refused,
+                not_found_is_not_a_conflict,
+                a_batch_answers_each_write,
+                orphans_only_after_the_lease_expires,
+                adopt_is_compare_and_set,
+                writes_from_a_former_owner_are_refused,
+                retention_never_touches_a_live_row,
+            );
+        }
+    };
+    (@cases $make:expr; $($case:ident,)*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let make = $make;
+                super::$case(make(stringify!($case))).await;
+            }
+        )*
+    };
+}
+
+fn scratch(backend: &str, test: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "fixpoint-contract-{backend}-{test}-{}.db",
+        std::process::id()
+    ));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+store_contract!(memory, |_| MemoryStore::<Job>::new());
+store_contract!(sqlite, |test| SqliteStore::<Job>::open(scratch(
+    "sqlite", test
+))
+.unwrap());
+store_contract!(shared, |_| std::sync::Arc::new(MemoryStore::<Job>::new()));
