@@ -1,12 +1,17 @@
-//! Spawning and completing trivial tasks through a `Supervisor` (every transition recorded in
-//! a `MemoryStore`) beside `tokio::task::JoinSet`, in batches of 1,000; and the rate of SQLite
-//! transitions (each one a row update in a WAL file).
+//! Spawning and completing trivial tasks, in batches of 1,000, three ways: a bare
+//! `tokio::task::JoinSet`; the fair peer, a `JoinSet` beside the `Mutex<HashMap<id, status>>`
+//! recorder a user would write by hand (three statuses per task, like the supervisor's
+//! insert and two transitions); and a `Supervisor` recording every transition to a
+//! `MemoryStore`, flushed. Each side's set-up (`JoinSet::new`, `Supervisor::start`) is inside
+//! the measured window.
 
+use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fixpoint::{Config, MemoryStore, SqliteStore, Supervisor, terminal_state};
+use criterion::{Criterion, Throughput, criterion_group};
+use fixpoint::{Config, MemoryStore, Supervisor, terminal_state};
 use tokio::task::JoinSet;
 
 #[terminal_state]
@@ -25,12 +30,67 @@ pub enum Job {
 
 const BATCH: u64 = 1_000;
 
-fn spawn_complete(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
         .build()
+        .unwrap()
+}
+
+/// The bare `JoinSet`: no status anywhere.
+async fn joinset() {
+    let mut set = JoinSet::new();
+    for task in 0..BATCH {
+        set.spawn(async move { black_box(task) });
+    }
+    while let Some(done) = set.join_next().await {
+        black_box(done.unwrap());
+    }
+}
+
+/// What a user would write instead of a supervisor: a status map beside a `JoinSet`.
+async fn joinset_with_status_map(round: u64) {
+    let statuses: Arc<Mutex<HashMap<String, &'static str>>> = Arc::default();
+    let mut set = JoinSet::new();
+    for task in 0..BATCH {
+        let id = format!("{round}-{task}");
+        statuses.lock().unwrap().insert(id.clone(), "Queued");
+        let statuses = Arc::clone(&statuses);
+        set.spawn(async move {
+            *statuses.lock().unwrap().get_mut(&id).unwrap() = "Running";
+            black_box(task);
+            *statuses.lock().unwrap().get_mut(&id).unwrap() = "Done";
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        black_box(done.unwrap());
+    }
+    black_box(statuses);
+}
+
+/// The supervisor, every transition applied to the store before the clock stops.
+async fn supervisor(round: u64) -> Supervisor<Job, MemoryStore<Job>> {
+    let mut supervisor = Supervisor::start(MemoryStore::<Job>::new(), Config::default())
+        .await
         .unwrap();
+    for task in 0..BATCH {
+        supervisor
+            .spawn(format!("{round}-{task}"), task, |job| async move {
+                job.to_running().to_done()
+            })
+            .await
+            .unwrap();
+    }
+    while let Some(done) = supervisor.join_next().await {
+        black_box(done);
+    }
+    supervisor.flush().await.unwrap();
+    supervisor
+}
+
+fn spawn_complete(c: &mut Criterion) {
+    let rt = runtime();
     let mut group = c.benchmark_group("supervisor/spawn_complete");
     group.throughput(Throughput::Elements(BATCH));
     group.bench_function("tokio_joinset", |b| {
@@ -38,13 +98,18 @@ fn spawn_complete(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let mut set = JoinSet::new();
-                    for task in 0..BATCH {
-                        set.spawn(async move { black_box(task) });
-                    }
-                    while let Some(done) = set.join_next().await {
-                        black_box(done.unwrap());
-                    }
+                    joinset().await;
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("joinset_with_status_map", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for round in 0..iters {
+                    joinset_with_status_map(round).await;
                 }
                 start.elapsed()
             })
@@ -55,59 +120,10 @@ fn spawn_complete(c: &mut Criterion) {
             rt.block_on(async {
                 let mut elapsed = Duration::ZERO;
                 for round in 0..iters {
-                    let mut supervisor =
-                        Supervisor::start(MemoryStore::<Job>::new(), Config::default())
-                            .await
-                            .unwrap();
                     let start = Instant::now();
-                    for task in 0..BATCH {
-                        supervisor
-                            .spawn(format!("{round}-{task}"), task, |job| async move {
-                                job.to_running().to_done()
-                            })
-                            .await
-                            .unwrap();
-                    }
-                    while let Some(done) = supervisor.join_next().await {
-                        black_box(done);
-                    }
-                    supervisor.flush().await.unwrap(); // every transition applied to the store
+                    let done = supervisor(round).await;
                     elapsed += start.elapsed();
-                }
-                elapsed
-            })
-        });
-    });
-    group.finish();
-
-    let mut group = c.benchmark_group("supervisor/sqlite");
-    group.throughput(Throughput::Elements(BATCH * 3)); // insert + two transitions per task
-    group.sample_size(10);
-    group.bench_function("spawn_complete_1000_tasks", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut elapsed = Duration::ZERO;
-                for round in 0..iters {
-                    let path = std::env::temp_dir()
-                        .join(format!("fixpoint-bench-{}-{round}.db", std::process::id()));
-                    let store = SqliteStore::<Job>::open(&path).unwrap();
-                    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
-                    let start = Instant::now();
-                    for task in 0..BATCH {
-                        supervisor
-                            .spawn(format!("{task}"), task, |job| async move {
-                                job.to_running().to_done()
-                            })
-                            .await
-                            .unwrap();
-                    }
-                    while supervisor.join_next().await.is_some() {}
-                    supervisor.flush().await.unwrap();
-                    elapsed += start.elapsed();
-                    drop(supervisor);
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                    }
+                    drop(done); // its teardown is not part of the work
                 }
                 elapsed
             })
@@ -117,4 +133,30 @@ fn spawn_complete(c: &mut Criterion) {
 }
 
 criterion_group!(benches, spawn_complete);
-criterion_main!(benches);
+
+/// `FIXPOINT_COUNT=<side> valgrind --tool=callgrind <this bench>` runs 100 rounds of one side
+/// (`none` runs nothing: the baseline to subtract) instead of criterion, for instruction
+/// counts that the machine's load does not move.
+fn count(side: &str) {
+    let rt = runtime();
+    rt.block_on(async {
+        for round in 0..100 {
+            match side {
+                "none" => {}
+                "tokio_joinset" => joinset().await,
+                "joinset_with_status_map" => joinset_with_status_map(round).await,
+                "fixpoint_supervisor_memory_store" => drop(supervisor(round).await),
+                other => panic!("no side named {other}"),
+            }
+        }
+    });
+}
+
+fn main() {
+    if let Ok(side) = std::env::var("FIXPOINT_COUNT") {
+        count(&side);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -140,7 +140,7 @@ pub async fn not_found_is_not_a_conflict<S: StatusStore<Job>>(store: S) {
     );
 }
 
-/// A batch gets one result per write, in order; a refused write changes nothing and the
+/// A batch names the writes it refused, by index; a refused write changes nothing and the
 /// others still apply.
 pub async fn a_batch_answers_each_write<S: StatusStore<Job>>(store: S) {
     store.insert("a", "me").await.unwrap();
@@ -161,16 +161,17 @@ pub async fn a_batch_answers_each_write<S: StatusStore<Job>>(store: S) {
     assert_eq!(
         applied,
         [
-            Ok(()),
-            Err(StoreError::Conflict {
-                id: "b".into(),
-                expected: "Running",
-                found: "Queued".into()
-            }),
-            Err(StoreError::NotFound { id: "ghost".into() }),
-            Ok(()),
-            Ok(()),
-        ]
+            (
+                1,
+                StoreError::Conflict {
+                    id: "b".into(),
+                    expected: "Running",
+                    found: "Queued".into()
+                }
+            ),
+            (2, StoreError::NotFound { id: "ghost".into() }),
+        ],
+        "the refused writes, by index; the others were applied"
     );
     let rows = store.rows().await.unwrap();
     let seen: Vec<_> = rows

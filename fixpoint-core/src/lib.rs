@@ -49,7 +49,7 @@ pub use pubsub::{
 pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
 pub use task::{
-    Applied, Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Report,
+    Refused, Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Report,
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition,
 };

@@ -2,12 +2,12 @@
 //! them.
 
 use core::fmt;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque, hash_map};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::now_millis;
-use super::store::{Applied, Retention, Row, RowChange, RowWrite, StatusStore, StoreError};
+use super::store::{Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError};
 use crate::lifecycle::{Lifecycle, State};
 
 /// A [`StatusStore`] in memory. Share it between supervisors (or with the code that inspects
@@ -24,7 +24,11 @@ struct Inner<L> {
     rows: HashMap<Arc<str>, Entry<L>>,
     /// Terminal rows in the order they turned terminal: what retention prunes, oldest first.
     finished: VecDeque<(i64, Arc<str>)>,
-    owners: HashMap<Arc<str>, Owner>,
+    /// Owner ids and their lease expiry: each row holds a clone of its owner's `Arc`, so an
+    /// owner with no lease whose `Arc` is held by the map alone is forgotten.
+    owners: HashMap<Arc<str>, Option<i64>>,
+    /// The owner of the latest insert: a supervisor inserts many rows in a row.
+    last_owner: Option<Arc<str>>,
 }
 
 struct Entry<L> {
@@ -33,13 +37,6 @@ struct Entry<L> {
     owner: Arc<str>,
     state: State<L>,
     reason: Option<String>,
-}
-
-/// An owner's lease, and how many rows name it (the owner is forgotten when both are gone).
-#[derive(Default)]
-struct Owner {
-    lease_expires: Option<i64>,
-    rows: u64,
 }
 
 impl<L: Lifecycle> Default for MemoryStore<L> {
@@ -57,6 +54,7 @@ impl<L: Lifecycle> MemoryStore<L> {
                 rows: HashMap::new(),
                 finished: VecDeque::new(),
                 owners: HashMap::new(),
+                last_owner: None,
             }),
         }
     }
@@ -69,28 +67,33 @@ impl<L: Lifecycle> MemoryStore<L> {
 impl<L: Lifecycle> Inner<L> {
     /// The shared copy of an owner id: a supervisor's rows all point at one.
     fn owner(&mut self, owner: &str) -> Arc<str> {
-        if let Some((known, _)) = self.owners.get_key_value(owner) {
-            return Arc::clone(known);
+        if let Some(last) = self.last_owner.as_ref().filter(|last| &***last == owner) {
+            return Arc::clone(last);
         }
-        let owner: Arc<str> = owner.into();
-        self.owners.insert(Arc::clone(&owner), Owner::default());
+        let owner = match self.owners.get_key_value(owner) {
+            Some((known, _)) => Arc::clone(known),
+            None => {
+                let owner: Arc<str> = owner.into();
+                self.owners.insert(Arc::clone(&owner), None);
+                owner
+            }
+        };
+        self.last_owner = Some(Arc::clone(&owner));
         owner
     }
 
-    /// Forgets `owner` once no lease and no row name it.
-    fn release_owner(&mut self, owner: &str, rows: u64) {
-        if let Some(known) = self.owners.get_mut(owner) {
-            known.rows -= rows;
-            if known.rows == 0 && known.lease_expires.is_none() {
-                self.owners.remove(owner);
-            }
-        }
+    /// Forgets the owners that hold no lease and name no row.
+    fn forget_owners(&mut self) {
+        self.last_owner = None;
+        self.owners
+            .retain(|owner, lease| lease.is_some() || Arc::strong_count(owner) > 1);
     }
 
     fn live(&self, owner: &str, now: i64) -> bool {
         self.owners
             .get(owner)
-            .and_then(|known| known.lease_expires)
+            .copied()
+            .flatten()
             .is_some_and(|expires| expires > now)
     }
 
@@ -144,36 +147,35 @@ impl<L: Lifecycle> Inner<L> {
 impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        if let Some(entry) = inner.rows.get(id) {
-            return Err(StoreError::IdTaken {
-                id: id.to_owned(),
-                status: entry.state.name().to_owned(),
-            });
-        }
         let owner = inner.owner(owner);
-        if let Some(known) = inner.owners.get_mut(&owner) {
-            known.rows += 1;
-        }
         let id: Arc<str> = id.into();
-        inner.rows.insert(
-            Arc::clone(&id),
-            Entry {
-                id,
-                owner,
-                state: L::initial(),
-                reason: None,
-            },
-        );
-        Ok(())
+        match inner.rows.entry(Arc::clone(&id)) {
+            hash_map::Entry::Occupied(taken) => Err(StoreError::IdTaken {
+                id: id.to_string(),
+                status: taken.get().state.name().to_owned(),
+            }),
+            hash_map::Entry::Vacant(row) => {
+                row.insert(Entry {
+                    id,
+                    owner,
+                    state: L::initial(),
+                    reason: None,
+                });
+                Ok(())
+            }
+        }
     }
 
-    async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Applied, StoreError> {
+    async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
         let now = now_millis();
         let mut inner = self.lock();
-        Ok(writes
-            .iter()
-            .map(|write| inner.apply_one(owner, write, now))
-            .collect())
+        let mut refused = Vec::new();
+        for (index, write) in writes.iter().enumerate() {
+            if let Err(error) = inner.apply_one(owner, write, now) {
+                refused.push((index, error));
+            }
+        }
+        Ok(refused)
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -181,18 +183,16 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
             now_millis().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
         let mut inner = self.lock();
         let owner = inner.owner(owner);
-        if let Some(known) = inner.owners.get_mut(&owner) {
-            known.lease_expires = Some(expires);
-        }
+        inner.owners.insert(owner, Some(expires));
         Ok(())
     }
 
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        if let Some(known) = inner.owners.get_mut(owner) {
-            known.lease_expires = None;
+        if let Some(lease) = inner.owners.get_mut(owner) {
+            *lease = None;
         }
-        inner.release_owner(owner, 0);
+        inner.forget_owners();
         Ok(())
     }
 
@@ -225,13 +225,9 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
             _ => return Ok(false),
         }
         let to_owner = inner.owner(to_owner);
-        if let Some(known) = inner.owners.get_mut(&to_owner) {
-            known.rows += 1;
-        }
         if let Some(entry) = inner.rows.get_mut(id) {
             entry.owner = to_owner;
         }
-        inner.release_owner(from_owner, 1);
         Ok(true)
     }
 
@@ -251,11 +247,9 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
                 break;
             };
             // Only terminal rows are queued, and nothing leaves a terminal state.
-            if let Some(entry) = inner.rows.remove(&id) {
-                inner.release_owner(&entry.owner, 1);
-                pruned += 1;
-            }
+            pruned += u64::from(inner.rows.remove(&id).is_some());
         }
+        inner.forget_owners();
         Ok(pruned)
     }
 

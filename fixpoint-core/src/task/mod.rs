@@ -17,7 +17,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
-    Applied, Retention, Row, RowChange, RowWrite, StatusStore, StoreError, Transition,
+    Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError, Transition,
 };
 pub use supervisor::{
     Config, Counters, Finished, Machine, Orphan, Outcome, Reconciled, Report, SpawnError,

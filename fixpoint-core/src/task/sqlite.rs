@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
 use super::now_millis;
-use super::store::{Applied, Retention, Row, RowChange, RowWrite, StatusStore, StoreError};
+use super::store::{Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError};
 use crate::lifecycle::{Lifecycle, State};
 
 /// A [`StatusStore`] in a SQLite file, shared by every process that opens it.
@@ -344,16 +344,19 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
         .await
     }
 
-    async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Applied, StoreError> {
+    async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
         let owner = owner.to_owned();
         let writes = writes.to_vec();
         self.run(move |transaction, table| {
             let now = now_millis();
             atomically(transaction, || {
-                writes
-                    .iter()
-                    .map(|write| apply_one(transaction, table, &owner, write, now))
-                    .collect()
+                let mut refused = Vec::new();
+                for (index, write) in writes.iter().enumerate() {
+                    if let Err(error) = apply_one(transaction, table, &owner, write, now)? {
+                        refused.push((index, error));
+                    }
+                }
+                Ok(refused)
             })
         })
         .await

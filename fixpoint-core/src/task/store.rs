@@ -234,8 +234,9 @@ impl Default for Retention {
     }
 }
 
-/// What a batch did: one result per write, in order.
-pub type Applied = Vec<Result<(), StoreError>>;
+/// What a batch did: the writes the store refused, each with its index in the batch; every
+/// write not listed was applied. Empty when all were.
+pub type Refused = Vec<(usize, StoreError)>;
 
 /// A store of task statuses with compare-and-set transitions, fenced by owner.
 ///
@@ -258,10 +259,10 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     fn insert(&self, id: &str, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Applies `writes` for `owner`, in order, as one unit where the backend has one (a single
-    /// transaction in SQL stores). Each write gets its own result: [`StoreError::NotFound`],
-    /// [`StoreError::Fenced`] when the row is not `owner`'s, [`StoreError::Conflict`] when a
-    /// transition's row is not in its `from` state; a refused write changes nothing and the
-    /// others still apply.
+    /// transaction in SQL stores), and returns the writes it refused, by index:
+    /// [`StoreError::NotFound`], [`StoreError::Fenced`] when the row is not `owner`'s,
+    /// [`StoreError::Conflict`] when a transition's row is not in its `from` state. A refused
+    /// write changes nothing and the others still apply.
     ///
     /// # Errors
     ///
@@ -271,7 +272,7 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
         &self,
         owner: &str,
         writes: &[RowWrite<L>],
-    ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Refused, StoreError>> + Send;
 
     /// Declares `owner` alive for `ttl` more.
     ///
@@ -360,10 +361,11 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     }
 }
 
-fn single(applied: Result<Applied, StoreError>) -> Result<(), StoreError> {
-    applied?
-        .pop()
-        .unwrap_or_else(|| Err(StoreError::Backend("the store returned no result".into())))
+fn single(applied: Result<Refused, StoreError>) -> Result<(), StoreError> {
+    match applied?.pop() {
+        None => Ok(()),
+        Some((_, refusal)) => Err(refusal),
+    }
 }
 
 /// Why a store refused or failed a request. No variant loses a row.
@@ -436,7 +438,7 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Arc<S> {
         &self,
         owner: &str,
         writes: &[RowWrite<L>],
-    ) -> impl Future<Output = Result<Applied, StoreError>> + Send {
+    ) -> impl Future<Output = Result<Refused, StoreError>> + Send {
         (**self).apply(owner, writes)
     }
 

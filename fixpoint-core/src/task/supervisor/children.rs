@@ -58,11 +58,10 @@ impl<L> Child<L> {
     /// Queues a write for the store, unless the row is no longer this supervisor's. A closed
     /// queue means the supervisor and its writer are gone with the runtime; the row is then
     /// an orphan for the next start's `reconcile`.
-    pub(super) fn write(self: &Arc<Self>, write: RowWrite<L>) {
+    pub(super) fn write(&self, write: RowWrite<L>) {
         if !self.fenced.load(Ordering::Acquire) {
-            let _ = self
-                .writes
-                .send(Queued::Write(write, Some(Arc::clone(self))));
+            let slot = self.slot.load(Ordering::Relaxed);
+            let _ = self.writes.send(Queued::Write(write, slot));
         }
     }
 
@@ -123,6 +122,16 @@ impl<L: Lifecycle> Children<L> {
         let abort = tokio::spawn(supervise(exit, body)).abort_handle();
         let _ = child.abort.set(abort.clone());
         abort
+    }
+
+    /// Fences the live child in `slot` if it is the task of row `id` (a task that already
+    /// ended has nothing left to stop). Returns whether this call fenced it.
+    pub(super) fn fence(&self, slot: usize, id: &str) -> bool {
+        let slots = self.lock();
+        match slots.live.get(slot) {
+            Some(Some(child)) if &*child.id == id => child.fence(),
+            _ => false,
+        }
     }
 
     /// Aborts every live child; each records its abandonment as it is dropped.

@@ -1,22 +1,22 @@
 //! The writer that applies the tasks' writes to the store in ordered batches, and the
 //! maintenance loop that keeps the lease and prunes finished rows on its own cadence.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::Config;
-use super::children::{Child, Children};
+use super::children::Children;
 use super::report::Counters;
 use crate::lifecycle::{Event, Lifecycle};
-use crate::task::store::{RowWrite, StatusStore, StoreError};
+use crate::task::store::{Refused, RowWrite, StatusStore, StoreError};
 
 /// What the writer applies, in the order the tasks produced it.
 pub(crate) enum Queued<L> {
-    /// A write, and the child it belongs to (fenced if the store refuses it as not ours).
-    Write(RowWrite<L>, Option<Arc<Child<L>>>),
+    /// A write, and the registry slot of the task that made it (fenced if the store refuses
+    /// the write as not ours).
+    Write(RowWrite<L>, usize),
     /// Answered once every write queued before it is applied, or with the store's error
     /// while they cannot be.
     Flush(oneshot::Sender<Result<(), StoreError>>),
@@ -33,23 +33,25 @@ pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     mut queue: mpsc::UnboundedReceiver<Queued<L>>,
     children: Arc<Children<L>>,
 ) {
-    let mut pending = VecDeque::new();
-    let mut incoming = Vec::with_capacity(BATCH);
+    let mut pending = Vec::with_capacity(BATCH);
+    let mut batch = Batch::default();
     let mut backoff = Duration::ZERO;
     loop {
         if backoff.is_zero() {
-            if queue.recv_many(&mut incoming, BATCH).await == 0 && pending.is_empty() {
-                return;
+            if queue.recv_many(&mut pending, BATCH).await == 0 {
+                return; // every sender is gone, and nothing is pending
             }
+            // Woken by the first write of a burst: let the tasks that are making the rest run
+            // first, so that one batch (one lock, one transaction) takes them all.
+            tokio::task::yield_now().await;
         } else {
             tokio::time::sleep(backoff).await;
-            while incoming.len() < BATCH {
-                let Ok(queued) = queue.try_recv() else { break };
-                incoming.push(queued);
-            }
         }
-        pending.extend(incoming.drain(..));
-        backoff = match drain(&*store, &owner, &mut pending, &children.counters).await {
+        while pending.len() < BATCH {
+            let Ok(queued) = queue.try_recv() else { break };
+            pending.push(queued);
+        }
+        backoff = match drain(&*store, &owner, &mut pending, &mut batch, &children).await {
             Ok(()) => Duration::ZERO,
             Err(()) => next_backoff(backoff),
         };
@@ -60,85 +62,97 @@ fn next_backoff(previous: Duration) -> Duration {
     (previous * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
-/// Applies `pending` from the front: runs of writes as batches, flushes answered in between.
-/// On a store failure the failed batch stays at the front, and the flushes behind it learn
-/// the error now rather than wait for a store that may not come back.
-async fn drain<L: Lifecycle, S: StatusStore<L>>(
-    store: &S,
-    owner: &str,
-    pending: &mut VecDeque<Queued<L>>,
-    counters: &Counters,
-) -> Result<(), ()> {
-    let mut batch = Vec::new();
-    let mut children = Vec::new();
-    loop {
-        while let Some(Queued::Flush(_)) = pending.front() {
-            if let Some(Queued::Flush(done)) = pending.pop_front() {
-                let _ = done.send(Ok(()));
-            }
-        }
-        while batch.len() < BATCH {
-            match pending.pop_front() {
-                Some(Queued::Write(write, child)) => {
-                    batch.push(write);
-                    children.push(child);
-                }
-                Some(flush) => {
-                    pending.push_front(flush);
-                    break;
-                }
-                None => break,
-            }
-        }
-        if batch.is_empty() {
-            return Ok(());
-        }
-        match store.apply(owner, &batch).await {
-            Ok(results) => settle(results, &mut batch, &mut children, counters),
-            Err(error) => {
-                failed(&error, counters);
-                for queued in pending.iter_mut() {
-                    if let Queued::Flush(done) = queued {
-                        let (closed, _) = oneshot::channel();
-                        let _ = std::mem::replace(done, closed).send(Err(error.clone()));
-                    }
-                }
-                // Back to the front, in order, to be retried whole.
-                while let (Some(write), Some(child)) = (batch.pop(), children.pop()) {
-                    pending.push_front(Queued::Write(write, child));
-                }
-                return Err(());
-            }
+/// The writes of one batch, and the slots of the tasks that made them.
+struct Batch<L> {
+    writes: Vec<RowWrite<L>>,
+    slots: Vec<usize>,
+}
+
+impl<L> Default for Batch<L> {
+    fn default() -> Self {
+        Batch {
+            writes: Vec::with_capacity(BATCH),
+            slots: Vec::with_capacity(BATCH),
         }
     }
 }
 
-/// Acts on each write's result: a write refused because the row is another owner's ends
-/// the task that made it.
-fn settle<L: Lifecycle>(
-    results: Vec<Result<(), StoreError>>,
-    batch: &mut Vec<RowWrite<L>>,
-    children: &mut Vec<Option<Arc<Child<L>>>>,
-    counters: &Counters,
-) {
-    for ((result, _write), child) in results
-        .into_iter()
-        .zip(batch.drain(..))
-        .zip(children.drain(..))
-    {
-        match result {
-            Ok(()) => {}
-            Err(StoreError::Fenced { .. }) => {
-                if let Some(child) = child.filter(|child| child.fence()) {
-                    Counters::add(&counters.fenced, 1);
-                    #[cfg(feature = "tracing")]
-                    tracing::error!(task = &*child.id, write = ?_write, "the row was adopted by another supervisor: the task is ended and its row left to its new owner");
-                    let _ = child;
+/// Applies `pending` in order: runs of writes as batches, flushes answered in between. On a
+/// store failure, what was not applied stays in `pending`, in order, and the flushes in it
+/// learn the error now rather than wait for a store that may not come back.
+async fn drain<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    pending: &mut Vec<Queued<L>>,
+    batch: &mut Batch<L>,
+    children: &Children<L>,
+) -> Result<(), ()> {
+    let mut queued = pending.drain(..);
+    loop {
+        let mut flush = None;
+        for item in queued.by_ref() {
+            match item {
+                Queued::Write(write, slot) => {
+                    batch.writes.push(write);
+                    batch.slots.push(slot);
+                    if batch.writes.len() == BATCH {
+                        break;
+                    }
+                }
+                Queued::Flush(done) => {
+                    flush = Some(done);
+                    break;
                 }
             }
-            Err(error) => failed(&error, counters),
+        }
+        if !batch.writes.is_empty() {
+            if let Err(error) = store.apply(owner, &batch.writes).await.map(|refused| {
+                settle(refused, batch, children);
+            }) {
+                failed(&error, &children.counters);
+                let rest: Vec<_> = queued.collect();
+                let writes = batch.writes.drain(..).zip(batch.slots.drain(..));
+                pending.extend(writes.map(|(write, slot)| Queued::Write(write, slot)));
+                pending.extend(flush.map(Queued::Flush));
+                pending.extend(rest);
+                for item in pending.iter_mut() {
+                    if let Queued::Flush(done) = item {
+                        let (answered, _) = oneshot::channel();
+                        let _ = std::mem::replace(done, answered).send(Err(error.clone()));
+                    }
+                }
+                return Err(());
+            }
+        }
+        match flush {
+            Some(done) => drop(done.send(Ok(()))),
+            None if queued.len() == 0 => return Ok(()),
+            None => {}
         }
     }
+}
+
+/// Acts on the refused writes: a write refused because the row is another owner's ends the
+/// task that made it.
+fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, children: &Children<L>) {
+    for (index, error) in refused {
+        match error {
+            StoreError::Fenced { .. } => {
+                let (Some(write), Some(&slot)) = (batch.writes.get(index), batch.slots.get(index))
+                else {
+                    continue;
+                };
+                if children.fence(slot, write.id()) {
+                    Counters::add(&children.counters.fenced, 1);
+                    #[cfg(feature = "tracing")]
+                    tracing::error!(task = write.id(), ?error, "the row was adopted by another supervisor: the task is ended and its row left to its new owner");
+                }
+            }
+            error => failed(&error, &children.counters),
+        }
+    }
+    batch.writes.clear();
+    batch.slots.clear();
 }
 
 fn failed(_error: &StoreError, counters: &Counters) {

@@ -1,0 +1,332 @@
+//! The supervisor over long uptime: tasks nobody joins are reaped with their status and
+//! reason, `running()` is exact, unread outcomes are bounded, a supervisor that lost its rows
+//! to another never writes them again, and a million spawn-and-forget tasks hold constant
+//! memory.
+
+mod common;
+
+use common::{XorShift, quiet_injected_panics};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fixpoint::{Config, MemoryStore, Outcome, Retention, StatusStore, Supervisor, terminal_state};
+use tokio::sync::Notify;
+
+#[terminal_state]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectStatus {
+    #[initial]
+    #[to(Running, Failed)]
+    Initialized,
+    #[to(InputNeeded, Completed, Failed)]
+    Running,
+    #[to(Running, Failed)]
+    InputNeeded,
+    #[terminal]
+    Completed,
+    #[terminal]
+    #[abandoned]
+    Failed,
+}
+
+type Store = Arc<MemoryStore<ProjectStatus>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Return,
+    Error,
+    Panic,
+    Abort,
+}
+
+impl Fault {
+    fn pick(rng: &mut XorShift) -> Self {
+        [Fault::Return, Fault::Error, Fault::Panic, Fault::Abort][rng.below(4) as usize]
+    }
+
+    /// The row a task with this fault must end as: status, reason.
+    fn expected(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Fault::Return => ("Completed", None),
+            Fault::Error => ("Failed", Some("injected error")),
+            Fault::Panic => ("Failed", Some("panicked: injected panic")),
+            Fault::Abort => ("Failed", Some("aborted")),
+        }
+    }
+}
+
+/// Spawns a task that ends as `fault` says; an `Abort` task waits until it is aborted.
+async fn spawn_fault(
+    supervisor: &mut Supervisor<ProjectStatus, Store>,
+    id: String,
+    fault: Fault,
+) {
+    let handle = supervisor
+        .spawn(id, fault, |project| async move {
+            let running = project.to_running();
+            match *running {
+                Fault::Return => Ok(running.to_completed()),
+                Fault::Error => Err("injected error"),
+                Fault::Panic => panic!("injected panic"),
+                Fault::Abort => std::future::pending().await,
+            }
+        })
+        .await
+        .unwrap();
+    if fault == Fault::Abort {
+        handle.abort();
+    }
+}
+
+/// Waits until `done` holds, failing after a minute: a readiness condition, not a guess.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn config() -> Config {
+    Config {
+        unread_outcomes: 0,
+        retention: Retention::keep_all(),
+        ..Config::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_nobody_joins_get_their_status_and_reason() {
+    quiet_injected_panics();
+    let store = Store::default();
+    let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
+    let mut rng = XorShift(0x5eed);
+    let mut faults = Vec::new();
+    for task in 0..2_000 {
+        let fault = Fault::pick(&mut rng);
+        faults.push(fault);
+        spawn_fault(&mut supervisor, format!("t{task:04}"), fault).await;
+    }
+    let counters = supervisor.counters();
+    until("every task ended", || counters.running() == 0).await;
+    supervisor.flush().await.unwrap();
+    // Nobody called join_next, and nobody has to: each row has its status and its reason.
+    let rows = store.rows().await.unwrap();
+    assert_eq!(rows.len(), faults.len());
+    for (row, fault) in rows.iter().zip(&faults) {
+        assert_eq!(
+            (row.status.as_str(), row.reason.as_deref()),
+            fault.expected(),
+            "{row:?} ({fault:?})"
+        );
+    }
+    let returned = faults.iter().filter(|f| **f == Fault::Return).count() as u64;
+    assert_eq!(counters.completed(), returned);
+    assert_eq!(counters.abandoned(), faults.len() as u64 - returned);
+    assert_eq!(counters.outcomes_dropped(), faults.len() as u64, "none kept");
+    assert!(supervisor.join_next().await.is_none(), "spawn and forget");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_counts_exactly_the_live_tasks() {
+    let mut supervisor = Supervisor::start(Store::default(), config()).await.unwrap();
+    let release = Arc::new(Notify::new());
+    for task in 0..100 {
+        let release = release.clone();
+        supervisor
+            .spawn(format!("t{task}"), (), |project| async move {
+                release.notified().await;
+                project.to_running().to_completed()
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(supervisor.counters().running(), 100);
+    for released in 1..=100 {
+        release.notify_one();
+        let counters = supervisor.counters();
+        until("the released task ended", || {
+            counters.running() == 100 - released
+        })
+        .await;
+        assert_eq!(counters.completed(), released);
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn unread_outcomes_are_bounded_and_the_newest_are_kept() {
+    let config = Config {
+        unread_outcomes: 10,
+        ..config()
+    };
+    let store = Store::default();
+    let mut supervisor = Supervisor::start(store.clone(), config).await.unwrap();
+    for task in 0..50 {
+        supervisor
+            .spawn(format!("t{task:02}"), (), |p| async move {
+                p.to_running().to_completed()
+            })
+            .await
+            .unwrap();
+    }
+    let counters = supervisor.counters();
+    until("every task ended", || counters.running() == 0).await;
+    assert_eq!(counters.outcomes_dropped(), 40);
+    let mut read = Vec::new();
+    while let Some(finished) = supervisor.join_next().await {
+        assert!(matches!(finished.outcome, Outcome::Finished(_)));
+        read.push(finished.id.to_string());
+    }
+    // On one thread the tasks run in spawn order: the last ten are the newest.
+    let newest: Vec<_> = (40..50).map(|task| format!("t{task:02}")).collect();
+    assert_eq!(read, newest);
+    supervisor.flush().await.unwrap();
+    assert_eq!(store.rows().await.unwrap().len(), 50, "every row all the same");
+}
+
+/// A supervisor whose heartbeat stalls loses its lease; another adopts its row and resumes
+/// it. When the first one's task goes on to write, the store refuses it: that task is ended,
+/// counted and reported, and the first supervisor never writes the row again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
+    let store = Store::default();
+    let stalled = Config {
+        lease_ttl: Duration::from_millis(50),
+        heartbeat: Duration::from_secs(3600), // the heartbeat that stalls
+        unread_outcomes: 16,
+        ..config()
+    };
+    let mut first = Supervisor::start(store.clone(), stalled).await.unwrap();
+    let paused = Arc::new(Notify::new());
+    let resume_first = paused.clone();
+    first
+        .spawn("project", (), |project| async move {
+            let running = project.to_running();
+            paused.notified().await; // a long pause
+            let waiting = running.to_input_needed(); // refused: the row is not ours now
+            std::future::pending::<()>().await;
+            waiting.to_running().to_completed()
+        })
+        .await
+        .unwrap();
+    first.flush().await.unwrap();
+    let orphaned = || {
+        let store = store.clone();
+        async move { !store.orphans().await.unwrap().is_empty() }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !orphaned().await {
+        assert!(Instant::now() < deadline, "the first lease never lapsed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let mut second = Supervisor::start(store.clone(), config()).await.unwrap();
+    let finish_second = Arc::new(Notify::new());
+    let finish = finish_second.clone();
+    let reconciled = second
+        .reconcile(move |orphan| match orphan.machine {
+            ProjectStatusResumed::Running(project) => {
+                let finish = finish.clone();
+                Some(async move {
+                    finish.notified().await;
+                    project.to_completed()
+                })
+            }
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(reconciled.resumed, ["project"]);
+
+    resume_first.notify_one();
+    let lost = first.join_next().await.expect("the first task is ended");
+    assert_eq!(lost.outcome, Outcome::Fenced);
+    assert_eq!(first.counters().fenced(), 1);
+    assert_eq!(first.counters().abandoned(), 0, "its abandonment is not written");
+    first.flush().await.unwrap();
+    let row = &store.rows().await.unwrap()[0];
+    assert_eq!(
+        (row.owner.as_str(), row.status.as_str(), row.reason.as_deref()),
+        (second.owner(), "Running", None),
+        "the first supervisor changed nothing"
+    );
+
+    finish_second.notify_one();
+    let report = second.shutdown(Duration::from_secs(10)).await.unwrap();
+    let row = &report.rows[0];
+    assert_eq!((row.status.as_str(), row.reason.as_deref()), ("Completed", None));
+    drop(first);
+}
+
+fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A million spawn-and-forget tasks with random outcomes: resident memory after warm-up
+/// stays within a bound that the old supervisor (540 bytes kept per finished task, about
+/// 480 MB here) exceeds thirtyfold, and every task is accounted for. The bound allows for the
+/// row map doubling when pruning lags on a loaded machine; it does not grow with the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
+    const TASKS: u64 = 1_000_000;
+    const WARM_UP: u64 = 100_000;
+    const KEPT_ROWS: u64 = 10_000;
+    const BOUND_KIB: u64 = 16 * 1024;
+    quiet_injected_panics();
+    let store = Store::default();
+    let config = Config {
+        retention: Retention {
+            max_age: None,
+            max_rows: Some(KEPT_ROWS),
+        },
+        prune_every: Duration::from_millis(20),
+        ..Config::default() // 16,384 unread outcomes kept, the rest dropped
+    };
+    let mut supervisor = Supervisor::start(store.clone(), config).await.unwrap();
+    let mut rng = XorShift(0x0001_0000_0000);
+    let mut returned = 0;
+    let mut warm = 0;
+    for task in 0..TASKS {
+        let fault = Fault::pick(&mut rng);
+        returned += u64::from(fault == Fault::Return);
+        spawn_fault(&mut supervisor, task.to_string(), fault).await;
+        if task % 1_000 == 999 {
+            // A server's admission control: never more than a few thousand in flight.
+            let counters = supervisor.counters();
+            until("the backlog drained", || counters.running() < 2_000).await;
+        }
+        if (task + 1) % 100_000 == 0 {
+            println!("{} tasks: {} KiB", task + 1, resident_kib());
+        }
+        if task + 1 == WARM_UP {
+            warm = resident_kib();
+        }
+    }
+    let counters = supervisor.counters();
+    until("every task ended", || counters.running() == 0).await;
+    supervisor.flush().await.unwrap();
+    until("retention caught up", || counters.pruned() == TASKS - KEPT_ROWS).await;
+    let end = resident_kib();
+    println!("resident: {warm} KiB after warm-up, {end} KiB after {TASKS} tasks");
+    assert!(
+        end <= warm + BOUND_KIB,
+        "resident memory grew from {warm} KiB to {end} KiB"
+    );
+    assert_eq!(counters.completed(), returned);
+    assert_eq!(counters.abandoned(), TASKS - returned);
+    assert_eq!(counters.store_errors(), 0);
+    let rows = store.rows().await.unwrap();
+    assert_eq!(rows.len() as u64, KEPT_ROWS, "retention pruned the rest");
+    assert!(rows.iter().all(|row| {
+        matches!(
+            (row.status.as_str(), row.reason.as_deref()),
+            ("Completed", None)
+                | ("Failed", Some("injected error" | "panicked: injected panic" | "aborted"))
+        )
+    }));
+}
