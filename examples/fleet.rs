@@ -90,11 +90,25 @@ async fn work(path: &str, projects: usize, lease: Duration) {
             .await
             .expect("spawn");
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    supervisor
-        .flush()
-        .await
-        .expect("the store applies every write");
+    // Ready once every project that can move has moved: a quarter each Completed, Failed,
+    // Running (preparing forever) and Initialized (never started), all in the file.
+    let expected = [
+        ("Completed", projects / 4),
+        ("Failed", projects / 4),
+        ("Initialized", projects / 4),
+        ("Running", projects / 4),
+    ]
+    .map(|(status, n)| (status.to_owned(), n));
+    loop {
+        supervisor
+            .flush()
+            .await
+            .expect("the store applies every write");
+        if count(&supervisor.store().rows().await.expect("rows")) == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     println!("ready {}", supervisor.owner());
     std::io::stdout().flush().ok();
     std::future::pending::<()>().await;

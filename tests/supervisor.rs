@@ -90,8 +90,15 @@ async fn ten_thousand_faults<S: StatusStore<ProjectStatus>>(store: S) {
     for handle in to_abort {
         handle.abort();
     }
+    // Ready once only the tasks waiting for the shutdown are left: no grace to guess.
+    let waiting = injected.values().filter(|f| **f == Fault::Shutdown).count() as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while supervisor.counters().running() != waiting {
+        assert!(std::time::Instant::now() < deadline, "tasks never ended");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let report = supervisor
-        .shutdown(Duration::from_millis(500))
+        .shutdown(Duration::from_millis(10))
         .await
         .unwrap();
 
@@ -166,9 +173,9 @@ fn fleet_example() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_mid_flight_is_reconciled_to_zero_non_terminal_rows() {
     let path = scratch_file("crash");
-    // Long enough that the check below, made right after the kill, falls inside the dead
-    // process's last lease even on a loaded machine.
-    let lease = Duration::from_secs(3);
+    // A lease far longer than the test: while it lasts the rows are the dead process's, on
+    // any machine however loaded. Its running out is then simulated below.
+    let lease = Duration::from_secs(600);
     let mut child = Command::new(fleet_example())
         .args([
             "work",
@@ -183,7 +190,11 @@ async fn a_process_killed_mid_flight_is_reconciled_to_zero_non_terminal_rows() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut ready)
         .unwrap();
-    assert!(ready.starts_with("ready "), "{ready:?}");
+    let dead_owner = ready
+        .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("{ready:?}"))
+        .trim()
+        .to_owned();
     child.kill().unwrap(); // SIGKILL: no destructor, no flush, no lease release
     child.wait().unwrap();
 
@@ -212,7 +223,15 @@ async fn a_process_killed_mid_flight_is_reconciled_to_zero_non_terminal_rows() {
         "{early:?}"
     );
 
-    tokio::time::sleep(lease + Duration::from_millis(200)).await;
+    // The dead process's lease runs out (as its clock would have it ten minutes later).
+    let clock = rusqlite::Connection::open(&path).unwrap();
+    let expired = clock
+        .execute(
+            "UPDATE fixpoint_leases SET expires_at = 0 WHERE owner = ?1",
+            [&dead_owner],
+        )
+        .unwrap();
+    assert_eq!(expired, 1, "the dead process held a lease");
     let reconciled = supervisor
         .reconcile(|orphan| match orphan.machine {
             ProjectStatusResumed::Running(project) => Some(async move { project.to_completed() }),
@@ -391,7 +410,12 @@ fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
         .build()
         .unwrap();
     second.block_on(async {
-        tokio::time::sleep(lease + Duration::from_millis(100)).await;
+        // Ready once the dead runtime's lease has run out: its unfinished rows are orphans.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while store.orphans().await.unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the lease never ran out");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let mut supervisor = Supervisor::start(store.clone(), Config::default())
             .await
             .unwrap();

@@ -32,6 +32,8 @@ struct Slots<L> {
     free: Vec<usize>,
     count: usize,
     finished: VecDeque<Finished<L>>,
+    /// `join_next` waits for a task to end: the next one to end notifies it.
+    waiting: bool,
 }
 
 /// One task, shared by its wrapper, its recorder, the writer (to fence it) and the registry
@@ -84,6 +86,7 @@ impl<L: Lifecycle> Children<L> {
                 free: Vec::new(),
                 count: 0,
                 finished: VecDeque::new(),
+                waiting: false,
             }),
             finished_ready: Notify::new(),
             unread_outcomes,
@@ -119,7 +122,7 @@ impl<L: Lifecycle> Children<L> {
             child: Arc::clone(child),
             outcome: None,
         };
-        let abort = tokio::spawn(supervise(exit, body)).abort_handle();
+        let abort = tokio::spawn(Supervised { body, exit }).abort_handle();
         let _ = child.abort.set(abort.clone());
         abort
     }
@@ -146,19 +149,31 @@ impl<L: Lifecycle> Children<L> {
     /// The next unread outcome; `None` once no child is live and every outcome was read.
     pub(super) async fn next(&self) -> Option<Finished<L>> {
         loop {
+            if let Some(found) = self.take_outcome(false) {
+                return found;
+            }
             let mut ready = pin!(self.finished_ready.notified());
             ready.as_mut().enable();
-            {
-                let mut slots = self.lock();
-                if let Some(finished) = slots.finished.pop_front() {
-                    return Some(finished);
-                }
-                if slots.count == 0 {
-                    return None;
-                }
+            // Marked as waiting (under the lock) after `enable`: the next task to end notifies
+            // a registered waiter, so no ending slips between the check and the wait.
+            if let Some(found) = self.take_outcome(true) {
+                return found;
             }
             ready.await;
         }
+    }
+
+    /// `Some(Some(outcome))`; `Some(None)` when nothing is left to wait for; `None` when the
+    /// caller must wait (marked as waiting if `wait`).
+    fn take_outcome(&self, wait: bool) -> Option<Option<Finished<L>>> {
+        let mut slots = self.lock();
+        let found = match slots.finished.pop_front() {
+            Some(finished) => Some(Some(finished)),
+            None if slots.count == 0 => Some(None),
+            None => None,
+        };
+        slots.waiting = wait && found.is_none();
+        found
     }
 
     /// Takes every unread outcome.
@@ -170,7 +185,7 @@ impl<L: Lifecycle> Children<L> {
     /// `unread_outcomes` of them.
     fn reap(&self, child: &Child<L>, outcome: Outcome<L>) {
         let mut dropped = 0;
-        {
+        let waiting = {
             let mut slots = self.lock();
             let slot = child.slot.load(Ordering::Relaxed);
             slots.live[slot] = None;
@@ -189,30 +204,51 @@ impl<L: Lifecycle> Children<L> {
                 dropped = 1;
             }
             self.counters.running.fetch_sub(1, Ordering::AcqRel);
-        }
+            std::mem::take(&mut slots.waiting)
+        };
         Counters::add(&self.counters.outcomes_dropped, dropped);
-        self.finished_ready.notify_one();
+        if waiting {
+            self.finished_ready.notify_one();
+        }
     }
 }
 
-/// Runs the body; whatever ends it (return, error, panic, abort, the runtime going away),
-/// [`Exit`]'s drop records the reason and reaps the child.
-async fn supervise<L, Fut>(mut exit: Exit<L>, body: Fut)
+pin_project_lite::pin_project! {
+    /// A supervised task: runs the body, sees its panic, and whatever ends it (return,
+    /// error, panic, abort, the runtime going away) [`Exit`]'s drop records the reason and
+    /// reaps the child. `body` is dropped first: the machine records its abandonment before
+    /// the exit writes the reason.
+    struct Supervised<L, F>
+    where
+        L: Lifecycle,
+    {
+        #[pin]
+        body: F,
+        exit: Exit<L>,
+    }
+}
+
+impl<L, F> Future for Supervised<L, F>
 where
     L: Lifecycle,
-    Fut: Future,
-    Fut::Output: TaskOutput<L>,
+    F: Future,
+    F::Output: TaskOutput<L>,
 {
-    // Declared after `exit`, so dropped first: the machine records its abandonment before
-    // the exit writes the reason.
-    let body = pin!(body);
-    exit.outcome = Some(match (CatchUnwind { body }).await {
-        Ok(output) => match output.into_result() {
-            Ok(state) => Outcome::Finished(state),
-            Err(error) => Outcome::Failed(error),
-        },
-        Err(payload) => Outcome::Panicked(panic_message(&*payload)),
-    });
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let body = this.body;
+        this.exit.outcome = Some(match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => match output.into_result() {
+                Ok(state) => Outcome::Finished(state),
+                Err(error) => Outcome::Failed(error),
+            },
+            Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+        });
+        Poll::Ready(())
+    }
 }
 
 struct Exit<L: Lifecycle> {
@@ -232,8 +268,7 @@ impl<L: Lifecycle> Drop for Exit<L> {
             Reason::None => Counters::add(&counters.completed, 1),
             Reason::Fenced => {}
             Reason::Text(text) => {
-                self.child
-                    .write(RowWrite::reason(Arc::clone(&self.child.id), text));
+                self.child.write(RowWrite::reason(Arc::clone(&self.child.id), text));
                 Counters::add(&counters.abandoned, 1);
             }
         }
@@ -255,24 +290,6 @@ fn reason<L: Lifecycle>(outcome: &Outcome<L>) -> Reason {
         Outcome::Panicked(message) => Reason::Text(format!("panicked: {message}")),
         Outcome::Aborted => Reason::Text("aborted".to_owned()),
         Outcome::Fenced => Reason::Fenced,
-    }
-}
-
-/// Polls the body inside `catch_unwind`, so that the task itself sees its panic.
-struct CatchUnwind<'a, F> {
-    body: Pin<&'a mut F>,
-}
-
-impl<F: Future> Future for CatchUnwind<'_, F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let body = self.body.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
     }
 }
 
