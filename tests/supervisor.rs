@@ -413,7 +413,10 @@ fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
         // Ready once the dead runtime's lease has run out: its unfinished rows are orphans.
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while store.orphans().await.unwrap().is_empty() {
-            assert!(std::time::Instant::now() < deadline, "the lease never ran out");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lease never ran out"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let mut supervisor = Supervisor::start(store.clone(), Config::default())

@@ -56,11 +56,7 @@ impl Fault {
 }
 
 /// Spawns a task that ends as `fault` says; an `Abort` task waits until it is aborted.
-async fn spawn_fault(
-    supervisor: &mut Supervisor<ProjectStatus, Store>,
-    id: String,
-    fault: Fault,
-) {
+async fn spawn_fault(supervisor: &mut Supervisor<ProjectStatus, Store>, id: String, fault: Fault) {
     let handle = supervisor
         .spawn(id, fault, |project| async move {
             let running = project.to_running();
@@ -123,7 +119,11 @@ async fn tasks_nobody_joins_get_their_status_and_reason() {
     let returned = faults.iter().filter(|f| **f == Fault::Return).count() as u64;
     assert_eq!(counters.completed(), returned);
     assert_eq!(counters.abandoned(), faults.len() as u64 - returned);
-    assert_eq!(counters.outcomes_dropped(), faults.len() as u64, "none kept");
+    assert_eq!(
+        counters.outcomes_dropped(),
+        faults.len() as u64,
+        "none kept"
+    );
     assert!(supervisor.join_next().await.is_none(), "spawn and forget");
 }
 
@@ -181,7 +181,11 @@ async fn unread_outcomes_are_bounded_and_the_newest_are_kept() {
     let newest: Vec<_> = (40..50).map(|task| format!("t{task:02}")).collect();
     assert_eq!(read, newest);
     supervisor.flush().await.unwrap();
-    assert_eq!(store.rows().await.unwrap().len(), 50, "every row all the same");
+    assert_eq!(
+        store.rows().await.unwrap().len(),
+        50,
+        "every row all the same"
+    );
 }
 
 /// A supervisor whose heartbeat stalls loses its lease; another adopts its row and resumes
@@ -242,11 +246,19 @@ async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
     let lost = first.join_next().await.expect("the first task is ended");
     assert_eq!(lost.outcome, Outcome::Fenced);
     assert_eq!(first.counters().fenced(), 1);
-    assert_eq!(first.counters().abandoned(), 0, "its abandonment is not written");
+    assert_eq!(
+        first.counters().abandoned(),
+        0,
+        "its abandonment is not written"
+    );
     first.flush().await.unwrap();
     let row = &store.rows().await.unwrap()[0];
     assert_eq!(
-        (row.owner.as_str(), row.status.as_str(), row.reason.as_deref()),
+        (
+            row.owner.as_str(),
+            row.status.as_str(),
+            row.reason.as_deref()
+        ),
         (second.owner(), "Running", None),
         "the first supervisor changed nothing"
     );
@@ -254,7 +266,10 @@ async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
     finish_second.notify_one();
     let report = second.shutdown(Duration::from_secs(10)).await.unwrap();
     let row = &report.rows[0];
-    assert_eq!((row.status.as_str(), row.reason.as_deref()), ("Completed", None));
+    assert_eq!(
+        (row.status.as_str(), row.reason.as_deref()),
+        ("Completed", None)
+    );
     drop(first);
 }
 
@@ -310,7 +325,10 @@ async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
     let counters = supervisor.counters();
     until("every task ended", || counters.running() == 0).await;
     supervisor.flush().await.unwrap();
-    until("retention caught up", || counters.pruned() == TASKS - KEPT_ROWS).await;
+    until("retention caught up", || {
+        counters.pruned() == TASKS - KEPT_ROWS
+    })
+    .await;
     let end = resident_kib();
     println!("resident: {warm} KiB after warm-up, {end} KiB after {TASKS} tasks");
     assert!(
@@ -326,7 +344,10 @@ async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
         matches!(
             (row.status.as_str(), row.reason.as_deref()),
             ("Completed", None)
-                | ("Failed", Some("injected error" | "panicked: injected panic" | "aborted"))
+                | (
+                    "Failed",
+                    Some("injected error" | "panicked: injected panic" | "aborted")
+                )
         )
     }));
 }

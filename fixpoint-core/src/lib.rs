@@ -49,7 +49,7 @@ pub use pubsub::{
 pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
 pub use task::{
-    Refused, Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Report,
+    Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Refused, Report,
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition,
 };

@@ -268,7 +268,8 @@ impl<L: Lifecycle> Drop for Exit<L> {
             Reason::None => Counters::add(&counters.completed, 1),
             Reason::Fenced => {}
             Reason::Text(text) => {
-                self.child.write(RowWrite::reason(Arc::clone(&self.child.id), text));
+                self.child
+                    .write(RowWrite::reason(Arc::clone(&self.child.id), text));
                 Counters::add(&counters.abandoned, 1);
             }
         }

@@ -105,10 +105,14 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
                 }
             }
         }
-        if !batch.writes.is_empty() {
-            if let Err(error) = store.apply(owner, &batch.writes).await.map(|refused| {
-                settle(refused, batch, children);
-            }) {
+        let applied = if batch.writes.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.apply(owner, &batch.writes).await
+        };
+        match applied {
+            Ok(refused) => settle(refused, batch, children),
+            Err(error) => {
                 failed(&error, &children.counters);
                 let rest: Vec<_> = queued.collect();
                 let writes = batch.writes.drain(..).zip(batch.slots.drain(..));
@@ -145,7 +149,11 @@ fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, children: &Child
                 if children.fence(slot, write.id()) {
                     Counters::add(&children.counters.fenced, 1);
                     #[cfg(feature = "tracing")]
-                    tracing::error!(task = write.id(), ?error, "the row was adopted by another supervisor: the task is ended and its row left to its new owner");
+                    tracing::error!(
+                        task = write.id(),
+                        ?error,
+                        "the row was adopted by another supervisor: the task is ended and its row left to its new owner"
+                    );
                 }
             }
             error => failed(&error, &children.counters),
