@@ -11,11 +11,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use super::queue::{Queued, Sender};
 use super::report::{Counters, Finished, Outcome};
-use super::writer::Queued;
 use crate::lifecycle::{Event, Lifecycle, Recorder, State, Terminal};
 use crate::task::store::{RowWrite, Transition};
 
@@ -43,11 +43,11 @@ pub(super) struct Child<L> {
     slot: AtomicUsize,
     abort: OnceLock<AbortHandle>,
     fenced: AtomicBool,
-    writes: mpsc::UnboundedSender<Queued<L>>,
+    writes: Sender<L>,
 }
 
 impl<L> Child<L> {
-    pub(super) fn new(id: Arc<str>, writes: mpsc::UnboundedSender<Queued<L>>) -> Arc<Self> {
+    pub(super) fn new(id: Arc<str>, writes: Sender<L>) -> Arc<Self> {
         Arc::new(Child {
             id,
             slot: AtomicUsize::new(usize::MAX),
@@ -63,7 +63,7 @@ impl<L> Child<L> {
     pub(super) fn write(&self, write: RowWrite<L>) {
         if !self.fenced.load(Ordering::Acquire) {
             let slot = self.slot.load(Ordering::Relaxed);
-            let _ = self.writes.send(Queued::Write(write, slot));
+            self.writes.send(Queued::Write(write, slot));
         }
     }
 

@@ -6,6 +6,7 @@
 //! is what the caller reads.
 
 mod children;
+mod queue;
 mod report;
 mod writer;
 
@@ -15,14 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use children::{TaskHandle, TaskOutput, TaskRecorder};
 pub use report::{Counters, Finished, Orphan, Outcome, Reconciled, Report, SpawnError};
 
 use children::{Child, Children};
-use writer::Queued;
+use queue::Queued;
 
 use super::store::{Retention, Row, RowWrite, StatusStore, StoreError, Transition};
 use crate::lifecycle::{Lifecycle, Recorded, StateMarker, Tracked};
@@ -99,7 +100,7 @@ pub struct Supervisor<L: Lifecycle, S: StatusStore<L>> {
     store: Arc<S>,
     owner: Arc<str>,
     config: Config,
-    writes: mpsc::UnboundedSender<Queued<L>>,
+    writes: queue::Sender<L>,
     writer: Option<JoinHandle<()>>,
     maintenance: AbortHandle,
     children: Arc<Children<L>>,
@@ -133,7 +134,7 @@ where
         let store = Arc::new(store);
         store.renew_lease(&owner, config.lease_ttl).await?;
         let children = Arc::new(Children::new(config.unread_outcomes));
-        let (writes, queue) = mpsc::unbounded_channel();
+        let (writes, queue) = queue::channel();
         let writer = tokio::spawn(writer::write_loop(
             Arc::clone(&store),
             Arc::clone(&owner),
@@ -229,10 +230,9 @@ where
     /// are retried; none is lost or half-written.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (done, flushed) = oneshot::channel();
-        if self.writes.send(Queued::Flush(done)).is_ok() {
-            return flushed.await.unwrap_or(Ok(()));
-        }
-        Ok(())
+        self.writes.send(Queued::Flush(done));
+        // A dropped answer means the writer is gone with the runtime: nothing left to wait for.
+        flushed.await.unwrap_or(Ok(()))
     }
 
     /// Gives the tasks `grace` to finish, aborts the rest (their machines record the

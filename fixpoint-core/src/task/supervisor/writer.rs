@@ -4,23 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::Config;
 use super::children::Children;
+use super::queue::{Queued, Receiver};
 use super::report::Counters;
 use crate::lifecycle::{Event, Lifecycle};
 use crate::task::store::{Refused, RowWrite, StatusStore, StoreError};
-
-/// What the writer applies, in the order the tasks produced it.
-pub(crate) enum Queued<L> {
-    /// A write, and the registry slot of the task that made it (fenced if the store refuses
-    /// the write as not ours).
-    Write(RowWrite<L>, usize),
-    /// Answered once every write queued before it is applied, or with the store's error
-    /// while they cannot be.
-    Flush(oneshot::Sender<Result<(), StoreError>>),
-}
 
 /// The most writes applied as one batch (one transaction in SQL stores).
 const BATCH: usize = 1024;
@@ -30,7 +21,7 @@ const BATCH: usize = 1024;
 pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     store: Arc<S>,
     owner: Arc<str>,
-    mut queue: mpsc::UnboundedReceiver<Queued<L>>,
+    mut queue: Receiver<L>,
     children: Arc<Children<L>>,
 ) {
     let mut pending = Vec::with_capacity(BATCH);
@@ -38,7 +29,7 @@ pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     let mut backoff = Duration::ZERO;
     loop {
         if backoff.is_zero() {
-            if queue.recv_many(&mut pending, BATCH).await == 0 {
+            if !queue.recv_all(&mut pending).await {
                 return; // every sender is gone, and nothing is pending
             }
             // Woken by the first write of a burst: let the tasks that are making the rest run
@@ -47,10 +38,7 @@ pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
         } else {
             tokio::time::sleep(backoff).await;
         }
-        while pending.len() < BATCH {
-            let Ok(queued) = queue.try_recv() else { break };
-            pending.push(queued);
-        }
+        queue.try_recv_all(&mut pending);
         backoff = match drain(&*store, &owner, &mut pending, &mut batch, &children).await {
             Ok(()) => Duration::ZERO,
             Err(()) => next_backoff(backoff),
