@@ -56,7 +56,11 @@ impl Fault {
 }
 
 /// Spawns a task that ends as `fault` says; an `Abort` task waits until it is aborted.
-async fn spawn_fault(supervisor: &mut Supervisor<ProjectStatus, Store>, id: String, fault: Fault) {
+async fn spawn_fault<S: StatusStore<ProjectStatus>>(
+    supervisor: &mut Supervisor<ProjectStatus, S>,
+    id: String,
+    fault: Fault,
+) {
     let handle = supervisor
         .spawn(id, fault, |project| async move {
             let running = project.to_running();
@@ -350,4 +354,110 @@ async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
                 )
         )
     }));
+}
+
+/// A store whose `apply` fails (as a full disk would) while `failing` is set.
+struct Flaky {
+    inner: MemoryStore<ProjectStatus>,
+    failing: std::sync::atomic::AtomicBool,
+    refused_batches: std::sync::atomic::AtomicU64,
+}
+
+impl StatusStore<ProjectStatus> for Flaky {
+    async fn insert(&self, id: &str, owner: &str) -> Result<(), fixpoint::StoreError> {
+        self.inner.insert(id, owner).await
+    }
+
+    async fn apply(
+        &self,
+        owner: &str,
+        writes: &[fixpoint::RowWrite<ProjectStatus>],
+    ) -> Result<fixpoint::Refused, fixpoint::StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            self.refused_batches
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Err(fixpoint::StoreError::Backend(
+                "database or disk is full".into(),
+            ));
+        }
+        self.inner.apply(owner, writes).await
+    }
+
+    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), fixpoint::StoreError> {
+        self.inner.renew_lease(owner, ttl).await
+    }
+
+    async fn release_lease(&self, owner: &str) -> Result<(), fixpoint::StoreError> {
+        self.inner.release_lease(owner).await
+    }
+
+    async fn orphans(&self) -> Result<Vec<fixpoint::Row>, fixpoint::StoreError> {
+        self.inner.orphans().await
+    }
+
+    async fn adopt(
+        &self,
+        id: &str,
+        from_owner: &str,
+        status: fixpoint::State<ProjectStatus>,
+        to_owner: &str,
+    ) -> Result<bool, fixpoint::StoreError> {
+        self.inner.adopt(id, from_owner, status, to_owner).await
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<u64, fixpoint::StoreError> {
+        self.inner.prune(retention).await
+    }
+
+    async fn rows(&self) -> Result<Vec<fixpoint::Row>, fixpoint::StoreError> {
+        self.inner.rows().await
+    }
+}
+
+/// While the store fails every batch, the writes wait in order and `flush` says why; once it
+/// recovers, every row ends with its status and reason: nothing lost, nothing half-written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_loses_nothing_and_flush_says_why() {
+    quiet_injected_panics();
+    let store = Arc::new(Flaky {
+        inner: MemoryStore::new(),
+        failing: true.into(),
+        refused_batches: 0.into(),
+    });
+    let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
+    let mut rng = XorShift(0xd15c);
+    let mut faults = Vec::new();
+    for task in 0..500 {
+        let fault = Fault::pick(&mut rng);
+        faults.push(fault);
+        spawn_fault(&mut supervisor, format!("t{task:03}"), fault).await;
+    }
+    let counters = supervisor.counters();
+    until("every task ended", || counters.running() == 0).await;
+    let error = supervisor.flush().await.unwrap_err();
+    assert_eq!(error.to_string(), "status store: database or disk is full");
+    let rows = store.rows().await.unwrap();
+    assert!(
+        rows.iter().all(|row| row.status == "Initialized"),
+        "no write applied while the store fails"
+    );
+    assert!(counters.store_errors() >= 1);
+
+    store
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    supervisor.flush().await.unwrap();
+    for (row, fault) in store.rows().await.unwrap().iter().zip(&faults) {
+        assert_eq!(
+            (row.status.as_str(), row.reason.as_deref()),
+            fault.expected(),
+            "{row:?} ({fault:?})"
+        );
+    }
+    assert!(
+        store
+            .refused_batches
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
 }
