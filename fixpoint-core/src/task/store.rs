@@ -96,6 +96,32 @@ impl<L: Lifecycle> fmt::Debug for Transition<L> {
 }
 
 /// One write of a batch: a transition of a row, or the reason it ended where it did.
+///
+/// A supervisor makes these for its tasks; a store applies them with
+/// [`StatusStore::apply`], which names the ones it refused.
+///
+/// ```
+/// use fixpoint::{terminal_state, Lifecycle, MemoryStore, RowWrite, StatusStore, StoreError, Transition};
+///
+/// #[terminal_state]
+/// pub enum Job {
+///     #[initial] #[to(Done, Failed)] Queued,
+///     #[terminal]                    Done,
+///     #[terminal] #[abandoned]       Failed,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = MemoryStore::<Job>::new();
+/// store.insert("job-1", "me").await.unwrap();
+/// let state = |name| Job::parse_state(name).unwrap();
+/// let done = Transition::new(state("Queued"), state("Done")).unwrap();
+/// let refused = store
+///     .apply("me", &[RowWrite::transition("job-1", done), RowWrite::reason("job-2", "why")])
+///     .await
+///     .unwrap();
+/// assert_eq!(refused, [(1, StoreError::NotFound { id: "job-2".into() })]);
+/// # }
+/// ```
 pub struct RowWrite<L> {
     id: Arc<str>,
     change: RowChange<L>,
