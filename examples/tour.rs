@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fixpoint::{
-    Bus, Checked, Event, Lifecycle, LockScope, MemoryStore, Outcome, Semaphore, Supervisor,
-    Terminal, Tracked, bounded, invariant, lock_scope, terminal_state,
+    Bus, Checked, Config, Event, Lifecycle, LockScope, MemoryStore, Outcome, Semaphore,
+    StatusStore, Supervisor, Terminal, Tracked, bounded, invariant, lock_scope, terminal_state,
 };
 
 fn main() {
@@ -374,6 +374,38 @@ fn supervisor_section() {
                 row.reason.as_deref().unwrap_or("")
             );
         }
+
+        // The usual server shape: spawn and forget. Each task reaps itself; nobody joins.
+        let forget = Config {
+            unread_outcomes: 0,
+            ..Config::default()
+        };
+        let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
+        let mut supervisor = Supervisor::start(store.clone(), forget).await.unwrap();
+        for task in 0..10_000_u32 {
+            let body = |project: fixpoint::task::Machine<ProjectStatus, u32>| async move {
+                let running = project.to_running();
+                if *running % 4 == 0 {
+                    return Err("no workspace");
+                }
+                Ok(running.to_completed())
+            };
+            supervisor.spawn(task.to_string(), task, body).await.unwrap();
+        }
+        while supervisor.counters().running() > 0 {
+            tokio::task::yield_now().await;
+        }
+        supervisor.flush().await.unwrap();
+        let rows = store.rows().await.unwrap();
+        let with_reason = rows.iter().filter(|row| row.reason.is_some()).count();
+        let counters = supervisor.counters();
+        println!(
+            "   spawn and forget, 10000 tasks, nobody joins: running {}, completed {}, abandoned {}, \
+             {with_reason} rows carry their reason",
+            counters.running(),
+            counters.completed(),
+            counters.abandoned(),
+        );
     });
     println!(
         "   -> no row is left `Initialized` or `Running`; `cargo run --example fleet --features sqlite`"
