@@ -415,3 +415,21 @@ async fn a_full_disk_is_an_error_the_supervisor_reports_and_survives() {
         );
     }
 }
+
+/// A `configure` that panics is an error for its caller; the store's thread goes on serving.
+#[tokio::test]
+async fn a_panicking_configure_is_an_error_and_the_store_goes_on() {
+    quiet_injected_panics();
+    let store = SqliteStore::<ProjectStatus>::open(scratch_file("configure-panic")).unwrap();
+    let panicked = store
+        .configure(|_| -> rusqlite::Result<()> { panic!("injected panic") })
+        .await;
+    assert_eq!(
+        panicked,
+        Err(StoreError::Backend(
+            "the store's `configure` setup panicked".into()
+        ))
+    );
+    store.insert("after", "me").await.unwrap();
+    assert_eq!(store.rows().await.unwrap().len(), 1);
+}

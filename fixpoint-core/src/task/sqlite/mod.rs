@@ -11,6 +11,7 @@ mod thread;
 
 use core::fmt;
 use core::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -122,16 +123,27 @@ impl<L: Lifecycle> SqliteStore<L> {
     /// # }
     /// ```
     ///
+    /// `setup` must leave no transaction open: the requests after it run in transactions of
+    /// their own.
+    ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] with `setup`'s error, or when the store's thread has stopped.
+    /// [`StoreError::Backend`] with `setup`'s error or panic, or when the store's thread has
+    /// stopped.
     pub async fn configure<T: Send + 'static>(
         &self,
         setup: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (answer, answered) = oneshot::channel();
         let job = Job::Alone(Box::new(move |connection: &mut Connection| {
-            let _ = answer.send(setup(connection).map_err(backend));
+            // A panic in `setup` is the caller's error, not the end of the store's thread.
+            let ran = std::panic::catch_unwind(AssertUnwindSafe(|| setup(connection)));
+            let _ = answer.send(match ran {
+                Ok(result) => result.map_err(backend),
+                Err(_) => Err(StoreError::Backend(
+                    "the store's `configure` setup panicked".into(),
+                )),
+            });
         }));
         self.jobs.send(job).map_err(|_| thread::stopped())?;
         answered.await.unwrap_or_else(|_| Err(thread::stopped()))
