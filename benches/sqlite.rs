@@ -1,6 +1,7 @@
 //! Transitions per second through a `SqliteStore` (a WAL file, `synchronous = NORMAL`): the
 //! store alone applying batches of 1,024 transitions to existing rows, and a `Supervisor`
-//! end to end (start, 1,000 spawns of two transitions each, join, flush).
+//! end to end (start, 1,000 spawns of two transitions each, join, flush); and the inserts
+//! that bound the latter, one after another as a supervisor spawns, or all at once.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -162,5 +163,57 @@ fn supervisor_end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, store_apply, supervisor_end_to_end);
+/// What a spawn costs the store: one insert, answered after its commit. A supervisor awaits
+/// each spawn's insert before the next, so each has a commit of its own; inserts that arrive
+/// together (several supervisors, or tasks of one process) share one.
+fn store_insert(c: &mut Criterion) {
+    let rt = runtime();
+    let path = scratch("insert");
+    let store = SqliteStore::<Job>::open(&path).unwrap();
+    let mut group = c.benchmark_group("sqlite/store_insert");
+    group.throughput(Throughput::Elements(TASKS));
+    group.sample_size(20);
+    let mut round = 0;
+    group.bench_function("1000_one_after_another", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    round += 1;
+                    for task in 0..TASKS {
+                        store
+                            .insert(&format!("s{round}-{task}"), "me")
+                            .await
+                            .unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("1000_at_once", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    round += 1;
+                    let mut inserts = tokio::task::JoinSet::new();
+                    for task in 0..TASKS {
+                        let (store, id) = (store.clone(), format!("c{round}-{task}"));
+                        inserts.spawn(async move { store.insert(&id, "me").await });
+                    }
+                    while let Some(inserted) = inserts.join_next().await {
+                        inserted.unwrap().unwrap();
+                    }
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.finish();
+    drop(store);
+    remove(&path);
+}
+
+criterion_group!(benches, store_apply, supervisor_end_to_end, store_insert);
 criterion_main!(benches);
