@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{XorShift, quiet_injected_panics};
+use common::{Flaky, XorShift, quiet_injected_panics};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -356,74 +356,13 @@ async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
     }));
 }
 
-/// A store whose `apply` fails (as a full disk would) while `failing` is set.
-struct Flaky {
-    inner: MemoryStore<ProjectStatus>,
-    failing: std::sync::atomic::AtomicBool,
-    refused_batches: std::sync::atomic::AtomicU64,
-}
-
-impl StatusStore<ProjectStatus> for Flaky {
-    async fn insert(&self, id: &str, owner: &str) -> Result<(), fixpoint::StoreError> {
-        self.inner.insert(id, owner).await
-    }
-
-    async fn apply(
-        &self,
-        owner: &str,
-        writes: &[fixpoint::RowWrite<ProjectStatus>],
-    ) -> Result<fixpoint::Refused, fixpoint::StoreError> {
-        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
-            self.refused_batches
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            return Err(fixpoint::StoreError::Backend(
-                "database or disk is full".into(),
-            ));
-        }
-        self.inner.apply(owner, writes).await
-    }
-
-    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), fixpoint::StoreError> {
-        self.inner.renew_lease(owner, ttl).await
-    }
-
-    async fn release_lease(&self, owner: &str) -> Result<(), fixpoint::StoreError> {
-        self.inner.release_lease(owner).await
-    }
-
-    async fn orphans(&self) -> Result<Vec<fixpoint::Row>, fixpoint::StoreError> {
-        self.inner.orphans().await
-    }
-
-    async fn adopt(
-        &self,
-        id: &str,
-        from_owner: &str,
-        status: fixpoint::State<ProjectStatus>,
-        to_owner: &str,
-    ) -> Result<bool, fixpoint::StoreError> {
-        self.inner.adopt(id, from_owner, status, to_owner).await
-    }
-
-    async fn prune(&self, retention: Retention) -> Result<u64, fixpoint::StoreError> {
-        self.inner.prune(retention).await
-    }
-
-    async fn rows(&self) -> Result<Vec<fixpoint::Row>, fixpoint::StoreError> {
-        self.inner.rows().await
-    }
-}
-
 /// While the store fails every batch, the writes wait in order and `flush` says why; once it
 /// recovers, every row ends with its status and reason: nothing lost, nothing half-written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_loses_nothing_and_flush_says_why() {
     quiet_injected_panics();
-    let store = Arc::new(Flaky {
-        inner: MemoryStore::new(),
-        failing: true.into(),
-        refused_batches: 0.into(),
-    });
+    let store = Arc::new(Flaky::new(MemoryStore::new()));
+    store.fail(true);
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     let mut rng = XorShift(0xd15c);
     let mut faults = Vec::new();
@@ -443,9 +382,7 @@ async fn a_failing_store_loses_nothing_and_flush_says_why() {
     );
     assert!(counters.store_errors() >= 1);
 
-    store
-        .failing
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    store.fail(false);
     supervisor.flush().await.unwrap();
     for (row, fault) in store.rows().await.unwrap().iter().zip(&faults) {
         assert_eq!(
@@ -454,10 +391,5 @@ async fn a_failing_store_loses_nothing_and_flush_says_why() {
             "{row:?} ({fault:?})"
         );
     }
-    assert!(
-        store
-            .refused_batches
-            .load(std::sync::atomic::Ordering::SeqCst)
-            >= 1
-    );
+    assert!(store.refused_batches() >= 1);
 }

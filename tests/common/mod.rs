@@ -24,3 +24,9 @@ pub fn quiet_injected_panics() {
         }
     }));
 }
+
+#[cfg(feature = "tokio")]
+mod flaky;
+#[cfg(feature = "tokio")]
+#[allow(unused_imports)] // each test file uses the helpers it needs
+pub use flaky::Flaky;

@@ -1,0 +1,76 @@
+//! A store that fails on demand, for the tests that inject store failures.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use fixpoint::{Lifecycle, Refused, Retention, Row, RowWrite, State, StatusStore, StoreError};
+
+/// A store whose `apply` fails (as a full or hung disk would) while `fail(true)` holds.
+pub struct Flaky<S> {
+    inner: S,
+    failing: AtomicBool,
+    refused_batches: AtomicU64,
+}
+
+impl<S> Flaky<S> {
+    pub fn new(inner: S) -> Self {
+        Flaky {
+            inner,
+            failing: AtomicBool::new(false),
+            refused_batches: AtomicU64::new(0),
+        }
+    }
+
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Batches refused so far.
+    pub fn refused_batches(&self) -> u64 {
+        self.refused_batches.load(Ordering::SeqCst)
+    }
+}
+
+impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
+    async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        self.inner.insert(id, owner).await
+    }
+
+    async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            self.refused_batches.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Backend("database or disk is full".into()));
+        }
+        self.inner.apply(owner, writes).await
+    }
+
+    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.inner.renew_lease(owner, ttl).await
+    }
+
+    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(owner).await
+    }
+
+    async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
+        self.inner.orphans().await
+    }
+
+    async fn adopt(
+        &self,
+        id: &str,
+        from_owner: &str,
+        status: State<L>,
+        to_owner: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.adopt(id, from_owner, status, to_owner).await
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
+        self.inner.prune(retention).await
+    }
+
+    async fn rows(&self) -> Result<Vec<Row>, StoreError> {
+        self.inner.rows().await
+    }
+}
