@@ -10,6 +10,9 @@ use super::now_millis;
 use super::store::{Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError};
 use crate::lifecycle::{Lifecycle, State};
 
+/// How many writes of a batch are applied under one lock.
+const WRITES_PER_LOCK: usize = 32;
+
 /// A [`StatusStore`] in memory. Share it between supervisors (or with the code that inspects
 /// it) through an `Arc`.
 ///
@@ -168,11 +171,14 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
 
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
         let now = now_millis();
-        let mut inner = self.lock();
         let mut refused = Vec::new();
-        for (index, write) in writes.iter().enumerate() {
-            if let Err(error) = inner.apply_one(owner, write, now) {
-                refused.push((index, error));
+        // A few writes per lock: a long batch must not keep the spawns' inserts waiting.
+        for (chunk, writes) in writes.chunks(WRITES_PER_LOCK).enumerate() {
+            let mut inner = self.lock();
+            for (offset, write) in writes.iter().enumerate() {
+                if let Err(error) = inner.apply_one(owner, write, now) {
+                    refused.push((chunk * WRITES_PER_LOCK + offset, error));
+                }
             }
         }
         Ok(refused)
