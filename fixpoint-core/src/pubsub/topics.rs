@@ -1,0 +1,163 @@
+//! The bus's table of topics: who listens to what, and which topics were closed lately.
+//!
+//! Every entry has its reaper on the cycle that creates it: an open topic's entry goes when its
+//! last subscriber leaves; a closed topic's entry is a tombstone in a first-in first-out window
+//! of fixed size, and each close beyond it forgets the oldest one.
+
+use core::hash::Hash;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::backlog::{Backlog, DETACHED};
+
+pub(super) struct Topics<K, E> {
+    entries: HashMap<K, Topic<E>>,
+    /// The closed topics still remembered, oldest first; exactly those entries that are closed.
+    tombstones: VecDeque<K>,
+    remembered_closes: usize,
+    closed: bool,
+}
+
+struct Topic<E> {
+    subscribers: Vec<Arc<Backlog<E>>>,
+    closed: bool,
+}
+
+impl<E> Default for Topic<E> {
+    fn default() -> Self {
+        Topic {
+            subscribers: Vec::new(),
+            closed: false,
+        }
+    }
+}
+
+/// Where an event for a topic goes.
+pub(super) enum Route<'a, E> {
+    /// The topic, or the bus, is closed.
+    Closed,
+    /// The subscribers open on the topic now, possibly none.
+    Open(&'a [Arc<Backlog<E>>]),
+}
+
+impl<K, E> Topics<K, E> {
+    pub(super) fn new(remembered_closes: usize) -> Self {
+        Topics {
+            entries: HashMap::new(),
+            tombstones: VecDeque::new(),
+            remembered_closes,
+            closed: false,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(super) fn remembered_closes(&self) -> usize {
+        self.tombstones.len()
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+impl<K: Hash + Eq + Clone, E> Topics<K, E> {
+    pub(super) fn route(&self, topic: &K) -> Route<'_, E> {
+        if self.closed {
+            return Route::Closed;
+        }
+        match self.entries.get(topic) {
+            None => Route::Open(&[]),
+            Some(entry) if entry.closed => Route::Closed,
+            Some(entry) => Route::Open(&entry.subscribers),
+        }
+    }
+
+    /// A backlog registered on `topic`, or born closed if the topic or the bus is closed.
+    pub(super) fn register(&mut self, topic: &K, backlog: usize) -> Arc<Backlog<E>> {
+        if self.closed {
+            return Arc::new(Backlog::born_closed());
+        }
+        let entry = self.entries.entry(topic.clone()).or_default();
+        if entry.closed {
+            return Arc::new(Backlog::born_closed());
+        }
+        let registered = Arc::new(Backlog::open(backlog, entry.subscribers.len()));
+        entry.subscribers.push(Arc::clone(&registered));
+        registered
+    }
+
+    /// Takes `backlog` out of `topic`'s subscribers in constant time, and the topic's entry
+    /// with it when it was the last one. Anything else than the backlog itself at its slot
+    /// (it was detached by a close) is left alone.
+    pub(super) fn unregister(&mut self, topic: &K, backlog: &Arc<Backlog<E>>) {
+        let slot = backlog.slot();
+        let Some(entry) = self.entries.get_mut(topic) else {
+            return;
+        };
+        if !entry
+            .subscribers
+            .get(slot)
+            .is_some_and(|at_slot| Arc::ptr_eq(at_slot, backlog))
+        {
+            return;
+        }
+        entry.subscribers.swap_remove(slot);
+        if let Some(moved) = entry.subscribers.get(slot) {
+            moved.set_slot(slot);
+        }
+        backlog.set_slot(DETACHED);
+        if entry.subscribers.is_empty() && !entry.closed {
+            self.entries.remove(topic);
+        }
+    }
+
+    pub(super) fn subscribers(&self, topic: &K) -> usize {
+        self.entries
+            .get(topic)
+            .map_or(0, |entry| entry.subscribers.len())
+    }
+
+    /// Marks `topic` closed, remembers it in place of the oldest remembered close if the window
+    /// is full, and returns its subscribers' backlogs, detached, to be closed.
+    pub(super) fn close_topic(&mut self, topic: &K) -> Vec<Arc<Backlog<E>>> {
+        if self.closed {
+            return Vec::new();
+        }
+        let entry = self.entries.entry(topic.clone()).or_default();
+        if entry.closed {
+            return Vec::new();
+        }
+        entry.closed = true;
+        let detached = detach(std::mem::take(&mut entry.subscribers));
+        self.tombstones.push_back(topic.clone());
+        while self.tombstones.len() > self.remembered_closes {
+            if let Some(forgotten) = self.tombstones.pop_front() {
+                self.entries.remove(&forgotten);
+            }
+        }
+        detached
+    }
+
+    /// Closes the bus for good and returns every backlog, detached, to be closed.
+    pub(super) fn close_all(&mut self) -> Vec<Arc<Backlog<E>>> {
+        self.closed = true;
+        self.tombstones = VecDeque::new();
+        let entries = std::mem::take(&mut self.entries);
+        detach(
+            entries
+                .into_values()
+                .flat_map(|entry| entry.subscribers)
+                .collect(),
+        )
+    }
+}
+
+fn detach<E>(backlogs: Vec<Arc<Backlog<E>>>) -> Vec<Arc<Backlog<E>>> {
+    for backlog in &backlogs {
+        backlog.set_slot(DETACHED);
+    }
+    backlogs
+}
