@@ -2,7 +2,8 @@
 
 use core::fmt;
 use core::future::Future;
-use core::hash::Hash;
+use core::hash::{BuildHasher, Hash};
+use std::hash::RandomState;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -37,13 +38,13 @@ use super::topics::{Route, Topics};
 /// it has subscribers, a closed topic is remembered among the last
 /// [`remembered_closes`](BusLimits::remembered_closes) only, and each subscription holds at
 /// most [`backlog`](BusLimits::backlog) events (see [`BusLimits`]).
-pub struct Bus<K, E> {
-    shared: Arc<Shared<K, E>>,
+pub struct Bus<K, E, S = RandomState> {
+    shared: Arc<Shared<K, E, S>>,
 }
 
-struct Shared<K, E> {
+struct Shared<K, E, S> {
     // Publishers only read the table, so they do not queue behind one another.
-    topics: RwLock<Topics<K, E>>,
+    topics: RwLock<Topics<K, E, S>>,
     backlog: usize,
 }
 
@@ -86,7 +87,7 @@ impl Default for BusLimits {
     }
 }
 
-impl<K, E> Clone for Bus<K, E> {
+impl<K, E, S> Clone for Bus<K, E, S> {
     fn clone(&self) -> Self {
         Bus {
             shared: Arc::clone(&self.shared),
@@ -94,9 +95,9 @@ impl<K, E> Clone for Bus<K, E> {
     }
 }
 
-impl<K: Hash + Eq + Clone, E: Clone> Default for Bus<K, E> {
+impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher + Default> Default for Bus<K, E, S> {
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(BusLimits::default(), S::default())
     }
 }
 
@@ -117,9 +118,30 @@ impl<K: Hash + Eq + Clone, E: Clone> Bus<K, E> {
     /// ```
     #[must_use]
     pub fn with_limits(limits: BusLimits) -> Self {
+        Self::with_hasher(limits, RandomState::new())
+    }
+}
+
+impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Bus<K, E, S> {
+    /// An open bus with the given bounds whose topic table hashes with `hasher`.
+    ///
+    /// The default, [`RandomState`], resists topics chosen to collide (question ids that come
+    /// from outside); a faster hasher pays off only for keys the service picks itself.
+    ///
+    /// ```
+    /// use std::hash::{BuildHasherDefault, DefaultHasher};
+    /// use fixpoint::{Bus, BusLimits};
+    ///
+    /// type Fixed = BuildHasherDefault<DefaultHasher>;
+    /// let bus: Bus<u32, u64, Fixed> = Bus::with_hasher(BusLimits::default(), Fixed::default());
+    /// let _subscription = bus.subscribe(1);
+    /// assert_eq!(bus.publish(&1, 5), Ok(1));
+    /// ```
+    #[must_use]
+    pub fn with_hasher(limits: BusLimits, hasher: S) -> Self {
         Bus {
             shared: Arc::new(Shared {
-                topics: RwLock::new(Topics::new(limits.remembered_closes)),
+                topics: RwLock::new(Topics::new(limits.remembered_closes, hasher)),
                 backlog: limits.backlog.max(1),
             }),
         }
@@ -140,7 +162,7 @@ impl<K: Hash + Eq + Clone, E: Clone> Bus<K, E> {
     /// assert_eq!(answers.subscribers(&7), 1);
     /// ```
     #[must_use = "a subscription receives events only while it is held"]
-    pub fn subscribe(&self, topic: K) -> Subscription<K, E> {
+    pub fn subscribe(&self, topic: K) -> Subscription<K, E, S> {
         let backlog = self.shared.write().register(&topic, self.shared.backlog);
         Subscription::new(self.clone(), topic, backlog)
     }
@@ -280,17 +302,17 @@ fn deliver<E: Clone>(subscribers: &[Arc<Backlog<E>>], event: E) -> usize {
     reached + usize::from(last.push(event))
 }
 
-impl<K, E> Shared<K, E> {
-    fn read(&self) -> RwLockReadGuard<'_, Topics<K, E>> {
+impl<K, E, S> Shared<K, E, S> {
+    fn read(&self) -> RwLockReadGuard<'_, Topics<K, E, S>> {
         self.topics.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Topics<K, E>> {
+    fn write(&self) -> RwLockWriteGuard<'_, Topics<K, E, S>> {
         self.topics.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl<K, E> fmt::Debug for Bus<K, E> {
+impl<K, E, S> fmt::Debug for Bus<K, E, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let topics = self.shared.read();
         f.debug_struct("Bus")

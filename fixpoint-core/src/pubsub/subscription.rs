@@ -1,7 +1,8 @@
 //! Owned subscriptions: the only way to wait on a [`Bus`].
 
 use core::fmt;
-use core::hash::Hash;
+use core::hash::{BuildHasher, Hash};
+use std::hash::RandomState;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,15 +26,15 @@ use super::backlog::{Backlog, DETACHED};
 /// # }
 /// ```
 #[must_use = "a subscription receives events only while it is held"]
-pub struct Subscription<K: Hash + Eq + Clone, E: Clone> {
-    bus: Bus<K, E>,
+pub struct Subscription<K: Hash + Eq + Clone, E: Clone, S: BuildHasher = RandomState> {
+    bus: Bus<K, E, S>,
     topic: K,
     backlog: Arc<Backlog<E>>,
     delivered: u64,
 }
 
-impl<K: Hash + Eq + Clone, E: Clone> Subscription<K, E> {
-    pub(super) fn new(bus: Bus<K, E>, topic: K, backlog: Arc<Backlog<E>>) -> Self {
+impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Subscription<K, E, S> {
+    pub(super) fn new(bus: Bus<K, E, S>, topic: K, backlog: Arc<Backlog<E>>) -> Self {
         Subscription {
             bus,
             topic,
@@ -146,13 +147,15 @@ impl<K: Hash + Eq + Clone, E: Clone> Subscription<K, E> {
     }
 }
 
-impl<K: Hash + Eq + Clone, E: Clone> Drop for Subscription<K, E> {
+impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Drop for Subscription<K, E, S> {
     fn drop(&mut self) {
         self.unregister();
     }
 }
 
-impl<K: Hash + Eq + Clone + fmt::Debug, E: Clone> fmt::Debug for Subscription<K, E> {
+impl<K: Hash + Eq + Clone + fmt::Debug, E: Clone, S: BuildHasher> fmt::Debug
+    for Subscription<K, E, S>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
             .field("topic", &self.topic)

@@ -4,14 +4,14 @@
 //! last subscriber leaves; a closed topic's entry is a tombstone in a first-in first-out window
 //! of fixed size, and each close beyond it forgets the oldest one.
 
-use core::hash::Hash;
+use core::hash::{BuildHasher, Hash};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use super::backlog::{Backlog, DETACHED};
 
-pub(super) struct Topics<K, E> {
-    entries: HashMap<K, Topic<E>>,
+pub(super) struct Topics<K, E, S> {
+    entries: HashMap<K, Topic<E>, S>,
     /// The closed topics still remembered, oldest first; exactly those entries that are closed.
     tombstones: VecDeque<K>,
     remembered_closes: usize,
@@ -40,10 +40,10 @@ pub(super) enum Route<'a, E> {
     Open(&'a [Arc<Backlog<E>>]),
 }
 
-impl<K, E> Topics<K, E> {
-    pub(super) fn new(remembered_closes: usize) -> Self {
+impl<K, E, S> Topics<K, E, S> {
+    pub(super) fn new(remembered_closes: usize, hasher: S) -> Self {
         Topics {
-            entries: HashMap::new(),
+            entries: HashMap::with_hasher(hasher),
             tombstones: VecDeque::new(),
             remembered_closes,
             closed: false,
@@ -63,7 +63,7 @@ impl<K, E> Topics<K, E> {
     }
 }
 
-impl<K: Hash + Eq + Clone, E> Topics<K, E> {
+impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
     pub(super) fn route(&self, topic: &K) -> Route<'_, E> {
         if self.closed {
             return Route::Closed;
@@ -145,13 +145,13 @@ impl<K: Hash + Eq + Clone, E> Topics<K, E> {
     pub(super) fn close_all(&mut self) -> Vec<Arc<Backlog<E>>> {
         self.closed = true;
         self.tombstones = VecDeque::new();
-        let entries = std::mem::take(&mut self.entries);
-        detach(
-            entries
-                .into_values()
-                .flat_map(|entry| entry.subscribers)
-                .collect(),
-        )
+        let backlogs = self
+            .entries
+            .drain()
+            .flat_map(|(_, entry)| entry.subscribers)
+            .collect();
+        self.entries.shrink_to_fit();
+        detach(backlogs)
     }
 }
 
