@@ -111,6 +111,19 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         backlog.set_slot(DETACHED);
         if entry.subscribers.is_empty() && !entry.closed {
             self.entries.remove(topic);
+            self.shrink_entries_if_sparse();
+        } else if is_sparse(entry.subscribers.len(), entry.subscribers.capacity()) {
+            let len = entry.subscribers.len();
+            entry.subscribers.shrink_to(len * 2);
+        }
+    }
+
+    /// A crowd that has left should not keep its memory: the table gives back what it no
+    /// longer needs, in amortized constant time.
+    fn shrink_entries_if_sparse(&mut self) {
+        if is_sparse(self.entries.len(), self.entries.capacity()) {
+            let len = self.entries.len();
+            self.entries.shrink_to(len * 2);
         }
     }
 
@@ -136,6 +149,7 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         while self.tombstones.len() > self.remembered_closes {
             if let Some(forgotten) = self.tombstones.pop_front() {
                 self.entries.remove(&forgotten);
+                self.shrink_entries_if_sparse();
             }
         }
         detached
@@ -155,9 +169,43 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
     }
 }
 
+/// Three quarters empty, and big enough to matter. Shrinking to twice the length then leaves
+/// room for as many arrivals as a shrink took removals, so the cost stays constant per call.
+fn is_sparse(len: usize, capacity: usize) -> bool {
+    capacity > 64 && len < capacity / 4
+}
+
 fn detach<E>(backlogs: Vec<Arc<Backlog<E>>>) -> Vec<Arc<Backlog<E>>> {
     for backlog in &backlogs {
         backlog.set_slot(DETACHED);
     }
     backlogs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::RandomState;
+
+    #[test]
+    fn a_crowd_that_left_gives_its_memory_back() {
+        let mut topics: Topics<u32, u8, RandomState> = Topics::new(0, RandomState::new());
+        let crowd: Vec<_> = (0..10_000).map(|_| topics.register(&1, 1)).collect();
+        let lone: Vec<_> = (2..10_002)
+            .map(|topic| topics.register(&topic, 1))
+            .collect();
+        for (topic, backlog) in (2..10_002).zip(&lone) {
+            topics.unregister(&topic, backlog);
+        }
+        for backlog in &crowd[1..] {
+            topics.unregister(&1, backlog);
+        }
+        assert!(
+            topics.entries.capacity() <= 64 * 2,
+            "{}",
+            topics.entries.capacity()
+        );
+        assert!(topics.entries[&1].subscribers.capacity() <= 64 * 2);
+        assert_eq!(topics.subscribers(&1), 1);
+    }
 }
