@@ -11,7 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fixpoint::{Bus, BusLimits, PublishError, Registry, RemoveError, WaitError};
+use fixpoint::{Bus, BusLimits, PublishError, Registry, RemoveError, Subscription, WaitError};
+
+// A bus is shared between tasks and threads; a subscription moves into the task that waits.
+static_assertions::assert_impl_all!(Bus<String, String>: Send, Sync, Clone);
+static_assertions::assert_impl_all!(Subscription<String, String>: Send, Sync);
+static_assertions::assert_impl_all!(Registry<String, String>: Send, Sync);
 
 /// Where answers are recorded before they are announced: the re-check reads it.
 #[derive(Clone, Default)]
@@ -277,6 +282,63 @@ async fn unsubscribing_in_any_order_leaves_exactly_the_others() {
     assert!(
         format!("{bus:?}").contains("topics: 0"),
         "the topic left with its last subscriber"
+    );
+}
+
+/// Four threads subscribe, publish, close topics and drop subscriptions at random over a few
+/// topics, with a window of closes small enough to be forgotten and reopened under them. When
+/// every subscription is gone, nothing is left but remembered closes: no entry leaked, and no
+/// departure took someone else's place with it.
+#[test]
+fn racing_closes_and_departures_leave_nothing_behind() {
+    const THREADS: u64 = 4;
+    const OPS: usize = 20_000;
+    let bus: Bus<u8, u64> = Bus::with_limits(BusLimits {
+        backlog: 4,
+        remembered_closes: 3,
+    });
+    let workers: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let bus = bus.clone();
+            std::thread::spawn(move || {
+                let mut rng = XorShift(0x7f4a_7c15 + thread);
+                let mut held = Vec::new();
+                for op in 0..OPS as u64 {
+                    let topic = rng.below(12) as u8;
+                    match rng.below(8) {
+                        0..=2 => held.push(bus.subscribe(topic)),
+                        3 | 4 if !held.is_empty() => {
+                            drop(held.swap_remove(rng.below(held.len() as u64) as usize))
+                        }
+                        5 => bus.close_topic(&topic),
+                        _ => {
+                            let _ = bus.publish(&topic, op);
+                        }
+                    }
+                }
+                held
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for worker in workers {
+        held.extend(worker.join().unwrap());
+    }
+    for topic in 0..12 {
+        let alive = held.iter().filter(|s| *s.topic() == topic).count();
+        assert!(
+            bus.subscribers(&topic) <= alive,
+            "topic {topic}: more listed than alive"
+        );
+    }
+    drop(held);
+    for topic in 0..12 {
+        assert_eq!(bus.subscribers(&topic), 0, "topic {topic}");
+    }
+    let debug = format!("{bus:?}");
+    assert!(
+        debug.contains("topics: 3, remembered_closes: 3"),
+        "only the remembered closes remain: {debug}"
     );
 }
 

@@ -195,7 +195,8 @@ impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Bus<K, E, S> {
     /// # Errors
     ///
     /// [`WaitError::Closed`] when the topic closes first, [`WaitError::TimedOut`] when `limit`
-    /// passes first.
+    /// passes first, [`WaitError::Lagged`] when `write` caused more events than the backlog
+    /// holds.
     ///
     /// ```
     /// use std::time::Duration;
