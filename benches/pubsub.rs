@@ -144,10 +144,20 @@ fn unsubscribe(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for n in [1_000_usize, 10_000, 100_000] {
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(n.to_string(), |b| {
+        group.bench_function(format!("fixpoint_bus/{n}"), |b| {
             let bus: Bus<u32, u64> = Bus::new();
             b.iter_batched(
                 || (0..n).map(|_| bus.subscribe(1)).collect::<Vec<_>>(),
+                drop,
+                BatchSize::PerIteration,
+            );
+        });
+        // The peer: a broadcast receiver leaves in constant time too, and shows what the
+        // memory traffic of a larger crowd costs on its own.
+        group.bench_function(format!("tokio_broadcast/{n}"), |b| {
+            let (sender, _) = broadcast::channel::<u64>(1_024);
+            b.iter_batched(
+                || (0..n).map(|_| sender.subscribe()).collect::<Vec<_>>(),
                 drop,
                 BatchSize::PerIteration,
             );
