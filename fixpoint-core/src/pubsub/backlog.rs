@@ -87,8 +87,8 @@ impl<E> Backlog<E> {
             state.events.push_back(event);
             (state.waker.take(), displaced)
         };
-        // The displaced event's `Drop` and the waiter's wake-up are the user's code: neither
-        // runs under our lock.
+        // Outside the backlog's lock: a waiter woken on another thread would otherwise find it
+        // still held, and the displaced event's `Drop` is the user's code.
         drop(displaced);
         if let Some(waker) = waker {
             waker.wake();
