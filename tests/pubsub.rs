@@ -162,6 +162,52 @@ async fn subscriptions_unregister_when_dropped_or_closed() {
     assert_eq!(bus.publish(&1, 7), Ok(0));
 }
 
+/// The table remembers the last topic published to, so that a stream on one topic hashes its
+/// key once. Whatever was published before, and however the table changed since (topics
+/// leaving, coming back, the table growing and shrinking), an event reaches its own topic's
+/// subscribers and no one else.
+#[tokio::test]
+async fn every_event_reaches_its_own_topic_whatever_came_before() {
+    const TOPICS: u64 = 300;
+    let bus: Bus<u64, u64> = Bus::new();
+    let mut subscriptions: Vec<_> = (0..TOPICS).map(|topic| bus.subscribe(topic)).collect();
+    let mut expected = vec![0_u64; TOPICS as usize];
+    let mut rng = XorShift(0x0dd_ba11);
+    for sequence in 0..20_000 {
+        let topic = rng.below(TOPICS);
+        if rng.below(50) == 0 {
+            // The topic leaves the table with its only subscriber, and comes back.
+            subscriptions[topic as usize] = bus.subscribe(topic + TOPICS);
+            subscriptions[topic as usize] = bus.subscribe(topic);
+            expected[topic as usize] = 0;
+        }
+        for _ in 0..=rng.below(3) {
+            assert_eq!(bus.publish(&topic, topic << 32 | sequence), Ok(1));
+            expected[topic as usize] += 1;
+        }
+        if rng.below(10) == 0 {
+            assert_eq!(bus.publish(&(topic + TOPICS), 0), Ok(0), "nobody there");
+        }
+    }
+    for (topic, subscription) in subscriptions.into_iter().enumerate() {
+        let mut subscription = subscription;
+        for _ in 0..expected[topic] {
+            let event = subscription.wait(|| None).await.unwrap();
+            assert_eq!(
+                event >> 32,
+                topic as u64,
+                "an event for topic {} reached {topic}",
+                event >> 32
+            );
+        }
+        assert_eq!(
+            subscription.close().unread(),
+            0,
+            "topic {topic} got more than its own"
+        );
+    }
+}
+
 /// A long-lived handle that knows whether it was closed, and by whom.
 struct Handle {
     id: usize,

@@ -126,7 +126,9 @@ impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Bus<K, E, S> {
     /// An open bus with the given bounds whose topic table hashes with `hasher`.
     ///
     /// The default, [`RandomState`], resists topics chosen to collide (question ids that come
-    /// from outside); a faster hasher pays off only for keys the service picks itself.
+    /// from outside). A stream of events on one topic hashes its key once whatever the hasher;
+    /// a faster one pays off for a topic per question, and for subscribing and unsubscribing,
+    /// with keys the service picks itself.
     ///
     /// ```
     /// use std::hash::{BuildHasherDefault, DefaultHasher};

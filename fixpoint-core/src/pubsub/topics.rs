@@ -5,27 +5,41 @@
 //! of fixed size, and each close beyond it forgets the oldest one.
 
 use core::hash::{BuildHasher, Hash};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hashbrown::HashTable;
 
 use super::backlog::{Backlog, DETACHED};
 
 pub(super) struct Topics<K, E, S> {
-    entries: HashMap<K, Topic<E>, S>,
+    // A table that takes the hash from us, so that a publisher can skip hashing (below).
+    entries: HashTable<Entry<K, E>>,
+    hasher: S,
+    /// The hash of the topic last published to. A stream of events on one topic then hashes
+    /// its key once: the key comparison at that hash is the proof that it is the same topic,
+    /// so a stale hint costs a probe, never a wrong delivery.
+    last_published: AtomicU64,
     /// The closed topics still remembered, oldest first; exactly those entries that are closed.
     tombstones: VecDeque<K>,
     remembered_closes: usize,
     closed: bool,
 }
 
-struct Topic<E> {
+struct Entry<K, E> {
+    key: K,
+    // Kept so that growing the table never hashes a key again.
+    hash: u64,
     subscribers: Vec<Arc<Backlog<E>>>,
     closed: bool,
 }
 
-impl<E> Default for Topic<E> {
-    fn default() -> Self {
-        Topic {
+impl<K, E> Entry<K, E> {
+    fn new(key: K, hash: u64) -> Self {
+        Entry {
+            key,
+            hash,
             subscribers: Vec::new(),
             closed: false,
         }
@@ -43,7 +57,9 @@ pub(super) enum Route<'a, E> {
 impl<K, E, S> Topics<K, E, S> {
     pub(super) fn new(remembered_closes: usize, hasher: S) -> Self {
         Topics {
-            entries: HashMap::with_hasher(hasher),
+            entries: HashTable::new(),
+            hasher,
+            last_published: AtomicU64::new(0),
             tombstones: VecDeque::new(),
             remembered_closes,
             closed: false,
@@ -68,7 +84,19 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         if self.closed {
             return Route::Closed;
         }
-        match self.entries.get(topic) {
+        let hinted = self.last_published.load(Ordering::Relaxed);
+        let entry = match self.entries.find(hinted, |entry| entry.key == *topic) {
+            Some(entry) => Some(entry),
+            None => {
+                let hash = self.hasher.hash_one(topic);
+                // Publishers on other threads read this line: write it only when it changes.
+                if hash != hinted {
+                    self.last_published.store(hash, Ordering::Relaxed);
+                }
+                self.entries.find(hash, |entry| entry.key == *topic)
+            }
+        };
+        match entry {
             None => Route::Open(&[]),
             Some(entry) if entry.closed => Route::Closed,
             Some(entry) => Route::Open(&entry.subscribers),
@@ -80,7 +108,7 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         if self.closed {
             return Arc::new(Backlog::born_closed());
         }
-        let entry = self.entries.entry(topic.clone()).or_default();
+        let entry = self.entry(topic);
         if entry.closed {
             return Arc::new(Backlog::born_closed());
         }
@@ -94,9 +122,11 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
     /// (it was detached by a close) is left alone.
     pub(super) fn unregister(&mut self, topic: &K, backlog: &Arc<Backlog<E>>) {
         let slot = backlog.slot();
-        let Some(entry) = self.entries.get_mut(topic) else {
+        let hash = self.hasher.hash_one(topic);
+        let Ok(mut found) = self.entries.find_entry(hash, |entry| entry.key == *topic) else {
             return;
         };
+        let entry = found.get_mut();
         if !entry
             .subscribers
             .get(slot)
@@ -110,7 +140,7 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         }
         backlog.set_slot(DETACHED);
         if entry.subscribers.is_empty() && !entry.closed {
-            self.entries.remove(topic);
+            found.remove();
             self.shrink_entries_if_sparse();
         } else if is_sparse(entry.subscribers.len(), entry.subscribers.capacity()) {
             let len = entry.subscribers.len();
@@ -118,18 +148,10 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         }
     }
 
-    /// A crowd that has left should not keep its memory: the table gives back what it no
-    /// longer needs, in amortized constant time.
-    fn shrink_entries_if_sparse(&mut self) {
-        if is_sparse(self.entries.len(), self.entries.capacity()) {
-            let len = self.entries.len();
-            self.entries.shrink_to(len * 2);
-        }
-    }
-
     pub(super) fn subscribers(&self, topic: &K) -> usize {
+        let hash = self.hasher.hash_one(topic);
         self.entries
-            .get(topic)
+            .find(hash, |entry| entry.key == *topic)
             .map_or(0, |entry| entry.subscribers.len())
     }
 
@@ -139,7 +161,7 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         if self.closed {
             return Vec::new();
         }
-        let entry = self.entries.entry(topic.clone()).or_default();
+        let entry = self.entry(topic);
         if entry.closed {
             return Vec::new();
         }
@@ -148,8 +170,7 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         self.tombstones.push_back(topic.clone());
         while self.tombstones.len() > self.remembered_closes {
             if let Some(forgotten) = self.tombstones.pop_front() {
-                self.entries.remove(&forgotten);
-                self.shrink_entries_if_sparse();
+                self.remove(&forgotten);
             }
         }
         detached
@@ -162,10 +183,36 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         let backlogs = self
             .entries
             .drain()
-            .flat_map(|(_, entry)| entry.subscribers)
+            .flat_map(|entry| entry.subscribers)
             .collect();
-        self.entries.shrink_to_fit();
+        self.entries.shrink_to_fit(|entry| entry.hash);
         detach(backlogs)
+    }
+
+    /// The entry of `topic`, made open and empty if there is none.
+    fn entry(&mut self, topic: &K) -> &mut Entry<K, E> {
+        let hash = self.hasher.hash_one(topic);
+        self.entries
+            .entry(hash, |entry| entry.key == *topic, |entry| entry.hash)
+            .or_insert_with(|| Entry::new(topic.clone(), hash))
+            .into_mut()
+    }
+
+    fn remove(&mut self, topic: &K) {
+        let hash = self.hasher.hash_one(topic);
+        if let Ok(found) = self.entries.find_entry(hash, |entry| entry.key == *topic) {
+            found.remove();
+            self.shrink_entries_if_sparse();
+        }
+    }
+
+    /// A crowd that has left should not keep its memory: the table gives back what it no
+    /// longer needs, in amortized constant time.
+    fn shrink_entries_if_sparse(&mut self) {
+        if is_sparse(self.entries.len(), self.entries.capacity()) {
+            let len = self.entries.len();
+            self.entries.shrink_to(len * 2, |entry| entry.hash);
+        }
     }
 }
 
@@ -205,7 +252,9 @@ mod tests {
             "{}",
             topics.entries.capacity()
         );
-        assert!(topics.entries[&1].subscribers.capacity() <= 64 * 2);
+        let hash = topics.hasher.hash_one(1);
+        let crowd_entry = topics.entries.find(hash, |entry| entry.key == 1).unwrap();
+        assert!(crowd_entry.subscribers.capacity() <= 64 * 2);
         assert_eq!(topics.subscribers(&1), 1);
     }
 }
