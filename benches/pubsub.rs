@@ -1,11 +1,13 @@
 //! `fixpoint::Bus` beside the tokio channels it competes with: publish then receive, one topic,
 //! one subscriber, in batches of 1,000 events on a current-thread runtime, against
-//! `tokio::sync::broadcast` and tokio's unbounded `mpsc`; and unsubscribing 1k, 10k and 100k
-//! subscribers of one topic, whose time per unsubscribe must stay flat.
+//! `tokio::sync::broadcast` and tokio's unbounded `mpsc`; a topic per question beside a tokio
+//! `oneshot` per question; and unsubscribing 1k, 10k and 100k subscribers of one topic, whose
+//! time per unsubscribe must stay flat.
 //!
 //! For instruction counts, the same loops run without criterion when `FIXPOINT_PUBSUB_LOOP`
-//! names one (`broadcast`, `mpsc`, `bus` or `bus-fx`, optionally `:<events>`), so that
-//! callgrind measures the loop and nothing else (subtract a run with 0 events for the set-up):
+//! names one (`broadcast`, `mpsc`, `bus`, `bus-fx`, `oneshot-questions` or `bus-questions`,
+//! optionally `:<events>`), so that callgrind measures the loop and nothing else (subtract a
+//! run with 0 events for the set-up):
 //!
 //! ```sh
 //! FIXPOINT_PUBSUB_LOOP=bus:1000000 valgrind --tool=callgrind target/release/deps/pubsub-<hash>
@@ -135,6 +137,53 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// A topic per question, as a service asks them: subscribe, publish the answer, wait for it,
+/// leave. Beside it, what tokio offers for one answer: a `oneshot` channel per question.
+async fn oneshot_questions(questions: std::ops::Range<u64>) {
+    for question in questions {
+        let (sender, receiver) = tokio::sync::oneshot::channel::<u64>();
+        sender.send(question).unwrap();
+        black_box(receiver.await.unwrap());
+    }
+}
+
+async fn bus_questions(bus: &Bus<u64, u64>, questions: std::ops::Range<u64>) {
+    for question in questions {
+        let mut answer = bus.subscribe(question);
+        bus.publish(&question, question).unwrap();
+        black_box(answer.wait(|| None).await.unwrap());
+    }
+}
+
+fn per_question(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut group = c.benchmark_group("pubsub/per_question");
+    group.throughput(Throughput::Elements(BATCH));
+    group.bench_function("tokio_oneshot", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                oneshot_questions(0..iters * BATCH).await;
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("fixpoint_bus", |b| {
+        let bus: Bus<u64, u64> = Bus::new();
+        let mut asked = 0;
+        b.iter_custom(|iters| {
+            let questions = asked..asked + iters * BATCH;
+            asked = questions.end;
+            rt.block_on(async {
+                let start = Instant::now();
+                bus_questions(&bus, questions).await;
+                start.elapsed()
+            })
+        });
+    });
+    group.finish();
+}
+
 /// `n` subscribers of one topic leave in the order they came; the time per unsubscribe is the
 /// figure to read, and it must not grow with `n`.
 fn unsubscribe(c: &mut Criterion) {
@@ -178,11 +227,15 @@ fn run_loop(spec: &str) {
         "mpsc" => rt.block_on(mpsc_batch(&mut mpsc::unbounded_channel(), events)),
         "bus" => rt.block_on(bus_batch(&mut bus_pair(Bus::new()), events)),
         "bus-fx" => rt.block_on(bus_batch(&mut bus_pair(fx_bus()), events)),
-        other => panic!("unknown loop {other}: broadcast, mpsc, bus or bus-fx"),
+        "oneshot-questions" => rt.block_on(oneshot_questions(0..events)),
+        "bus-questions" => rt.block_on(bus_questions(&Bus::new(), 0..events)),
+        other => panic!(
+            "unknown loop {other}: broadcast, mpsc, bus, bus-fx, oneshot-questions, bus-questions"
+        ),
     }
 }
 
-criterion_group!(benches, throughput, unsubscribe);
+criterion_group!(benches, throughput, per_question, unsubscribe);
 
 fn main() {
     if let Ok(spec) = std::env::var("FIXPOINT_PUBSUB_LOOP") {

@@ -16,6 +16,8 @@ pub(super) struct Backlog<E> {
     /// Where this backlog sits in its topic's subscriber list, so that leaving is a
     /// `swap_remove`, not a search. Written only under the bus's topic lock.
     slot: AtomicUsize,
+    /// The hash of the topic's key, so that leaving does not hash it again.
+    topic_hash: u64,
 }
 
 struct State<E> {
@@ -36,17 +38,18 @@ pub(super) struct Remains {
 }
 
 impl<E> Backlog<E> {
-    /// An open backlog holding at most `capacity` events (at least one), placed at `slot`.
-    pub(super) fn open(capacity: usize, slot: usize) -> Self {
-        Self::new(capacity, slot, false)
+    /// An open backlog holding at most `capacity` events (at least one), placed at `slot` of
+    /// the topic whose key hashes to `topic_hash`.
+    pub(super) fn open(capacity: usize, slot: usize, topic_hash: u64) -> Self {
+        Self::new(capacity, slot, topic_hash, false)
     }
 
     /// The backlog of a subscription born closed: in no list, nothing will ever arrive.
     pub(super) fn born_closed() -> Self {
-        Self::new(1, DETACHED, true)
+        Self::new(1, DETACHED, 0, true)
     }
 
-    fn new(capacity: usize, slot: usize, closed: bool) -> Self {
+    fn new(capacity: usize, slot: usize, topic_hash: u64, closed: bool) -> Self {
         Backlog {
             state: Mutex::new(State {
                 events: VecDeque::new(),
@@ -57,12 +60,17 @@ impl<E> Backlog<E> {
                 waker: None,
             }),
             slot: AtomicUsize::new(slot),
+            topic_hash,
         }
     }
 
     pub(super) fn slot(&self) -> usize {
         // Relaxed: the slot is only meaningful under the topic lock, which orders it.
         self.slot.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn topic_hash(&self) -> u64 {
+        self.topic_hash
     }
 
     pub(super) fn set_slot(&self, slot: usize) {

@@ -17,10 +17,11 @@ pub(super) struct Topics<K, E, S> {
     // A table that takes the hash from us, so that a publisher can skip hashing (below).
     entries: HashTable<Entry<K, E>>,
     hasher: S,
-    /// The hash of the topic last published to. A stream of events on one topic then hashes
-    /// its key once: the key comparison at that hash is the proof that it is the same topic,
-    /// so a stale hint costs a probe, never a wrong delivery.
-    last_published: AtomicU64,
+    /// The hash of the topic last published or subscribed to: a stream of events on one topic
+    /// hashes its key once, and so does the answer to a question just subscribed to. The key
+    /// comparison at that hash is the proof that it is the same topic, so a stale hint costs a
+    /// probe, never a wrong delivery.
+    last_used: AtomicU64,
     /// The closed topics still remembered, oldest first; exactly those entries that are closed.
     tombstones: VecDeque<K>,
     remembered_closes: usize,
@@ -59,7 +60,7 @@ impl<K, E, S> Topics<K, E, S> {
         Topics {
             entries: HashTable::new(),
             hasher,
-            last_published: AtomicU64::new(0),
+            last_used: AtomicU64::new(0),
             tombstones: VecDeque::new(),
             remembered_closes,
             closed: false,
@@ -84,14 +85,14 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         if self.closed {
             return Route::Closed;
         }
-        let hinted = self.last_published.load(Ordering::Relaxed);
+        let hinted = self.last_used.load(Ordering::Relaxed);
         let entry = match self.entries.find(hinted, |entry| entry.key == *topic) {
             Some(entry) => Some(entry),
             None => {
                 let hash = self.hasher.hash_one(topic);
                 // Publishers on other threads read this line: write it only when it changes.
                 if hash != hinted {
-                    self.last_published.store(hash, Ordering::Relaxed);
+                    self.last_used.store(hash, Ordering::Relaxed);
                 }
                 self.entries.find(hash, |entry| entry.key == *topic)
             }
@@ -112,8 +113,12 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
         if entry.closed {
             return Arc::new(Backlog::born_closed());
         }
-        let registered = Arc::new(Backlog::open(backlog, entry.subscribers.len()));
+        let slot = entry.subscribers.len();
+        let registered = Arc::new(Backlog::open(backlog, slot, entry.hash));
         entry.subscribers.push(Arc::clone(&registered));
+        // Subscribe, then write: the next publish is most likely the answer to this topic.
+        self.last_used
+            .store(registered.topic_hash(), Ordering::Relaxed);
         registered
     }
 
@@ -122,7 +127,7 @@ impl<K: Hash + Eq + Clone, E, S: BuildHasher> Topics<K, E, S> {
     /// (it was detached by a close) is left alone.
     pub(super) fn unregister(&mut self, topic: &K, backlog: &Arc<Backlog<E>>) {
         let slot = backlog.slot();
-        let hash = self.hasher.hash_one(topic);
+        let hash = backlog.topic_hash();
         let Ok(mut found) = self.entries.find_entry(hash, |entry| entry.key == *topic) else {
             return;
         };
