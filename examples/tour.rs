@@ -310,12 +310,33 @@ fn pubsub_section() {
         }
         println!("   write then subscribe: {lost} of 200 answers lost");
         println!("   subscribe then write: {found} of 200 answers found");
+        long_uptime(&bus).await;
     });
     println!("\n   What does not compile (see ui-tests/pubsub/): waiting on the bus itself (no");
     println!(
         "   subscription), waiting on a closed subscription, closing one through `&` or `Arc`,"
     );
     println!("   removing a registry entry without its ticket, or with a ticket already used.\n");
+}
+
+/// What a bus holds stays bounded however long it runs: closes are remembered in a window,
+/// and a subscription nobody reads keeps only its backlog.
+async fn long_uptime(bus: &Bus<u64, &'static str>) {
+    let never_read = bus.subscribe(u64::MAX);
+    for question in 10_000..110_000 {
+        let mut answer = bus.subscribe(question);
+        bus.publish(&question, "yes").unwrap();
+        bus.publish(&u64::MAX, "tick").unwrap();
+        let _ = answer.wait(|| None).await;
+        bus.close_topic(&question);
+    }
+    let never_read = never_read.close();
+    println!("   100,000 topics opened and closed: {bus:?}");
+    println!(
+        "   a subscription never read: {} events kept, {} given way (it would be told `Lagged`)",
+        never_read.unread(),
+        never_read.missed()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

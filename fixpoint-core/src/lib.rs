@@ -42,8 +42,8 @@ pub use lock::{
 pub use lock::{Checkpoint, LockScope, VisiblyBounded};
 #[cfg(feature = "tokio")]
 pub use pubsub::{
-    Bus, ClosedSubscription, Insertion, PublishError, Registry, RemoveError, Subscription, Ticket,
-    WaitError,
+    Bus, BusLimits, ClosedSubscription, Insertion, PublishError, Registry, RemoveError,
+    Subscription, Ticket, WaitError,
 };
 #[cfg(feature = "sqlite")]
 pub use task::SqliteStore;

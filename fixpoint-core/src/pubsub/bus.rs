@@ -1,14 +1,15 @@
-//! The topic-keyed bus and its owned subscriptions.
+//! The topic-keyed bus: subscribing, publishing and closing.
 
 use core::fmt;
 use core::future::Future;
-use core::hash::Hash;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use core::hash::{BuildHasher, Hash};
+use std::hash::RandomState;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use super::backlog::Backlog;
+use super::subscription::{Subscription, WaitError};
+use super::topics::{Route, Topics};
 
 /// An in-process publish/subscribe channel keyed by topic.
 ///
@@ -32,31 +33,61 @@ use tokio::sync::mpsc;
 /// let reply = answers.wait(&7).await; // no such method: subscribe first
 /// # }
 /// ```
-pub struct Bus<K, E> {
-    shared: Arc<Shared<K, E>>,
+///
+/// Its memory is bounded by what is alive, not by what happened: a topic's entry lives while
+/// it has subscribers, a closed topic is remembered among the last
+/// [`remembered_closes`](BusLimits::remembered_closes) only, and each subscription holds at
+/// most [`backlog`](BusLimits::backlog) events (see [`BusLimits`]).
+pub struct Bus<K, E, S = RandomState> {
+    shared: Arc<Shared<K, E, S>>,
 }
 
-struct Shared<K, E> {
-    topics: Mutex<HashMap<K, Topic<E>>>,
-    closed: AtomicBool,
-    next_id: AtomicU64,
+struct Shared<K, E, S> {
+    // Publishers only read the table, so they do not queue behind one another.
+    topics: RwLock<Topics<K, E, S>>,
+    backlog: usize,
 }
 
-struct Topic<E> {
-    subscribers: Vec<(u64, mpsc::UnboundedSender<E>)>,
-    closed: bool,
+/// The bounds of a [`Bus`]: how much a slow subscription holds and how many closes it
+/// remembers.
+///
+/// ```
+/// use fixpoint::{Bus, BusLimits, WaitError};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let ticks: Bus<&str, u32> = Bus::with_limits(BusLimits { backlog: 2, ..BusLimits::default() });
+/// let mut slow = ticks.subscribe("clock");
+/// for tick in 0..5 {
+///     ticks.publish(&"clock", tick).unwrap();
+/// }
+/// // The backlog kept the latest two; the wait says how many gave way before them.
+/// assert_eq!(slow.wait(|| None).await, Err(WaitError::Lagged { missed: 3 }));
+/// assert_eq!(slow.wait(|| None).await, Ok(3));
+/// assert_eq!(slow.wait(|| None).await, Ok(4));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusLimits {
+    /// The most events a subscription holds unread (at least 1; default 1,024). When one more
+    /// arrives, the oldest gives way and the next wait returns [`WaitError::Lagged`] with the
+    /// count of those lost, then the events kept, oldest first (as `tokio::sync::broadcast`).
+    pub backlog: usize,
+    /// How many closed topics the bus remembers (default 4,096), so that a subscription to
+    /// one of them is born closed. Past that many later closes, a close is forgotten: the
+    /// topic is then a fresh one, and only the re-check or a bounded wait covers it.
+    pub remembered_closes: usize,
 }
 
-impl<E> Default for Topic<E> {
+impl Default for BusLimits {
     fn default() -> Self {
-        Topic {
-            subscribers: Vec::new(),
-            closed: false,
+        BusLimits {
+            backlog: 1_024,
+            remembered_closes: 4_096,
         }
     }
 }
 
-impl<K, E> Clone for Bus<K, E> {
+impl<K, E, S> Clone for Bus<K, E, S> {
     fn clone(&self) -> Self {
         Bus {
             shared: Arc::clone(&self.shared),
@@ -64,48 +95,78 @@ impl<K, E> Clone for Bus<K, E> {
     }
 }
 
-impl<K: Hash + Eq + Clone, E: Clone> Default for Bus<K, E> {
+impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher + Default> Default for Bus<K, E, S> {
     fn default() -> Self {
-        Self::new()
+        Self::with_hasher(BusLimits::default(), S::default())
     }
 }
 
 impl<K: Hash + Eq + Clone, E: Clone> Bus<K, E> {
-    /// An open bus with no topics. Cloning shares it.
+    /// An open bus with no topics and the default [`BusLimits`]. Cloning shares it.
     #[must_use]
     pub fn new() -> Self {
+        Self::with_limits(BusLimits::default())
+    }
+
+    /// An open bus with no topics and the given bounds. Cloning shares it.
+    ///
+    /// ```
+    /// use fixpoint::{Bus, BusLimits};
+    ///
+    /// let questions: Bus<u64, String> =
+    ///     Bus::with_limits(BusLimits { backlog: 1, remembered_closes: 100_000 });
+    /// ```
+    #[must_use]
+    pub fn with_limits(limits: BusLimits) -> Self {
+        Self::with_hasher(limits, RandomState::new())
+    }
+}
+
+impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Bus<K, E, S> {
+    /// An open bus with the given bounds whose topic table hashes with `hasher`.
+    ///
+    /// The default, [`RandomState`], resists topics chosen to collide (question ids that come
+    /// from outside). A stream of events on one topic hashes its key once whatever the hasher;
+    /// a faster one pays off for a topic per question, and for subscribing and unsubscribing,
+    /// with keys the service picks itself.
+    ///
+    /// ```
+    /// use std::hash::{BuildHasherDefault, DefaultHasher};
+    /// use fixpoint::{Bus, BusLimits};
+    ///
+    /// type Fixed = BuildHasherDefault<DefaultHasher>;
+    /// let bus: Bus<u32, u64, Fixed> = Bus::with_hasher(BusLimits::default(), Fixed::default());
+    /// let _subscription = bus.subscribe(1);
+    /// assert_eq!(bus.publish(&1, 5), Ok(1));
+    /// ```
+    #[must_use]
+    pub fn with_hasher(limits: BusLimits, hasher: S) -> Self {
         Bus {
             shared: Arc::new(Shared {
-                topics: Mutex::new(HashMap::new()),
-                closed: AtomicBool::new(false),
-                next_id: AtomicU64::new(0),
+                topics: RwLock::new(Topics::new(limits.remembered_closes, hasher)),
+                backlog: limits.backlog.max(1),
             }),
         }
     }
 
     /// Opens a subscription on `topic`. It is registered before this returns: every event
-    /// published on `topic` from now on reaches it, however late it is waited on.
+    /// published on `topic` from now on reaches it, however late it is waited on (up to its
+    /// [`backlog`](BusLimits::backlog)).
     ///
-    /// On a closed bus or topic the subscription is born closed: its wait fails with
-    /// [`WaitError::Closed`] at once.
+    /// On a closed bus, or a topic among the remembered closes, the subscription is born
+    /// closed: its wait fails with [`WaitError::Closed`] at once.
+    ///
+    /// ```
+    /// use fixpoint::Bus;
+    ///
+    /// let answers: Bus<u64, String> = Bus::new();
+    /// let answer = answers.subscribe(7);
+    /// assert_eq!(answers.subscribers(&7), 1);
+    /// ```
     #[must_use = "a subscription receives events only while it is held"]
-    pub fn subscribe(&self, topic: K) -> Subscription<K, E> {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        if !self.shared.closed.load(Ordering::Acquire) {
-            let mut topics = self.shared.lock();
-            let entry = topics.entry(topic.clone()).or_default();
-            if !entry.closed {
-                entry.subscribers.push((id, sender));
-            }
-        }
-        Subscription {
-            bus: self.clone(),
-            topic,
-            id,
-            receiver,
-            delivered: 0,
-        }
+    pub fn subscribe(&self, topic: K) -> Subscription<K, E, S> {
+        let backlog = self.shared.write().register(&topic, self.shared.backlog);
+        Subscription::new(self.clone(), topic, backlog)
     }
 
     /// Delivers `event` to every subscription open on `topic` now, and returns how many it
@@ -114,31 +175,20 @@ impl<K: Hash + Eq + Clone, E: Clone> Bus<K, E> {
     /// # Errors
     ///
     /// [`PublishError::Closed`] when the bus or the topic is closed.
+    ///
+    /// ```
+    /// use fixpoint::Bus;
+    ///
+    /// let answers: Bus<u64, String> = Bus::new();
+    /// assert_eq!(answers.publish(&7, "nobody listens".to_owned()), Ok(0));
+    /// let _answer = answers.subscribe(7);
+    /// assert_eq!(answers.publish(&7, "heard".to_owned()), Ok(1));
+    /// ```
     pub fn publish(&self, topic: &K, event: E) -> Result<usize, PublishError> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(PublishError::Closed);
+        match self.shared.read().route(topic) {
+            Route::Closed => Err(PublishError::Closed),
+            Route::Open(subscribers) => Ok(deliver(subscribers, event)),
         }
-        let mut topics = self.shared.lock();
-        let Some(entry) = topics.get_mut(topic) else {
-            return Ok(0);
-        };
-        if entry.closed {
-            return Err(PublishError::Closed);
-        }
-        let mut reached = 0;
-        let mut event = Some(event);
-        let last = entry.subscribers.len().saturating_sub(1);
-        for (position, (_, sender)) in entry.subscribers.iter().enumerate() {
-            let copy = if position == last {
-                event.take()
-            } else {
-                event.clone()
-            };
-            if let Some(copy) = copy {
-                reached += usize::from(sender.send(copy).is_ok());
-            }
-        }
-        Ok(reached)
     }
 
     /// Subscribes to `topic`, runs `write` (the action that causes the event), re-checks, then
@@ -147,7 +197,8 @@ impl<K: Hash + Eq + Clone, E: Clone> Bus<K, E> {
     /// # Errors
     ///
     /// [`WaitError::Closed`] when the topic closes first, [`WaitError::TimedOut`] when `limit`
-    /// passes first.
+    /// passes first, [`WaitError::Lagged`] when `write` caused more events than the backlog
+    /// holds.
     ///
     /// ```
     /// use std::time::Duration;
@@ -186,201 +237,93 @@ impl<K: Hash + Eq + Clone, E: Clone> Bus<K, E> {
         }
     }
 
-    /// Closes `topic`: its subscriptions' waits fail with [`WaitError::Closed`], publishing on
-    /// it fails with [`PublishError::Closed`], and new subscriptions to it are born closed.
+    /// Closes `topic`: its subscriptions' waits fail with [`WaitError::Closed`] once they have
+    /// read what had arrived, publishing on it fails with [`PublishError::Closed`], and new
+    /// subscriptions to it are born closed for as long as the bus remembers the close (the
+    /// last [`remembered_closes`](BusLimits::remembered_closes) closes).
+    ///
+    /// ```
+    /// use fixpoint::{Bus, PublishError};
+    ///
+    /// let answers: Bus<u64, String> = Bus::new();
+    /// answers.close_topic(&7);
+    /// assert_eq!(answers.publish(&7, "too late".to_owned()), Err(PublishError::Closed));
+    /// ```
     pub fn close_topic(&self, topic: &K) {
-        let mut topics = self.shared.lock();
-        let entry = topics.entry(topic.clone()).or_default();
-        entry.closed = true;
-        entry.subscribers.clear();
+        let detached = self.shared.write().close_topic(topic);
+        for backlog in detached {
+            backlog.close();
+        }
     }
 
     /// Closes every topic, for good.
+    ///
+    /// ```
+    /// use fixpoint::{Bus, PublishError};
+    ///
+    /// let answers: Bus<u64, String> = Bus::new();
+    /// answers.close();
+    /// assert_eq!(answers.publish(&7, "too late".to_owned()), Err(PublishError::Closed));
+    /// ```
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
-        self.shared.lock().clear();
+        let detached = self.shared.write().close_all();
+        for backlog in detached {
+            backlog.close();
+        }
     }
 
     /// The number of subscriptions open on `topic`.
+    ///
+    /// ```
+    /// use fixpoint::Bus;
+    ///
+    /// let answers: Bus<u64, String> = Bus::new();
+    /// let first = answers.subscribe(7);
+    /// let second = answers.subscribe(7);
+    /// drop(first);
+    /// assert_eq!(answers.subscribers(&7), 1);
+    /// ```
     #[must_use]
     pub fn subscribers(&self, topic: &K) -> usize {
-        self.shared
-            .lock()
-            .get(topic)
-            .map_or(0, |entry| entry.subscribers.len())
+        self.shared.read().subscribers(topic)
     }
 
-    fn unregister(&self, topic: &K, id: u64) {
-        let mut topics = self.shared.lock();
-        if let Some(entry) = topics.get_mut(topic) {
-            entry
-                .subscribers
-                .retain(|(subscriber, _)| *subscriber != id);
-            // The topic's entry lives as long as someone listens, or it is closed.
-            if entry.subscribers.is_empty() && !entry.closed {
-                topics.remove(topic);
-            }
-        }
+    pub(super) fn unregister(&self, topic: &K, backlog: &Arc<Backlog<E>>) {
+        self.shared.write().unregister(topic, backlog);
     }
 }
 
-impl<K, E> Shared<K, E> {
-    fn lock(&self) -> MutexGuard<'_, HashMap<K, Topic<E>>> {
-        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
+/// Hands `event` to each backlog, cloning it for all but the last.
+fn deliver<E: Clone>(subscribers: &[Arc<Backlog<E>>], event: E) -> usize {
+    let Some((last, others)) = subscribers.split_last() else {
+        return 0;
+    };
+    let reached = others
+        .iter()
+        .filter(|backlog| backlog.push(event.clone()))
+        .count();
+    reached + usize::from(last.push(event))
+}
+
+impl<K, E, S> Shared<K, E, S> {
+    fn read(&self) -> RwLockReadGuard<'_, Topics<K, E, S>> {
+        self.topics.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Topics<K, E, S>> {
+        self.topics.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl<K, E> fmt::Debug for Bus<K, E> {
+impl<K, E, S> fmt::Debug for Bus<K, E, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let topics = self.shared.read();
         f.debug_struct("Bus")
-            .field("topics", &self.shared.lock().len())
-            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .field("topics", &topics.len())
+            .field("remembered_closes", &topics.remembered_closes())
+            .field("closed", &topics.is_closed())
             .finish()
     }
-}
-
-/// An open subscription to one topic of a [`Bus`], owned by the code that waits.
-///
-/// Events published on the topic since [`Bus::subscribe`] returned are kept for it until
-/// waited on. Dropping it unregisters it; [`close`](Subscription::close) does the same and
-/// returns what can still be inspected. Only the owner can wait or close: both need the
-/// subscription itself, not a shared reference.
-///
-/// ```compile_fail,E0382
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let bus: fixpoint::Bus<u8, u8> = fixpoint::Bus::new();
-/// let mut subscription = bus.subscribe(1);
-/// let closed = subscription.close();
-/// let event = subscription.wait(|| None).await; // a closed subscription cannot be waited on
-/// # }
-/// ```
-#[must_use = "a subscription receives events only while it is held"]
-pub struct Subscription<K: Hash + Eq + Clone, E: Clone> {
-    bus: Bus<K, E>,
-    topic: K,
-    id: u64,
-    receiver: mpsc::UnboundedReceiver<E>,
-    delivered: u64,
-}
-
-impl<K: Hash + Eq + Clone, E: Clone> Subscription<K, E> {
-    /// Runs `recheck` (now that the subscription is registered, nothing can slip past it), and
-    /// returns its answer if it has one; otherwise waits for the next event on the topic.
-    ///
-    /// `recheck` answers "has the event I wait for already happened?", typically by reading
-    /// the store the event's writer records to. Pass `|| None` only when nothing can have
-    /// happened before the subscription.
-    ///
-    /// # Errors
-    ///
-    /// [`WaitError::Closed`] when the topic or bus closes before an event arrives.
-    pub async fn wait(&mut self, recheck: impl FnOnce() -> Option<E>) -> Result<E, WaitError> {
-        if let Some(answer) = recheck() {
-            return Ok(answer);
-        }
-        match self.receiver.recv().await {
-            Some(event) => {
-                self.delivered += 1;
-                Ok(event)
-            }
-            None => Err(WaitError::Closed),
-        }
-    }
-
-    /// Like [`wait`](Subscription::wait), for at most `limit`.
-    ///
-    /// # Errors
-    ///
-    /// [`WaitError::TimedOut`] when `limit` passes first, [`WaitError::Closed`] when the topic
-    /// closes first.
-    pub async fn wait_within(
-        &mut self,
-        limit: Duration,
-        recheck: impl FnOnce() -> Option<E>,
-    ) -> Result<E, WaitError> {
-        match tokio::time::timeout(limit, self.wait(recheck)).await {
-            Ok(result) => result,
-            Err(_) => Err(WaitError::TimedOut { limit }),
-        }
-    }
-
-    /// The topic this subscription listens to.
-    #[must_use]
-    pub fn topic(&self) -> &K {
-        &self.topic
-    }
-
-    /// Unregisters the subscription and returns what remains to inspect.
-    pub fn close(mut self) -> ClosedSubscription<K> {
-        self.bus.unregister(&self.topic, self.id);
-        self.receiver.close();
-        let mut unread = 0;
-        while self.receiver.try_recv().is_ok() {
-            unread += 1;
-        }
-        ClosedSubscription {
-            topic: self.topic.clone(),
-            delivered: self.delivered,
-            unread,
-        }
-    }
-}
-
-impl<K: Hash + Eq + Clone, E: Clone> Drop for Subscription<K, E> {
-    fn drop(&mut self) {
-        self.bus.unregister(&self.topic, self.id);
-    }
-}
-
-impl<K: Hash + Eq + Clone + fmt::Debug, E: Clone> fmt::Debug for Subscription<K, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subscription")
-            .field("topic", &self.topic)
-            .field("delivered", &self.delivered)
-            .finish()
-    }
-}
-
-/// What is left of a closed subscription: inspection only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClosedSubscription<K> {
-    topic: K,
-    delivered: u64,
-    unread: u64,
-}
-
-impl<K> ClosedSubscription<K> {
-    /// The topic it listened to.
-    #[must_use]
-    pub fn topic(&self) -> &K {
-        &self.topic
-    }
-
-    /// Events its waits returned.
-    #[must_use]
-    pub fn delivered(&self) -> u64 {
-        self.delivered
-    }
-
-    /// Events that had arrived and were never waited for.
-    #[must_use]
-    pub fn unread(&self) -> u64 {
-        self.unread
-    }
-}
-
-/// Why a wait on a [`Subscription`] ended without an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum WaitError {
-    /// The topic or the bus was closed.
-    #[error("the topic was closed before the event arrived")]
-    Closed,
-    /// The limit passed first.
-    #[error("no event within {limit:?}")]
-    TimedOut {
-        /// The limit of the wait.
-        limit: Duration,
-    },
 }
 
 /// Why an event was not published.

@@ -6,14 +6,19 @@
 //! only way to wait is through a [`Subscription`], which is registered the moment
 //! [`Bus::subscribe`] returns, before the write that causes the event can run; and its wait
 //! takes the re-check ("is the answer already recorded?") that closes the window before the
-//! subscription existed. [`Bus::subscribe_then`] does all of it in one call.
+//! subscription existed. [`Bus::subscribe_then`] does all of it in one call. What the bus holds
+//! is bounded by what is alive ([`BusLimits`]), so it can run for years.
 //!
 //! [`Registry`] is the identity-keyed map for long-lived handles: removal needs the ticket of
 //! the entry it removes, so a stale cleanup cannot close a fresh handle, and a replaced handle
 //! is handed back to be closed.
 
+mod backlog;
 mod bus;
 mod registry;
+mod subscription;
+mod topics;
 
-pub use bus::{Bus, ClosedSubscription, PublishError, Subscription, WaitError};
+pub use bus::{Bus, BusLimits, PublishError};
 pub use registry::{Insertion, Registry, RemoveError, Ticket};
+pub use subscription::{ClosedSubscription, Subscription, WaitError};

@@ -45,6 +45,12 @@ pub struct Ticket<K> {
 
 impl<K> Ticket<K> {
     /// The key the entry was inserted under.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// let inserted = tabs.insert("alice", 1);
+    /// assert_eq!(inserted.ticket.key(), &"alice");
+    /// ```
     #[must_use]
     pub fn key(&self) -> &K {
         &self.key
@@ -61,6 +67,14 @@ impl<K: fmt::Debug> fmt::Debug for Ticket<K> {
 }
 
 /// What [`Registry::insert`] returns.
+///
+/// ```
+/// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+/// let first = tabs.insert("alice", 1);
+/// assert_eq!(first.replaced, None);
+/// let second = tabs.insert("alice", 2);
+/// assert_eq!(second.replaced, Some(1)); // the caller closes it
+/// ```
 #[derive(Debug)]
 #[must_use = "a replaced handle is handed back to be closed, not to be dropped unseen"]
 pub struct Insertion<K, H> {
@@ -71,6 +85,18 @@ pub struct Insertion<K, H> {
 }
 
 /// Why [`Registry::remove`] removed nothing.
+///
+/// ```
+/// use fixpoint::{Registry, RemoveError};
+///
+/// let tabs: Registry<&str, u32> = Registry::new();
+/// let other: Registry<&str, u32> = Registry::new();
+/// let first = tabs.insert("alice", 1);
+/// let _second = tabs.insert("alice", 2);
+/// assert_eq!(tabs.remove(first.ticket), Err(RemoveError::Stale));
+/// let foreign = other.insert("alice", 3);
+/// assert_eq!(tabs.remove(foreign.ticket), Err(RemoveError::ForeignTicket));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RemoveError {
     /// The entry the ticket names was replaced or removed already; the current one stays.
@@ -89,6 +115,11 @@ impl<K: Hash + Eq + Clone, H> Default for Registry<K, H> {
 
 impl<K: Hash + Eq + Clone, H> Registry<K, H> {
     /// An empty registry.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// assert!(tabs.is_empty());
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Registry {
@@ -99,6 +130,12 @@ impl<K: Hash + Eq + Clone, H> Registry<K, H> {
     }
 
     /// Makes `handle` the current entry of `key`; returns its ticket and the handle it replaced.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// let inserted = tabs.insert("alice", 1);
+    /// assert!(tabs.is_current(&inserted.ticket));
+    /// ```
     pub fn insert(&self, key: K, handle: H) -> Insertion<K, H> {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let replaced = self
@@ -122,6 +159,13 @@ impl<K: Hash + Eq + Clone, H> Registry<K, H> {
     ///
     /// [`RemoveError::Stale`] when the entry was replaced or removed (the current one stays);
     /// [`RemoveError::ForeignTicket`] when another registry issued the ticket.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// let inserted = tabs.insert("alice", 1);
+    /// assert_eq!(tabs.remove(inserted.ticket), Ok(1));
+    /// assert!(tabs.is_empty()); // the key leaves with its handle
+    /// ```
     pub fn remove(&self, ticket: Ticket<K>) -> Result<H, RemoveError> {
         if ticket.registry != self.id {
             return Err(RemoveError::ForeignTicket);
@@ -137,6 +181,13 @@ impl<K: Hash + Eq + Clone, H> Registry<K, H> {
     }
 
     /// Whether `ticket` names the current entry of its key.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// let first = tabs.insert("alice", 1);
+    /// let second = tabs.insert("alice", 2);
+    /// assert!(!tabs.is_current(&first.ticket) && tabs.is_current(&second.ticket));
+    /// ```
     #[must_use]
     pub fn is_current(&self, ticket: &Ticket<K>) -> bool {
         ticket.registry == self.id
@@ -147,23 +198,48 @@ impl<K: Hash + Eq + Clone, H> Registry<K, H> {
     }
 
     /// Calls `f` with the current handle of `key`.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, String> = fixpoint::Registry::new();
+    /// let _ = tabs.insert("alice", "connection 1".to_owned());
+    /// assert_eq!(tabs.with(&"alice", |handle| handle.len()), Some(12));
+    /// assert_eq!(tabs.with(&"bob", |handle| handle.len()), None);
+    /// ```
     pub fn with<R>(&self, key: &K, f: impl FnOnce(&H) -> R) -> Option<R> {
         self.lock().get(key).map(|(_, handle)| f(handle))
     }
 
     /// The number of entries.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// let _ = (tabs.insert("alice", 1), tabs.insert("alice", 2), tabs.insert("bob", 3));
+    /// assert_eq!(tabs.len(), 2); // one current entry per key
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// Whether there are no entries.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// assert!(tabs.is_empty());
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
 
     /// Removes every entry and hands the handles back, to be closed at shutdown.
+    ///
+    /// ```
+    /// let tabs: fixpoint::Registry<&str, u32> = fixpoint::Registry::new();
+    /// let _ = tabs.insert("alice", 1);
+    /// assert_eq!(tabs.drain(), vec![("alice", 1)]);
+    /// assert!(tabs.is_empty());
+    /// ```
     #[must_use = "drained handles are handed back to be closed"]
     pub fn drain(&self) -> Vec<(K, H)> {
         self.lock()
