@@ -399,7 +399,17 @@ fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
                 .await
                 .unwrap();
         }
-        supervisor.flush().await.unwrap();
+        // Ready once every task has started: all rows `Running`, in the store.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            supervisor.flush().await.unwrap();
+            let rows = store.rows().await.unwrap();
+            if rows.iter().all(|row| row.status == "Running") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "tasks never started");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         // From here the disk hangs: nothing the dying runtime queues reaches the store.
         store.fail(true);
         std::mem::forget(supervisor); // the process goes on; the runtime does not

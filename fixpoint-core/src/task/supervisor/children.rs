@@ -24,16 +24,32 @@ pub(super) struct Children<L> {
     state: Mutex<Slots<L>>,
     finished_ready: Notify,
     unread_outcomes: usize,
-    pub(super) counters: Counters,
+    /// The one sender of the writer's queue: the writer stops once every child is gone.
+    pub(super) writes: Sender<L>,
+    pub(super) counters: Arc<Counters>,
 }
 
 struct Slots<L> {
-    live: Vec<Option<Arc<Child<L>>>>,
-    free: Vec<usize>,
+    /// Every slot, live or free. A free slot keeps its last child until the next spawn
+    /// takes it, so that the child (its id, its task's memory) is freed on the spawning
+    /// thread, which allocated it: freeing it on the worker that ran it makes the two
+    /// threads contend for the allocator.
+    slots: Vec<Slot<L>>,
+    /// Free slots, oldest first: the slot taken is the one whose task ended longest ago,
+    /// whose memory its worker has long let go.
+    free: VecDeque<usize>,
     count: usize,
+    /// The supervisor is gone: a free slot keeps nothing (the children would keep the
+    /// registry alive).
+    closed: bool,
     finished: VecDeque<Finished<L>>,
     /// `join_next` waits for a task to end: the next one to end notifies it.
     waiting: bool,
+}
+
+struct Slot<L> {
+    child: Option<Arc<Child<L>>>,
+    running: bool,
 }
 
 /// One task, shared by its wrapper, its recorder, the writer (to fence it) and the registry
@@ -43,17 +59,17 @@ pub(super) struct Child<L> {
     slot: AtomicUsize,
     abort: OnceLock<AbortHandle>,
     fenced: AtomicBool,
-    writes: Sender<L>,
+    children: Arc<Children<L>>,
 }
 
 impl<L> Child<L> {
-    pub(super) fn new(id: Arc<str>, writes: Sender<L>) -> Arc<Self> {
+    pub(super) fn new(id: Arc<str>, children: &Arc<Children<L>>) -> Arc<Self> {
         Arc::new(Child {
             id,
             slot: AtomicUsize::new(usize::MAX),
             abort: OnceLock::new(),
             fenced: AtomicBool::new(false),
-            writes,
+            children: Arc::clone(children),
         })
     }
 
@@ -63,7 +79,7 @@ impl<L> Child<L> {
     pub(super) fn write(&self, write: RowWrite<L>) {
         if !self.fenced.load(Ordering::Acquire) {
             let slot = self.slot.load(Ordering::Relaxed);
-            self.writes.send(Queued::Write(write, slot));
+            self.children.writes.send(Queued::Write(write, slot));
         }
     }
 
@@ -79,18 +95,20 @@ impl<L> Child<L> {
 }
 
 impl<L: Lifecycle> Children<L> {
-    pub(super) fn new(unread_outcomes: usize) -> Self {
+    pub(super) fn new(unread_outcomes: usize, writes: Sender<L>, counters: Arc<Counters>) -> Self {
         Children {
             state: Mutex::new(Slots {
-                live: Vec::new(),
-                free: Vec::new(),
+                slots: Vec::new(),
+                free: VecDeque::new(),
                 count: 0,
+                closed: false,
                 finished: VecDeque::new(),
                 waiting: false,
             }),
             finished_ready: Notify::new(),
             unread_outcomes,
-            counters: Counters::default(),
+            writes,
+            counters,
         }
     }
 
@@ -99,26 +117,31 @@ impl<L: Lifecycle> Children<L> {
     }
 
     /// Spawns `body` as `child`'s task, registered until it ends.
-    pub(super) fn spawn<Fut>(self: &Arc<Self>, child: &Arc<Child<L>>, body: Fut) -> AbortHandle
+    pub(super) fn spawn<Fut>(&self, child: &Arc<Child<L>>, body: Fut) -> AbortHandle
     where
         L: Send,
         Fut: Future + Send + 'static,
         Fut::Output: TaskOutput<L>,
     {
-        {
+        let last = {
             let mut slots = self.lock();
-            let slot = slots.free.pop().unwrap_or(slots.live.len());
+            let slot = slots.free.pop_front().unwrap_or(slots.slots.len());
             child.slot.store(slot, Ordering::Relaxed);
-            if slot == slots.live.len() {
-                slots.live.push(Some(Arc::clone(child)));
-            } else {
-                slots.live[slot] = Some(Arc::clone(child));
-            }
+            let taken = Slot {
+                child: Some(Arc::clone(child)),
+                running: true,
+            };
             slots.count += 1;
-        }
+            if slot == slots.slots.len() {
+                slots.slots.push(taken);
+                None
+            } else {
+                std::mem::replace(&mut slots.slots[slot], taken).child
+            }
+        };
+        drop(last); // the slot's previous child, freed here, outside the lock
         Counters::add(&self.counters.running, 1);
         let exit = Exit {
-            children: Arc::clone(self),
             child: Arc::clone(child),
             outcome: None,
         };
@@ -131,19 +154,37 @@ impl<L: Lifecycle> Children<L> {
     /// ended has nothing left to stop). Returns whether this call fenced it.
     pub(super) fn fence(&self, slot: usize, id: &str) -> bool {
         let slots = self.lock();
-        match slots.live.get(slot) {
-            Some(Some(child)) if &*child.id == id => child.fence(),
+        match slots.slots.get(slot) {
+            Some(Slot {
+                child: Some(child),
+                running: true,
+            }) if &*child.id == id => child.fence(),
             _ => false,
         }
     }
 
     /// Aborts every live child; each records its abandonment as it is dropped.
     pub(super) fn abort_all(&self) {
-        for child in self.lock().live.iter().flatten() {
-            if let Some(abort) = child.abort.get() {
+        for slot in self.lock().slots.iter().filter(|slot| slot.running) {
+            if let Some(abort) = slot.child.as_ref().and_then(|child| child.abort.get()) {
                 abort.abort();
             }
         }
+    }
+
+    /// The supervisor is gone: aborts every live child and lets the free slots go, so that
+    /// nothing keeps the registry alive once the last child ends.
+    pub(super) fn close(&self) {
+        let kept: Vec<_> = {
+            let mut slots = self.lock();
+            slots.closed = true;
+            let free = std::mem::take(&mut slots.free);
+            free.iter()
+                .filter_map(|&slot| slots.slots[slot].child.take())
+                .collect()
+        };
+        drop(kept);
+        self.abort_all();
     }
 
     /// The next unread outcome; `None` once no child is live and every outcome was read.
@@ -188,8 +229,12 @@ impl<L: Lifecycle> Children<L> {
         let waiting = {
             let mut slots = self.lock();
             let slot = child.slot.load(Ordering::Relaxed);
-            slots.live[slot] = None;
-            slots.free.push(slot);
+            slots.slots[slot].running = false;
+            if slots.closed {
+                slots.slots[slot].child = None;
+            } else {
+                slots.free.push_back(slot);
+            }
             slots.count -= 1;
             if self.unread_outcomes > 0 {
                 if slots.finished.len() == self.unread_outcomes {
@@ -252,14 +297,13 @@ where
 }
 
 struct Exit<L: Lifecycle> {
-    children: Arc<Children<L>>,
     child: Arc<Child<L>>,
     outcome: Option<Outcome<L>>,
 }
 
 impl<L: Lifecycle> Drop for Exit<L> {
     fn drop(&mut self) {
-        let counters = &self.children.counters;
+        let counters = &self.child.children.counters;
         let mut outcome = self.outcome.take().unwrap_or(Outcome::Aborted);
         if self.child.fenced.load(Ordering::Acquire) {
             outcome = Outcome::Fenced;
@@ -273,7 +317,7 @@ impl<L: Lifecycle> Drop for Exit<L> {
                 Counters::add(&counters.abandoned, 1);
             }
         }
-        self.children.reap(&self.child, outcome);
+        self.child.children.reap(&self.child, outcome);
     }
 }
 

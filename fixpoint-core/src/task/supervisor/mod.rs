@@ -100,7 +100,6 @@ pub struct Supervisor<L: Lifecycle, S: StatusStore<L>> {
     store: Arc<S>,
     owner: Arc<str>,
     config: Config,
-    writes: queue::Sender<L>,
     writer: Option<JoinHandle<()>>,
     maintenance: AbortHandle,
     children: Arc<Children<L>>,
@@ -133,26 +132,31 @@ where
         .into();
         let store = Arc::new(store);
         store.renew_lease(&owner, config.lease_ttl).await?;
-        let children = Arc::new(Children::new(config.unread_outcomes));
+        let counters = Arc::new(Counters::default());
         let (writes, queue) = queue::channel();
+        let children = Arc::new(Children::new(
+            config.unread_outcomes,
+            writes,
+            Arc::clone(&counters),
+        ));
         let writer = tokio::spawn(writer::write_loop(
             Arc::clone(&store),
             Arc::clone(&owner),
             queue,
-            Arc::clone(&children),
+            Arc::downgrade(&children),
+            Arc::clone(&counters),
         ));
         let maintenance = tokio::spawn(writer::maintain(
             Arc::clone(&store),
             Arc::clone(&owner),
             config,
-            Arc::clone(&children),
+            counters,
         ))
         .abort_handle();
         Ok(Supervisor {
             store,
             owner,
             config,
-            writes,
             writer: Some(writer),
             maintenance,
             children,
@@ -178,7 +182,7 @@ where
     }
 
     fn child(&self, id: Arc<str>) -> Arc<Child<L>> {
-        Child::new(id, self.writes.clone())
+        Child::new(id, &self.children)
     }
 
     /// Creates the task's row and spawns `body` with the typed machine in its initial state.
@@ -230,7 +234,7 @@ where
     /// are retried; none is lost or half-written.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (done, flushed) = oneshot::channel();
-        self.writes.send(Queued::Flush(done));
+        self.children.writes.send(Queued::Flush(done));
         // A dropped answer means the writer is gone with the runtime: nothing left to wait for.
         flushed.await.unwrap_or(Ok(()))
     }
@@ -357,7 +361,7 @@ impl<L: Lifecycle, S: StatusStore<L>> Drop for Supervisor<L, S> {
         // The tasks are aborted; their machines queue their abandonment, and the writer
         // applies the queue before it stops (it stops when the last sender goes).
         self.maintenance.abort();
-        self.children.abort_all();
+        self.children.close();
         drop(self.writer.take());
     }
 }

@@ -2,7 +2,7 @@
 //! write costs a push and a burst costs one wake-up.
 
 use core::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, oneshot};
@@ -21,9 +21,11 @@ pub(crate) enum Queued<L> {
 
 struct Shared<L> {
     state: Mutex<State<L>>,
-    /// Live [`Sender`]s: the writer stops once none is left and the queue is empty. A sender
-    /// pushes before it goes, so a writer that sees none also sees every item.
-    senders: AtomicUsize,
+    /// Rings when the writer should not wait any longer: a flush, or a full batch.
+    urgent: Notify,
+    /// The [`Sender`] is gone: the writer stops once the queue is empty. The sender pushes
+    /// before it goes, so a writer that sees it gone also sees every item.
+    closed: AtomicBool,
     ready: Notify,
 }
 
@@ -33,7 +35,7 @@ struct State<L> {
     writer_waiting: bool,
 }
 
-/// The tasks' side. Each clone counts as a sender until dropped.
+/// The tasks' side, one per supervisor (its children share it).
 pub(crate) struct Sender<L> {
     shared: Arc<Shared<L>>,
 }
@@ -43,13 +45,17 @@ pub(crate) struct Receiver<L> {
     shared: Arc<Shared<L>>,
 }
 
+/// Queued items past which the writer stops lingering.
+const URGENT_AT: usize = 512;
+
 pub(crate) fn channel<L>() -> (Sender<L>, Receiver<L>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: Vec::new(),
             writer_waiting: false,
         }),
-        senders: AtomicUsize::new(1),
+        closed: AtomicBool::new(false),
+        urgent: Notify::new(),
         ready: Notify::new(),
     });
     let receiver = Receiver {
@@ -65,33 +71,29 @@ impl<L> Shared<L> {
 }
 
 impl<L> Sender<L> {
-    /// Queues `item`, waking the writer if it is parked.
+    /// Queues `item`, waking the writer if it is parked, and cutting its wait short for a
+    /// flush or a full batch.
     pub(crate) fn send(&self, item: Queued<L>) {
-        let wake = {
+        let flush = matches!(item, Queued::Flush(_));
+        let (wake, full) = {
             let mut state = self.shared.lock();
             state.items.push(item);
-            std::mem::take(&mut state.writer_waiting)
+            let full = state.items.len() >= URGENT_AT;
+            (std::mem::take(&mut state.writer_waiting), full)
         };
         if wake {
             self.shared.ready.notify_one();
         }
-    }
-}
-
-impl<L> Clone for Sender<L> {
-    fn clone(&self) -> Self {
-        self.shared.senders.fetch_add(1, Ordering::Relaxed);
-        Sender {
-            shared: Arc::clone(&self.shared),
+        if flush || full {
+            self.shared.urgent.notify_one();
         }
     }
 }
 
 impl<L> Drop for Sender<L> {
     fn drop(&mut self) {
-        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1
-            && std::mem::take(&mut self.shared.lock().writer_waiting)
-        {
+        self.shared.closed.store(true, Ordering::Release);
+        if std::mem::take(&mut self.shared.lock().writer_waiting) {
             self.shared.ready.notify_one();
         }
     }
@@ -99,7 +101,7 @@ impl<L> Drop for Sender<L> {
 
 impl<L> Receiver<L> {
     /// Moves everything queued into `into` (appending), waiting for at least one item;
-    /// `false` once every sender is gone and nothing is left.
+    /// `false` once the sender is gone and nothing is left.
     pub(crate) async fn recv_all(&mut self, into: &mut Vec<Queued<L>>) -> bool {
         loop {
             if let Some(received) = self.take(into, false) {
@@ -113,6 +115,12 @@ impl<L> Receiver<L> {
             }
             ready.await;
         }
+    }
+
+    /// Waits until a flush or a full batch is queued, at most `linger`: the writes of a burst
+    /// then go to the store together, for one wake-up and one lock or transaction.
+    pub(crate) async fn linger(&mut self, linger: std::time::Duration) {
+        let _ = tokio::time::timeout(linger, self.shared.urgent.notified()).await;
     }
 
     /// Moves what is queued into `into` without waiting.
@@ -131,7 +139,7 @@ impl<L> Receiver<L> {
             }
             return Some(true);
         }
-        if self.shared.senders.load(Ordering::Acquire) == 0 {
+        if self.shared.closed.load(Ordering::Acquire) {
             return Some(false);
         }
         state.writer_waiting = wait;

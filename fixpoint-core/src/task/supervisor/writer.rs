@@ -1,7 +1,7 @@
 //! The writer that applies the tasks' writes to the store in ordered batches, and the
 //! maintenance loop that keeps the lease and prunes finished rows on its own cadence.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -16,13 +16,18 @@ use crate::task::store::{Refused, RowWrite, StatusStore, StoreError};
 /// The most writes applied as one batch (one transaction in SQL stores).
 const BATCH: usize = 1024;
 
+/// How long the writer gathers a burst before applying it, unless a flush or a full batch
+/// calls it sooner: the most a transition waits to reach the store.
+const LINGER: Duration = Duration::from_millis(1);
+
 /// Applies the queued writes in order, batch by batch; ends when every sender is gone and
 /// the queue is applied. A batch the store fails is retried whole, after a backoff.
 pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     store: Arc<S>,
     owner: Arc<str>,
     mut queue: Receiver<L>,
-    children: Arc<Children<L>>,
+    children: Weak<Children<L>>,
+    counters: Arc<Counters>,
 ) {
     let mut pending = Vec::with_capacity(BATCH);
     let mut batch = Batch::default();
@@ -33,13 +38,18 @@ pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
                 return; // every sender is gone, and nothing is pending
             }
             // Woken by the first write of a burst: let the tasks that are making the rest run
-            // first, so that one batch (one lock, one transaction) takes them all.
-            tokio::task::yield_now().await;
+            // first (a millisecond at most, less for a flush or a full batch), so that one
+            // batch (one lock, one transaction) takes them all.
+            queue.linger(LINGER).await;
         } else {
             tokio::time::sleep(backoff).await;
         }
         queue.try_recv_all(&mut pending);
-        backoff = match drain(&*store, &owner, &mut pending, &mut batch, &children).await {
+        let context = Context {
+            children: &children,
+            counters: &counters,
+        };
+        backoff = match drain(&*store, &owner, &mut pending, &mut batch, context).await {
             Ok(()) => Duration::ZERO,
             Err(()) => next_backoff(backoff),
         };
@@ -49,6 +59,20 @@ pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
 fn next_backoff(previous: Duration) -> Duration {
     (previous * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
+
+/// What the writer reaches besides the store: the children, to fence one, and the counters.
+struct Context<'a, L> {
+    children: &'a Weak<Children<L>>,
+    counters: &'a Counters,
+}
+
+impl<L> Clone for Context<'_, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L> Copy for Context<'_, L> {}
 
 /// The writes of one batch, and the slots of the tasks that made them.
 struct Batch<L> {
@@ -73,7 +97,7 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
     owner: &str,
     pending: &mut Vec<Queued<L>>,
     batch: &mut Batch<L>,
-    children: &Children<L>,
+    context: Context<'_, L>,
 ) -> Result<(), ()> {
     let mut queued = pending.drain(..);
     loop {
@@ -99,9 +123,9 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
             store.apply(owner, &batch.writes).await
         };
         match applied {
-            Ok(refused) => settle(refused, batch, children),
+            Ok(refused) => settle(refused, batch, context),
             Err(error) => {
-                failed(&error, &children.counters);
+                failed(&error, context.counters);
                 let rest: Vec<_> = queued.collect();
                 let writes = batch.writes.drain(..).zip(batch.slots.drain(..));
                 pending.extend(writes.map(|(write, slot)| Queued::Write(write, slot)));
@@ -126,7 +150,7 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
 
 /// Acts on the refused writes: a write refused because the row is another owner's ends the
 /// task that made it.
-fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, children: &Children<L>) {
+fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, context: Context<'_, L>) {
     for (index, error) in refused {
         match error {
             StoreError::Fenced { .. } => {
@@ -134,8 +158,10 @@ fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, children: &Child
                 else {
                     continue;
                 };
-                if children.fence(slot, write.id()) {
-                    Counters::add(&children.counters.fenced, 1);
+                // Children gone means every task has ended: nothing is left to stop.
+                let children = context.children.upgrade();
+                if children.is_some_and(|children| children.fence(slot, write.id())) {
+                    Counters::add(&context.counters.fenced, 1);
                     #[cfg(feature = "tracing")]
                     tracing::error!(
                         task = write.id(),
@@ -144,7 +170,7 @@ fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, children: &Child
                     );
                 }
             }
-            error => failed(&error, &children.counters),
+            error => failed(&error, context.counters),
         }
     }
     batch.writes.clear();
@@ -162,9 +188,9 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
     store: Arc<S>,
     owner: Arc<str>,
     config: Config,
-    children: Arc<Children<L>>,
+    counters: Arc<Counters>,
 ) {
-    let counters = &children.counters;
+    let counters = &*counters;
     let start = tokio::time::Instant::now();
     let (mut renew_at, mut prune_at) = (start + config.heartbeat, start + config.prune_every);
     loop {
