@@ -12,6 +12,7 @@ mod memory;
 mod sqlite;
 mod store;
 mod supervisor;
+mod write;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]

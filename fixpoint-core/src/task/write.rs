@@ -1,0 +1,238 @@
+//! What a store is asked to do: checked transitions and reasons, in batches, and which
+//! finished rows it may forget.
+
+use core::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[cfg(doc)]
+use super::store::StatusStore;
+use crate::lifecycle::{IllegalTransition, Lifecycle, State};
+
+/// A move the lifecycle allows: the only kind of transition a store is ever asked to apply.
+///
+/// The one constructor runs [`Lifecycle::check_transition`], so a backend cannot forget the
+/// check: an undeclared edge never reaches it.
+///
+/// ```
+/// use fixpoint::{terminal_state, Lifecycle, Transition};
+///
+/// #[terminal_state]
+/// pub enum Job {
+///     #[initial] #[to(Done, Failed)] Queued,
+///     #[terminal]                    Done,
+///     #[terminal] #[abandoned]       Failed,
+/// }
+///
+/// let state = |name| Job::parse_state(name).unwrap();
+/// assert!(Transition::new(state("Queued"), state("Done")).is_ok());
+/// assert!(Transition::new(state("Done"), state("Queued")).is_err());
+/// ```
+pub struct Transition<L> {
+    from: State<L>,
+    to: State<L>,
+}
+
+impl<L: Lifecycle> Transition<L> {
+    /// The move from `from` to `to`, if the lifecycle declares it (or it abandons a
+    /// non-terminal state).
+    ///
+    /// # Errors
+    ///
+    /// [`IllegalTransition`], naming the edges `from` may take.
+    pub fn new(from: State<L>, to: State<L>) -> Result<Self, IllegalTransition> {
+        L::check_transition(from, to)?;
+        Ok(Transition { from, to })
+    }
+
+    /// The state the row must be in.
+    #[must_use]
+    pub fn from(&self) -> State<L> {
+        self.from
+    }
+
+    /// The state the row moves to.
+    #[must_use]
+    pub fn to(&self) -> State<L> {
+        self.to
+    }
+}
+
+impl<L> Clone for Transition<L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L> Copy for Transition<L> {}
+
+impl<L: Lifecycle> fmt::Debug for Transition<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.from.name(), self.to.name())
+    }
+}
+
+/// One write of a batch: a transition of a row, or the reason it ended where it did.
+///
+/// A supervisor makes these for its tasks; a store applies them with
+/// [`StatusStore::apply`], which names the ones it refused.
+///
+/// ```
+/// use fixpoint::{terminal_state, Lifecycle, MemoryStore, RowWrite, StatusStore, StoreError, Transition};
+///
+/// #[terminal_state]
+/// pub enum Job {
+///     #[initial] #[to(Done, Failed)] Queued,
+///     #[terminal]                    Done,
+///     #[terminal] #[abandoned]       Failed,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = MemoryStore::<Job>::new();
+/// store.insert("job-1", "me").await.unwrap();
+/// let state = |name| Job::parse_state(name).unwrap();
+/// let done = Transition::new(state("Queued"), state("Done")).unwrap();
+/// let refused = store
+///     .apply("me", &[RowWrite::transition("job-1", done), RowWrite::reason("job-2", "why")])
+///     .await
+///     .unwrap();
+/// assert_eq!(refused, [(1, StoreError::NotFound { id: "job-2".into() })]);
+/// # }
+/// ```
+pub struct RowWrite<L> {
+    id: Arc<str>,
+    change: RowChange<L>,
+}
+
+/// What a [`RowWrite`] changes.
+pub enum RowChange<L> {
+    /// Compare-and-set of the row's status.
+    Transition(Transition<L>),
+    /// Sets the row's reason.
+    Reason(String),
+}
+
+impl<L> RowWrite<L> {
+    /// A transition of row `id`.
+    pub fn transition(id: impl Into<Arc<str>>, transition: Transition<L>) -> Self {
+        RowWrite {
+            id: id.into(),
+            change: RowChange::Transition(transition),
+        }
+    }
+
+    /// The reason of row `id`.
+    pub fn reason(id: impl Into<Arc<str>>, reason: impl Into<String>) -> Self {
+        RowWrite {
+            id: id.into(),
+            change: RowChange::Reason(reason.into()),
+        }
+    }
+
+    /// The row's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What the write changes.
+    #[must_use]
+    pub fn change(&self) -> &RowChange<L> {
+        &self.change
+    }
+}
+
+impl<L> Clone for RowChange<L> {
+    fn clone(&self) -> Self {
+        match self {
+            RowChange::Transition(transition) => RowChange::Transition(*transition),
+            RowChange::Reason(reason) => RowChange::Reason(reason.clone()),
+        }
+    }
+}
+
+impl<L> Clone for RowWrite<L> {
+    fn clone(&self) -> Self {
+        RowWrite {
+            id: Arc::clone(&self.id),
+            change: self.change.clone(),
+        }
+    }
+}
+
+impl<L: Lifecycle> fmt::Debug for RowChange<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowChange::Transition(transition) => {
+                f.debug_tuple("Transition").field(transition).finish()
+            }
+            RowChange::Reason(reason) => f.debug_tuple("Reason").field(reason).finish(),
+        }
+    }
+}
+
+impl<L: Lifecycle> fmt::Debug for RowWrite<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowWrite")
+            .field("id", &self.id)
+            .field("change", &self.change)
+            .finish()
+    }
+}
+
+/// Which terminal rows a store may forget. Non-terminal rows are never pruned: they are the
+/// tasks in flight, and the orphans a crashed process left for `reconcile`.
+///
+/// A terminal row is pruned when it is older than `max_age` (by the time it turned
+/// terminal), or when more than `max_rows` terminal rows are kept (oldest first). Pruning
+/// frees the id: ids are refused while their row exists, not after.
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::Retention;
+///
+/// // Keep a day of finished rows, and never more than 100,000 of them.
+/// let retention = Retention::default();
+/// assert_eq!(retention.max_age, Some(Duration::from_secs(24 * 3600)));
+/// assert_eq!(retention.max_rows, Some(100_000));
+///
+/// // An audit table: keep every finished row.
+/// assert_eq!(Retention::keep_all(), Retention { max_age: None, max_rows: None });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// How long a terminal row is kept after it turned terminal; `None`: no age limit.
+    pub max_age: Option<Duration>,
+    /// How many terminal rows are kept at most, the newest; `None`: no count limit.
+    pub max_rows: Option<u64>,
+}
+
+impl Retention {
+    /// Keeps every terminal row: the table grows with every task, for audits that archive it
+    /// themselves.
+    #[must_use]
+    pub const fn keep_all() -> Self {
+        Retention {
+            max_age: None,
+            max_rows: None,
+        }
+    }
+
+    /// The rows of the store that this policy keeps, as a cutoff: rows that turned terminal
+    /// before `now_millis - max_age` go.
+    pub(crate) fn cutoff(&self, now_millis: i64) -> Option<i64> {
+        let age = self.max_age?;
+        let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        Some(now_millis.saturating_sub(age))
+    }
+}
+
+impl Default for Retention {
+    /// A day of finished rows, at most 100,000 of them.
+    fn default() -> Self {
+        Retention {
+            max_age: Some(Duration::from_secs(24 * 3600)),
+            max_rows: Some(100_000),
+        }
+    }
+}
