@@ -19,6 +19,10 @@ use super::report::{Counters, Finished, Outcome};
 use crate::lifecycle::{Event, Lifecycle, Recorder, State, Terminal};
 use crate::task::store::{RowWrite, Transition};
 
+/// How many ended children free slots keep at most, to be freed by the spawns that reuse
+/// their slots.
+const KEPT_FREE_CHILDREN: usize = 1024;
+
 /// The live children and the outcomes nobody has read yet.
 pub(super) struct Children<L> {
     state: Mutex<Slots<L>>,
@@ -230,9 +234,12 @@ impl<L: Lifecycle> Children<L> {
             let mut slots = self.lock();
             let slot = child.slot.load(Ordering::Relaxed);
             slots.slots[slot].running = false;
-            if slots.closed {
+            if slots.closed || slots.free.len() >= KEPT_FREE_CHILDREN {
+                // After a burst, no more than a bounded number of ended children wait for a
+                // spawn to free them; the rest go with their task.
                 slots.slots[slot].child = None;
-            } else {
+            }
+            if !slots.closed {
                 slots.free.push_back(slot);
             }
             slots.count -= 1;
