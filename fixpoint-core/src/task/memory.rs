@@ -132,6 +132,25 @@ impl<L: Lifecycle> Inner<L> {
         Ok(())
     }
 
+    fn insert(&mut self, id: Arc<str>, owner: &str) -> Result<(), StoreError> {
+        let owner = self.owner(owner);
+        match self.rows.entry(Arc::clone(&id)) {
+            hash_map::Entry::Occupied(taken) => Err(StoreError::IdTaken {
+                id: id.to_string(),
+                status: taken.get().state.name().to_owned(),
+            }),
+            hash_map::Entry::Vacant(row) => {
+                row.insert(Entry {
+                    id,
+                    owner,
+                    state: L::initial(),
+                    reason: None,
+                });
+                Ok(())
+            }
+        }
+    }
+
     fn row(id: &Arc<str>, entry: &Entry<L>) -> Row {
         Row {
             id: id.to_string(),
@@ -149,24 +168,11 @@ impl<L: Lifecycle> Inner<L> {
 
 impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        let owner = inner.owner(owner);
-        let id: Arc<str> = id.into();
-        match inner.rows.entry(Arc::clone(&id)) {
-            hash_map::Entry::Occupied(taken) => Err(StoreError::IdTaken {
-                id: id.to_string(),
-                status: taken.get().state.name().to_owned(),
-            }),
-            hash_map::Entry::Vacant(row) => {
-                row.insert(Entry {
-                    id,
-                    owner,
-                    state: L::initial(),
-                    reason: None,
-                });
-                Ok(())
-            }
-        }
+        self.lock().insert(id.into(), owner)
+    }
+
+    async fn insert_shared(&self, id: &Arc<str>, owner: &str) -> Result<(), StoreError> {
+        self.lock().insert(Arc::clone(id), owner)
     }
 
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {

@@ -57,6 +57,20 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// overwritten.
     fn insert(&self, id: &str, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Like [`insert`](Self::insert), for an id the caller already shares: a store that keeps
+    /// ids in memory may keep this one rather than a copy. The supervisor inserts through it.
+    ///
+    /// # Errors
+    ///
+    /// As [`insert`](Self::insert).
+    fn insert_shared(
+        &self,
+        id: &Arc<str>,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.insert(id, owner)
+    }
+
     /// Applies `writes` for `owner`, in order, as one unit where the backend has one (a single
     /// transaction in SQL stores), and returns the writes it refused, by index:
     /// [`StoreError::NotFound`], [`StoreError::Fenced`] when the row is not `owner`'s,
@@ -231,6 +245,14 @@ pub enum StoreError {
 impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Arc<S> {
     fn insert(&self, id: &str, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).insert(id, owner)
+    }
+
+    fn insert_shared(
+        &self,
+        id: &Arc<str>,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).insert_shared(id, owner)
     }
 
     fn apply(

@@ -209,7 +209,7 @@ where
         Fut::Output: TaskOutput<L>,
     {
         let id: Arc<str> = id.into().into();
-        self.store.insert(&id, &self.owner).await?;
+        self.store.insert_shared(&id, &self.owner).await?;
         let child = self.child(Arc::clone(&id));
         let recorder = TaskRecorder {
             child: Arc::clone(&child),
