@@ -107,6 +107,15 @@ pub async fn reused_ids_are_refused<S: StatusStore<Job>>(store: S) {
             status: "Queued".into()
         })
     );
+    assert_eq!(
+        store.insert_shared(&"t".into(), "other").await,
+        Err(StoreError::IdTaken {
+            id: "t".into(),
+            status: "Queued".into()
+        }),
+        "the shared form refuses alike"
+    );
+    store.insert_shared(&"u".into(), "me").await.unwrap();
     store
         .transition("t", "me", state("Queued"), state("Failed"))
         .await
@@ -120,6 +129,8 @@ pub async fn reused_ids_are_refused<S: StatusStore<Job>>(store: S) {
     );
     let row = status(&store, "t").await.unwrap();
     assert_eq!((row.owner.as_str(), row.status.as_str()), ("me", "Failed"));
+    let row = status(&store, "u").await.unwrap();
+    assert_eq!((row.owner.as_str(), row.status.as_str()), ("me", "Queued"));
 }
 
 /// A missing row is `NotFound`, a row in another state is `Conflict`.
