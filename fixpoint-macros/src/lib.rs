@@ -147,9 +147,15 @@ pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
 /// not pass. Every other await is unbounded, including `select!`/`join!` and awaits inside an
 /// async block that the function awaits.
 ///
+/// The function's own scope is the only one it opens: a `LockScope::unchecked(..)` anywhere in
+/// its body (a nested async block, a closure, a macro call, or through a `use .. as` or `type`
+/// alias made in the body) is an error, because a permit acquired through it could cross any
+/// await unseen. Outside checked functions, `unchecked` stays the explicit, greppable escape.
+///
 /// What the borrow checker cannot see: an await hidden inside a macro whose invocation shows no
 /// `.await` (other than `select!`/`join!`), and a `HandOff` while it travels to another task
-/// (checked at run time in debug builds).
+/// (checked at run time in debug builds), and an unchecked scope reached through an alias made
+/// outside the function.
 #[proc_macro_attribute]
 pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
     lock_scope::expand(args.into(), input.into()).into()

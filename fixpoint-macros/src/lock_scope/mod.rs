@@ -2,6 +2,7 @@
 //! fn so that the borrow checker rejects a permit held across an unbounded await.
 
 mod classify;
+mod escape;
 mod rewrite;
 
 use proc_macro2::TokenStream;

@@ -12,6 +12,7 @@ use super::classify::{self, Wait};
 use crate::ctxt::Errors;
 
 pub(crate) fn rewrite_fn(sig: &Signature, block: &mut Block, errors: &mut Errors) {
+    super::escape::check_no_unchecked_scope(block, errors);
     let mut rewriter = Rewriter { errors };
     for stmt in &mut block.stmts {
         rewriter.visit_stmt_mut(stmt);
