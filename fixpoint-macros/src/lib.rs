@@ -147,6 +147,11 @@ pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
 /// not pass. Every other await is unbounded, including `select!`/`join!` and awaits inside an
 /// async block that the function awaits.
 ///
+/// The attribute checks the body as written whatever wraps it: above or below
+/// `#[tracing::instrument]`, on a method of an `#[async_trait]` impl or on the impl block, and
+/// with `#[tokio::main]`/`#[tokio::test]`. A fn that returns `Box::pin(async move { .. })` is
+/// checked as the async fn it is.
+///
 /// The function's own scope is the only one it opens: a `LockScope::unchecked(..)` anywhere in
 /// its body (a nested async block, a closure, a macro call, or through a `use .. as` or `type`
 /// alias made in the body) is an error, because a permit acquired through it could cross any
