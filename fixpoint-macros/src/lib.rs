@@ -57,7 +57,9 @@ use proc_macro::TokenStream;
 ///   marker per state (`project_status::Running`), with the enum's visibility.
 /// - `trait ProjectStatusTransitions`: the transition methods `to_running()`,
 ///   `to_input_needed(follow_up_id)`, … of [`Tracked`]; each exists only in the states that
-///   declare the edge. Import it where transitions are taken.
+///   declare the edge. Import it where transitions are taken. On a finished machine
+///   (`Terminal<ProjectStatus, T>`) every one of them is a compile error that says so: a
+///   finished machine has no transitions (the module's `Unfinished` trait carries the message).
 /// - `enum ProjectStatusResumed<T, R>`: one variant per typed state, returned by
 ///   [`Lifecycle::resume`].
 /// - `impl Lifecycle for ProjectStatus`: the runtime view (states, transitions, Mermaid
