@@ -85,6 +85,12 @@ pub trait Lifecycle: Sized + 'static {
         Self::SPEC.name
     }
 
+    /// The lifecycle's name in snake case, as `#[terminal_state]` spells it for the generated
+    /// module (`HTTPJob` -> `http_job`): what storage names its table after.
+    fn snake_name() -> &'static str {
+        Self::SPEC.snake_name
+    }
+
     /// The `#[initial]` state.
     fn initial() -> State<Self> {
         State::from_index(Self::SPEC.initial)

@@ -173,6 +173,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
     let private = quote!(::fixpoint::__private);
     let resumed = format_ident!("{}Resumed", name);
     let name_text = name.to_string();
+    let snake_name = names::snake_case(&name_text);
     let specs = machine.states.iter().map(|state| {
         let text = state.ident.to_string();
         let terminal = state.is_terminal();
@@ -219,6 +220,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
         impl #private::Lifecycle for #name {
             const SPEC: &'static #private::Spec = &#private::Spec {
                 name: #name_text,
+                snake_name: #snake_name,
                 states: &[#(#specs),*],
                 initial: #initial,
                 abandoned: #abandoned,
