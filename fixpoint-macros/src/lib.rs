@@ -5,6 +5,7 @@ mod ctxt;
 mod invariant;
 mod lock_scope;
 mod names;
+mod private;
 mod terminal_state;
 
 use proc_macro::TokenStream;

@@ -1,5 +1,5 @@
 //! Code generation for a validated lifecycle. Runtime items are named only through
-//! `::fixpoint::__private`, std items by absolute path.
+//! the facade's hidden module ([`private::path`]), std items by absolute path.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -7,7 +7,7 @@ use syn::{Fields, Type, Visibility};
 
 use super::model::{Machine, StateDecl};
 use super::{attr, transitions};
-use crate::names;
+use crate::{names, private};
 
 pub(crate) fn expand(machine: &Machine<'_>) -> TokenStream {
     let item = attr::strip(machine.original);
@@ -88,13 +88,15 @@ fn expand_entry_trait(machine: &Machine<'_>, index: usize, target: &StateDecl<'_
     let vis_inner = inner_visibility(machine.vis);
     // Spanned at the source state, so "the trait is implemented for `Running`" points there.
     let impls = sources.iter().map(|source| {
+        let private = private::at(source.span());
         quote_spanned! {source.span()=>
             #[automatically_derived]
-            impl ::fixpoint::__private::Edge<#ident> for #source {}
+            impl #private::Edge<#ident> for #source {}
             #[automatically_derived]
             impl #entry for #source {}
         }
     });
+    let private = private::path();
     quote! {
         #[doc = #doc]
         #[diagnostic::on_unimplemented(
@@ -103,7 +105,7 @@ fn expand_entry_trait(machine: &Machine<'_>, index: usize, target: &StateDecl<'_
             note = #only_from,
             note = #table,
         )]
-        #vis_inner trait #entry: ::fixpoint::__private::Edge<#ident> {}
+        #vis_inner trait #entry: #private::Edge<#ident> {}
         #(#impls)*
     }
 }
@@ -112,7 +114,7 @@ fn expand_entry_trait(machine: &Machine<'_>, index: usize, target: &StateDecl<'_
 fn expand_resumed(machine: &Machine<'_>) -> TokenStream {
     let (vis, name) = (machine.vis, machine.ident);
     let resumed = format_ident!("{}Resumed", name);
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let types: Vec<TokenStream> = machine
         .states
         .iter()
@@ -160,17 +162,18 @@ fn expand_resumed(machine: &Machine<'_>) -> TokenStream {
 /// The typed form of `state` with value `__T` and recorder `__R`.
 fn typed_state(machine: &Machine<'_>, state: &StateDecl<'_>) -> TokenStream {
     let (name, module, ident) = (machine.ident, &machine.module, state.ident);
+    let private = private::path();
     if state.is_terminal() {
-        quote!(::fixpoint::__private::Terminal<#name, __T>)
+        quote!(#private::Terminal<#name, __T>)
     } else {
-        quote!(::fixpoint::__private::Tracked<#name, #module::#ident, __T, __R>)
+        quote!(#private::Tracked<#name, #module::#ident, __T, __R>)
     }
 }
 
 /// `impl Lifecycle`: the declared machine as data, and the runtime view over it.
 fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
     let (name, module) = (machine.ident, &machine.module);
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let resumed = format_ident!("{}Resumed", name);
     let name_text = name.to_string();
     let snake_name = names::snake_case(&name_text);
@@ -266,7 +269,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
 /// `impl StateMarker` (and `Active` or `Final`) for one marker.
 fn expand_marker(machine: &Machine<'_>, index: usize, state: &StateDecl<'_>) -> TokenStream {
     let (name, module, ident) = (machine.ident, &machine.module, state.ident);
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let data = StateData::new(state);
     let ty = data.ty();
     let pattern = data.pattern();

@@ -6,6 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use super::expand::{StateData, either, entered_states, inner_visibility, table};
 use super::model::{Machine, StateDecl};
+use crate::private;
 
 /// `trait ProjectStatusTransitions`: one named method per state that some edge enters.
 pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
@@ -19,7 +20,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
          Declared transitions: {}.",
         table(machine)
     );
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let mut signatures = Vec::new();
     let mut bodies = Vec::new();
     let mut finished = Vec::new();
@@ -107,7 +108,8 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
 /// transition bound asks `Terminal<Job, ()>: job::Unfinished`, which never holds.
 fn finished_state(machine: &Machine<'_>) -> TokenStream {
     let name = machine.ident;
-    quote!(::fixpoint::__private::Finished<#name, ::fixpoint::__private::Terminal<#name, ()>>)
+    let private = private::path();
+    quote!(#private::Finished<#name, #private::Terminal<#name, ()>>)
 }
 
 /// One transition of a `Terminal`: never callable, and the edge that makes the call resolve.
@@ -118,7 +120,7 @@ fn expand_finished_method(
 ) -> TokenStream {
     let (name, module) = (machine.ident, &machine.module);
     let (ident, method) = (state.ident, state.method());
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let params = data.ignored_params();
     let output = if state.is_terminal() {
         quote!(#private::Terminal<#name, __T>)
@@ -144,16 +146,17 @@ fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
         let (mut name, mut module) = (machine.ident.clone(), machine.module.clone());
         name.set_span(ident.span());
         module.set_span(ident.span());
+        let private = private::at(ident.span());
         quote_spanned! {ident.span()=>
             #[automatically_derived]
-            impl<__X: 'static> ::fixpoint::__private::Edge<#module::#ident>
-                for ::fixpoint::__private::Finished<#name, __X>
+            impl<__X: 'static> #private::Edge<#module::#ident>
+                for #private::Finished<#name, __X>
             where
                 __X: #module::Unfinished,
             {
             }
             #[automatically_derived]
-            impl<__X: 'static> #module::#entry for ::fixpoint::__private::Finished<#name, __X>
+            impl<__X: 'static> #module::#entry for #private::Finished<#name, __X>
             where
                 __X: #module::Unfinished,
             {
