@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Fields};
 
-use super::attr::{Model, Rule};
+use super::model::{Model, Rule};
 use crate::private;
 
 pub(crate) fn expand(model: &Model<'_>, stripped: &DeriveInput) -> TokenStream {

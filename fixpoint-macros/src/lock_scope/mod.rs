@@ -12,30 +12,37 @@ use syn::{ImplItem, Item, ItemFn, Signature};
 
 use self::body::NoBody;
 
-use crate::ctxt::{Errors, leading_tokens};
+use crate::ctxt::{self, Errors, leading_tokens};
 
-/// The attribute's pipeline. Never panics; after an error the item is emitted unchanged.
+/// What the attribute applies to.
+const TARGETS: &str = "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl \
+                       block whose async methods it checks";
+
+/// The attribute's pipeline. Never panics; after an error the item is emitted as rewritten so
+/// far, because without the scope it opens every `&lock_scope` in the body would be a further
+/// error.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    check_policy(args, &mut errors);
     let Ok(mut item) = syn::parse2::<Item>(input.clone()) else {
-        errors.spanned(
-            leading_tokens(&input),
-            "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
-             whose async methods it checks",
-        );
+        let mut errors = Errors::default();
+        check_policy(args, &mut errors);
+        errors.spanned(leading_tokens(&input), TARGETS);
         return errors.emit_with(input);
     };
-    match &mut item {
+    let checked = try_expand(args, &mut item);
+    ctxt::emit(checked.map(|()| item.to_token_stream()), || {
+        item.to_token_stream()
+    })
+}
+
+fn try_expand(args: TokenStream, item: &mut Item) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    check_policy(args, &mut errors);
+    match item {
         Item::Fn(function) => expand_fn(function, &mut errors),
         Item::Impl(block) => expand_impl(block, &mut errors),
-        other => errors.spanned(
-            leading_tokens(&other.to_token_stream()),
-            "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
-             whose async methods it checks",
-        ),
+        other => errors.spanned(leading_tokens(&other.to_token_stream()), TARGETS),
     }
-    errors.emit_with(item.to_token_stream())
+    errors.finish()
 }
 
 /// The only policy is `no_unbounded_await`.
