@@ -20,23 +20,8 @@ pub(crate) fn user_body<'a>(
     sig: &Signature,
     block: &'a mut Block,
 ) -> Result<&'a mut Block, NoBody> {
-    let spanned =
-        sig.asyncness.is_none() && mentions(block.to_token_stream(), "__tracing_attr_span");
-    let outer = if sig.asyncness.is_some() {
-        block
-    } else if let Some(outer) = wrapped_body(block) {
-        outer
-    } else if spanned {
-        // `#[tokio::test] #[tracing::instrument] #[lock_scope]`: the future is inside a
-        // synchronous span guard, around a runtime.
-        return Err(NoBody::InstrumentedFirst);
-    } else {
-        return Err(NoBody::NotAsync);
-    };
-    // `#[tracing::instrument]` binds the future it instruments to `__tracing_instrument_future`.
-    let Some(at) = outer.stmts.iter().position(
-        |stmt| matches!(stmt, Stmt::Local(local) if binds(&local.pat, "__tracing_instrument_future")),
-    ) else {
+    let outer = outer_body(sig, block)?;
+    let Some(at) = outer.stmts.iter().position(is_instrumented_future) else {
         return Ok(outer);
     };
     match &mut outer.stmts[at] {
@@ -46,6 +31,26 @@ pub(crate) fn user_body<'a>(
         },
         _ => Err(NoBody::InstrumentedFirst),
     }
+}
+
+/// The fn's body, or the async block an attribute moved it into.
+fn outer_body<'a>(sig: &Signature, block: &'a mut Block) -> Result<&'a mut Block, NoBody> {
+    if sig.asyncness.is_some() {
+        return Ok(block);
+    }
+    // `#[tokio::test] #[tracing::instrument] #[lock_scope]`: the future is inside a synchronous
+    // span guard, around a runtime.
+    let spanned = mentions(block.to_token_stream(), "__tracing_attr_span");
+    match wrapped_body(block) {
+        Some(outer) => Ok(outer),
+        None if spanned => Err(NoBody::InstrumentedFirst),
+        None => Err(NoBody::NotAsync),
+    }
+}
+
+/// `#[tracing::instrument]` binds the future it instruments to `__tracing_instrument_future`.
+fn is_instrumented_future(stmt: &Stmt) -> bool {
+    matches!(stmt, Stmt::Local(local) if binds(&local.pat, "__tracing_instrument_future"))
 }
 
 /// The user's block in tracing's future: the future itself, or, with `err`/`ret`, the

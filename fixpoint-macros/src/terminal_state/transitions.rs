@@ -112,7 +112,8 @@ fn finished_state(machine: &Machine<'_>) -> TokenStream {
     quote!(#private::Finished<#name, #private::Terminal<#name, ()>>)
 }
 
-/// One transition of a `Terminal`: never callable, and the edge that makes the call resolve.
+/// One transition method of a `Terminal`: it exists so that a call resolves, then fails on
+/// the trait's bound with the contract's message rather than as a missing method.
 fn expand_finished_method(
     machine: &Machine<'_>,
     state: &StateDecl<'_>,
