@@ -433,3 +433,24 @@ async fn a_panicking_configure_is_an_error_and_the_store_goes_on() {
     store.insert("after", "me").await.unwrap();
     assert_eq!(store.rows().await.unwrap().len(), 1);
 }
+
+/// An acronym in a lifecycle's name: the table is named as the generated module is
+/// (`http_job`), from the one snake-case name the macro writes into the lifecycle's spec.
+#[test]
+fn table_name_keeps_acronyms_whole() {
+    #[terminal_state]
+    pub enum HTTPJob {
+        #[initial]
+        #[to(Done, Failed)]
+        Queued,
+        #[terminal]
+        Done,
+        #[terminal]
+        #[abandoned]
+        Failed,
+    }
+
+    let _module_named_alike: http_job::Queued = http_job::Queued;
+    assert_eq!(HTTPJob::snake_name(), "http_job");
+    assert_eq!(SqliteStore::<HTTPJob>::table(), "http_job_status");
+}

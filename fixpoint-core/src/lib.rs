@@ -63,8 +63,8 @@ pub mod __private {
     };
     pub use crate::lifecycle::spec::{Spec, StateSpec};
     pub use crate::lifecycle::{
-        Active, Edge, Final, Lifecycle, NoRecorder, RecorderSlot, State, StateMarker, Terminal,
-        Tracked,
+        Active, Edge, Final, Finished, Lifecycle, NoRecorder, RecorderSlot, State, StateMarker,
+        Terminal, Tracked, no_transition_after_terminal,
     };
     #[cfg(feature = "tokio")]
     pub use crate::lock::{HandOff, Semaphore};

@@ -44,6 +44,20 @@ impl Errors {
     }
 }
 
+/// An attribute's output: its expansion, or, after errors, `fallback` (the user's item without
+/// the attribute's own parts) followed by a `compile_error!` per error, so that the user's other
+/// code does not drown in follow-on errors.
+pub(crate) fn emit(
+    expanded: syn::Result<TokenStream>,
+    fallback: impl FnOnce() -> TokenStream,
+) -> TokenStream {
+    expanded.unwrap_or_else(|error| {
+        let mut tokens = fallback();
+        tokens.extend(error.into_compile_error());
+        tokens
+    })
+}
+
 /// The first few tokens of an item that could not be parsed: where to point an error about it.
 pub(crate) fn leading_tokens(tokens: &TokenStream) -> TokenStream {
     tokens.clone().into_iter().take(3).collect()

@@ -5,6 +5,7 @@ mod ctxt;
 mod invariant;
 mod lock_scope;
 mod names;
+mod private;
 mod terminal_state;
 
 use proc_macro::TokenStream;
@@ -57,7 +58,9 @@ use proc_macro::TokenStream;
 ///   marker per state (`project_status::Running`), with the enum's visibility.
 /// - `trait ProjectStatusTransitions`: the transition methods `to_running()`,
 ///   `to_input_needed(follow_up_id)`, … of [`Tracked`]; each exists only in the states that
-///   declare the edge. Import it where transitions are taken.
+///   declare the edge. Import it where transitions are taken. On a finished machine
+///   (`Terminal<ProjectStatus, T>`) every one of them is a compile error that says so: a
+///   finished machine has no transitions (the module's `Unfinished` trait carries the message).
 /// - `enum ProjectStatusResumed<T, R>`: one variant per typed state, returned by
 ///   [`Lifecycle::resume`].
 /// - `impl Lifecycle for ProjectStatus`: the runtime view (states, transitions, Mermaid
@@ -147,9 +150,20 @@ pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
 /// not pass. Every other await is unbounded, including `select!`/`join!` and awaits inside an
 /// async block that the function awaits.
 ///
+/// The attribute checks the body as written whatever wraps it: above or below
+/// `#[tracing::instrument]`, on a method of an `#[async_trait]` impl or on the impl block, and
+/// with `#[tokio::main]`/`#[tokio::test]`. A fn that returns `Box::pin(async move { .. })` is
+/// checked as the async fn it is.
+///
+/// The function's own scope is the only one it opens: a `LockScope::unchecked(..)` anywhere in
+/// its body (a nested async block, a closure, a macro call, or through a `use .. as` or `type`
+/// alias made in the body) is an error, because a permit acquired through it could cross any
+/// await unseen. Outside checked functions, `unchecked` stays the explicit, greppable escape.
+///
 /// What the borrow checker cannot see: an await hidden inside a macro whose invocation shows no
 /// `.await` (other than `select!`/`join!`), and a `HandOff` while it travels to another task
-/// (checked at run time in debug builds).
+/// (checked at run time in debug builds), and an unchecked scope reached through an alias made
+/// outside the function.
 #[proc_macro_attribute]
 pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
     lock_scope::expand(args.into(), input.into()).into()

@@ -85,6 +85,12 @@ pub trait Lifecycle: Sized + 'static {
         Self::SPEC.name
     }
 
+    /// The lifecycle's name in snake case, as `#[terminal_state]` spells it for the generated
+    /// module (`HTTPJob` -> `http_job`): what storage names its table after.
+    fn snake_name() -> &'static str {
+        Self::SPEC.snake_name
+    }
+
     /// The `#[initial]` state.
     fn initial() -> State<Self> {
         State::from_index(Self::SPEC.initial)
@@ -196,6 +202,33 @@ pub trait Active: StateMarker {}
 
 /// A `#[terminal]` state: entering it produces a [`Terminal`], and nothing follows it.
 pub trait Final: StateMarker {}
+
+/// The type-level state of a [`Terminal`] proof, for diagnostics only: `#[terminal_state]`
+/// implements the transitions trait for `Terminal` in this state, and every transition's bound
+/// then fails on the lifecycle's own "a finished machine has no transitions" message, instead of
+/// rustc's "no method named `to_running`". `X` is what the message's bound is about.
+#[doc(hidden)]
+pub struct Finished<L, X>(PhantomData<(L, X)>);
+
+impl<L: Lifecycle, X: 'static> StateMarker for Finished<L, X> {
+    type Lifecycle = L;
+    type Data = core::convert::Infallible;
+    // Never read: no `Tracked` is ever in this state (it is not `Active`), and no edge to it
+    // is ever declared.
+    const STATE: State<L> = State::from_index(0);
+
+    fn into_status(data: Self::Data) -> L {
+        match data {}
+    }
+}
+
+/// The body of a transition method on a [`Terminal`]. Never called: the method's bound never
+/// holds, so the call does not compile.
+#[doc(hidden)]
+#[allow(clippy::empty_loop)] // Unreachable; `!` needs a body that does not return.
+pub fn no_transition_after_terminal<L, T>(_: Terminal<L, T>) -> ! {
+    loop {}
+}
 
 /// `Self -> To` is a declared transition. Generated for each `#[to(..)]` target; never for a
 /// terminal `Self`.

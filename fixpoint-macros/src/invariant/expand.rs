@@ -6,7 +6,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Fields};
 
-use super::attr::{Model, Rule};
+use super::model::{Model, Rule};
+use crate::private;
 
 pub(crate) fn expand(model: &Model<'_>, stripped: &DeriveInput) -> TokenStream {
     let invariants = expand_invariants(model);
@@ -26,7 +27,7 @@ fn expand_invariants(model: &Model<'_>) -> TokenStream {
     let name = &item.ident;
     let name_text = name.to_string();
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let runtime: Vec<&Rule> = model.rules.iter().filter(|r| !r.constant).collect();
     let constant: Vec<&Rule> = model.rules.iter().filter(|r| r.constant).collect();
     let infos = runtime.iter().map(|rule| info(rule));
@@ -84,9 +85,8 @@ fn info(rule: &Rule) -> TokenStream {
     };
     let message = &rule.message;
     let source = rule.source();
-    quote! {
-        ::fixpoint::__private::Invariant { name: #name, message: #message, source: #source }
-    }
+    let private = private::path();
+    quote!(#private::Invariant { name: #name, message: #message, source: #source })
 }
 
 /// `#[invariant(const ..)]`: an associated constant that asserts the rule, evaluated by a
@@ -136,7 +136,7 @@ fn expand_accessors(model: &Model<'_>) -> TokenStream {
     };
     let trait_name = format_ident!("{}Checked", name);
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let mut signatures = Vec::new();
     let mut bodies = Vec::new();
     let named = matches!(data.fields, Fields::Named(_));

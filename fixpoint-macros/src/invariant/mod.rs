@@ -3,35 +3,49 @@
 
 mod attr;
 mod expand;
+mod model;
+mod valid;
 
 use proc_macro2::TokenStream;
-use quote::{ToTokens, quote};
+use quote::ToTokens;
 use syn::{Data, DeriveInput};
 
-use crate::ctxt::{Errors, leading_tokens};
+use crate::ctxt::{self, Errors, leading_tokens};
 
 /// The attribute's pipeline. Never panics; after an error the struct is emitted without the
-/// attribute's own parts, so the user's other code does not drown in follow-on errors.
+/// attribute's own parts.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
     let Ok(item) = syn::parse2::<DeriveInput>(input.clone()) else {
-        errors.spanned(
-            leading_tokens(&input),
-            "#[invariant] applies to a struct whose values must satisfy it; it cannot check a \
-             function or other item",
-        );
-        return errors.emit_with(input);
+        return not_a_struct(input);
     };
-    let model = attr::Model::from_syn(args, &item, &mut errors);
-    let stripped = attr::strip(&item);
-    match (model, errors.finish()) {
-        (Some(model), Ok(())) => expand::expand(&model, &stripped),
-        (_, Err(error)) => {
-            let error = error.into_compile_error();
-            quote!(#stripped #error)
-        }
-        (None, Ok(())) => stripped.to_token_stream(),
+    ctxt::emit(try_expand(args, &item), || {
+        attr::strip(&item).into_token_stream()
+    })
+}
+
+fn try_expand(args: TokenStream, item: &DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let model = model::Model::from_syn(args, item, &mut errors);
+    if let Some(model) = &model {
+        valid::validate(model, &mut errors);
     }
+    errors.finish()?;
+    let stripped = attr::strip(item);
+    Ok(match model {
+        Some(model) => expand::expand(&model, &stripped),
+        None => stripped.into_token_stream(),
+    })
+}
+
+/// The input is not even a struct, enum or union (a fn, an impl, ...).
+fn not_a_struct(input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    errors.spanned(
+        leading_tokens(&input),
+        "#[invariant] applies to a struct whose values must satisfy it; it cannot check a \
+         function or other item",
+    );
+    errors.emit_with(input)
 }
 
 /// Whether the item is a struct (the only kind an invariant applies to).

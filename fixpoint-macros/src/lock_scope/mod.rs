@@ -1,37 +1,48 @@
 //! `#[lock_scope(no_unbounded_await)]`: parse the policy and the item, then rewrite every async
 //! fn so that the borrow checker rejects a permit held across an unbounded await.
 
+mod body;
 mod classify;
+mod escape;
 mod rewrite;
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::{ImplItem, Item, ItemFn, Signature};
 
-use crate::ctxt::{Errors, leading_tokens};
+use self::body::NoBody;
 
-/// The attribute's pipeline. Never panics; after an error the item is emitted unchanged.
+use crate::ctxt::{self, Errors, leading_tokens};
+
+/// What the attribute applies to.
+const TARGETS: &str = "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl \
+                       block whose async methods it checks";
+
+/// The attribute's pipeline. Never panics; after an error the item is emitted as rewritten so
+/// far, because without the scope it opens every `&lock_scope` in the body would be a further
+/// error.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    check_policy(args, &mut errors);
     let Ok(mut item) = syn::parse2::<Item>(input.clone()) else {
-        errors.spanned(
-            leading_tokens(&input),
-            "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
-             whose async methods it checks",
-        );
+        let mut errors = Errors::default();
+        check_policy(args, &mut errors);
+        errors.spanned(leading_tokens(&input), TARGETS);
         return errors.emit_with(input);
     };
-    match &mut item {
+    let checked = try_expand(args, &mut item);
+    ctxt::emit(checked.map(|()| item.to_token_stream()), || {
+        item.to_token_stream()
+    })
+}
+
+fn try_expand(args: TokenStream, item: &mut Item) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    check_policy(args, &mut errors);
+    match item {
         Item::Fn(function) => expand_fn(function, &mut errors),
         Item::Impl(block) => expand_impl(block, &mut errors),
-        other => errors.spanned(
-            leading_tokens(&other.to_token_stream()),
-            "#[lock_scope(no_unbounded_await)] applies to an async fn, or to an impl block \
-             whose async methods it checks",
-        ),
+        other => errors.spanned(leading_tokens(&other.to_token_stream()), TARGETS),
     }
-    errors.emit_with(item.to_token_stream())
+    errors.finish()
 }
 
 /// The only policy is `no_unbounded_await`.
@@ -56,8 +67,10 @@ fn check_policy(args: TokenStream, errors: &mut Errors) {
 }
 
 fn expand_fn(function: &mut ItemFn, errors: &mut Errors) {
-    if check_async(&function.sig, errors) {
-        rewrite::rewrite_fn(&function.sig, &mut function.block, errors);
+    let sig = &function.sig;
+    match body::user_body(sig, &mut function.block) {
+        Ok(body) => rewrite::rewrite_fn(sig, body, errors),
+        Err(missing) => report_missing_body(sig, &missing, errors),
     }
 }
 
@@ -70,9 +83,14 @@ fn expand_impl(block: &mut syn::ItemImpl, errors: &mut Errors) {
         method
             .attrs
             .retain(|attr| !attr.path().is_ident("lock_scope"));
-        if method.sig.asyncness.is_some() {
-            rewrite::rewrite_fn(&method.sig, &mut method.block, errors);
-            checked += 1;
+        let sig = &method.sig;
+        match body::user_body(sig, &mut method.block) {
+            Ok(body) => {
+                rewrite::rewrite_fn(sig, body, errors);
+                checked += 1;
+            }
+            Err(NoBody::NotAsync) => {}
+            Err(missing) => report_missing_body(sig, &missing, errors),
         }
     }
     if checked == 0 {
@@ -85,20 +103,20 @@ fn expand_impl(block: &mut syn::ItemImpl, errors: &mut Errors) {
     }
 }
 
-/// `true` when the fn is async; records the error otherwise.
-fn check_async(sig: &Signature, errors: &mut Errors) -> bool {
-    if sig.asyncness.is_none() {
-        let (fn_token, name) = (&sig.fn_token, &sig.ident);
-        errors.spanned(
-            quote!(#fn_token #name),
-            format_args!(
-                "#[lock_scope(no_unbounded_await)] checks the awaits of an async fn, and `{name}` \
-                 is not async; make it `async fn`, or remove the attribute"
-            ),
-        );
-        return false;
-    }
-    true
+fn report_missing_body(sig: &Signature, missing: &NoBody, errors: &mut Errors) {
+    let (fn_token, name) = (&sig.fn_token, &sig.ident);
+    let message = match missing {
+        NoBody::NotAsync => format!(
+            "#[lock_scope(no_unbounded_await)] checks the awaits of an async fn, and `{name}` \
+             is not async; make it `async fn`, or remove the attribute"
+        ),
+        NoBody::InstrumentedFirst => format!(
+            "#[lock_scope(no_unbounded_await)] cannot find the async body of `{name}` in what \
+             #[tracing::instrument] made of it; write #[lock_scope(no_unbounded_await)] above \
+             #[tracing::instrument]"
+        ),
+    };
+    errors.spanned(quote!(#fn_token #name), message);
 }
 
 #[cfg(test)]
@@ -138,6 +156,29 @@ mod tests {
                     async fn f();
                 }
             ),
+            quote!(
+                fn f() {
+                    Box::pin(async move { g().await })
+                }
+            ),
+            quote!(
+                fn f() {
+                    let body = async { g().await };
+                    block_on(body)
+                }
+            ),
+            quote!(
+                fn f() {
+                    Box::pin()
+                }
+            ),
+            quote!(
+                async fn f() {
+                    let __tracing_instrument_future = async move { match async move {}.await {} };
+                    let __tracing_instrument_future = 1;
+                    let __tracing_instrument_future;
+                }
+            ),
             quote!(),
         ];
         let args = [
@@ -151,5 +192,34 @@ mod tests {
                 assert!(!super::expand(args.clone(), input.clone()).is_empty());
             }
         }
+    }
+
+    /// A future `#[tracing::instrument]` made in a shape we do not know is reported with the
+    /// order that works, not rewritten into a borrow of a moved scope.
+    #[test]
+    fn unknown_instrumented_shape_names_the_order() {
+        let input = quote!(
+            async fn f() {
+                let __tracing_instrument_future = instrumented(async move { g().await });
+                __tracing_instrument_future.await
+            }
+        );
+        let output = super::expand(quote!(no_unbounded_await), input).to_string();
+        assert!(
+            output.contains("write #[lock_scope(no_unbounded_await)] above #[tracing::instrument]")
+        );
+    }
+
+    /// A fn that returns a boxed async block is checked as the async fn it is.
+    #[test]
+    fn boxed_async_block_is_checked() {
+        let input = quote!(
+            fn f() -> Pin<Box<dyn Future<Output = ()>>> {
+                Box::pin(async move { g().await })
+            }
+        );
+        let output = super::expand(quote!(no_unbounded_await), input).to_string();
+        assert!(output.contains("checkpoint_after"));
+        assert!(!output.contains("compile_error"));
     }
 }

@@ -10,8 +10,10 @@ use syn::{Block, Expr, FnArg, Item, Pat, Signature, Stmt, Type};
 
 use super::classify::{self, Wait};
 use crate::ctxt::Errors;
+use crate::private;
 
 pub(crate) fn rewrite_fn(sig: &Signature, block: &mut Block, errors: &mut Errors) {
+    super::escape::check_no_unchecked_scope(block, errors);
     let mut rewriter = Rewriter { errors };
     for stmt in &mut block.stmts {
         rewriter.visit_stmt_mut(stmt);
@@ -26,10 +28,11 @@ fn prelude(sig: &Signature) -> Vec<Stmt> {
     // Spanned in the user's source, so that the borrow checker names the place
     // `lock_scope.no_permit_across_unbounded_await` instead of "value".
     let span = sig.ident.span();
+    let private = private::at(span);
     let scope: Stmt = syn::parse_quote_spanned! {span=>
         // Unused when the function acquires nothing; `mut` is used only by checkpoints.
         #[allow(unused_mut, unused_variables)]
-        let mut lock_scope = ::fixpoint::__private::LockScope::__new();
+        let mut lock_scope = #private::LockScope::__new();
     };
     let mut stmts = vec![scope];
     for arg in &sig.inputs {
@@ -45,7 +48,7 @@ fn prelude(sig: &Signature) -> Vec<Stmt> {
         {
             let (mutability, ident) = (&binding.mutability, &binding.ident);
             stmts.push(syn::parse_quote! {
-                let #mutability #ident = ::fixpoint::__private::HandOff::enter(#ident, &lock_scope);
+                let #mutability #ident = #private::HandOff::enter(#ident, &lock_scope);
             });
         }
     }
@@ -101,8 +104,9 @@ impl VisitMut for Rewriter<'_> {
 impl Rewriter<'_> {
     /// The await's operand, with the checkpoint or the type check its kind of wait needs.
     fn check_wait(&mut self, base: &Expr, span: Span) -> TokenStream {
+        let private = private::at(span);
         match classify::classify(base) {
-            Wait::Bounded => quote_spanned!(span=> ::fixpoint::__private::verify_bounded(#base)),
+            Wait::Bounded => quote_spanned!(span=> #private::verify_bounded(#base)),
             Wait::Exempt(call) => {
                 if classify::exemption_reason(call).is_none() {
                     self.errors.spanned(
@@ -111,7 +115,7 @@ impl Rewriter<'_> {
                          `allow_unbounded(\"the reason\", future)` with a non-empty string literal",
                     );
                 }
-                quote_spanned!(span=> ::fixpoint::__private::verify_bounded(#base))
+                quote_spanned!(span=> #private::verify_bounded(#base))
             }
             Wait::Acquisition => {
                 let checkpoint = checkpoint(span);
@@ -120,7 +124,8 @@ impl Rewriter<'_> {
             Wait::Unbounded => {
                 let scope = scope_borrow(span);
                 // Spanned at the future, which is what "later used by call" then points at.
-                quote_spanned!(base.span()=> ::fixpoint::__private::checkpoint_after(#base, #scope))
+                let private = private::at(base.span());
+                quote_spanned!(base.span()=> #private::checkpoint_after(#base, #scope))
             }
         }
     }
@@ -129,7 +134,8 @@ impl Rewriter<'_> {
 /// `checkpoint(&mut lock_scope.no_permit_across_unbounded_await)`, spanned at the wait.
 fn checkpoint(span: Span) -> TokenStream {
     let scope = scope_borrow(span);
-    quote_spanned!(span=> ::fixpoint::__private::checkpoint(#scope))
+    let private = private::at(span);
+    quote_spanned!(span=> #private::checkpoint(#scope))
 }
 
 /// The mutable borrow that conflicts with every live permit; its span is the wait's, so the

@@ -1,18 +1,18 @@
 //! Code generation for a validated lifecycle. Runtime items are named only through
-//! `::fixpoint::__private`, std items by absolute path.
+//! the facade's hidden module ([`private::path`]), std items by absolute path.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::{Fields, Type, Visibility};
 
-use super::attr;
 use super::model::{Machine, StateDecl};
-use crate::names;
+use super::{attr, transitions};
+use crate::{names, private};
 
 pub(crate) fn expand(machine: &Machine<'_>) -> TokenStream {
     let item = attr::strip(machine.original);
     let module = expand_module(machine);
-    let transitions = expand_transitions(machine);
+    let transitions = transitions::expand_transitions(machine);
     let resumed = expand_resumed(machine);
     let lifecycle = expand_lifecycle(machine);
     let markers = machine
@@ -59,11 +59,13 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
     });
     let entries =
         entered_states(machine).map(|(index, state)| expand_entry_trait(machine, index, state));
+    let unfinished = transitions::expand_unfinished_trait(machine);
     quote! {
         #[doc = #doc]
         #vis mod #module {
             #(#markers)*
             #(#entries)*
+            #unfinished
         }
     }
 }
@@ -86,13 +88,15 @@ fn expand_entry_trait(machine: &Machine<'_>, index: usize, target: &StateDecl<'_
     let vis_inner = inner_visibility(machine.vis);
     // Spanned at the source state, so "the trait is implemented for `Running`" points there.
     let impls = sources.iter().map(|source| {
+        let private = private::at(source.span());
         quote_spanned! {source.span()=>
             #[automatically_derived]
-            impl ::fixpoint::__private::Edge<#ident> for #source {}
+            impl #private::Edge<#ident> for #source {}
             #[automatically_derived]
             impl #entry for #source {}
         }
     });
+    let private = private::path();
     quote! {
         #[doc = #doc]
         #[diagnostic::on_unimplemented(
@@ -101,89 +105,8 @@ fn expand_entry_trait(machine: &Machine<'_>, index: usize, target: &StateDecl<'_
             note = #only_from,
             note = #table,
         )]
-        #vis_inner trait #entry: ::fixpoint::__private::Edge<#ident> {}
+        #vis_inner trait #entry: #private::Edge<#ident> {}
         #(#impls)*
-    }
-}
-
-/// `trait ProjectStatusTransitions`: one named method per state that some edge enters.
-fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
-    let (vis, name, module) = (machine.vis, machine.ident, &machine.module);
-    let trait_ident = format_ident!("{}Transitions", name);
-    let doc = format!(
-        " The transitions of lifecycle [`{name}`], as methods of `Tracked<{name}, S, T, R>`.\n\n\
-         Each method exists only in the states whose `#[to(..)]` names its target, consumes the \
-         machine and returns it in the new state (a `Terminal` proof for a terminal one). \
-         Import this trait where transitions are taken.\n\n\
-         Declared transitions: {}.",
-        table(machine)
-    );
-    let private = quote!(::fixpoint::__private);
-    let mut signatures = Vec::new();
-    let mut bodies = Vec::new();
-    for (_, state) in entered_states(machine) {
-        let (ident, method, entry) = (state.ident, state.method(), state.entry_trait());
-        // Spanned at the target state, so "required by this bound" points at its variant.
-        let mut entry_module = module.clone();
-        entry_module.set_span(ident.span());
-        let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
-        let data = StateData::new(state);
-        let params = data.params();
-        let value = data.value();
-        let sources: Vec<&Ident> = machine
-            .predecessors(machine.index_of(ident).unwrap_or_default())
-            .iter()
-            .map(|s| s.ident)
-            .collect();
-        let (output, call) = if state.is_terminal() {
-            (
-                quote!(#private::Terminal<#name, __T>),
-                quote!(#private::Tracked::finish::<#module::#ident>(self, #value)),
-            )
-        } else {
-            (
-                quote!(#private::Tracked<#name, #module::#ident, __T, __R>),
-                quote!(#private::Tracked::transition::<#module::#ident>(self, #value)),
-            )
-        };
-        let doc = format!(
-            " Goes to `{ident}`{}. Declared from {}.",
-            if state.is_terminal() {
-                ", finishing the lifecycle"
-            } else {
-                ""
-            },
-            either(&sources)
-        );
-        signatures.push(quote! {
-            #[doc = #doc]
-            #[must_use = "a transition consumes the machine and returns it in its new state"]
-            fn #method(self, #(#params),*) -> #output where #bound;
-        });
-        bodies.push(quote! {
-            #[inline]
-            fn #method(self, #(#params),*) -> #output where #bound {
-                #call
-            }
-        });
-    }
-    quote! {
-        #[doc = #doc]
-        #vis trait #trait_ident<__S, __T, __R>: ::core::marker::Sized
-        where
-            __R: #private::RecorderSlot<#name>,
-        {
-            #(#signatures)*
-        }
-
-        #[automatically_derived]
-        impl<__S, __T, __R> #trait_ident<__S, __T, __R> for #private::Tracked<#name, __S, __T, __R>
-        where
-            __S: #private::Active + #private::StateMarker<Lifecycle = #name>,
-            __R: #private::RecorderSlot<#name>,
-        {
-            #(#bodies)*
-        }
     }
 }
 
@@ -191,7 +114,7 @@ fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
 fn expand_resumed(machine: &Machine<'_>) -> TokenStream {
     let (vis, name) = (machine.vis, machine.ident);
     let resumed = format_ident!("{}Resumed", name);
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let types: Vec<TokenStream> = machine
         .states
         .iter()
@@ -239,19 +162,21 @@ fn expand_resumed(machine: &Machine<'_>) -> TokenStream {
 /// The typed form of `state` with value `__T` and recorder `__R`.
 fn typed_state(machine: &Machine<'_>, state: &StateDecl<'_>) -> TokenStream {
     let (name, module, ident) = (machine.ident, &machine.module, state.ident);
+    let private = private::path();
     if state.is_terminal() {
-        quote!(::fixpoint::__private::Terminal<#name, __T>)
+        quote!(#private::Terminal<#name, __T>)
     } else {
-        quote!(::fixpoint::__private::Tracked<#name, #module::#ident, __T, __R>)
+        quote!(#private::Tracked<#name, #module::#ident, __T, __R>)
     }
 }
 
 /// `impl Lifecycle`: the declared machine as data, and the runtime view over it.
 fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
     let (name, module) = (machine.ident, &machine.module);
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let resumed = format_ident!("{}Resumed", name);
     let name_text = name.to_string();
+    let snake_name = names::snake_case(&name_text);
     let specs = machine.states.iter().map(|state| {
         let text = state.ident.to_string();
         let terminal = state.is_terminal();
@@ -298,6 +223,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
         impl #private::Lifecycle for #name {
             const SPEC: &'static #private::Spec = &#private::Spec {
                 name: #name_text,
+                snake_name: #snake_name,
                 states: &[#(#specs),*],
                 initial: #initial,
                 abandoned: #abandoned,
@@ -343,7 +269,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
 /// `impl StateMarker` (and `Active` or `Final`) for one marker.
 fn expand_marker(machine: &Machine<'_>, index: usize, state: &StateDecl<'_>) -> TokenStream {
     let (name, module, ident) = (machine.ident, &machine.module, state.ident);
-    let private = quote!(::fixpoint::__private);
+    let private = private::path();
     let data = StateData::new(state);
     let ty = data.ty();
     let pattern = data.pattern();
@@ -374,14 +300,14 @@ fn expand_marker(machine: &Machine<'_>, index: usize, state: &StateDecl<'_>) -> 
 
 /// How a state's fields become the data of its marker, the parameters of the method that
 /// enters it, and patterns over its variant.
-struct StateData<'a> {
+pub(super) struct StateData<'a> {
     fields: &'a Fields,
     /// Parameter and binding names, one per field.
     bindings: Vec<Ident>,
 }
 
 impl<'a> StateData<'a> {
-    fn new(state: &StateDecl<'a>) -> Self {
+    pub(super) fn new(state: &StateDecl<'a>) -> Self {
         let fields = state.fields();
         let mut bindings: Vec<Ident> = Vec::new();
         for (i, field) in fields.iter().enumerate() {
@@ -414,7 +340,7 @@ impl<'a> StateData<'a> {
     }
 
     /// The method parameters: `follow_up: FollowUpId`.
-    fn params(&self) -> Vec<TokenStream> {
+    pub(super) fn params(&self) -> Vec<TokenStream> {
         self.fields
             .iter()
             .zip(&self.bindings)
@@ -425,8 +351,19 @@ impl<'a> StateData<'a> {
             .collect()
     }
 
+    /// The parameters of a method that is never called: `_: FollowUpId`.
+    pub(super) fn ignored_params(&self) -> Vec<TokenStream> {
+        self.fields
+            .iter()
+            .map(|field| {
+                let ty = &field.ty;
+                quote!(_: #ty)
+            })
+            .collect()
+    }
+
     /// The data value built from (or destructured into) the bindings.
-    fn value(&self) -> TokenStream {
+    pub(super) fn value(&self) -> TokenStream {
         let bindings = &self.bindings;
         match bindings.as_slice() {
             [] => quote!(()),
@@ -469,7 +406,7 @@ fn type_name(ty: &Type) -> Option<String> {
 
 /// The enum's visibility, as written inside the generated module: generated items are exactly
 /// as visible as the enum (a private enum's markers are `pub(super)`, so no impl leaks it).
-fn inner_visibility(vis: &Visibility) -> TokenStream {
+pub(super) fn inner_visibility(vis: &Visibility) -> TokenStream {
     match vis {
         Visibility::Public(_) => quote!(pub),
         Visibility::Inherited => quote!(pub(super)),
@@ -489,7 +426,7 @@ fn inner_visibility(vis: &Visibility) -> TokenStream {
 }
 
 /// The states that some `#[to(..)]` enters, with their positions.
-fn entered_states<'m, 'a>(
+pub(super) fn entered_states<'m, 'a>(
     machine: &'m Machine<'a>,
 ) -> impl Iterator<Item = (usize, &'m StateDecl<'a>)> + 'm {
     machine
@@ -505,7 +442,7 @@ fn index_lit(index: usize) -> TokenStream {
 }
 
 /// `` `A` ``, `` `A` or `B` ``, `` `A`, `B` or `C` ``; `no state` for none.
-fn either(idents: &[&Ident]) -> String {
+pub(super) fn either(idents: &[&Ident]) -> String {
     let quoted: Vec<String> = idents.iter().map(|i| format!("`{i}`")).collect();
     match quoted.as_slice() {
         [] => "no state: it is only ever the state a machine starts in".to_owned(),
@@ -515,7 +452,7 @@ fn either(idents: &[&Ident]) -> String {
 }
 
 /// `A -> B | C; B -> C` for every state with transitions.
-fn table(machine: &Machine<'_>) -> String {
+pub(super) fn table(machine: &Machine<'_>) -> String {
     machine
         .states
         .iter()

@@ -3,13 +3,14 @@
 mod attr;
 mod expand;
 mod model;
+mod transitions;
 mod valid;
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::ToTokens;
 use syn::DeriveInput;
 
-use crate::ctxt::{Errors, leading_tokens};
+use crate::ctxt::{self, Errors, leading_tokens};
 
 /// The attribute's pipeline. Never panics: every failure becomes `compile_error!`s, emitted
 /// beside the enum itself so that the user's other code does not drown in follow-on errors.
@@ -17,14 +18,9 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let Ok(item) = syn::parse2::<DeriveInput>(input.clone()) else {
         return not_an_enum(input);
     };
-    match try_expand(args, &item) {
-        Ok(tokens) => tokens,
-        Err(error) => {
-            let fallback = attr::strip(&item);
-            let error = error.into_compile_error();
-            quote!(#fallback #error)
-        }
-    }
+    ctxt::emit(try_expand(args, &item), || {
+        attr::strip(&item).into_token_stream()
+    })
 }
 
 fn try_expand(args: TokenStream, item: &DeriveInput) -> syn::Result<TokenStream> {

@@ -149,17 +149,11 @@ impl<L: Lifecycle> SqliteStore<L> {
         answered.await.unwrap_or_else(|_| Err(thread::stopped()))
     }
 
-    /// The table's name: the lifecycle's name in snake case, then `_status`.
+    /// The table's name: the lifecycle's name in snake case, as the lifecycle's generated
+    /// module spells it ([`Lifecycle::snake_name`]: `HTTPJob` -> `http_job`), then `_status`.
     #[must_use]
     pub fn table() -> String {
-        let mut name = String::new();
-        for (i, c) in L::name().chars().enumerate() {
-            if c.is_uppercase() && i > 0 {
-                name.push('_');
-            }
-            name.extend(c.to_lowercase());
-        }
-        name + "_status"
+        format!("{}_status", L::snake_name())
     }
 
     /// The schema, generated from the lifecycle: the status column accepts exactly the

@@ -1,0 +1,16 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+#[tracing::instrument(skip(pool))]
+#[lock_scope(no_unbounded_await)]
+async fn ask(pool: &Semaphore) -> String {
+    let permit = pool.acquire(&lock_scope).await;
+    let reply = user_reply().await;
+    drop(permit);
+    reply
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+#[lock_scope(no_unbounded_await)]
+#[tracing::instrument(skip(pool))]
+async fn ask(pool: &Semaphore) -> String {
+    let permit = pool.acquire(&lock_scope).await;
+    let reply = user_reply().await;
+    drop(permit);
+    reply
+}
+
+fn main() {}
