@@ -18,6 +18,7 @@ fn main() {
     lifecycle_section();
     supervisor_section();
     lock_scope_section();
+    handles_section();
     pubsub_section();
     invariant_section();
 }
@@ -266,6 +267,74 @@ fn invariant_section() {
     println!("\n   What does not compile (see ui-tests/invariant/): `row.budget = 0` through the");
     println!("   checked form (no DerefMut), `&mut row.budget`, a `pub` field on the struct, a");
     println!("   predicate that is not a bool, a false #[invariant(const ..)].\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Handles: only the owner closes, and a handle nobody closed is recorded
+// ---------------------------------------------------------------------------------------------
+
+/// A connection's lifecycle.
+#[terminal_state]
+pub enum Conn {
+    /// Handshake in progress.
+    #[initial]
+    #[to(Open, Closed)]
+    Connecting,
+    /// Usable.
+    #[to(Closed)]
+    Open,
+    /// Closed by its owner, or recorded when the owner dropped it.
+    #[terminal]
+    #[abandoned]
+    Closed,
+}
+
+/// The pool hears of every close and every abandoned handle.
+#[derive(Default)]
+struct ConnPool(Mutex<Vec<String>>);
+
+impl fixpoint::Recorder<Conn> for ConnPool {
+    fn record(&self, event: Event<Conn>) {
+        self.0.lock().unwrap().push(event.to_string());
+    }
+}
+
+fn handles_section() {
+    println!("3. Handles: only the owner can close, and a lost handle is recorded\n");
+    let pool = Arc::new(ConnPool::default());
+    let open = |peer: &str| {
+        Tracked::<Conn, _, _>::new(peer.to_owned())
+            .with_recorder(pool.clone())
+            .to_open()
+    };
+
+    // Shared holders use the handle through an `Arc`; none of them can close it.
+    let shared = Arc::new(open("db-primary"));
+    let readers: Vec<_> = (0..3).map(|_| Arc::clone(&shared)).collect();
+    let lengths: usize = readers.iter().map(|conn| conn.len()).sum();
+    drop(readers);
+    let owner = Arc::into_inner(shared).expect("the readers are gone; the owner is back");
+    let closed = owner.to_closed();
+    println!(
+        "   3 shared holders read {lengths} bytes of peer names; the owner closed `{}`",
+        closed.into_value()
+    );
+
+    // A handler that fails drops its open handle: the pool records the abandonment.
+    let failing = |conn: Tracked<Conn, conn::Open, String, _>| -> Result<(), String> {
+        let _ = conn.len();
+        Err("peer sent garbage".to_owned()) // `conn` is dropped here, never closed
+    };
+    let _ = failing(open("db-replica"));
+    for event in pool.0.lock().unwrap().iter() {
+        println!("   pool: {event}");
+    }
+    println!(
+        "   -> closing through `&` or `Arc` does not compile (E0507), nor through a `View` (E0599);"
+    );
+    println!(
+        "      `cargo run --example handle_lifecycle` shows the pool running dry without this.\n"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
