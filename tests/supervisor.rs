@@ -410,12 +410,11 @@ fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
             assert!(std::time::Instant::now() < deadline, "tasks never started");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        // From here the disk hangs: nothing the dying runtime queues reaches the store.
-        store.fail(true);
+        // From here its disk hangs for good: nothing it queues reaches the store.
+        store.fail_owner(supervisor.owner());
         std::mem::forget(supervisor); // the process goes on; the runtime does not
     });
     drop(first); // shut down with tasks in flight
-    store.fail(false);
 
     let second = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -9,7 +9,9 @@ use common::{Flaky, XorShift, quiet_injected_panics};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fixpoint::{Config, MemoryStore, Outcome, Retention, StatusStore, Supervisor, terminal_state};
+use fixpoint::{
+    Config, Lifecycle, MemoryStore, Outcome, Retention, StatusStore, Supervisor, terminal_state,
+};
 use tokio::sync::Notify;
 
 #[terminal_state]
@@ -392,4 +394,146 @@ async fn a_failing_store_loses_nothing_and_flush_says_why() {
         );
     }
     assert!(store.refused_batches() >= 1);
+}
+
+/// A task blocked in a synchronous call (no `.await` reaches it) cannot be stopped; the
+/// shutdown's grace is kept from outside it all the same: the report comes back without the
+/// task, its row is ended with a reason that says it did not yield, and it is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
+    let store = Store::default();
+    let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (end, ended) = std::sync::mpsc::channel::<()>();
+    supervisor
+        .spawn("stuck", (), |project| async move {
+            let running = project.to_running();
+            started.send(()).unwrap();
+            blocked.recv().unwrap(); // blocks its worker thread until the test releases it
+            let done = running.to_completed();
+            end.send(()).unwrap();
+            done
+        })
+        .await
+        .unwrap();
+    supervisor
+        .spawn("idle", (), |project| async move {
+            let running = project.to_running();
+            std::future::pending::<()>().await;
+            running.to_completed()
+        })
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || running.recv().unwrap())
+        .await
+        .unwrap();
+
+    // If the shutdown waited for the blocked task it would never return: the task is only
+    // released after it has.
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        supervisor.shutdown(Duration::from_millis(50)),
+    )
+    .await
+    .expect("the shutdown returned while the task was still blocked")
+    .unwrap();
+    assert_eq!(report.unresponsive, ["stuck"]);
+    let rows: Vec<_> = report
+        .rows
+        .iter()
+        .map(|row| (row.id.as_str(), row.status.as_str(), row.reason.as_deref()))
+        .collect();
+    assert_eq!(rows[0], ("idle", "Failed", Some("aborted")));
+    assert_eq!((rows[1].0, rows[1].1), ("stuck", "Failed"));
+    assert!(
+        rows[1]
+            .2
+            .unwrap()
+            .starts_with("aborted: did not yield within the shutdown grace of 50ms"),
+        "{:?}",
+        rows[1].2
+    );
+
+    // Released, the task finishes its body; nothing it records reaches the row.
+    release.send(()).unwrap();
+    tokio::task::spawn_blocking(move || ended.recv().unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await; // what a queued write would take
+    let row = store.rows().await.unwrap().remove(1);
+    assert_eq!((row.id.as_str(), row.status.as_str()), ("stuck", "Failed"));
+}
+
+/// `TaskHandle::abort` ends the row at once, even while the task is blocked where no abort
+/// reaches it; a task that already finished keeps its row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_ends_the_row_of_a_blocked_task_at_once() {
+    let store = Store::default();
+    let keep = Config {
+        unread_outcomes: 16,
+        ..config()
+    };
+    let mut supervisor = Supervisor::start(store.clone(), keep).await.unwrap();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let stuck = supervisor
+        .spawn("stuck", (), |project| async move {
+            let running = project.to_running();
+            started.send(()).unwrap();
+            blocked.recv().unwrap();
+            running.to_completed()
+        })
+        .await
+        .unwrap();
+    let done = supervisor
+        .spawn("done", (), |project| async move {
+            project.to_running().to_completed()
+        })
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || running.recv().unwrap())
+        .await
+        .unwrap();
+    let counters = supervisor.counters();
+    until("the quick task ended", || counters.running() == 1).await;
+
+    stuck.abort();
+    done.abort(); // finished already: nothing to end
+    supervisor.flush().await.unwrap();
+    let rows = store.rows().await.unwrap();
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|row| (row.id.as_str(), row.status.as_str(), row.reason.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("done", "Completed", None),
+            ("stuck", "Failed", Some("aborted"))
+        ],
+        "ended while its thread is still blocked"
+    );
+
+    release.send(()).unwrap();
+    let finished = supervisor.join_next().await.unwrap();
+    assert_eq!(
+        (&*finished.id, &finished.outcome),
+        (
+            "done",
+            &Outcome::Finished(ProjectStatus::parse_state("Completed").unwrap())
+        )
+    );
+    let stopped = supervisor.join_next().await.unwrap();
+    assert_eq!(
+        (&*stopped.id, &stopped.outcome),
+        ("stuck", &Outcome::Aborted)
+    );
+    supervisor.flush().await.unwrap();
+    let row = store.rows().await.unwrap().remove(1);
+    assert_eq!(
+        (row.status.as_str(), row.reason.as_deref()),
+        ("Failed", Some("aborted")),
+        "what the released task recorded was dropped"
+    );
 }

@@ -51,7 +51,7 @@ pub use task::SqliteStore;
 pub use task::{
     Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Refused, Report,
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
-    TaskHandle, TaskOutput, TaskRecorder, Transition,
+    TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
 };
 
 /// Items that generated code names through `::fixpoint::__private`. Not a public API: anything

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use fixpoint::{Lifecycle, Refused, Retention, Row, RowWrite, State, StatusStore, StoreError};
 
-/// A store whose `apply` fails (as a full or hung disk would) while `fail(true)` holds.
+/// A store whose `apply` fails (as a full or hung disk would) while `fail(true)` holds, or
+/// for one owner's writes only (`fail_owner`).
 pub struct Flaky<S> {
     inner: S,
     failing: AtomicBool,
+    failing_owner: std::sync::Mutex<Option<String>>,
     refused_batches: AtomicU64,
 }
 
@@ -17,12 +19,18 @@ impl<S> Flaky<S> {
         Flaky {
             inner,
             failing: AtomicBool::new(false),
+            failing_owner: std::sync::Mutex::new(None),
             refused_batches: AtomicU64::new(0),
         }
     }
 
     pub fn fail(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Fails every batch `owner` applies from now on (a writer whose disk hangs for good).
+    pub fn fail_owner(&self, owner: &str) {
+        *self.failing_owner.lock().unwrap() = Some(owner.to_owned());
     }
 
     /// Batches refused so far.
@@ -37,7 +45,8 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
     }
 
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
-        if self.failing.load(Ordering::SeqCst) {
+        let owner_fails = self.failing_owner.lock().unwrap().as_deref() == Some(owner);
+        if self.failing.load(Ordering::SeqCst) || owner_fails {
             self.refused_batches.fetch_add(1, Ordering::SeqCst);
             return Err(StoreError::Backend("database or disk is full".into()));
         }

@@ -22,7 +22,7 @@ pub use store::{
 };
 pub use supervisor::{
     Config, Counters, Finished, Machine, Orphan, Outcome, Reconciled, Report, SpawnError,
-    Supervisor, TaskHandle, TaskOutput, TaskRecorder,
+    Supervisor, TaskHandle, TaskOutput, TaskRecorder, UNRESPONSIVE_AFTER,
 };
 
 /// Milliseconds since the Unix epoch: lease expiry is compared across processes.

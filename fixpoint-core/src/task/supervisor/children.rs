@@ -8,16 +8,18 @@ use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use super::queue::{Queued, Sender};
+use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
+
+use super::queue::Sender;
 use super::report::{Counters, Finished, Outcome};
-use crate::lifecycle::{Event, Lifecycle, Recorder, State, Terminal};
-use crate::task::store::{RowWrite, Transition};
+use crate::lifecycle::{Lifecycle, State, Terminal};
+use crate::task::store::RowWrite;
 
 /// How many ended children free slots keep at most, to be freed by the spawns that reuse
 /// their slots.
@@ -54,48 +56,6 @@ struct Slots<L> {
 struct Slot<L> {
     child: Option<Arc<Child<L>>>,
     running: bool,
-}
-
-/// One task, shared by its wrapper, its recorder, the writer (to fence it) and the registry
-/// (to abort it).
-pub(super) struct Child<L> {
-    pub(super) id: Arc<str>,
-    slot: AtomicUsize,
-    abort: OnceLock<AbortHandle>,
-    fenced: AtomicBool,
-    children: Arc<Children<L>>,
-}
-
-impl<L> Child<L> {
-    pub(super) fn new(id: Arc<str>, children: &Arc<Children<L>>) -> Arc<Self> {
-        Arc::new(Child {
-            id,
-            slot: AtomicUsize::new(usize::MAX),
-            abort: OnceLock::new(),
-            fenced: AtomicBool::new(false),
-            children: Arc::clone(children),
-        })
-    }
-
-    /// Queues a write for the store, unless the row is no longer this supervisor's. A closed
-    /// queue means the supervisor and its writer are gone with the runtime; the row is then
-    /// an orphan for the next start's `reconcile`.
-    pub(super) fn write(&self, write: RowWrite<L>) {
-        if !self.fenced.load(Ordering::Acquire) {
-            let slot = self.slot.load(Ordering::Relaxed);
-            self.children.writes.send(Queued::Write(write, slot));
-        }
-    }
-
-    /// The store refused a write because another supervisor owns the row now: end the task
-    /// and never write the row again. Returns whether this call fenced it.
-    pub(super) fn fence(&self) -> bool {
-        let first = !self.fenced.swap(true, Ordering::AcqRel);
-        if let Some(abort) = self.abort.get() {
-            abort.abort();
-        }
-        first
-    }
 }
 
 impl<L: Lifecycle> Children<L> {
@@ -167,16 +127,34 @@ impl<L: Lifecycle> Children<L> {
         }
     }
 
-    /// Aborts every live child; each records its abandonment as it is dropped.
-    pub(super) fn abort_all(&self) {
-        for slot in self.lock().slots.iter().filter(|slot| slot.running) {
-            if let Some(abort) = slot.child.as_ref().and_then(|child| child.abort.get()) {
-                abort.abort();
-            }
+    /// The live children.
+    fn live(&self) -> Vec<Arc<Child<L>>> {
+        let slots = self.lock();
+        slots
+            .slots
+            .iter()
+            .filter(|slot| slot.running)
+            .filter_map(|slot| slot.child.clone())
+            .collect()
+    }
+
+    /// Ends every live child's row now, with `reason` (see [`Child::end`]), and aborts its
+    /// task.
+    pub(super) fn end_all(&self, reason: &str) {
+        for child in self.live() {
+            child.end(reason);
         }
     }
 
-    /// The supervisor is gone: aborts every live child and lets the free slots go, so that
+    /// The ids of the children whose task has not ended.
+    pub(super) fn running_ids(&self) -> Vec<Arc<str>> {
+        self.live()
+            .into_iter()
+            .map(|child| Arc::clone(&child.id))
+            .collect()
+    }
+
+    /// The supervisor is gone: ends every live child and lets the free slots go, so that
     /// nothing keeps the registry alive once the last child ends.
     pub(super) fn close(&self) {
         let kept: Vec<_> = {
@@ -188,7 +166,7 @@ impl<L: Lifecycle> Children<L> {
                 .collect()
         };
         drop(kept);
-        self.abort_all();
+        self.end_all("aborted");
     }
 
     /// The next unread outcome; `None` once no child is live and every outcome was read.
@@ -312,8 +290,11 @@ impl<L: Lifecycle> Drop for Exit<L> {
     fn drop(&mut self) {
         let counters = &self.child.children.counters;
         let mut outcome = self.outcome.take().unwrap_or(Outcome::Aborted);
-        if self.child.fenced.load(Ordering::Acquire) {
-            outcome = Outcome::Fenced;
+        match self.child.ended_by() {
+            FENCED => outcome = Outcome::Fenced,
+            // The supervisor wrote the row's end; the task was aborted on the way.
+            ENDED_BY_SUPERVISOR => outcome = Outcome::Aborted,
+            _ => {}
         }
         match reason(&outcome) {
             Reason::None => Counters::add(&counters.completed, 1),
@@ -353,32 +334,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a non-string panic payload".to_owned())
 }
 
-/// The recorder of one supervised task: queues each transition for the store, from any
-/// context (a drop during a panic or an abort included).
-pub struct TaskRecorder<L> {
-    pub(super) child: Arc<Child<L>>,
-}
-
-impl<L: Lifecycle> Recorder<L> for TaskRecorder<L> {
-    fn record(&self, event: Event<L>) {
-        // A typed machine only takes declared edges (or abandons a live state): the check
-        // cannot fail here, and the store is never handed an unchecked move.
-        if let Ok(transition) = Transition::new(event.from, event.to) {
-            super::writer::trace(&self.child.id, event);
-            self.child
-                .write(RowWrite::transition(Arc::clone(&self.child.id), transition));
-        }
-    }
-}
-
-impl<L> fmt::Debug for TaskRecorder<L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskRecorder")
-            .field("id", &self.child.id)
-            .finish()
-    }
-}
-
 /// What a supervised task's body may return: the proof that its lifecycle finished, or an
 /// error (recorded as the reason of the `#[abandoned]` state its dropped machine recorded).
 #[diagnostic::on_unimplemented(
@@ -411,25 +366,5 @@ where
     fn into_result(self) -> Result<State<L>, String> {
         self.map(|terminal| terminal.state())
             .map_err(|error| error.to_string())
-    }
-}
-
-/// A running task: its id, and the means to abort it.
-#[derive(Debug, Clone)]
-pub struct TaskHandle {
-    pub(super) id: Arc<str>,
-    pub(super) abort: AbortHandle,
-}
-
-impl TaskHandle {
-    /// The task's id.
-    #[must_use]
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Aborts the task; its machine is dropped and records the `#[abandoned]` state.
-    pub fn abort(&self) {
-        self.abort.abort();
     }
 }

@@ -5,6 +5,7 @@
 //! writes to the store in batches and keeps the lease and the retention cadence, `report`
 //! is what the caller reads.
 
+mod child;
 mod children;
 mod queue;
 mod report;
@@ -17,16 +18,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::task::AbortHandle;
 
-pub use children::{TaskHandle, TaskOutput, TaskRecorder};
+pub use child::{TaskHandle, TaskRecorder};
+pub use children::TaskOutput;
 pub use report::{Counters, Finished, Orphan, Outcome, Reconciled, Report, SpawnError};
 
-use children::{Child, Children};
+use child::Child;
+use children::Children;
 use queue::Queued;
 
 use super::store::{Retention, Row, RowWrite, StatusStore, StoreError, Transition};
-use crate::lifecycle::{Lifecycle, Recorded, StateMarker, Tracked};
+use crate::lifecycle::{Lifecycle, Recorded, State, StateMarker, Tracked};
 
 /// How a supervisor keeps its lease, what it keeps of finished tasks, and for how long.
 ///
@@ -100,7 +103,7 @@ pub struct Supervisor<L: Lifecycle, S: StatusStore<L>> {
     store: Arc<S>,
     owner: Arc<str>,
     config: Config,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<std::thread::JoinHandle<()>>,
     maintenance: AbortHandle,
     children: Arc<Children<L>>,
 }
@@ -109,6 +112,10 @@ pub struct Supervisor<L: Lifecycle, S: StatusStore<L>> {
 pub type Machine<L, T> = Tracked<L, <L as Lifecycle>::Initial, T, Recorded<TaskRecorder<L>>>;
 
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
+
+/// How long [`Supervisor::shutdown`] waits, past its grace, for the tasks it aborted to stop
+/// before it names the ones that did not as unresponsive.
+pub const UNRESPONSIVE_AFTER: Duration = Duration::from_millis(100);
 
 impl<L, S> Supervisor<L, S>
 where
@@ -139,13 +146,24 @@ where
             writes,
             Arc::clone(&counters),
         ));
-        let writer = tokio::spawn(writer::write_loop(
-            Arc::clone(&store),
-            Arc::clone(&owner),
-            queue,
-            Arc::downgrade(&children),
-            Arc::clone(&counters),
-        ));
+        // The writer runs on a thread of its own, driving its loop with the runtime's handle:
+        // a task that blocks a worker thread (a synchronous call in an async body) must not
+        // hold the writer behind it, or neither its row nor anyone's could be written.
+        let runtime = tokio::runtime::Handle::current();
+        let writer = {
+            let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
+            let (children, counters) = (Arc::downgrade(&children), Arc::clone(&counters));
+            std::thread::Builder::new()
+                .name("fixpoint-writer".to_owned())
+                .spawn(move || {
+                    writer::write_loop(&runtime, &*store, &owner, queue, &children, &counters);
+                })
+                .map_err(|error| {
+                    StoreError::Backend(format!(
+                        "cannot start the supervisor's writer thread: {error}"
+                    ))
+                })?
+        };
         let maintenance = tokio::spawn(writer::maintain(
             Arc::clone(&store),
             Arc::clone(&owner),
@@ -181,8 +199,8 @@ where
         &self.children.counters
     }
 
-    fn child(&self, id: Arc<str>) -> Arc<Child<L>> {
-        Child::new(id, &self.children)
+    fn child(&self, id: Arc<str>, state: State<L>) -> Arc<Child<L>> {
+        Child::new(id, state, &self.children)
     }
 
     /// Creates the task's row and spawns `body` with the typed machine in its initial state.
@@ -210,13 +228,13 @@ where
     {
         let id: Arc<str> = id.into().into();
         self.store.insert_shared(&id, &self.owner).await?;
-        let child = self.child(Arc::clone(&id));
+        let child = self.child(Arc::clone(&id), L::initial());
         let recorder = TaskRecorder {
             child: Arc::clone(&child),
         };
         let machine = Tracked::<L, L::Initial, T>::new(value).with_recorder(recorder);
-        let abort = self.children.spawn(&child, body(machine));
-        Ok(TaskHandle { id, abort })
+        self.children.spawn(&child, body(machine));
+        Ok(TaskHandle::new(&child))
     }
 
     /// Waits for the next unread outcome and says how that task ended; `None` when no task
@@ -239,8 +257,16 @@ where
         flushed.await.unwrap_or(Ok(()))
     }
 
-    /// Gives the tasks `grace` to finish, aborts the rest (their machines record the
-    /// `#[abandoned]` state), applies every write to the store, and releases the lease.
+    /// Gives the tasks `grace` to finish; then ends the row of every task still running
+    /// (abandoned, reason "aborted") and aborts it, applies every write to the store, and
+    /// releases the lease.
+    ///
+    /// The grace is a deadline kept from outside the tasks: a task blocked in a synchronous
+    /// call cannot be stopped, but its row is ended all the same, and the report comes back
+    /// at most [`UNRESPONSIVE_AFTER`] past the grace. A task that has not stopped by then is
+    /// named in [`Report::unresponsive`], counted in [`Counters::unresponsive`], its row's
+    /// reason says it did not yield, and (with the `tracing` feature) an error event names
+    /// it; whatever it records when its call returns is dropped.
     ///
     /// # Errors
     ///
@@ -249,15 +275,20 @@ where
     pub async fn shutdown(mut self, grace: Duration) -> Result<Report<L>, StoreError> {
         let deadline = tokio::time::Instant::now() + grace;
         let mut finished = Vec::new();
+        let mut unresponsive = Vec::new();
         loop {
             match tokio::time::timeout_at(deadline, self.join_next()).await {
                 Ok(Some(task)) => finished.push(task),
                 Ok(None) => break,
                 Err(_) => {
-                    self.children.abort_all();
-                    while let Some(task) = self.join_next().await {
+                    self.children.end_all("aborted");
+                    let settled = tokio::time::Instant::now() + UNRESPONSIVE_AFTER;
+                    while let Ok(Some(task)) =
+                        tokio::time::timeout_at(settled, self.join_next()).await
+                    {
                         finished.push(task);
                     }
+                    unresponsive = self.report_unresponsive(grace);
                     break;
                 }
             }
@@ -267,7 +298,33 @@ where
         self.maintenance.abort();
         self.store.release_lease(&self.owner).await?;
         let rows = self.store.rows().await?;
-        Ok(Report { finished, rows })
+        Ok(Report {
+            finished,
+            unresponsive,
+            rows,
+        })
+    }
+
+    /// Names the tasks still running after their rows were ended: they did not yield.
+    fn report_unresponsive(&self, grace: Duration) -> Vec<String> {
+        let ids = self.children.running_ids();
+        for id in &ids {
+            let reason = format!(
+                "aborted: did not yield within the shutdown grace of {grace:?} (blocked in a \
+                 synchronous call?); its row was ended without it"
+            );
+            // Through the queue directly: the task's own writes are dropped from now on.
+            let write = RowWrite::reason(Arc::clone(id), reason);
+            self.children.writes.send(Queued::Write(write, usize::MAX));
+            #[cfg(feature = "tracing")]
+            tracing::error!(
+                task = &**id,
+                ?grace,
+                "supervised task did not yield within the shutdown grace; its row was ended without it"
+            );
+        }
+        Counters::add(&self.children.counters.unresponsive, ids.len() as u64);
+        ids.iter().map(ToString::to_string).collect()
     }
 
     /// Finishes the rows a stopped supervisor left non-terminal (its lease expired): each is
@@ -318,7 +375,7 @@ where
             return Ok(()); // another supervisor adopted it first, or its owner came back
         }
         Counters::add(&self.children.counters.reconciled, 1);
-        let child = self.child(row.id.as_str().into());
+        let child = self.child(row.id.as_str().into(), state);
         let Some(status) = L::__unit(state) else {
             if let Ok(abandon) = Transition::new(state, L::abandoned()) {
                 child.write(RowWrite::transition(Arc::clone(&child.id), abandon));
@@ -358,8 +415,8 @@ where
 
 impl<L: Lifecycle, S: StatusStore<L>> Drop for Supervisor<L, S> {
     fn drop(&mut self) {
-        // The tasks are aborted; their machines queue their abandonment, and the writer
-        // applies the queue before it stops (it stops when the last sender goes).
+        // Every live task's row is ended now (abandoned, "aborted") and its task aborted; the
+        // writer applies the queue before it stops (it stops when the last child goes).
         self.maintenance.abort();
         self.children.close();
         drop(self.writer.take());

@@ -1,11 +1,14 @@
 //! The queue from the tasks to the writer: a locked buffer the writer swaps out whole, so a
 //! write costs a push and a burst costs one wake-up.
+//!
+//! The writer is a thread of its own (see `writer.rs`), so it waits on a condition variable,
+//! not on the async runtime: a task that blocks a worker thread cannot hold it back, and a
+//! runtime that shuts down under it leaves no timer to fail.
 
-use core::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use crate::task::store::{RowWrite, StoreError};
 
@@ -19,20 +22,32 @@ pub(crate) enum Queued<L> {
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
+/// Queued items past which the writer stops lingering.
+const URGENT_AT: usize = 512;
+
 struct Shared<L> {
     state: Mutex<State<L>>,
-    /// Rings when the writer should not wait any longer: a flush, or a full batch.
-    urgent: Notify,
-    /// The [`Sender`] is gone: the writer stops once the queue is empty. The sender pushes
-    /// before it goes, so a writer that sees it gone also sees every item.
-    closed: AtomicBool,
-    ready: Notify,
+    writer: Condvar,
 }
 
 struct State<L> {
     items: Vec<Queued<L>>,
-    /// The writer is parked: the next push wakes it.
-    writer_waiting: bool,
+    /// A flush, or a full batch, is waiting: the writer stops lingering.
+    urgent: bool,
+    /// The [`Sender`] is gone: the writer stops once the queue is empty.
+    closed: bool,
+    /// What the writer sleeps until.
+    writer: Sleep,
+}
+
+/// What the writer sleeps until, if it sleeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sleep {
+    Awake,
+    /// Any item.
+    Items,
+    /// Lingering: an urgent item (a flush, a full batch).
+    Urgent,
 }
 
 /// The tasks' side, one per supervisor (its children share it).
@@ -45,18 +60,15 @@ pub(crate) struct Receiver<L> {
     shared: Arc<Shared<L>>,
 }
 
-/// Queued items past which the writer stops lingering.
-const URGENT_AT: usize = 512;
-
 pub(crate) fn channel<L>() -> (Sender<L>, Receiver<L>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: Vec::new(),
-            writer_waiting: false,
+            urgent: false,
+            closed: false,
+            writer: Sleep::Awake,
         }),
-        closed: AtomicBool::new(false),
-        urgent: Notify::new(),
-        ready: Notify::new(),
+        writer: Condvar::new(),
     });
     let receiver = Receiver {
         shared: Arc::clone(&shared),
@@ -71,78 +83,109 @@ impl<L> Shared<L> {
 }
 
 impl<L> Sender<L> {
-    /// Queues `item`, waking the writer if it is parked, and cutting its wait short for a
-    /// flush or a full batch.
+    /// Queues `item`.
     pub(crate) fn send(&self, item: Queued<L>) {
-        let flush = matches!(item, Queued::Flush(_));
-        let (wake, full) = {
+        self.send_with(|queue| queue.push(item));
+    }
+
+    /// Runs `push` under the queue's lock: a decision about what to queue (has the row been
+    /// ended for this task?) and the queueing are then one step for every other sender. Wakes
+    /// the writer if it sleeps and now has work, and cuts its lingering short for a flush or
+    /// a full batch.
+    pub(crate) fn send_with(&self, push: impl FnOnce(&mut Vec<Queued<L>>)) {
+        let wake = {
             let mut state = self.shared.lock();
-            state.items.push(item);
-            let full = state.items.len() >= URGENT_AT;
-            (std::mem::take(&mut state.writer_waiting), full)
+            let before = state.items.len();
+            push(&mut state.items);
+            let added = &state.items[before..];
+            if added.is_empty() {
+                return;
+            }
+            if state.items.len() >= URGENT_AT
+                || added.iter().any(|item| matches!(item, Queued::Flush(_)))
+            {
+                state.urgent = true;
+            }
+            let wake = match state.writer {
+                Sleep::Awake => false,
+                Sleep::Items => true,
+                Sleep::Urgent => state.urgent,
+            };
+            if wake {
+                state.writer = Sleep::Awake;
+            }
+            wake
         };
         if wake {
-            self.shared.ready.notify_one();
-        }
-        if flush || full {
-            self.shared.urgent.notify_one();
+            self.shared.writer.notify_one();
         }
     }
 }
 
 impl<L> Drop for Sender<L> {
     fn drop(&mut self) {
-        self.shared.closed.store(true, Ordering::Release);
-        if std::mem::take(&mut self.shared.lock().writer_waiting) {
-            self.shared.ready.notify_one();
+        let wake = {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            std::mem::replace(&mut state.writer, Sleep::Awake) != Sleep::Awake
+        };
+        if wake {
+            self.shared.writer.notify_one();
         }
     }
 }
 
 impl<L> Receiver<L> {
-    /// Moves everything queued into `into` (appending), waiting for at least one item;
+    /// Moves everything queued into `into` (appending), sleeping until there is something;
     /// `false` once the sender is gone and nothing is left.
-    pub(crate) async fn recv_all(&mut self, into: &mut Vec<Queued<L>>) -> bool {
+    pub(crate) fn recv_all(&mut self, into: &mut Vec<Queued<L>>) -> bool {
+        let mut state = self.shared.lock();
         loop {
-            if let Some(received) = self.take(into, false) {
-                return received;
+            if !state.items.is_empty() {
+                take(&mut state, into);
+                return true;
             }
-            let mut ready = pin!(self.shared.ready.notified());
-            ready.as_mut().enable();
-            // Marked as waiting (under the lock) after `enable`: no push slips past the wait.
-            if let Some(received) = self.take(into, true) {
-                return received;
+            if state.closed {
+                return false;
             }
-            ready.await;
+            state.writer = Sleep::Items;
+            state = self
+                .shared
+                .writer
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.writer = Sleep::Awake;
         }
     }
 
-    /// Waits until a flush or a full batch is queued, at most `linger`: the writes of a burst
-    /// then go to the store together, for one wake-up and one lock or transaction.
-    pub(crate) async fn linger(&mut self, linger: std::time::Duration) {
-        let _ = tokio::time::timeout(linger, self.shared.urgent.notified()).await;
+    /// Sleeps up to `linger`, unless a flush or a full batch is queued (or comes): the
+    /// writes of a burst then go to the store together.
+    pub(crate) fn linger(&mut self, linger: Duration) {
+        let mut state = self.shared.lock();
+        if !state.urgent && !state.closed {
+            state.writer = Sleep::Urgent;
+            state = self
+                .shared
+                .writer
+                .wait_timeout_while(state, linger, |state| !state.urgent && !state.closed)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            state.writer = Sleep::Awake;
+        }
+        state.urgent = false;
     }
 
     /// Moves what is queued into `into` without waiting.
     pub(crate) fn try_recv_all(&mut self, into: &mut Vec<Queued<L>>) {
-        let _ = self.take(into, false);
+        take(&mut self.shared.lock(), into);
     }
+}
 
-    fn take(&self, into: &mut Vec<Queued<L>>, wait: bool) -> Option<bool> {
-        let mut state = self.shared.lock();
-        if !state.items.is_empty() {
-            if into.is_empty() {
-                // Swap buffers: the tasks push into the writer's emptied one.
-                std::mem::swap(into, &mut state.items);
-            } else {
-                into.append(&mut state.items);
-            }
-            return Some(true);
-        }
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Some(false);
-        }
-        state.writer_waiting = wait;
-        None
+fn take<L>(state: &mut State<L>, into: &mut Vec<Queued<L>>) {
+    if into.is_empty() {
+        // Swap buffers: the tasks push into the writer's emptied one.
+        std::mem::swap(into, &mut state.items);
+    } else {
+        into.append(&mut state.items);
     }
 }

@@ -5,7 +5,7 @@ use core::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::children::TaskRecorder;
+use super::child::TaskRecorder;
 use crate::lifecycle::{Lifecycle, Recorded, State};
 use crate::task::store::{Row, StoreError};
 
@@ -41,6 +41,9 @@ pub struct Report<L> {
     /// The tasks that ended and that no `join_next` had read, the most recent
     /// [`Config::unread_outcomes`](super::Config::unread_outcomes) of them.
     pub finished: Vec<Finished<L>>,
+    /// The tasks that had not stopped [`UNRESPONSIVE_AFTER`](super::UNRESPONSIVE_AFTER) past
+    /// the grace (blocked in a synchronous call): their rows were ended without them.
+    pub unresponsive: Vec<String>,
     /// The store's rows after the flush: every one of this supervisor's rows is terminal.
     pub rows: Vec<Row>,
 }
@@ -70,6 +73,7 @@ impl<L: Lifecycle> fmt::Debug for Report<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Report")
             .field("finished", &self.finished)
+            .field("unresponsive", &self.unresponsive)
             .field("rows", &self.rows)
             .finish()
     }
@@ -116,6 +120,7 @@ pub struct Counters {
     pub(super) abandoned: AtomicU64,
     pub(super) reconciled: AtomicU64,
     pub(super) fenced: AtomicU64,
+    pub(super) unresponsive: AtomicU64,
     pub(super) pruned: AtomicU64,
     pub(super) outcomes_dropped: AtomicU64,
     pub(super) store_errors: AtomicU64,
@@ -152,6 +157,13 @@ impl Counters {
     #[must_use]
     pub fn fenced(&self) -> u64 {
         self.fenced.load(Ordering::Relaxed)
+    }
+
+    /// Tasks still running past a shutdown's grace (blocked in a synchronous call), whose
+    /// rows the supervisor ended without them.
+    #[must_use]
+    pub fn unresponsive(&self) -> u64 {
+        self.unresponsive.load(Ordering::Relaxed)
     }
 
     /// Terminal rows the retention policy pruned from the store.

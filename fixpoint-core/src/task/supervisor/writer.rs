@@ -22,34 +22,34 @@ const LINGER: Duration = Duration::from_millis(1);
 
 /// Applies the queued writes in order, batch by batch; ends when every sender is gone and
 /// the queue is applied. A batch the store fails is retried whole, after a backoff.
-pub(super) async fn write_loop<L: Lifecycle, S: StatusStore<L>>(
-    store: Arc<S>,
-    owner: Arc<str>,
+pub(super) fn write_loop<L: Lifecycle, S: StatusStore<L>>(
+    runtime: &tokio::runtime::Handle,
+    store: &S,
+    owner: &str,
     mut queue: Receiver<L>,
-    children: Weak<Children<L>>,
-    counters: Arc<Counters>,
+    children: &Weak<Children<L>>,
+    counters: &Counters,
 ) {
     let mut pending = Vec::with_capacity(BATCH);
     let mut batch = Batch::default();
     let mut backoff = Duration::ZERO;
+    let context = Context { children, counters };
     loop {
         if backoff.is_zero() {
-            if !queue.recv_all(&mut pending).await {
-                return; // every sender is gone, and nothing is pending
+            if !queue.recv_all(&mut pending) {
+                return; // the sender is gone, and nothing is pending
             }
             // Woken by the first write of a burst: let the tasks that are making the rest run
             // first (a millisecond at most, less for a flush or a full batch), so that one
             // batch (one lock, one transaction) takes them all.
-            queue.linger(LINGER).await;
+            queue.linger(LINGER);
         } else {
-            tokio::time::sleep(backoff).await;
+            std::thread::sleep(backoff);
         }
         queue.try_recv_all(&mut pending);
-        let context = Context {
-            children: &children,
-            counters: &counters,
-        };
-        backoff = match drain(&*store, &owner, &mut pending, &mut batch, context).await {
+        // The store's futures may need the runtime (its I/O, its timers): drive them with it.
+        let drained = runtime.block_on(drain(store, owner, &mut pending, &mut batch, context));
+        backoff = match drained {
             Ok(()) => Duration::ZERO,
             Err(()) => next_backoff(backoff),
         };
@@ -161,7 +161,6 @@ fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, context: Context
                 // Children gone means every task has ended: nothing is left to stop.
                 let children = context.children.upgrade();
                 if children.is_some_and(|children| children.fence(slot, write.id())) {
-                    Counters::add(&context.counters.fenced, 1);
                     #[cfg(feature = "tracing")]
                     tracing::error!(
                         task = write.id(),
