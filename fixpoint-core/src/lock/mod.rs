@@ -18,11 +18,19 @@ pub use scope::{checkpoint, checkpoint_after, verify_bounded};
 #[cfg(feature = "tokio")]
 mod bounded;
 #[cfg(feature = "tokio")]
+mod diagnosis;
+#[cfg(feature = "tokio")]
+mod permit;
+#[cfg(feature = "tokio")]
 mod semaphore;
+#[cfg(feature = "tokio")]
+mod slots;
 
 #[cfg(feature = "tokio")]
 pub use bounded::{BoundedExt, Exempt, allow_unbounded, bounded};
 #[cfg(feature = "tokio")]
-pub use semaphore::{
-    AcquireTimeout, AcquireWithin, Gauges, HandOff, Holder, Permit, Released, Semaphore,
-};
+pub use diagnosis::{AcquireTimeout, Gauges, Holder};
+#[cfg(feature = "tokio")]
+pub use permit::{AcquireWithin, HandOff, Permit, Released};
+#[cfg(feature = "tokio")]
+pub use semaphore::Semaphore;
