@@ -4,12 +4,13 @@ use core::fmt;
 use std::panic::Location;
 use std::time::Duration;
 
-/// Who holds a permit: where it was acquired, its label, and for how long.
+/// Who holds a lock: where it was acquired, its label, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     /// Where the permit was acquired.
     pub location: &'static Location<'static>,
-    /// The label set with [`Permit::set_label`](crate::Permit::set_label).
+    /// The label set with [`Permit::set_label`](crate::Permit::set_label) or a guard's
+    /// `set_label`.
     pub label: Option<String>,
     /// How long the permit had been held when this was read.
     pub held_for: Duration,
@@ -29,22 +30,76 @@ impl fmt::Display for Holder {
     }
 }
 
-/// A wait for a permit that gave up; it names who held them all.
+/// A wait for a lock that gave up; it names who held it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use fixpoint::{LockKind, LockScope, Mutex};
+///
+/// let cache = Mutex::new("cache", 0_u32);
+/// let scope = LockScope::unchecked("a doctest");
+/// let held = cache.acquire(&scope).await;
+/// let stalled = cache.acquire_timeout(&scope, Duration::from_millis(5)).await.unwrap_err();
+/// assert_eq!((stalled.kind, stalled.holders.len()), (LockKind::Mutex, 1));
+/// assert!(stalled.to_string().starts_with("mutex `cache` did not come free within"));
+/// drop(held);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "no permit of semaphore `{semaphore}` came free within {}: all {permits} are held ({})",
-    human(*.waited),
-    list(.holders)
-)]
+#[error("{}", describe(self))]
 pub struct AcquireTimeout {
-    /// The semaphore's name.
-    pub semaphore: String,
-    /// Its number of permits.
+    /// The lock's name.
+    pub lock: String,
+    /// What kind of lock, and which access, was waited for.
+    pub kind: LockKind,
+    /// How many may hold it at once: the permits of a semaphore, 1 for a mutex, the most
+    /// readers of an rwlock.
     pub permits: usize,
     /// How long the acquisition waited.
     pub waited: Duration,
-    /// Who held permits when it gave up, the longest hold first.
+    /// Who held it when the wait gave up, the longest hold first.
     pub holders: Vec<Holder>,
+}
+
+/// What a timed-out acquisition waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockKind {
+    /// A permit of a [`Semaphore`](crate::Semaphore).
+    Semaphore,
+    /// A [`Mutex`](crate::Mutex).
+    Mutex,
+    /// Read access to an [`RwLock`](crate::RwLock).
+    Read,
+    /// Write access to an [`RwLock`](crate::RwLock).
+    Write,
+}
+
+fn describe(timeout: &AcquireTimeout) -> String {
+    let AcquireTimeout {
+        lock,
+        permits,
+        waited,
+        holders,
+        ..
+    } = timeout;
+    let (waited, holders) = (human(*waited), list(holders));
+    match timeout.kind {
+        LockKind::Semaphore => format!(
+            "no permit of semaphore `{lock}` came free within {waited}: all {permits} are held \
+             ({holders})"
+        ),
+        LockKind::Mutex => {
+            format!("mutex `{lock}` did not come free within {waited}: it is held ({holders})")
+        }
+        LockKind::Read => {
+            format!("rwlock `{lock}` gave no read access within {waited}: it is held ({holders})")
+        }
+        LockKind::Write => {
+            format!("rwlock `{lock}` gave no write access within {waited}: it is held ({holders})")
+        }
+    }
 }
 
 fn list(holders: &[Holder]) -> String {
@@ -66,18 +121,19 @@ pub(crate) fn human(duration: Duration) -> String {
     }
 }
 
-/// The gauges of a [`Semaphore`](crate::Semaphore), read by
-/// [`Semaphore::gauges`](crate::Semaphore::gauges).
+/// The gauges of a lock, read by [`Semaphore::gauges`](crate::Semaphore::gauges),
+/// [`Mutex::gauges`](crate::Mutex::gauges) or [`RwLock::gauges`](crate::RwLock::gauges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Gauges {
-    /// The number of permits.
+    /// How many may hold the lock at once: the permits of a semaphore, 1 for a mutex, the most
+    /// readers of an rwlock.
     pub permits: usize,
-    /// Permits held now.
+    /// Holds now: permits held, 1 for a locked mutex, readers (or 1 writer) of an rwlock.
     pub in_flight: usize,
-    /// Tasks waiting for a permit now.
+    /// Tasks waiting for the lock now.
     pub waiters: usize,
-    /// The longest current hold, if any permit is held.
+    /// The longest current hold, if the lock is held.
     pub longest_hold: Option<Duration>,
 }
 

@@ -19,14 +19,15 @@ use super::semaphore::Semaphore;
 const HANDOFF_GRACE: Duration = Duration::from_secs(5);
 
 /// The semaphore a permit belongs to: borrowed when acquired in this scope, owned when it
-/// arrived as a [`HandOff`].
+/// arrived as a [`HandOff`] or through [`Semaphore::owned`].
+#[derive(Clone)]
 pub(super) enum SemaphoreRef<'s> {
     Borrowed(&'s Semaphore),
     Owned(Semaphore),
 }
 
 impl SemaphoreRef<'_> {
-    fn get(&self) -> &Semaphore {
+    pub(super) fn get(&self) -> &Semaphore {
         match self {
             SemaphoreRef::Borrowed(semaphore) => semaphore,
             SemaphoreRef::Owned(semaphore) => semaphore,
@@ -70,6 +71,11 @@ impl<'s> Permit<'s> {
         location: &'static Location<'static>,
     ) -> Self {
         let slot = semaphore.get().inner.slots.claim(location);
+        Permit::claimed(semaphore, _scope, slot)
+    }
+
+    /// The permit whose slot `slot` was claimed already.
+    pub(super) fn claimed(semaphore: SemaphoreRef<'s>, _scope: &'s LockScope, slot: usize) -> Self {
         Permit {
             semaphore,
             slot,
@@ -219,8 +225,8 @@ impl Released {
         &'a self,
         scope: &'a LockScope,
     ) -> impl Future<Output = Permit<'a>> + Send + 'a {
-        self.semaphore
-            .acquire_at(scope, Location::caller(), self.label.clone())
+        let semaphore = SemaphoreRef::Borrowed(&self.semaphore);
+        Semaphore::acquire_at(semaphore, scope, Location::caller(), self.label.clone())
     }
 
     /// Waits at most `limit` for a permit again, keeping the label.
@@ -231,7 +237,7 @@ impl Released {
         limit: Duration,
     ) -> AcquireWithin<'a> {
         AcquireWithin {
-            semaphore: &self.semaphore,
+            semaphore: SemaphoreRef::Borrowed(&self.semaphore),
             scope,
             limit,
             location: Location::caller(),
@@ -252,7 +258,7 @@ impl fmt::Debug for Released {
 /// A bounded wait for a permit, made by [`Semaphore::acquire_timeout`]; await it.
 #[must_use = "nothing is acquired until this is awaited"]
 pub struct AcquireWithin<'s> {
-    pub(super) semaphore: &'s Semaphore,
+    pub(super) semaphore: SemaphoreRef<'s>,
     pub(super) scope: &'s LockScope,
     pub(super) limit: Duration,
     pub(super) location: &'static Location<'static>,
@@ -262,7 +268,7 @@ pub struct AcquireWithin<'s> {
 impl fmt::Debug for AcquireWithin<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AcquireWithin")
-            .field("semaphore", &self.semaphore.name())
+            .field("semaphore", &self.semaphore.get().name())
             .field("limit", &self.limit)
             .finish()
     }
@@ -282,10 +288,12 @@ impl<'s> IntoFuture for AcquireWithin<'s> {
                 label,
             } = self;
             let started = Instant::now();
-            let acquired = semaphore.acquire_at(scope, location, label);
+            // The diagnosis needs the semaphore after the wait gave up (a copy when borrowed).
+            let diagnose = semaphore.clone();
+            let acquired = Semaphore::acquire_at(semaphore, scope, location, label);
             match tokio::time::timeout(limit, acquired).await {
                 Ok(permit) => Ok(permit),
-                Err(_) => Err(semaphore.timed_out(started.elapsed())),
+                Err(_) => Err(diagnose.get().timed_out(started.elapsed())),
             }
         })
     }

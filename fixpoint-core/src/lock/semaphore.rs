@@ -7,7 +7,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::diagnosis::{AcquireTimeout, Gauges, Holder};
+use super::diagnosis::{AcquireTimeout, Gauges, Holder, LockKind};
 use super::permit::{AcquireWithin, Permit, SemaphoreRef};
 use super::scope::LockScope;
 use super::slots::{Slots, Waiting};
@@ -88,7 +88,12 @@ impl Semaphore {
         &'s self,
         scope: &'s LockScope,
     ) -> impl Future<Output = Permit<'s>> + Send + 's {
-        self.acquire_at(scope, Location::caller(), None)
+        Semaphore::acquire_at(
+            SemaphoreRef::Borrowed(self),
+            scope,
+            Location::caller(),
+            None,
+        )
     }
 
     /// Waits at most `limit` for a permit. A wait the attribute accepts as bounded.
@@ -104,7 +109,7 @@ impl Semaphore {
         limit: Duration,
     ) -> AcquireWithin<'s> {
         AcquireWithin {
-            semaphore: self,
+            semaphore: SemaphoreRef::Borrowed(self),
             scope,
             limit,
             location: Location::caller(),
@@ -122,6 +127,29 @@ impl Semaphore {
             scope,
             Location::caller(),
         ))
+    }
+
+    /// The owned form, whose permits keep the semaphore alive by themselves and borrow only the
+    /// scope: for a struct that owns the semaphore and calls its own `&mut self` methods while
+    /// a permit is alive. The contract is unchanged: the permit still borrows the scope.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// struct Pool { agents: fixpoint::Semaphore, runs: u32 }
+    ///
+    /// impl Pool {
+    ///     fn count_run(&mut self) { self.runs += 1 }
+    /// }
+    ///
+    /// let mut pool = Pool { agents: fixpoint::Semaphore::new("agents", 1), runs: 0 };
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let permit = pool.agents.owned().acquire(&scope).await;
+    /// pool.count_run(); // the permit does not borrow `pool`
+    /// drop(permit);
+    /// # }
+    /// ```
+    pub fn owned(&self) -> OwnedSemaphore {
+        OwnedSemaphore(self.clone())
     }
 
     /// Permits in flight, waiters, and the longest current hold.
@@ -148,14 +176,15 @@ impl Semaphore {
     /// The one acquisition path: waits, claims a slot for the holder at `location`, labels it.
     /// Cancel-safe: until the permit exists, dropping the future gives nothing up.
     pub(super) async fn acquire_at<'s>(
-        &'s self,
+        semaphore: SemaphoreRef<'s>,
         scope: &'s LockScope,
         location: &'static Location<'static>,
         label: Option<Cow<'static, str>>,
     ) -> Permit<'s> {
-        let waiting = self.wait_for_permit().await;
-        let permit = Permit::claim(SemaphoreRef::Borrowed(self), scope, location);
+        let waiting = semaphore.get().wait_for_permit().await;
+        let slot = semaphore.get().inner.slots.claim(location);
         drop(waiting);
+        let permit = Permit::claimed(semaphore, scope, slot);
         if let Some(label) = label {
             permit.set_label(label);
         }
@@ -179,7 +208,8 @@ impl Semaphore {
 
     pub(super) fn timed_out(&self, waited: Duration) -> AcquireTimeout {
         AcquireTimeout {
-            semaphore: self.inner.name.to_string(),
+            lock: self.inner.name.to_string(),
+            kind: LockKind::Semaphore,
             permits: self.permits(),
             waited,
             holders: self.holders(),
@@ -201,5 +231,73 @@ impl Inner {
     pub(super) fn release(&self, index: usize) {
         self.slots.release(index);
         self.tokio.add_permits(1);
+    }
+}
+
+/// A [`Semaphore`] whose permits keep it alive by themselves; see [`Semaphore::owned`].
+#[derive(Debug)]
+#[must_use = "choosing the owned form acquires nothing; call `acquire` or `acquire_timeout`"]
+pub struct OwnedSemaphore(Semaphore);
+
+impl OwnedSemaphore {
+    /// Waits for a permit, for as long as it takes; like [`Semaphore::acquire`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let pool = fixpoint::Semaphore::new("agents", 1);
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let permit = pool.owned().acquire(&scope).await;
+    /// drop(pool); // the permit keeps the semaphore alive
+    /// drop(permit);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn acquire(self, scope: &LockScope) -> impl Future<Output = Permit<'_>> + Send + '_ {
+        Semaphore::acquire_at(SemaphoreRef::Owned(self.0), scope, Location::caller(), None)
+    }
+
+    /// Waits at most `limit` for a permit; like [`Semaphore::acquire_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireTimeout`] naming every holder, when no permit came free in time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let pool = fixpoint::Semaphore::new("agents", 1);
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let permit = pool.owned().acquire_timeout(&scope, Duration::from_secs(1)).await;
+    /// assert!(permit.is_ok());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn acquire_timeout(self, scope: &LockScope, limit: Duration) -> AcquireWithin<'_> {
+        AcquireWithin {
+            semaphore: SemaphoreRef::Owned(self.0),
+            scope,
+            limit,
+            location: Location::caller(),
+            label: None,
+        }
+    }
+
+    /// A permit if one is free right now; like [`Semaphore::try_acquire`].
+    ///
+    /// ```
+    /// let pool = fixpoint::Semaphore::new("agents", 1);
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// assert!(pool.owned().try_acquire(&scope).is_some());
+    /// ```
+    #[track_caller]
+    pub fn try_acquire(self, scope: &LockScope) -> Option<Permit<'_>> {
+        let permit = self.0.inner.tokio.try_acquire().ok()?;
+        permit.forget();
+        Some(Permit::claim(
+            SemaphoreRef::Owned(self.0),
+            scope,
+            Location::caller(),
+        ))
     }
 }
