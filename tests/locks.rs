@@ -12,6 +12,23 @@ use std::time::Duration;
 use fixpoint::{LockKind, LockScope, Mutex, RwLock, Semaphore, lock_scope};
 use tokio::sync::Notify;
 
+/// Counts a holder inside its critical section until dropped, cancellation included; made
+/// after the guard, so dropped before it.
+struct Inside<'a>(&'a AtomicUsize);
+
+impl<'a> Inside<'a> {
+    /// Enters, returning how many were inside already.
+    fn enter(count: &'a AtomicUsize) -> (Self, usize) {
+        (Inside(count), count.fetch_add(1, Ordering::SeqCst))
+    }
+}
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One worker: takes the mutex within `limit_ms`, checks that it is alone, holds it for
 /// `hold_ms`, counts its increment.
 #[lock_scope(no_unbounded_await)]
@@ -25,14 +42,10 @@ async fn increment(
     let Ok(mut value) = counter.acquire_timeout(&lock_scope, limit).await else {
         return false;
     };
-    assert_eq!(
-        inside.fetch_add(1, Ordering::SeqCst),
-        0,
-        "two holders of one mutex"
-    );
+    let (_inside, before) = Inside::enter(&inside);
+    assert_eq!(before, 0, "two holders of one mutex");
     tokio::time::sleep(Duration::from_millis(hold_ms)).await;
     *value += 1;
-    inside.fetch_sub(1, Ordering::SeqCst);
     true
 }
 
@@ -96,17 +109,17 @@ async fn read_or_write(
         else {
             return false;
         };
-        assert_eq!(writers.fetch_add(1, Ordering::SeqCst), 0, "two writers");
+        let (_writer, before) = Inside::enter(writers);
+        assert_eq!(before, 0, "two writers");
         assert_eq!(readers.load(Ordering::SeqCst), 0, "a writer beside readers");
         // A bounded wait, so that other tasks run while this one holds the lock.
         tokio::time::sleep(Duration::ZERO).await;
         *value += 1;
-        writers.fetch_sub(1, Ordering::SeqCst);
     } else {
         let Ok(value) = lock.read().acquire_timeout(&lock_scope, limit).await else {
             return false;
         };
-        readers.fetch_add(1, Ordering::SeqCst);
+        let _reader = Inside::enter(readers);
         assert_eq!(
             writers.load(Ordering::SeqCst),
             0,
@@ -114,7 +127,6 @@ async fn read_or_write(
         );
         tokio::time::sleep(Duration::ZERO).await;
         let _ = *value;
-        readers.fetch_sub(1, Ordering::SeqCst);
     }
     true
 }

@@ -44,9 +44,16 @@ macro_rules! access {
                 let (lock, location) = (self.0, Location::caller());
                 let record = RecordRef::Borrowed(&*lock.record);
                 async move {
-                    let ready = lock.lock.$try_lock().ok();
-                    let acquire = lock.lock.$lock();
-                    let (hold, guard) = Record::hold(record, ready, acquire, location).await;
+                    // Inline rather than through `Record::hold`: each async layer costs on
+                    // every poll, and the borrowed form is the common one.
+                    let (hold, guard) = match lock.lock.$try_lock() {
+                        Ok(guard) => (Hold::new(record, location), guard),
+                        Err(_) => {
+                            let waiting = lock.record.slots.waiting();
+                            let guard = lock.lock.$lock().await;
+                            (Hold::after_wait(record, location, waiting), guard)
+                        }
+                    };
                     $guard::new(hold, $locked::Borrowed(guard))
                 }
             }

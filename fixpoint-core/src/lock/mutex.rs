@@ -93,8 +93,15 @@ impl<T> Mutex<T> {
         let _ = scope;
         let (location, record) = (Location::caller(), RecordRef::Borrowed(&self.record));
         async move {
-            let ready = self.lock.try_lock().ok();
-            let (hold, guard) = Record::hold(record, ready, self.lock.lock(), location).await;
+            // Inline rather than through a shared helper: each async layer costs on every poll.
+            let (hold, guard) = match self.lock.try_lock() {
+                Ok(guard) => (Hold::new(record, location), guard),
+                Err(_) => {
+                    let waiting = self.record.slots.waiting();
+                    let guard = self.lock.lock().await;
+                    (Hold::after_wait(record, location, waiting), guard)
+                }
+            };
             MutexGuard::new(hold, Locked::Borrowed(guard))
         }
     }

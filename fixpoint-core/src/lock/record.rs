@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::diagnosis::{AcquireTimeout, Gauges, Holder, LockKind};
 use super::scope::VisiblyBounded;
-use super::slots::Slots;
+use super::slots::{Slots, Waiting};
 
 /// A lock's name and the holders of its slots.
 pub(crate) struct Record {
@@ -97,6 +97,18 @@ impl<'s> Hold<'s> {
     pub(crate) fn new(record: RecordRef<'s>, location: &'static Location<'static>) -> Self {
         let slot = record.get().slots.claim(location);
         Hold { record, slot }
+    }
+
+    /// A hold for a lock taken after a wait: the caller stops counting as a waiter only once
+    /// its slot is claimed, so the gauges never miss it.
+    pub(crate) fn after_wait(
+        record: RecordRef<'s>,
+        location: &'static Location<'static>,
+        waiting: Waiting<'_>,
+    ) -> Self {
+        let hold = Hold::new(record, location);
+        drop(waiting);
+        hold
     }
 
     pub(crate) fn name(&self) -> &str {

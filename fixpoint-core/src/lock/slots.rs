@@ -112,6 +112,15 @@ impl Slots {
     /// are freed before the lock is given back, so there is always one.
     pub(crate) fn claim(&self, location: &'static Location<'static>) -> usize {
         let site = site_key(location);
+        if let [slot] = &*self.slots {
+            // One slot (a mutex, a one-permit semaphore): the caller holds the lock exclusively
+            // and the slot was freed before the lock was, so it is the caller's without a
+            // read-modify-write, the one atomic that costs on the uncontended path.
+            slot.site.store(site, Ordering::Relaxed);
+            slot.since.store(ticks(), Ordering::Relaxed);
+            slot.state.store(HELD, Ordering::Release);
+            return 0;
+        }
         loop {
             for (index, slot) in self.slots.iter().enumerate() {
                 if slot.state.load(Ordering::Relaxed) == FREE
