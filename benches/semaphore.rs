@@ -144,7 +144,7 @@ async fn contended_round(side: &str, tokio_sem: &Arc<tokio::sync::Semaphore>, se
 }
 
 /// `FIXPOINT_COUNT=<side> valgrind --tool=callgrind <this bench>`: `tokio`, `fixpoint` or `none`
-/// run 100,000 uncontended acquire + release (`none`: the loop alone, the baseline to
+/// run 100,000 uncontended acquire + release of a one-permit semaphore (`none`: the loop alone, the baseline to
 /// subtract); `contended_tokio`, `contended_fixpoint` and `contended_none` run 20 rounds of 64
 /// tasks on 2 permits on one thread, so the count does not depend on scheduling.
 fn count(side: &str) {
@@ -163,6 +163,8 @@ fn count(side: &str) {
             }
             return;
         }
+        // One permit, as in the criterion bench.
+        let (tokio_sem, sem) = (tokio::sync::Semaphore::new(1), Semaphore::new("bench", 1));
         for _ in 0..100_000 {
             match side {
                 "none" => {}
