@@ -36,8 +36,9 @@ pub use lifecycle::TracingRecorder;
 pub use invariant::{Checked, Invariant, Invariants, Rejected, Violation};
 #[cfg(feature = "tokio")]
 pub use lock::{
-    AcquireTimeout, AcquireWithin, BoundedExt, Exempt, Gauges, HandOff, Holder, Permit, Released,
-    Semaphore, allow_unbounded, bounded,
+    AcquireTimeout, AcquireWithin, BoundedExt, Exempt, Gauges, HandOff, Holder, LockKind,
+    LockWithin, Mutex, MutexGuard, OwnedMutex, OwnedRead, OwnedSemaphore, OwnedWrite, Permit, Read,
+    ReadGuard, Released, RwLock, Semaphore, Write, WriteGuard, allow_unbounded, bounded,
 };
 pub use lock::{Checkpoint, LockScope, VisiblyBounded};
 #[cfg(feature = "tokio")]

@@ -16,13 +16,37 @@ pub use scope::{Checkpoint, LockScope, VisiblyBounded};
 pub use scope::{checkpoint, checkpoint_after, verify_bounded};
 
 #[cfg(feature = "tokio")]
+mod access;
+#[cfg(feature = "tokio")]
 mod bounded;
 #[cfg(feature = "tokio")]
+mod diagnosis;
+#[cfg(feature = "tokio")]
+mod mutex;
+#[cfg(feature = "tokio")]
+mod permit;
+#[cfg(feature = "tokio")]
+mod record;
+#[cfg(feature = "tokio")]
+mod rwlock;
+#[cfg(feature = "tokio")]
 mod semaphore;
+#[cfg(feature = "tokio")]
+mod slots;
 
+#[cfg(feature = "tokio")]
+pub use access::{ReadGuard, WriteGuard};
 #[cfg(feature = "tokio")]
 pub use bounded::{BoundedExt, Exempt, allow_unbounded, bounded};
 #[cfg(feature = "tokio")]
-pub use semaphore::{
-    AcquireTimeout, AcquireWithin, Gauges, HandOff, Holder, Permit, Released, Semaphore,
-};
+pub use diagnosis::{AcquireTimeout, Gauges, Holder, LockKind};
+#[cfg(feature = "tokio")]
+pub use mutex::{Mutex, MutexGuard, OwnedMutex};
+#[cfg(feature = "tokio")]
+pub use permit::{AcquireWithin, HandOff, Permit, Released};
+#[cfg(feature = "tokio")]
+pub use record::LockWithin;
+#[cfg(feature = "tokio")]
+pub use rwlock::{OwnedRead, OwnedWrite, Read, RwLock, Write};
+#[cfg(feature = "tokio")]
+pub use semaphore::{OwnedSemaphore, Semaphore};

@@ -1,0 +1,302 @@
+//! The permits of a [`Semaphore`]: held, in transit to another task, given back to be taken
+//! again, and the bounded wait that yields one.
+
+use core::fmt;
+use core::future::{Future, IntoFuture};
+use core::marker::PhantomData;
+use core::pin::Pin;
+use std::borrow::Cow;
+use std::panic::Location;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::diagnosis::{AcquireTimeout, Holder, human};
+use super::scope::{LockScope, VisiblyBounded};
+use super::semaphore::Semaphore;
+
+/// How long a [`HandOff`] may travel before entering a lock scope, in debug builds.
+const HANDOFF_GRACE: Duration = Duration::from_secs(5);
+
+/// The semaphore a permit belongs to: borrowed when acquired in this scope, owned when it
+/// arrived as a [`HandOff`] or through [`Semaphore::owned`].
+#[derive(Clone)]
+pub(super) enum SemaphoreRef<'s> {
+    Borrowed(&'s Semaphore),
+    Owned(Semaphore),
+}
+
+impl SemaphoreRef<'_> {
+    pub(super) fn get(&self) -> &Semaphore {
+        match self {
+            SemaphoreRef::Borrowed(semaphore) => semaphore,
+            SemaphoreRef::Owned(semaphore) => semaphore,
+        }
+    }
+}
+
+/// One permit of a [`Semaphore`], held for as long as this value lives, and borrowing the
+/// [`LockScope`] it was acquired in, so that `#[lock_scope(no_unbounded_await)]` can see it.
+///
+/// Dropping it gives the permit back. To give it up around a long wait and take it again
+/// afterwards, use [`release`](Permit::release); to move it into a spawned task, use
+/// [`hand_off`](Permit::hand_off).
+///
+/// Holding it across an unbounded await does not compile:
+///
+/// ```compile_fail,E0502
+/// use fixpoint::{lock_scope, Semaphore};
+///
+/// async fn user_reply() -> String { String::new() }
+///
+/// #[lock_scope(no_unbounded_await)]
+/// async fn ask_user(pool: &Semaphore) -> String {
+///     let permit = pool.acquire(&lock_scope).await;
+///     let reply = user_reply().await; // the permit is still held here
+///     drop(permit);
+///     reply
+/// }
+/// ```
+#[must_use = "a permit is given back as soon as it is dropped"]
+pub struct Permit<'s> {
+    semaphore: SemaphoreRef<'s>,
+    slot: usize,
+    scope: PhantomData<&'s LockScope>,
+}
+
+impl<'s> Permit<'s> {
+    pub(super) fn claim(
+        semaphore: SemaphoreRef<'s>,
+        _scope: &'s LockScope,
+        location: &'static Location<'static>,
+    ) -> Self {
+        let slot = semaphore.get().inner.slots.claim(location);
+        Permit::claimed(semaphore, _scope, slot)
+    }
+
+    /// The permit whose slot `slot` was claimed already.
+    pub(super) fn claimed(semaphore: SemaphoreRef<'s>, _scope: &'s LockScope, slot: usize) -> Self {
+        Permit {
+            semaphore,
+            slot,
+            scope: PhantomData,
+        }
+    }
+
+    /// Names the holder in diagnoses: "agent run for alice".
+    pub fn set_label(&self, label: impl Into<Cow<'static, str>>) {
+        self.semaphore
+            .get()
+            .inner
+            .slots
+            .set_label(self.slot, label.into());
+    }
+
+    /// Where the permit was acquired.
+    #[must_use]
+    pub fn acquired_at(&self) -> &'static Location<'static> {
+        self.semaphore.get().inner.slots.acquired_at(self.slot)
+    }
+
+    /// How long the permit has been held (coarse: millisecond resolution).
+    #[must_use]
+    pub fn held_for(&self) -> Duration {
+        self.semaphore.get().inner.slots.held_for(self.slot)
+    }
+
+    /// Gives the permit back and keeps what is needed to take one again with
+    /// [`Released::reacquire`]: for code that must not hold its slot across a long wait.
+    /// The `Released` borrows nothing, so the wait in between is free of the scope.
+    pub fn release(self) -> Released {
+        let label = self.holder().label.map(Cow::Owned);
+        let semaphore = self.semaphore.get().clone();
+        drop(self);
+        Released { semaphore, label }
+    }
+
+    /// Detaches the permit from this scope so that it can move into a spawned task, which
+    /// enters it into its own scope with [`HandOff::enter`] (a `HandOff` parameter of a
+    /// `#[lock_scope]` function is entered automatically).
+    pub fn hand_off(self) -> HandOff {
+        let semaphore = self.semaphore.get().clone();
+        let slot = self.slot;
+        // The permit now belongs to the hand-off: keep its slot, skip this drop.
+        core::mem::forget(self);
+        HandOff {
+            semaphore,
+            slot: Some(slot),
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.semaphore.get().inner.release(self.slot);
+    }
+}
+
+impl Permit<'_> {
+    fn holder(&self) -> Holder {
+        self.semaphore.get().inner.slots.holder(self.slot)
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let holder = self.holder();
+        f.debug_struct("Permit")
+            .field("semaphore", &self.semaphore.get().name())
+            .field("acquired_at", &format_args!("{}", holder.location))
+            .field("label", &holder.label)
+            .field("held_for", &holder.held_for)
+            .finish()
+    }
+}
+
+/// A permit in transit to another task; see [`Permit::hand_off`].
+///
+/// The borrow checker cannot see a permit while it travels. Enter it into the receiving task's
+/// scope at once: in debug builds, entering a hand-off more than five seconds after it was made
+/// panics, because a permit that travels that long was held across a wait.
+#[must_use = "a hand-off gives its permit back when dropped"]
+pub struct HandOff {
+    semaphore: Semaphore,
+    slot: Option<usize>,
+    since: Instant,
+}
+
+impl HandOff {
+    /// Makes the permit one of `scope`'s again.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, when the hand-off was made more than five seconds ago.
+    pub fn enter(mut self, scope: &LockScope) -> Permit<'_> {
+        let travelled = self.since.elapsed();
+        if cfg!(debug_assertions) && travelled > HANDOFF_GRACE {
+            panic!(
+                "a permit of semaphore `{}` was in transit for {} before entering a lock scope: \
+                 a HandOff held across a wait holds its permit where no #[lock_scope] can see \
+                 it; enter it as soon as the receiving task starts",
+                self.semaphore.name(),
+                human(travelled),
+            );
+        }
+        let _ = scope;
+        let slot = self.slot.take().unwrap_or_default();
+        Permit {
+            semaphore: SemaphoreRef::Owned(self.semaphore.clone()),
+            slot,
+            scope: PhantomData,
+        }
+    }
+}
+
+impl Drop for HandOff {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.semaphore.inner.release(slot);
+        }
+    }
+}
+
+impl fmt::Debug for HandOff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandOff")
+            .field("semaphore", &self.semaphore.name())
+            .field("in_transit_for", &self.since.elapsed())
+            .finish()
+    }
+}
+
+/// A permit given back by [`Permit::release`], ready to be taken again.
+#[must_use = "reacquire the permit, or drop this to stay without one"]
+pub struct Released {
+    semaphore: Semaphore,
+    label: Option<Cow<'static, str>>,
+}
+
+impl Released {
+    /// Waits for a permit again, keeping the label. An unbounded wait, like
+    /// [`Semaphore::acquire`].
+    #[track_caller]
+    pub fn reacquire<'a>(
+        &'a self,
+        scope: &'a LockScope,
+    ) -> impl Future<Output = Permit<'a>> + Send + 'a {
+        let semaphore = SemaphoreRef::Borrowed(&self.semaphore);
+        Semaphore::acquire_at(semaphore, scope, Location::caller(), self.label.clone())
+    }
+
+    /// Waits at most `limit` for a permit again, keeping the label.
+    #[track_caller]
+    pub fn reacquire_timeout<'a>(
+        &'a self,
+        scope: &'a LockScope,
+        limit: Duration,
+    ) -> AcquireWithin<'a> {
+        AcquireWithin {
+            semaphore: SemaphoreRef::Borrowed(&self.semaphore),
+            scope,
+            limit,
+            location: Location::caller(),
+            label: self.label.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Released {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Released")
+            .field("semaphore", &self.semaphore.name())
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+/// A bounded wait for a permit, made by [`Semaphore::acquire_timeout`]; await it.
+#[must_use = "nothing is acquired until this is awaited"]
+pub struct AcquireWithin<'s> {
+    pub(super) semaphore: SemaphoreRef<'s>,
+    pub(super) scope: &'s LockScope,
+    pub(super) limit: Duration,
+    pub(super) location: &'static Location<'static>,
+    pub(super) label: Option<Cow<'static, str>>,
+}
+
+impl fmt::Debug for AcquireWithin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquireWithin")
+            .field("semaphore", &self.semaphore.get().name())
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl<'s> IntoFuture for AcquireWithin<'s> {
+    type Output = Result<Permit<'s>, AcquireTimeout>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 's>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let AcquireWithin {
+                semaphore,
+                scope,
+                limit,
+                location,
+                label,
+            } = self;
+            let started = Instant::now();
+            // The diagnosis needs the semaphore after the wait gave up (a copy when borrowed).
+            let diagnose = semaphore.clone();
+            let acquired = Semaphore::acquire_at(semaphore, scope, location, label);
+            match tokio::time::timeout(limit, acquired).await {
+                Ok(permit) => Ok(permit),
+                Err(_) => Err(diagnose.get().timed_out(started.elapsed())),
+            }
+        })
+    }
+}
+
+impl VisiblyBounded for AcquireWithin<'_> {}

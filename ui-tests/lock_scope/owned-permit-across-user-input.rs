@@ -1,0 +1,27 @@
+use fixpoint::{lock_scope, Semaphore};
+
+async fn user_reply() -> String {
+    String::from("yes")
+}
+
+struct Agent {
+    pool: Semaphore,
+    runs: u32,
+}
+
+impl Agent {
+    fn count_run(&mut self) {
+        self.runs += 1;
+    }
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn ask(agent: &mut Agent) -> String {
+    let permit = agent.pool.owned().acquire(&lock_scope).await;
+    agent.count_run();
+    let reply = user_reply().await;
+    drop(permit);
+    reply
+}
+
+fn main() {}
