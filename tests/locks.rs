@@ -373,9 +373,8 @@ impl Agent {
             ),
             (1, 1)
         );
-        let scope = LockScope::unchecked("probes the owned write");
         assert!(
-            self.config.read().try_acquire(&scope).is_none(),
+            self.config.read().try_acquire(&lock_scope).is_none(),
             "a reader beside an owned writer"
         );
         drop((permit, answers, config));
