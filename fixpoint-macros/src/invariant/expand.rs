@@ -277,7 +277,9 @@ fn expand_plain_fields(model: &Model<'_>) -> TokenStream {
             let span = ty.span();
             let path = quote_spanned!(span=> ::fixpoint::invariant);
             quote_spanned! {span=>
+                #[allow(clippy::redundant_static_lifetimes)] // the field's lifetimes, made 'static
                 const _: fn() = #path::__no_interior_mutability::<#ty>;
+                #[allow(clippy::redundant_static_lifetimes)] // the field's lifetimes, made 'static
                 const _: &[#ty] = &#path::__inline_cells::<#ty>();
             }
         });
