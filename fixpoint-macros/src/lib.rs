@@ -239,7 +239,8 @@ pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
 /// pub struct Cache { hits: Cell<u32>, limit: u32 } // error: the type of field `hits` holds `Cell`, ..
 /// ```
 ///
-/// When the rule holds anyway, the field says why, and the checks skip it:
+/// When the rule holds anyway, the field says why, and the checks skip it (the reason cannot be
+/// empty, and an allowance on a field that no rule reads is an error, so none goes stale):
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};

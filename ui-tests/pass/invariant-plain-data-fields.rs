@@ -34,6 +34,7 @@ pub struct CellId(u32);
 #[invariant(self.cell_id.0 < 100 && self.marker == PhantomData, "a cell id is small")]
 #[invariant((self.pick)(2) == 4 && self.source.len() < 64, "doubling and a short source")]
 #[invariant(self.statuses.iter().all(|s| *s != Status::Running), "no status is running")]
+#[invariant(self.cause.as_ref().is_none_or(|c| !c.to_string().is_empty()), "a cause says something")]
 pub struct Record<'a> {
     name: String,
     bytes: Vec<u8>,
@@ -53,6 +54,8 @@ pub struct Record<'a> {
     pick: fn(u32) -> u32,
     source: &'static str,
     statuses: Vec<Status>,
+    // A trait object that promises no cell.
+    cause: Option<Box<dyn std::error::Error + Send + Sync + std::panic::RefUnwindSafe>>,
 }
 
 /// A generic struct over plain data.
@@ -82,6 +85,7 @@ fn main() {
         pick: |x| x * 2,
         source: "src",
         statuses: vec![Status::Done { code: 0 }],
+        cause: None,
     });
     assert!(record.is_ok());
     let bounded = Checked::new(Bounded::<String, 2> { items: vec!["a".to_owned()] });

@@ -18,8 +18,9 @@ use core::panic::RefUnwindSafe;
              the check",
     note = "`{Self}` holds a `Cell`, `RefCell`, `OnceCell`, `LazyCell`, `UnsafeCell` or a trait \
             object (which could hide one), so `Checked` cannot keep the rule true",
-    note = "make the field plain data, or keep every rule off it, or, if the rule holds anyway, \
-            say why: #[invariant(allow_interior_mutability = \"why the rule still holds\")]"
+    note = "make the field plain data (a trait object promises it with `+ RefUnwindSafe`), or \
+            keep every rule off it, or, if the rule holds anyway, say why on the field: \
+            #[invariant(allow_interior_mutability = \"why the rule still holds\")]"
 )]
 pub trait NoInteriorMutability {}
 

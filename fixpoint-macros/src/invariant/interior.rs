@@ -33,6 +33,10 @@ impl Reads {
             match token {
                 TokenTree::Group(group) => self.scan(group.stream()),
                 TokenTree::Ident(ident) if ident == "self" => self.record(&tokens[i + 1..]),
+                // `format!("{self:?}")`: the whole value, named inside a format string.
+                TokenTree::Literal(literal) if literal.to_string().contains("{self") => {
+                    self.whole = true;
+                }
                 _ => {}
             }
         }
@@ -223,5 +227,6 @@ mod tests {
         assert!(Reads::from_tokens(quote!(valid(self))).whole);
         assert!(Reads::from_tokens(quote!(matches!(*self, S { .. }))).whole);
         assert!(!Reads::from_tokens(quote!(matches!(self.s, S::A))).whole);
+        assert!(Reads::from_tokens(quote!(format!("{self:?}").len() < 80)).whole);
     }
 }

@@ -84,6 +84,7 @@ fn check_exemption(model: &Model<'_>, attr: &Attribute, field: &str, errors: &mu
 /// A field that a rule reads cannot be of a type, named in the source, that changes behind the
 /// `&` that `Checked` hands out, unless the field says why the rule holds anyway.
 fn check_interior_mutability(model: &Model<'_>, errors: &mut Errors) {
+    check_unneeded_allowances(model, errors);
     let unexempted = model
         .fields
         .iter()
@@ -116,6 +117,26 @@ fn check_interior_mutability(model: &Model<'_>, errors: &mut Errors) {
                     .join(" ")
             ),
         );
+    }
+}
+
+/// An allowance is a claim about a rule that reads the field; on a field no rule reads, it
+/// is stale.
+fn check_unneeded_allowances(model: &Model<'_>, errors: &mut Errors) {
+    for field in &model.fields {
+        let Some(reason) = &field.interior_mutability else {
+            continue;
+        };
+        if model.rule_reading(&field.name).is_none() {
+            errors.spanned(
+                reason,
+                format_args!(
+                    "no invariant reads field `{}`, so it needs no \
+                     #[invariant(allow_interior_mutability = ..)]; remove the attribute",
+                    field.name
+                ),
+            );
+        }
     }
 }
 
