@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use proc_macro2::{TokenStream, TokenTree};
-use syn::{Attribute, Visibility};
+use syn::{Attribute, Ident, Visibility};
 
 use super::interior;
-use super::model::Model;
+use super::model::{Field, Model, Rule};
 use crate::ctxt::Errors;
 
 /// Records every broken rule of `model`.
@@ -15,6 +15,7 @@ pub(crate) fn validate(model: &Model<'_>, errors: &mut Errors) {
     check_predicates(model, errors);
     check_fields(model, errors);
     check_interior_mutability(model, errors);
+    check_unneeded_allowances(model, errors);
 }
 
 /// Names are unique among the struct's invariants.
@@ -84,7 +85,6 @@ fn check_exemption(model: &Model<'_>, attr: &Attribute, field: &str, errors: &mu
 /// A field that a rule reads cannot be of a type, named in the source, that changes behind the
 /// `&` that `Checked` hands out, unless the field says why the rule holds anyway.
 fn check_interior_mutability(model: &Model<'_>, errors: &mut Errors) {
-    check_unneeded_allowances(model, errors);
     let unexempted = model
         .fields
         .iter()
@@ -96,28 +96,33 @@ fn check_interior_mutability(model: &Model<'_>, errors: &mut Errors) {
         let Some((rule, named)) = model.rule_reading(&field.name) else {
             continue;
         };
-        let reads = if named {
-            "reads it"
-        } else {
-            "uses `self` whole (a method call or an argument), so it may read it"
-        };
         errors.spanned(
             &field.original.ty,
-            format_args!(
-                "the type of field `{}` holds `{cell}`, which can change through the `&` that \
-                 `Checked` hands out without any check running, and the invariant `{}` {reads}; \
-                 make the field plain data, or keep every rule off it, or, if the rule holds \
-                 anyway, say why on the field: \
-                 #[invariant(allow_interior_mutability = \"why the rule still holds\")]",
-                field.name,
-                // One line, however the predicate was wrapped.
-                rule.source()
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
+            interior_message(field, cell, rule, named),
         );
     }
+}
+
+/// What the field holds, which rule reads it and how, and the three ways out.
+fn interior_message(field: &Field<'_>, cell: &Ident, rule: &Rule, named: bool) -> String {
+    let reads = if named {
+        "reads it"
+    } else {
+        "uses `self` whole (a method call or an argument), so it may read it"
+    };
+    // One line, however the predicate was wrapped.
+    let source = rule
+        .source()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "the type of field `{}` holds `{cell}`, which can change through the `&` that `Checked` \
+         hands out without any check running, and the invariant `{source}` {reads}; make the \
+         field plain data, or keep every rule off it, or, if the rule holds anyway, say why on \
+         the field: #[invariant(allow_interior_mutability = \"why the rule still holds\")]",
+        field.name
+    )
 }
 
 /// An allowance is a claim about a rule that reads the field; on a field no rule reads, it
