@@ -205,6 +205,8 @@ pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
 ///   compile time (`#[invariant(const core::mem::size_of::<Self>() <= 64, "fits a line")]`).
 /// - `#[invariant(exempt)]` on a field that no rule reads, to let it be `pub`. Every other field
 ///   must be private: a `pub` field could be written around the check.
+/// - `#[invariant(allow_interior_mutability = "why the rule still holds")]` on a field that a
+///   rule reads although it can change behind `&` (see [Interior mutability](#interior-mutability)).
 ///
 /// Generated: `impl Invariants` (the rules, kept as data: name, message, source), and
 /// `trait <Struct>Checked` for `Checked<Struct>`, with a getter and a checked `set_<field>` per
@@ -220,6 +222,79 @@ pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// impl Table { const SLOTS: usize = 16; }
 /// ```
+///
+/// # Interior mutability
+///
+/// `Checked<T>` hands out `&T`, and a `Cell`, `RefCell`, `Mutex` or atomic can be changed
+/// through `&` without any check running. So a field that a rule reads must be plain data. A
+/// rule *reads* a field when its predicate names it (`self.hits`, `self.0`), and reads every
+/// field when it uses `self` whole: a method call (`self.is_fresh()`) or `self` as an argument.
+/// Fields no rule reads may be anything.
+///
+/// ```compile_fail
+/// use std::cell::Cell;
+/// use fixpoint::invariant;
+///
+/// #[invariant(self.hits.get() <= self.limit, "a cache is hit at most `limit` times")]
+/// pub struct Cache { hits: Cell<u32>, limit: u32 } // error: the type of field `hits` holds `Cell`, ..
+/// ```
+///
+/// When the rule holds anyway, the field says why, and the checks skip it (the reason cannot be
+/// empty, and an allowance on a field that no rule reads is an error, so none goes stale):
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use fixpoint::{invariant, Checked};
+///
+/// #[invariant(self.generation.load(Ordering::Acquire) >= self.first, "generations only grow")]
+/// pub struct Epoch {
+///     #[invariant(allow_interior_mutability = "only `fetch_add` writes it, so `>=` stays true")]
+///     generation: AtomicU64,
+///     first: u64,
+/// }
+///
+/// let epoch = Checked::new(Epoch { generation: AtomicU64::new(3), first: 3 }).unwrap();
+/// epoch.generation.fetch_add(1, Ordering::AcqRel);
+/// ```
+///
+/// What is caught, for each field a rule reads that has no such exemption:
+///
+/// - **By name**, by the macro, with a message naming the field, the rule and the fix: a type
+///   whose path ends in `Cell`, `RefCell`, `UnsafeCell`, `SyncUnsafeCell`, `OnceCell`,
+///   `OnceLock`, `LazyCell`, `LazyLock`, `Once`, `Mutex`, `RwLock`, `ReentrantMutex`,
+///   `FairMutex`, `Semaphore`, `Atomic{Bool, I8..I128, Isize, U8..U128, Usize, Ptr}`,
+///   `AtomicCell`, `ArcSwap` or `ArcSwapOption` (std, tokio, parking_lot, crossbeam, arc-swap
+///   and fixpoint spell them so), anywhere in the field's type: behind `&`, `Arc`, `Rc`, `Box`,
+///   inside `Option`, `Vec`, a map, an array, a tuple or any generic argument. Not inside
+///   `PhantomData<..>` or a function signature (`fn(Cell<u8>)`, `dyn Fn(Cell<u8>)`), which
+///   hold no value.
+/// - **By type**, for what a name cannot show (an alias, a user type that wraps a cell):
+///   - a field type that is not `RefUnwindSafe`: it holds a `Cell`, `RefCell`, `OnceCell`,
+///     `LazyCell` or `UnsafeCell`, inline or behind any pointer (`Rc<RefCell<..>>` through an
+///     alias, a user struct with a `Cell` field), or a trait object without
+///     `+ RefUnwindSafe`. Error E0277 with fixpoint's message, at the field's type; for a type
+///     parameter, at the code that instantiates it with such a type (`Checked::new(..)`).
+///   - a field type, without type parameters, that holds an `UnsafeCell` inline: a `Mutex`,
+///     `RwLock`, atomic, `OnceLock` or `LazyLock` held by value in a user type. The compiler
+///     reports it as E0492 ("interior mutable shared borrows of temporaries .. are not
+///     allowed") at the field's type: read it as "this field's type can change behind `&`".
+///
+/// What is not caught:
+///
+/// - A `Mutex`, `RwLock`, atomic, `OnceLock` or `LazyLock` behind a pointer inside a type the
+///   macro cannot see into: an alias (`type Shared = Arc<Mutex<u8>>`) or a user type with an
+///   `Arc<AtomicU64>` field. std declares these `RefUnwindSafe`, and a pointer hides them from
+///   the inline check.
+/// - The same types, inline or not, as the value of a type parameter (`Slot<AtomicU64>`).
+/// - A type that implements `RefUnwindSafe` by hand, or wraps a cell in `AssertUnwindSafe`
+///   behind a pointer.
+/// - State outside the value: a rule that reads a global, a thread-local, the clock or a file.
+///
+/// Refused although the rule may hold (exempt the field with its reason): a trait object
+/// without `+ RefUnwindSafe` (`Box<dyn Error + Send + Sync>`), a type that keeps an atomic
+/// inline as a detail of an immutable value (`bytes::Bytes`), a user type whose own name is
+/// one of the names above, a user type holding `PhantomData<Cell<..>>`, and a cell field next
+/// to a rule that calls a method on `self` that does not read it.
 #[proc_macro_attribute]
 pub fn invariant(args: TokenStream, input: TokenStream) -> TokenStream {
     invariant::expand(args.into(), input.into()).into()

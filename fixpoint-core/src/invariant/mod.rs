@@ -9,12 +9,15 @@
 
 mod checked;
 mod describe;
+mod plain;
 
 use core::fmt;
 
 pub use checked::{Checked, Rejected};
 #[doc(hidden)]
 pub use describe::{DebugProbe, ViaDebug, ViaNothing};
+#[doc(hidden)]
+pub use plain::{__inline_cells, __no_interior_mutability, NoInteriorMutability};
 
 /// A type whose values must satisfy declared predicates. Implemented by `#[invariant]`, never by
 /// hand.

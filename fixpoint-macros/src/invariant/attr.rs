@@ -90,6 +90,67 @@ fn parse_name(input: ParseStream<'_>) -> syn::Result<Option<Ident>> {
     Ok(Some(name))
 }
 
+/// One `#[invariant(..)]` on a field.
+pub(crate) enum FieldAttr {
+    /// `#[invariant(exempt)]`: no rule reads the field, so it may be `pub`.
+    Exempt,
+    /// `#[invariant(allow_interior_mutability = "why")]`: a rule reads a field that can change
+    /// behind `&`, and the reason says why the rule holds anyway.
+    AllowInteriorMutability(LitStr),
+}
+
+const FIELD_USAGE: &str = "on a field, #[invariant] takes `exempt` (no rule reads the field) or \
+                           `allow_interior_mutability = \"why the rule still holds\"`";
+
+impl FieldAttr {
+    /// Parses `attr`; a word it does not know is reported at the whole attribute.
+    pub(crate) fn from_attr(attr: &syn::Attribute) -> syn::Result<Self> {
+        let usage = || syn::Error::new_spanned(attr, FIELD_USAGE);
+        if !matches!(attr.meta, syn::Meta::List(_)) {
+            return Err(usage());
+        }
+        attr.parse_args_with(|input: ParseStream<'_>| {
+            let word: Ident = input.parse().map_err(|_| usage())?;
+            if word == "exempt" && input.is_empty() {
+                Ok(FieldAttr::Exempt)
+            } else if word == "allow_interior_mutability" {
+                parse_reason(&word, input).map(FieldAttr::AllowInteriorMutability)
+            } else {
+                Err(usage())
+            }
+        })
+    }
+}
+
+/// `= "why"` after `allow_interior_mutability`, a non-empty string.
+fn parse_reason(word: &Ident, input: ParseStream<'_>) -> syn::Result<LitStr> {
+    let missing = || {
+        syn::Error::new_spanned(
+            word,
+            "#[invariant(allow_interior_mutability)] needs the reason the rules hold even though \
+             the field can change behind `&`; write \
+             #[invariant(allow_interior_mutability = \"why the rule still holds\")]",
+        )
+    };
+    if input.parse::<Option<Token![=]>>()?.is_none() {
+        return Err(missing());
+    }
+    let reason: LitStr = input.parse().map_err(|_| missing())?;
+    if reason.value().trim().is_empty() {
+        return Err(syn::Error::new_spanned(
+            &reason,
+            "the reason of #[invariant(allow_interior_mutability = ..)] says why the rules still \
+             hold when the field changes behind `&`; it cannot be empty",
+        ));
+    }
+    if !input.is_empty() {
+        return Err(input.error(format_args!(
+            "unexpected argument after the reason; {FIELD_USAGE}"
+        )));
+    }
+    Ok(reason)
+}
+
 impl Rule {
     pub(crate) fn predicate_tokens(&self) -> TokenStream {
         quote::ToTokens::to_token_stream(&self.predicate)

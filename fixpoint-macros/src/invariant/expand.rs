@@ -4,7 +4,8 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Fields};
+use syn::visit_mut::VisitMut;
+use syn::{DeriveInput, Fields, Type};
 
 use super::model::{Model, Rule};
 use crate::private;
@@ -13,11 +14,13 @@ pub(crate) fn expand(model: &Model<'_>, stripped: &DeriveInput) -> TokenStream {
     let invariants = expand_invariants(model);
     let constants = expand_constants(model);
     let accessors = expand_accessors(model);
+    let plain = expand_plain_fields(model);
     quote! {
         #stripped
         #invariants
         #constants
         #accessors
+        #plain
     }
 }
 
@@ -26,7 +29,8 @@ fn expand_invariants(model: &Model<'_>) -> TokenStream {
     let item = model.item;
     let name = &item.ident;
     let name_text = name.to_string();
-    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let (impl_generics, ty_generics, _) = item.generics.split_for_impl();
+    let where_clause = plain_where_clause(model);
     let private = private::path();
     let runtime: Vec<&Rule> = model.rules.iter().filter(|r| !r.constant).collect();
     let constant: Vec<&Rule> = model.rules.iter().filter(|r| r.constant).collect();
@@ -136,6 +140,8 @@ fn expand_accessors(model: &Model<'_>) -> TokenStream {
     };
     let trait_name = format_ident!("{}Checked", name);
     let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    // The setters check, so they need what the `Invariants` impl needs.
+    let checked_where = plain_where_clause(model);
     let private = private::path();
     let mut signatures = Vec::new();
     let mut bodies = Vec::new();
@@ -197,8 +203,94 @@ fn expand_accessors(model: &Model<'_>) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl #impl_generics #trait_name #ty_generics for #private::Checked<#name #ty_generics> #where_clause {
+        impl #impl_generics #trait_name #ty_generics for #private::Checked<#name #ty_generics> #checked_where {
             #(#bodies)*
         }
+    }
+}
+
+/// The field types that a rule may read and that do not declare
+/// `#[invariant(allow_interior_mutability = "..")]`: each must hold no interior mutability.
+fn read_fields<'m>(model: &'m Model<'_>) -> impl Iterator<Item = &'m Type> {
+    model
+        .fields
+        .iter()
+        .filter(|field| field.interior_mutability.is_none())
+        .filter(|field| model.rule_reading(&field.name).is_some())
+        .map(|field| &field.original.ty)
+        .filter(|ty| !is_phantom(ty))
+}
+
+/// `PhantomData<..>` holds nothing, but is `RefUnwindSafe` only when its parameter is.
+fn is_phantom(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "PhantomData"))
+}
+
+/// Whether `ty` names one of the struct's type or const parameters, or `Self`: then it can only
+/// be checked where the struct is used, through the `Invariants` impl's where clause.
+fn is_generic(model: &Model<'_>, ty: &Type) -> bool {
+    let params: Vec<String> = model
+        .item
+        .generics
+        .params
+        .iter()
+        .filter_map(|param| match param {
+            syn::GenericParam::Type(param) => Some(param.ident.to_string()),
+            syn::GenericParam::Const(param) => Some(param.ident.to_string()),
+            syn::GenericParam::Lifetime(_) => None,
+        })
+        .chain(["Self".to_owned()])
+        .collect();
+    params
+        .iter()
+        .any(|param| super::valid::mentions(quote::ToTokens::to_token_stream(ty), param))
+}
+
+/// The struct's where clause, plus `FieldType: NoInteriorMutability` for each generic field type
+/// a rule reads, spanned at the field so that a failing use points there.
+fn plain_where_clause(model: &Model<'_>) -> TokenStream {
+    let bounds: Vec<TokenStream> = read_fields(model)
+        .filter(|ty| is_generic(model, ty))
+        .map(|ty| quote_spanned!(ty.span()=> #ty: ::fixpoint::invariant::NoInteriorMutability))
+        .collect();
+    let existing = model.item.generics.where_clause.as_ref();
+    if bounds.is_empty() {
+        return quote!(#existing);
+    }
+    let predicates = existing.map(|clause| &clause.predicates);
+    let comma = predicates
+        .filter(|p| !p.empty_or_trailing())
+        .map(|_| quote!(,));
+    quote!(where #predicates #comma #(#bounds),*)
+}
+
+/// For each concrete field type a rule reads, two assertions checked where the field is declared:
+/// the type holds no cell at all (`RefUnwindSafe`, with a message that names the contract), and
+/// it holds no `UnsafeCell` inline (a borrow the compiler refuses in a constant, E0492).
+fn expand_plain_fields(model: &Model<'_>) -> TokenStream {
+    let checks = read_fields(model)
+        .filter(|ty| !is_generic(model, ty))
+        .map(|ty| {
+            // A constant names no lifetime parameter; auto traits do not depend on lifetimes.
+            let mut ty = ty.clone();
+            StaticLifetimes.visit_type_mut(&mut ty);
+            let span = ty.span();
+            let path = quote_spanned!(span=> ::fixpoint::invariant);
+            quote_spanned! {span=>
+                #[allow(clippy::redundant_static_lifetimes)] // the field's lifetimes, made 'static
+                const _: fn() = #path::__no_interior_mutability::<#ty>;
+                #[allow(clippy::redundant_static_lifetimes)] // the field's lifetimes, made 'static
+                const _: &[#ty] = &#path::__inline_cells::<#ty>();
+            }
+        });
+    quote!(#(#checks)*)
+}
+
+/// Replaces every lifetime with `'static`.
+struct StaticLifetimes;
+
+impl VisitMut for StaticLifetimes {
+    fn visit_lifetime_mut(&mut self, lifetime: &mut syn::Lifetime) {
+        lifetime.ident = proc_macro2::Ident::new("static", lifetime.ident.span());
     }
 }

@@ -3,6 +3,7 @@
 
 mod attr;
 mod expand;
+mod interior;
 mod model;
 mod valid;
 
@@ -82,6 +83,23 @@ mod tests {
                 }
             ),
             quote!(
+                struct S {
+                    a: core::cell::Cell<u8>,
+                    #[invariant(allow_interior_mutability)]
+                    b: std::sync::Mutex<u8>,
+                    #[invariant(allow_interior_mutability = 5)]
+                    c: u8,
+                    #[invariant(allow_interior_mutability = "ok", extra)]
+                    d: u8,
+                    #[invariant]
+                    e: u8,
+                    #[invariant = "x"]
+                    f: u8,
+                    #[invariant()]
+                    g: &'a [Self],
+                }
+            ),
+            quote!(
                 enum E {
                     A,
                 }
@@ -103,6 +121,8 @@ mod tests {
             quote!(name, self.a, "x"),
             quote!(other = 1, self.a, "x"),
             quote!(,,),
+            quote!(self.a.get() > 0 && self.helper(), "cells"),
+            quote!(self.0.1 > self., "dangling"),
         ];
         for input in &inputs {
             for args in &args {

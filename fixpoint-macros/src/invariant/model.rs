@@ -2,15 +2,65 @@
 //! generated code read.
 
 use proc_macro2::TokenStream;
-use syn::DeriveInput;
+use syn::{Attribute, DeriveInput, LitStr};
 
+use super::attr::FieldAttr;
 pub(crate) use super::attr::Rule;
+use super::interior::Reads;
 use crate::ctxt::Errors;
 
-/// Every invariant of a struct, and the struct.
+/// Every invariant of a struct, the struct, and what its fields' attributes say.
 pub(crate) struct Model<'a> {
     pub(crate) item: &'a DeriveInput,
     pub(crate) rules: Vec<Rule>,
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// One field and its `#[invariant(..)]` attributes.
+pub(crate) struct Field<'a> {
+    pub(crate) original: &'a syn::Field,
+    /// `budget`, or `0` for the first field of a tuple struct.
+    pub(crate) name: String,
+    /// `#[invariant(exempt)]`, kept to point at.
+    pub(crate) exempt: Option<&'a Attribute>,
+    /// The reason of `#[invariant(allow_interior_mutability = "..")]`.
+    pub(crate) interior_mutability: Option<LitStr>,
+    /// An `#[invariant(..)]` on the field did not parse: its error is the one to show, so the
+    /// checks that depend on what it meant skip the field.
+    pub(crate) malformed: bool,
+}
+
+impl<'a> Field<'a> {
+    fn from_syn(original: &'a syn::Field, index: usize, errors: &mut Errors) -> Self {
+        let name = original
+            .ident
+            .as_ref()
+            .map_or_else(|| index.to_string(), ToString::to_string);
+        let mut field = Field {
+            original,
+            name,
+            exempt: None,
+            interior_mutability: None,
+            malformed: false,
+        };
+        for attr in original
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("invariant"))
+        {
+            match FieldAttr::from_attr(attr) {
+                Ok(FieldAttr::Exempt) => field.exempt = Some(attr),
+                Ok(FieldAttr::AllowInteriorMutability(reason)) => {
+                    field.interior_mutability = Some(reason);
+                }
+                Err(error) => {
+                    field.malformed = true;
+                    errors.push(error);
+                }
+            }
+        }
+        field
+    }
 }
 
 impl<'a> Model<'a> {
@@ -39,7 +89,31 @@ impl<'a> Model<'a> {
         for attr in item.attrs.iter().filter(|a| a.path().is_ident("invariant")) {
             push_rule(attr.parse_args::<Rule>(), &mut rules, errors);
         }
-        Some(Model { item, rules })
+        let fields = match &item.data {
+            syn::Data::Struct(data) => data
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(index, field)| Field::from_syn(field, index, errors))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some(Model {
+            item,
+            rules,
+            fields,
+        })
+    }
+
+    /// The first runtime rule that may read `field`, and whether it names the field (rather
+    /// than using `self` whole, through a method or as an argument).
+    pub(crate) fn rule_reading(&self, field: &str) -> Option<(&Rule, bool)> {
+        let runtime = self.rules.iter().filter(|rule| !rule.constant);
+        let reads = runtime.map(|rule| (rule, Reads::from_tokens(rule.predicate_tokens())));
+        let mut may_read = reads.filter(|(_, reads)| reads.may_read(field)).peekable();
+        let first = may_read.peek().map(|(rule, _)| *rule)?;
+        let named = may_read.find(|(_, reads)| reads.fields.contains(field));
+        Some(named.map_or((first, false), |(rule, _)| (rule, true)))
     }
 }
 

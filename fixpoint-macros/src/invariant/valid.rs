@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use proc_macro2::{TokenStream, TokenTree};
 use syn::{Attribute, Ident, Visibility};
 
-use super::model::Model;
+use super::interior;
+use super::model::{Field, Model, Rule};
 use crate::ctxt::Errors;
 
 /// Records every broken rule of `model`.
@@ -13,6 +14,8 @@ pub(crate) fn validate(model: &Model<'_>, errors: &mut Errors) {
     check_names(model, errors);
     check_predicates(model, errors);
     check_fields(model, errors);
+    check_interior_mutability(model, errors);
+    check_unneeded_allowances(model, errors);
 }
 
 /// Names are unique among the struct's invariants.
@@ -45,16 +48,13 @@ fn check_predicates(model: &Model<'_>, errors: &mut Errors) {
 /// No field can be written around the check: fields are private unless exempt, and an
 /// exempt field is one no predicate reads.
 fn check_fields(model: &Model<'_>, errors: &mut Errors) {
-    let syn::Data::Struct(data) = &model.item.data else {
-        return;
-    };
-    for (index, field) in data.fields.iter().enumerate() {
-        let name = field_name(field.ident.as_ref(), index);
-        let exempt = field.attrs.iter().find(|a| a.path().is_ident("invariant"));
-        match exempt {
-            Some(attr) => check_exemption(model, attr, &name, errors),
-            None if !matches!(field.vis, Visibility::Inherited) => errors.spanned(
-                &field.vis,
+    for field in &model.fields {
+        let name = &field.name;
+        match field.exempt {
+            Some(attr) => check_exemption(model, attr, name, errors),
+            None if field.malformed => {}
+            None if !matches!(field.original.vis, Visibility::Inherited) => errors.spanned(
+                &field.original.vis,
                 format_args!(
                     "field `{name}` is not private, so code could write it without the \
                      invariant check; make it private (reads go through `Checked` and the \
@@ -68,16 +68,6 @@ fn check_fields(model: &Model<'_>, errors: &mut Errors) {
 }
 
 fn check_exemption(model: &Model<'_>, attr: &Attribute, field: &str, errors: &mut Errors) {
-    let is_exempt = attr
-        .parse_args::<Ident>()
-        .is_ok_and(|ident| ident == "exempt");
-    if !is_exempt {
-        errors.spanned(
-            attr,
-            "on a field, #[invariant] takes one word: #[invariant(exempt)]",
-        );
-        return;
-    }
     for rule in &model.rules {
         if mentions(rule.predicate_tokens(), field) {
             errors.spanned(
@@ -92,15 +82,74 @@ fn check_exemption(model: &Model<'_>, attr: &Attribute, field: &str, errors: &mu
     }
 }
 
+/// A field that a rule reads cannot be of a type, named in the source, that changes behind the
+/// `&` that `Checked` hands out, unless the field says why the rule holds anyway.
+fn check_interior_mutability(model: &Model<'_>, errors: &mut Errors) {
+    let unexempted = model
+        .fields
+        .iter()
+        .filter(|f| f.interior_mutability.is_none() && !f.malformed);
+    for field in unexempted {
+        let Some(cell) = interior::interior_mutable(&field.original.ty) else {
+            continue;
+        };
+        let Some((rule, named)) = model.rule_reading(&field.name) else {
+            continue;
+        };
+        errors.spanned(
+            &field.original.ty,
+            interior_message(field, cell, rule, named),
+        );
+    }
+}
+
+/// What the field holds, which rule reads it and how, and the three ways out.
+fn interior_message(field: &Field<'_>, cell: &Ident, rule: &Rule, named: bool) -> String {
+    let reads = if named {
+        "reads it"
+    } else {
+        "uses `self` whole (a method call or an argument), so it may read it"
+    };
+    // One line, however the predicate was wrapped.
+    let source = rule
+        .source()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "the type of field `{}` holds `{cell}`, which can change through the `&` that `Checked` \
+         hands out without any check running, and the invariant `{source}` {reads}; make the \
+         field plain data, or keep every rule off it, or, if the rule holds anyway, say why on \
+         the field: #[invariant(allow_interior_mutability = \"why the rule still holds\")]",
+        field.name
+    )
+}
+
+/// An allowance is a claim about a rule that reads the field; on a field no rule reads, it
+/// is stale.
+fn check_unneeded_allowances(model: &Model<'_>, errors: &mut Errors) {
+    for field in &model.fields {
+        let Some(reason) = &field.interior_mutability else {
+            continue;
+        };
+        if model.rule_reading(&field.name).is_none() {
+            errors.spanned(
+                reason,
+                format_args!(
+                    "no invariant reads field `{}`, so it needs no \
+                     #[invariant(allow_interior_mutability = ..)]; remove the attribute",
+                    field.name
+                ),
+            );
+        }
+    }
+}
+
 /// Whether `tokens` contain the identifier `name`.
-fn mentions(tokens: TokenStream, name: &str) -> bool {
+pub(crate) fn mentions(tokens: TokenStream, name: &str) -> bool {
     tokens.into_iter().any(|token| match token {
         TokenTree::Ident(ident) => ident == name,
         TokenTree::Group(group) => mentions(group.stream(), name),
         _ => false,
     })
-}
-
-fn field_name(ident: Option<&Ident>, index: usize) -> String {
-    ident.map_or_else(|| index.to_string(), ToString::to_string)
 }
