@@ -6,11 +6,12 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::{Fields, Type, Visibility};
 
 use super::model::{Machine, StateDecl};
-use super::{attr, transitions};
+use super::{attr, diagram, transitions};
 use crate::{names, private};
 
 pub(crate) fn expand(machine: &Machine<'_>) -> TokenStream {
-    let item = attr::strip(machine.original);
+    let mut item = attr::strip(machine.original);
+    item.attrs.push(diagram::expand_doc(machine));
     let module = expand_module(machine);
     let transitions = transitions::expand_transitions(machine);
     let resumed = expand_resumed(machine);
