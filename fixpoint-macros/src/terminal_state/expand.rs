@@ -178,6 +178,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
     let resumed = format_ident!("{}Resumed", name);
     let name_text = name.to_string();
     let snake_name = names::snake_case(&name_text);
+    let module_text = module.to_string();
     let specs = machine.states.iter().map(|state| {
         let text = state.ident.to_string();
         let terminal = state.is_terminal();
@@ -225,6 +226,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
             const SPEC: &'static #private::Spec = &#private::Spec {
                 name: #name_text,
                 snake_name: #snake_name,
+                module: #module_text,
                 states: &[#(#specs),*],
                 initial: #initial,
                 abandoned: #abandoned,
