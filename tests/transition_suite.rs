@@ -4,25 +4,25 @@
 
 use std::panic;
 
-use fixpoint::demo::Job;
 use fixpoint::testing::TransitionSuite;
+use fixpoint_demo::Rollout;
 
 #[test]
 fn every_edge_of_the_sample_lifecycle() {
-    TransitionSuite::<Job>::new("fixpoint::demo::Job")
-        .data("InputNeeded", "fixpoint::demo::FollowUpId(7)")
+    TransitionSuite::<Rollout>::new("fixpoint_demo::Rollout")
+        .data("AwaitingApproval", "fixpoint_demo::ApprovalTicket(7)")
         .run();
 }
 
 #[test]
 fn a_data_state_without_its_arguments_is_named() {
     let payload = panic::catch_unwind(|| {
-        TransitionSuite::<Job>::new("fixpoint::demo::Job").run();
+        TransitionSuite::<Rollout>::new("fixpoint_demo::Rollout").run();
     })
-    .expect_err("the suite needs the data of `InputNeeded`");
+    .expect_err("the suite needs the data of `AwaitingApproval`");
     let message = payload.downcast::<String>().map(|m| *m).unwrap_or_default();
     assert!(
-        message.starts_with("state `InputNeeded` of lifecycle `Job` carries data"),
+        message.starts_with("state `AwaitingApproval` of lifecycle `Rollout` carries data"),
         "{message}"
     );
 }
@@ -30,12 +30,12 @@ fn a_data_state_without_its_arguments_is_named() {
 #[test]
 fn a_path_that_does_not_name_the_lifecycle_is_refused() {
     let payload = panic::catch_unwind(|| {
-        TransitionSuite::<Job>::new("fixpoint::demo::Task").run();
+        TransitionSuite::<Rollout>::new("fixpoint_demo::Release").run();
     })
     .expect_err("the path names another type");
     let message = payload.downcast::<String>().map(|m| *m).unwrap_or_default();
     assert!(
-        message.starts_with("`fixpoint::demo::Task` does not name lifecycle `Job`"),
+        message.starts_with("`fixpoint_demo::Release` does not name lifecycle `Rollout`"),
         "{message}"
     );
 }

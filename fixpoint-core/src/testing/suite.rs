@@ -40,7 +40,7 @@ pub fn transition_suite<L: Lifecycle>(path: &str) {
 /// in which every ordered pair of states that `#[to(..)]` does not list (every edge out of a
 /// terminal state among them) is one error.
 ///
-/// The cases are written under the target directory (`target/<profile>/fixpoint-suites/`),
+/// The cases are written under the target directory (`target/<profile>/fixpoint-suites/<path>/`),
 /// never into the crate's tree, and compiled as trybuild compiles any case: against the crate's
 /// library and its dependencies, so `L` must be reachable from the library by `path`.
 ///
@@ -128,7 +128,8 @@ impl<L: Lifecycle> TransitionSuite<L> {
     /// As [`transition_suite`] does.
     #[track_caller]
     pub fn run(self) {
-        let dir = suites_dir().join(L::snake_name());
+        // One folder per path, so that two lifecycles of the same name never share files.
+        let dir = suites_dir().join(self.path.replace("::", "-"));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let stem = L::snake_name().replace('_', "-");
@@ -252,13 +253,16 @@ fn split_path<L: Lifecycle>(path: &str) -> (&str, &str) {
 }
 
 /// `target/<profile>/fixpoint-suites`, beside the running test binary (`target/<profile>/deps`).
+#[track_caller]
 fn suites_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the path of the running test binary");
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."));
-    profile.join("fixpoint-suites")
+    match exe.parent().and_then(Path::parent) {
+        Some(profile) => profile.join("fixpoint-suites"),
+        None => panic!(
+            "the test binary `{}` is not under a target directory; run the suite with `cargo test`",
+            exe.display()
+        ),
+    }
 }
 
 #[track_caller]
