@@ -39,3 +39,16 @@ fn a_path_that_does_not_name_the_lifecycle_is_refused() {
         "{message}"
     );
 }
+
+/// `fixpoint_demo::Trap` implements `Edge` for `Fired -> Armed` by hand: the batched case
+/// misses that error, and the rerun one case per edge fails on exactly that edge's case.
+#[test]
+fn an_edge_widened_outside_the_table_fails_the_suite() {
+    let payload = panic::catch_unwind(|| {
+        fixpoint::testing::transition_suite::<fixpoint_demo::Trap>("fixpoint_demo::Trap");
+    })
+    .expect_err("`Fired -> Armed` compiles although the table does not list it");
+    let message = payload.downcast::<String>().map(|m| *m).unwrap_or_default();
+    let undeclared = 3 * 3 - 2;
+    assert_eq!(message, format!("1 of {undeclared} tests failed"));
+}

@@ -1,6 +1,7 @@
-//! A sample lifecycle for fixpoint's own tests of `fixpoint::testing`: its transition suite
-//! runs in `tests/transition_suite.rs`, and its rustdoc page shows the diagram
-//! `#[terminal_state]` draws. Not published.
+//! Sample lifecycles for fixpoint's own tests of `fixpoint::testing`
+//! (`tests/transition_suite.rs`): `Rollout`, whose suite passes and whose rustdoc page shows the
+//! diagram `#[terminal_state]` draws, and `Trap`, widened by hand so that its suite must fail.
+//! Not published.
 //!
 //! It lives in a crate of its own, not in the facade, because a type in a crate that a build
 //! loads makes rustc print every type of the same name with its path: every lifecycle has a
@@ -54,3 +55,31 @@ pub enum Rollout {
     #[abandoned]
     RolledBack,
 }
+
+/// A lifecycle whose type level allows more than its table, on purpose: `Fired -> Armed` is
+/// implemented by hand below, so its transition suite must fail on that edge.
+///
+/// ```
+/// use fixpoint::Lifecycle;
+/// use fixpoint_demo::Trap;
+///
+/// // The table does not list `Fired -> Armed`; only the hand-written `Edge` impl allows it.
+/// assert!(!Trap::can_transition(Trap::Fired.state(), Trap::Armed.state()));
+/// ```
+#[terminal_state]
+pub enum Trap {
+    /// Set, waiting.
+    #[initial]
+    #[to(Fired, Disarmed)]
+    Armed,
+    /// Went off.
+    #[terminal]
+    Fired,
+    /// Taken apart, or abandoned by a lost owner.
+    #[terminal]
+    #[abandoned]
+    Disarmed,
+}
+
+// The widening the suite of `Trap` must catch: an edge out of a terminal state, outside the table.
+impl fixpoint::Edge<trap::Armed> for trap::Fired {}
