@@ -10,6 +10,8 @@
 //!   before the write, and an identity-checked `Registry` of long-lived handles.
 //! - `task` (feature `tokio`): a `Supervisor` whose tasks end terminal whatever happens, and
 //!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
+//! - `testing` (feature `testing`): snapshot assertions and exhaustive compile-time suites of a
+//!   lifecycle's transition table, for users' own regression tests.
 //! - [`lock`]: the [`LockScope`] behind `#[lock_scope(no_unbounded_await)]` and, with feature
 //!   `tokio`, a `Semaphore` that diagnoses its holders.
 
@@ -23,6 +25,8 @@ pub mod lock;
 pub mod pubsub;
 #[cfg(feature = "tokio")]
 pub mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use lifecycle::{
     Abandonment, Active, Edge, Event, EventKind, Final, IllegalTransition, Lifecycle, NoRecorder,

@@ -8,6 +8,9 @@ pub struct Spec {
     /// The enum's name in snake case (`HTTPJob` -> `http_job`), computed once by the macro, so
     /// that the generated module and a store's table name cannot disagree.
     pub snake_name: &'static str,
+    /// The name of the generated module of state markers (`module = ..`, or `snake_name`), a
+    /// sibling of the enum.
+    pub module: &'static str,
     /// Every state, in declaration order; a [`State`](super::State) is an index into it.
     pub states: &'static [StateSpec],
     /// Index of the `#[initial]` state.

@@ -6,11 +6,12 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::{Fields, Type, Visibility};
 
 use super::model::{Machine, StateDecl};
-use super::{attr, transitions};
+use super::{attr, diagram, transitions};
 use crate::{names, private};
 
 pub(crate) fn expand(machine: &Machine<'_>) -> TokenStream {
-    let item = attr::strip(machine.original);
+    let mut item = attr::strip(machine.original);
+    item.attrs.push(diagram::expand_doc(machine));
     let module = expand_module(machine);
     let transitions = transitions::expand_transitions(machine);
     let resumed = expand_resumed(machine);
@@ -177,6 +178,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
     let resumed = format_ident!("{}Resumed", name);
     let name_text = name.to_string();
     let snake_name = names::snake_case(&name_text);
+    let module_text = module.to_string();
     let specs = machine.states.iter().map(|state| {
         let text = state.ident.to_string();
         let terminal = state.is_terminal();
@@ -224,6 +226,7 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
             const SPEC: &'static #private::Spec = &#private::Spec {
                 name: #name_text,
                 snake_name: #snake_name,
+                module: #module_text,
                 states: &[#(#specs),*],
                 initial: #initial,
                 abandoned: #abandoned,

@@ -1,6 +1,7 @@
 //! `#[terminal_state]`: parse the enum into a [`model::Machine`], validate it, expand it.
 
 mod attr;
+mod diagram;
 mod expand;
 mod model;
 mod transitions;
