@@ -78,6 +78,11 @@ impl Default for Config {
 
 /// Spawns tasks whose status is recorded at every step and always ends terminal.
 ///
+/// Each task reaps itself when it ends (see [`spawn`](Supervisor::spawn)). The tasks' writes
+/// go to the store through one writer, a thread of the supervisor's own: a task that blocks
+/// its worker thread cannot hold anyone's row back, and [`shutdown`](Supervisor::shutdown)
+/// keeps its deadline whatever the tasks do.
+///
 /// ```
 /// use fixpoint::{terminal_state, MemoryStore, Supervisor, Terminal, Tracked};
 ///
