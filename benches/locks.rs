@@ -56,21 +56,21 @@ impl Sides {
         match side {
             "none" => {}
             "tokio_mutex" => *black_box(self.tokio_mutex.lock().await) += 1,
-            "mutex" => *black_box(self.mutex.acquire(scope).await) += 1,
+            "mutex" => *black_box(self.mutex.lock(scope).await) += 1,
             "tokio_read" => drop(black_box(self.tokio_rwlock.read().await)),
-            "read" => drop(black_box(self.rwlock.read().acquire(scope).await)),
+            "read" => drop(black_box(self.rwlock.read(scope).await)),
             "tokio_write" => *black_box(self.tokio_rwlock.write().await) += 1,
-            "write" => *black_box(self.rwlock.write().acquire(scope).await) += 1,
+            "write" => *black_box(self.rwlock.write(scope).await) += 1,
             "tokio_mutex_owned" => {
                 *black_box(Arc::clone(&self.tokio_mutex).lock_owned().await) += 1
             }
-            "mutex_owned" => *black_box(self.mutex.owned().acquire(scope).await) += 1,
+            "mutex_owned" => *black_box(self.mutex.lock_owned(scope).await) += 1,
             "tokio_semaphore_owned" => {
                 drop(black_box(
                     Arc::clone(&self.tokio_semaphore).acquire_owned().await,
                 ));
             }
-            "semaphore_owned" => drop(black_box(self.semaphore.owned().acquire(scope).await)),
+            "semaphore_owned" => drop(black_box(self.semaphore.acquire_owned(scope).await)),
             other => panic!("no side named {other}"),
         }
     }
@@ -148,7 +148,7 @@ async fn contended_round(
                         tokio::task::yield_now().await;
                         *value += 1;
                     } else {
-                        let mut value = mutex.acquire(&scope).await;
+                        let mut value = mutex.lock(&scope).await;
                         tokio::task::yield_now().await;
                         *value += 1;
                     }

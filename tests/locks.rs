@@ -39,7 +39,7 @@ async fn increment(
     hold_ms: u64,
 ) -> bool {
     let limit = Duration::from_millis(limit_ms);
-    let Ok(mut value) = counter.acquire_timeout(&lock_scope, limit).await else {
+    let Ok(mut value) = counter.lock_timeout(&lock_scope, limit).await else {
         return false;
     };
     let (_inside, before) = Inside::enter(&inside);
@@ -81,11 +81,11 @@ async fn a_mutex_is_exclusive_and_conserved_through_random_timeouts_and_cancella
     let gauges = counter.gauges();
     assert_eq!((gauges.in_flight, gauges.waiters), (0, 0), "{gauges:?}");
     let scope = LockScope::unchecked("counts the holders");
-    let value = counter.try_acquire(&scope).expect("the lock leaked");
+    let value = counter.try_lock(&scope).expect("the lock leaked");
     // An aborted holder may have incremented before its abort: at least every finished one.
     assert!(*value >= acquired, "{} < {acquired}", *value);
     assert!(
-        counter.try_acquire(&scope).is_none(),
+        counter.try_lock(&scope).is_none(),
         "a second holder of a held mutex"
     );
 }
@@ -101,12 +101,7 @@ async fn read_or_write(
     let limit = Duration::from_millis(limit_ms);
     let [readers, writers] = &*state;
     if write {
-        let Ok(mut value) = lock
-            .write()
-            .owned()
-            .acquire_timeout(&lock_scope, limit)
-            .await
-        else {
+        let Ok(mut value) = lock.write_owned_timeout(&lock_scope, limit).await else {
             return false;
         };
         let (_writer, before) = Inside::enter(writers);
@@ -116,7 +111,7 @@ async fn read_or_write(
         tokio::time::sleep(Duration::ZERO).await;
         *value += 1;
     } else {
-        let Ok(value) = lock.read().acquire_timeout(&lock_scope, limit).await else {
+        let Ok(value) = lock.read_timeout(&lock_scope, limit).await else {
             return false;
         };
         let _reader = Inside::enter(readers);
@@ -165,34 +160,21 @@ async fn an_rwlock_is_conserved_through_random_timeouts_and_cancellations() {
     // Every access is back: all readers at once, and then no writer.
     let scope = LockScope::unchecked("counts the holders");
     let all: Vec<_> = (0..READERS)
-        .map(|_| {
-            lock.read()
-                .try_acquire(&scope)
-                .expect("a read access leaked")
-        })
+        .map(|_| lock.try_read(&scope).expect("a read access leaked"))
         .collect();
-    assert!(
-        lock.read().try_acquire(&scope).is_none(),
-        "a reader beyond the limit"
-    );
-    assert!(
-        lock.write().try_acquire(&scope).is_none(),
-        "a writer beside readers"
-    );
+    assert!(lock.try_read(&scope).is_none(), "a reader beyond the limit");
+    assert!(lock.try_write(&scope).is_none(), "a writer beside readers");
     assert_eq!(lock.gauges().in_flight, READERS as usize);
     drop(all);
-    assert!(
-        lock.write().try_acquire(&scope).is_some(),
-        "a write access leaked"
-    );
+    assert!(lock.try_write(&scope).is_some(), "a write access leaked");
 }
 
 /// A holder that never lets go, outside the contract on purpose.
 async fn forgotten_holder(cache: Mutex<u32>, config: RwLock<u32>, held: Arc<Notify>) {
     let scope = LockScope::unchecked("reproduces an abandoned holder");
-    let guard = cache.acquire(&scope).await;
+    let guard = cache.lock(&scope).await;
     guard.set_label("refresh for alice");
-    let reader = config.read().owned().acquire(&scope).await;
+    let reader = config.read_owned(&scope).await;
     held.notify_one();
     std::future::pending::<()>().await;
     drop((guard, reader));
@@ -218,7 +200,7 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
     let scope = LockScope::unchecked("the stalled request");
 
     let stalled = cache
-        .acquire_timeout(&scope, Duration::from_millis(30))
+        .lock_timeout(&scope, Duration::from_millis(30))
         .await
         .unwrap_err();
     assert_eq!(
@@ -236,7 +218,7 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
     );
     let site = format!(
         "tests/locks.rs:{}:",
-        line_of("let guard = cache.acquire(&scope).await;")
+        line_of("let guard = cache.lock(&scope).await;")
     );
     assert!(
         holder_seen.location.to_string().starts_with(&site),
@@ -252,14 +234,13 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
     );
 
     let blocked = config
-        .write()
-        .acquire_timeout(&scope, Duration::from_millis(30))
+        .write_timeout(&scope, Duration::from_millis(30))
         .await
         .unwrap_err();
     assert_eq!(blocked.kind, LockKind::Write);
     let site = format!(
         "tests/locks.rs:{}:",
-        line_of("let reader = config.read().owned()")
+        line_of("let reader = config.read_owned(&scope)")
     );
     assert!(
         blocked
@@ -282,14 +263,13 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
     let _ = holder.await;
     assert!(
         cache
-            .acquire_timeout(&scope, Duration::from_millis(30))
+            .lock_timeout(&scope, Duration::from_millis(30))
             .await
             .is_ok()
     );
     assert!(
         config
-            .write()
-            .acquire_timeout(&scope, Duration::from_millis(30))
+            .write_timeout(&scope, Duration::from_millis(30))
             .await
             .is_ok()
     );
@@ -299,13 +279,13 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
 async fn gauges_count_holders_and_waiters() {
     let cache = Mutex::new("cache", ());
     let scope = LockScope::unchecked("holds while the waiters queue");
-    let guard = cache.acquire(&scope).await;
+    let guard = cache.lock(&scope).await;
     let waiters: Vec<_> = (0..5)
         .map(|_| {
             let cache = cache.clone();
             tokio::spawn(async move {
                 let scope = LockScope::unchecked("a waiter");
-                drop(cache.acquire(&scope).await);
+                drop(cache.lock(&scope).await);
             })
         })
         .collect();
@@ -329,9 +309,7 @@ async fn gauges_count_holders_and_waiters() {
     );
 
     let config = RwLock::new("config", ());
-    let readers: Vec<_> = (0..3)
-        .map(|_| config.read().try_acquire(&scope).unwrap())
-        .collect();
+    let readers: Vec<_> = (0..3).map(|_| config.try_read(&scope).unwrap()).collect();
     assert_eq!((config.gauges().in_flight, config.holders().len()), (3, 3));
     drop(readers);
     assert_eq!(config.gauges().in_flight, 0);
@@ -348,20 +326,11 @@ struct Agent {
 #[lock_scope(no_unbounded_await)]
 impl Agent {
     async fn turn(&mut self) -> usize {
-        let permit = self.pool.owned().acquire(&lock_scope).await;
+        let permit = self.pool.acquire_owned(&lock_scope).await;
         // Further locks while the permit is held: only bounded waits.
         let limit = Duration::from_secs(1);
-        let answers = self
-            .answers
-            .owned()
-            .acquire_timeout(&lock_scope, limit)
-            .await;
-        let config = self
-            .config
-            .write()
-            .owned()
-            .acquire_timeout(&lock_scope, limit)
-            .await;
+        let answers = self.answers.lock_owned_timeout(&lock_scope, limit).await;
+        let config = self.config.write_owned_timeout(&lock_scope, limit).await;
         let (mut answers, mut config) = (answers.unwrap(), config.unwrap());
         self.turns += 1; // no guard borrows `self`
         answers.push("yes");
@@ -374,11 +343,11 @@ impl Agent {
             (1, 1)
         );
         assert!(
-            self.config.read().try_acquire(&lock_scope).is_none(),
+            self.config.try_read(&lock_scope).is_none(),
             "a reader beside an owned writer"
         );
         drop((permit, answers, config));
-        self.answers.acquire(&lock_scope).await.len()
+        self.answers.lock(&lock_scope).await.len()
     }
 }
 
@@ -397,8 +366,7 @@ async fn owned_guards_hold_their_lock_without_borrowing_it() {
             agent.turns,
             *agent
                 .config
-                .read()
-                .try_acquire(&LockScope::unchecked("reads"))
+                .try_read(&LockScope::unchecked("reads"))
                 .unwrap()
         ),
         (2, 2)
@@ -411,19 +379,18 @@ async fn owned_guards_hold_their_lock_without_borrowing_it() {
     // An owned guard outlives every handle of its lock.
     let scope = LockScope::unchecked("outlives the handle");
     let answers = Mutex::new("answers", vec!["kept"]);
-    let guard = answers.owned().acquire(&scope).await;
+    let guard = answers.lock_owned(&scope).await;
     drop(answers);
     assert_eq!(*guard, ["kept"]);
     let pool = Semaphore::new("agents", 1);
-    let permit = pool.owned().try_acquire(&scope).expect("a free permit");
+    let permit = pool.try_acquire_owned(&scope).expect("a free permit");
     assert!(
         pool.try_acquire(&scope).is_none(),
         "the owned permit is one of the pool's"
     );
     drop(permit);
     assert!(
-        pool.owned()
-            .acquire_timeout(&scope, Duration::from_millis(10))
+        pool.acquire_owned_timeout(&scope, Duration::from_millis(10))
             .await
             .is_ok()
     );

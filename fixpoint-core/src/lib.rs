@@ -41,8 +41,8 @@ pub use invariant::{Checked, Invariant, Invariants, Rejected, Violation};
 #[cfg(feature = "tokio")]
 pub use lock::{
     AcquireTimeout, AcquireWithin, BoundedExt, Exempt, Gauges, HandOff, Holder, LockKind,
-    LockWithin, Mutex, MutexGuard, OwnedMutex, OwnedRead, OwnedSemaphore, OwnedWrite, Permit, Read,
-    ReadGuard, Released, RwLock, Semaphore, Write, WriteGuard, allow_unbounded, bounded,
+    LockWithin, Mutex, MutexGuard, Permit, ReadGuard, Released, RwLock, Semaphore, WriteGuard,
+    allow_unbounded, bounded,
 };
 pub use lock::{Checkpoint, LockScope, VisiblyBounded};
 #[cfg(feature = "tokio")]

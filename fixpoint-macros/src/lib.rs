@@ -145,10 +145,13 @@ pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
 /// ```
 ///
 /// An await counts as bounded when its future is `fixpoint::bounded(..)`, `.bounded(..)`,
-/// `tokio::time::timeout(..)`, a tokio `sleep`, `Semaphore::acquire_timeout(..)`, or an
-/// `allow_unbounded("reason", ..)` exception; the type of each is checked, so a look-alike does
-/// not pass. Every other await is unbounded, including `select!`/`join!` and awaits inside an
-/// async block that the function awaits.
+/// `tokio::time::timeout(..)`, a tokio `sleep`, `Semaphore::acquire_timeout(..)`, a lock's
+/// `lock_timeout`, `read_timeout`, `write_timeout` or `_owned_timeout` given `&lock_scope`, or
+/// an `allow_unbounded("reason", ..)` exception; the type of each is checked, so a look-alike
+/// does not pass. Every other await is unbounded, including `select!`/`join!` and awaits inside
+/// an async block that the function awaits. A `fixpoint::Mutex` or `RwLock` guard
+/// (`lock(&lock_scope)`, `read`, `write`, their `_owned` forms) is checked like a permit; a
+/// `lock()` or `read()` that takes no `&lock_scope`, such as tokio's, is an ordinary await.
 ///
 /// The attribute checks the body as written whatever wraps it: above or below
 /// `#[tracing::instrument]`, on a method of an `#[async_trait]` impl or on the impl block, and

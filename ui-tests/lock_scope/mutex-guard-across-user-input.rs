@@ -6,7 +6,7 @@ async fn user_reply() -> String {
 
 #[lock_scope(no_unbounded_await)]
 async fn ask(answers: &Mutex<Vec<String>>) {
-    let mut list = answers.acquire(&lock_scope).await;
+    let mut list = answers.lock(&lock_scope).await;
     let reply = user_reply().await;
     list.push(reply);
 }

@@ -6,7 +6,7 @@ async fn user_reply() -> String {
 
 #[lock_scope(no_unbounded_await)]
 async fn ask(config: &RwLock<String>) -> String {
-    let name = config.read().acquire(&lock_scope).await;
+    let name = config.read(&lock_scope).await;
     let reply = user_reply().await;
     reply + &name
 }

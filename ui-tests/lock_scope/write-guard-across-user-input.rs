@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use fixpoint::{lock_scope, RwLock};
 
 async fn user_reply() -> String {
@@ -7,11 +5,9 @@ async fn user_reply() -> String {
 }
 
 #[lock_scope(no_unbounded_await)]
-async fn ask(config: &RwLock<String>) -> Result<(), fixpoint::AcquireTimeout> {
-    let limit = Duration::from_secs(1);
-    let mut name = config.write().acquire_timeout(&lock_scope, limit).await?;
+async fn ask(config: &RwLock<String>) {
+    let mut name = config.write(&lock_scope).await;
     name.push_str(&user_reply().await);
-    Ok(())
 }
 
 fn main() {}

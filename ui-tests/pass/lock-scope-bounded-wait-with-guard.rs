@@ -12,14 +12,14 @@ async fn ask(
     config: &RwLock<String>,
 ) -> Result<usize, fixpoint::AcquireTimeout> {
     let limit = Duration::from_secs(1);
-    let mut list = answers.acquire_timeout(&lock_scope, limit).await?;
-    let name = config.read().acquire_timeout(&lock_scope, limit).await?;
+    let mut list = answers.lock_timeout(&lock_scope, limit).await?;
+    let name = config.read_timeout(&lock_scope, limit).await?;
     let reply = fixpoint::bounded(limit, user_reply()).await.unwrap_or_default();
     list.push(reply + &name);
     let slow = fixpoint::allow_unbounded("the reply has its own deadline", user_reply()).await;
     list.push(slow);
     drop(name);
-    let mut owned = config.write().owned().acquire_timeout(&lock_scope, limit).await?;
+    let mut owned = config.write_owned_timeout(&lock_scope, limit).await?;
     owned.push('!');
     Ok(list.len())
 }

@@ -6,16 +6,16 @@ async fn user_reply() -> String {
 
 #[lock_scope(no_unbounded_await)]
 async fn ask(answers: &Mutex<Vec<String>>, config: &RwLock<String>) -> String {
-    let asked = answers.acquire(&lock_scope).await.len();
-    let name = config.read().acquire(&lock_scope).await.clone();
-    let mut list = answers.acquire(&lock_scope).await;
+    let asked = answers.lock(&lock_scope).await.len();
+    let name = config.read(&lock_scope).await.clone();
+    let mut list = answers.lock(&lock_scope).await;
     list.push(name);
     drop(list);
-    let mut written = config.write().acquire(&lock_scope).await;
+    let mut written = config.write(&lock_scope).await;
     written.push('!');
     drop(written);
     let reply = user_reply().await;
-    answers.acquire(&lock_scope).await.push(reply.clone());
+    answers.lock(&lock_scope).await.push(reply.clone());
     format!("{asked} {reply}")
 }
 

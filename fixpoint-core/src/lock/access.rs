@@ -1,6 +1,6 @@
 //! Taking an [`RwLock`]'s read or write access, borrowed or owned, and the guards that hold it.
-//! Both accesses have the same shape, so one macro writes them; only their tokio calls, their
-//! kind and `DerefMut` differ.
+//! Both accesses have the same shape, so one macro writes them; only their method names, their
+//! tokio calls, their kind and `DerefMut` differ.
 
 use core::fmt;
 use core::future::Future;
@@ -13,44 +13,45 @@ use std::time::Duration;
 
 use super::diagnosis::LockKind;
 use super::record::{Hold, LockWithin, Record, RecordRef};
-use super::rwlock::{OwnedRead, OwnedWrite, Read, RwLock, Write};
+use super::rwlock::RwLock;
 use super::scope::LockScope;
 
 macro_rules! access {
     (
-        $access:ident, $owned:ident, $guard:ident, $locked:ident, $kind:expr,
+        $guard:ident, $locked:ident, $kind:expr,
         $tokio_guard:ident, $tokio_owned_guard:ident,
         $lock:ident, $try_lock:ident, $lock_owned:ident, $try_lock_owned:ident,
+        $lock_timeout:ident, $lock_owned_timeout:ident,
         $noun:literal
     ) => {
-        impl<'a, T> $access<'a, T> {
+        impl<T> RwLock<T> {
             #[doc = concat!("Waits for ", $noun, " access, for as long as it takes. Inside")]
             /// `#[lock_scope(no_unbounded_await)]` this wait is unbounded, so it does not compile
-            /// while a guard or permit of the scope is alive; use `acquire_timeout` there.
+            #[doc = concat!("while a guard or permit of the scope is alive; use `", stringify!($lock_timeout), "` there.")]
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
             /// let config = fixpoint::RwLock::new("config", 7);
             /// let scope = fixpoint::LockScope::unchecked("a doctest");
-            #[doc = concat!("assert_eq!(*config.", $noun, "().acquire(&scope).await, 7);")]
+            #[doc = concat!("assert_eq!(*config.", stringify!($lock), "(&scope).await, 7);")]
             /// # }
             /// ```
             #[track_caller]
-            pub fn acquire<'s>(self, scope: &'s LockScope) -> impl Future<Output = $guard<'s, T>>
-            where
-                'a: 's,
-            {
+            pub fn $lock<'s>(
+                &'s self,
+                scope: &'s LockScope,
+            ) -> impl Future<Output = $guard<'s, T>> + 's {
                 let _ = scope;
-                let (lock, location) = (self.0, Location::caller());
-                let record = RecordRef::Borrowed(&*lock.record);
+                let location = Location::caller();
+                let record = RecordRef::Borrowed(&*self.record);
                 async move {
                     // Inline rather than through `Record::hold`: each async layer costs on
                     // every poll, and the borrowed form is the common one.
-                    let (hold, guard) = match lock.lock.$try_lock() {
+                    let (hold, guard) = match self.lock.$try_lock() {
                         Ok(guard) => (Hold::new(record, location), guard),
                         Err(_) => {
-                            let waiting = lock.record.slots.waiting();
-                            let guard = lock.lock.$lock().await;
+                            let waiting = self.record.slots.waiting();
+                            let guard = self.lock.$lock().await;
                             (Hold::after_wait(record, location, waiting), guard)
                         }
                     };
@@ -72,21 +73,18 @@ macro_rules! access {
             ///
             /// let config = fixpoint::RwLock::new("config", 7);
             /// let scope = fixpoint::LockScope::unchecked("a doctest");
-            #[doc = concat!("let guard = config.", $noun, "().acquire_timeout(&scope, Duration::from_secs(1));")]
+            #[doc = concat!("let guard = config.", stringify!($lock_timeout), "(&scope, Duration::from_secs(1));")]
             /// assert_eq!(*guard.await.unwrap(), 7);
             /// # }
             /// ```
             #[track_caller]
-            pub fn acquire_timeout<'s>(
-                self,
+            pub fn $lock_timeout<'s>(
+                &'s self,
                 scope: &'s LockScope,
                 limit: Duration,
-            ) -> LockWithin<'s, impl Future<Output = $guard<'s, T>>>
-            where
-                'a: 's,
-            {
-                let record = RecordRef::Borrowed(&*self.0.record);
-                LockWithin::new(record, $kind, limit, self.acquire(scope))
+            ) -> LockWithin<'s, impl Future<Output = $guard<'s, T>> + 's> {
+                let record = RecordRef::Borrowed(&*self.record);
+                LockWithin::new(record, $kind, limit, self.$lock(scope))
             }
 
             #[doc = concat!($noun, " access if it can be had right now.")]
@@ -94,52 +92,54 @@ macro_rules! access {
             /// ```
             /// let config = fixpoint::RwLock::new("config", 7);
             /// let scope = fixpoint::LockScope::unchecked("a doctest");
-            #[doc = concat!("assert_eq!(config.", $noun, "().try_acquire(&scope).as_deref(), Some(&7));")]
+            #[doc = concat!("assert_eq!(config.", stringify!($try_lock), "(&scope).as_deref(), Some(&7));")]
             /// ```
             #[track_caller]
-            pub fn try_acquire<'s>(self, scope: &'s LockScope) -> Option<$guard<'s, T>>
-            where
-                'a: 's,
-            {
+            pub fn $try_lock<'s>(&'s self, scope: &'s LockScope) -> Option<$guard<'s, T>> {
                 let _ = scope;
-                let guard = self.0.lock.$try_lock().ok()?;
-                let hold = Hold::new(RecordRef::Borrowed(&self.0.record), Location::caller());
+                let guard = self.lock.$try_lock().ok()?;
+                let hold = Hold::new(RecordRef::Borrowed(&self.record), Location::caller());
                 Some($guard::new(hold, $locked::Borrowed(guard)))
             }
-        }
 
-        // A guard's type also fits one borrowing the lock, hence `T: 's`.
-        impl<T> $owned<T> {
-            #[doc = concat!("Waits for ", $noun, " access, for as long as it takes; the guard")]
-            /// keeps the lock alive by itself and borrows only the scope.
+            #[doc = concat!("Waits for ", $noun, " access like `", stringify!($lock), "`, but the guard")]
+            /// keeps the lock alive by itself and borrows only the scope: for a struct that owns
+            /// the lock and calls its own `&mut self` methods while a guard is alive. The
+            /// contract is unchanged: the guard still borrows the scope, and this wait is
+            /// unbounded.
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
             /// let config = fixpoint::RwLock::new("config", 7);
             /// let scope = fixpoint::LockScope::unchecked("a doctest");
-            #[doc = concat!("assert_eq!(*config.", $noun, "().owned().acquire(&scope).await, 7);")]
+            #[doc = concat!("let guard = config.", stringify!($lock_owned), "(&scope).await;")]
+            /// drop(config); // the guard keeps the lock alive
+            /// assert_eq!(*guard, 7);
             /// # }
             /// ```
+            // A guard's type also fits one borrowing the lock, hence `T: 's`.
             #[track_caller]
-            pub fn acquire<'s>(self, scope: &'s LockScope) -> impl Future<Output = $guard<'s, T>>
+            pub fn $lock_owned<'s>(
+                &self,
+                scope: &'s LockScope,
+            ) -> impl Future<Output = $guard<'s, T>> + use<'s, T>
             where
                 T: 's,
             {
                 let _ = scope;
-                let location = Location::caller();
+                let (location, lock) = (Location::caller(), Arc::clone(&self.lock));
+                let record = RecordRef::Owned(Arc::clone(&self.record));
                 async move {
-                    let RwLock { lock, record } = self.0;
                     // The owned guard needs its own reference; a failed try gives it up.
                     let ready = Arc::clone(&lock).$try_lock_owned().ok();
                     let acquire = lock.$lock_owned();
-                    let record = RecordRef::Owned(record);
                     let (hold, guard) = Record::hold(record, ready, acquire, location).await;
                     $guard::new(hold, $locked::Owned(guard))
                 }
             }
 
-            #[doc = concat!("Waits at most `limit` for ", $noun, " access; the guard keeps the")]
-            /// lock alive by itself and borrows only the scope.
+            #[doc = concat!("Waits at most `limit` for ", $noun, " access, owned: the guard of `", stringify!($lock_owned), "`")]
+            #[doc = concat!("within the bound of `", stringify!($lock_timeout), "`.")]
             ///
             /// # Errors
             ///
@@ -152,21 +152,21 @@ macro_rules! access {
             ///
             /// let config = fixpoint::RwLock::new("config", 7);
             /// let scope = fixpoint::LockScope::unchecked("a doctest");
-            #[doc = concat!("let access = config.", $noun, "().owned();")]
-            /// assert_eq!(*access.acquire_timeout(&scope, Duration::from_secs(1)).await.unwrap(), 7);
+            #[doc = concat!("let guard = config.", stringify!($lock_owned_timeout), "(&scope, Duration::from_secs(1));")]
+            /// assert_eq!(*guard.await.unwrap(), 7);
             /// # }
             /// ```
             #[track_caller]
-            pub fn acquire_timeout<'s>(
-                self,
+            pub fn $lock_owned_timeout<'s>(
+                &self,
                 scope: &'s LockScope,
                 limit: Duration,
-            ) -> LockWithin<'s, impl Future<Output = $guard<'s, T>>>
+            ) -> LockWithin<'s, impl Future<Output = $guard<'s, T>> + use<'s, T>>
             where
                 T: 's,
             {
-                let record = RecordRef::Owned(Arc::clone(&self.0.record));
-                LockWithin::new(record, $kind, limit, self.acquire(scope))
+                let record = RecordRef::Owned(Arc::clone(&self.record));
+                LockWithin::new(record, $kind, limit, self.$lock_owned(scope))
             }
 
             #[doc = concat!($noun, " access if it can be had right now, owned.")]
@@ -174,31 +174,18 @@ macro_rules! access {
             /// ```
             /// let config = fixpoint::RwLock::new("config", 7);
             /// let scope = fixpoint::LockScope::unchecked("a doctest");
-            #[doc = concat!("let access = config.", $noun, "().owned();")]
-            /// assert_eq!(access.try_acquire(&scope).as_deref(), Some(&7));
+            #[doc = concat!("assert_eq!(config.", stringify!($try_lock_owned), "(&scope).as_deref(), Some(&7));")]
             /// ```
             #[track_caller]
-            pub fn try_acquire<'s>(self, scope: &'s LockScope) -> Option<$guard<'s, T>>
+            pub fn $try_lock_owned<'s>(&self, scope: &'s LockScope) -> Option<$guard<'s, T>>
             where
                 T: 's,
             {
                 let _ = scope;
-                let RwLock { lock, record } = self.0;
-                let guard = lock.$try_lock_owned().ok()?;
-                let hold = Hold::new(RecordRef::Owned(record), Location::caller());
+                let guard = Arc::clone(&self.lock).$try_lock_owned().ok()?;
+                let record = RecordRef::Owned(Arc::clone(&self.record));
+                let hold = Hold::new(record, Location::caller());
                 Some($guard::new(hold, $locked::Owned(guard)))
-            }
-        }
-
-        impl<T> fmt::Debug for $access<'_, T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($access)).field(&self.0).finish()
-            }
-        }
-
-        impl<T> fmt::Debug for $owned<T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_tuple(stringify!($owned)).field(&self.0).finish()
             }
         }
 
@@ -234,7 +221,7 @@ macro_rules! access {
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
             /// let config = fixpoint::RwLock::new("config", ());
             /// let scope = fixpoint::LockScope::unchecked("a doctest");
-            #[doc = concat!("let guard = config.", $noun, "().acquire(&scope).await;")]
+            #[doc = concat!("let guard = config.", stringify!($lock), "(&scope).await;")]
             /// guard.set_label("config reload");
             /// assert_eq!(config.holders()[0].label.as_deref(), Some("config reload"));
             /// # }
@@ -283,8 +270,6 @@ macro_rules! access {
 }
 
 access!(
-    Read,
-    OwnedRead,
     ReadGuard,
     ReadLocked,
     LockKind::Read,
@@ -294,12 +279,12 @@ access!(
     try_read,
     read_owned,
     try_read_owned,
+    read_timeout,
+    read_owned_timeout,
     "read"
 );
 
 access!(
-    Write,
-    OwnedWrite,
     WriteGuard,
     WriteLocked,
     LockKind::Write,
@@ -309,6 +294,8 @@ access!(
     try_write,
     write_owned,
     try_write_owned,
+    write_timeout,
+    write_owned_timeout,
     "write"
 );
 

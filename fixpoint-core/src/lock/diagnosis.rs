@@ -39,8 +39,8 @@ impl fmt::Display for Holder {
 ///
 /// let cache = Mutex::new("cache", 0_u32);
 /// let scope = LockScope::unchecked("a doctest");
-/// let held = cache.acquire(&scope).await;
-/// let stalled = cache.acquire_timeout(&scope, Duration::from_millis(5)).await.unwrap_err();
+/// let held = cache.lock(&scope).await;
+/// let stalled = cache.lock_timeout(&scope, Duration::from_millis(5)).await.unwrap_err();
 /// assert_eq!((stalled.kind, stalled.holders.len()), (LockKind::Mutex, 1));
 /// assert!(stalled.to_string().starts_with("mutex `cache` did not come free within"));
 /// drop(held);

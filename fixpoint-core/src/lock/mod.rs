@@ -41,12 +41,12 @@ pub use bounded::{BoundedExt, Exempt, allow_unbounded, bounded};
 #[cfg(feature = "tokio")]
 pub use diagnosis::{AcquireTimeout, Gauges, Holder, LockKind};
 #[cfg(feature = "tokio")]
-pub use mutex::{Mutex, MutexGuard, OwnedMutex};
+pub use mutex::{Mutex, MutexGuard};
 #[cfg(feature = "tokio")]
 pub use permit::{AcquireWithin, HandOff, Permit, Released};
 #[cfg(feature = "tokio")]
 pub use record::LockWithin;
 #[cfg(feature = "tokio")]
-pub use rwlock::{OwnedRead, OwnedWrite, Read, RwLock, Write};
+pub use rwlock::RwLock;
 #[cfg(feature = "tokio")]
-pub use semaphore::{OwnedSemaphore, Semaphore};
+pub use semaphore::Semaphore;

@@ -15,11 +15,14 @@ use super::scope::LockScope;
 
 /// A mutex (tokio's, underneath) whose guard borrows the [`LockScope`] as a
 /// [`Permit`](crate::Permit) does: `#[lock_scope(no_unbounded_await)]` rejects a guard held
-/// across an unbounded await, and a timed-out [`acquire_timeout`](Mutex::acquire_timeout)
+/// across an unbounded await, and a timed-out [`lock_timeout`](Mutex::lock_timeout)
 /// names the holder, where it locked and for how long.
 ///
-/// Locks take the verbs of the semaphore, `acquire` and `acquire_timeout`, which the attribute
-/// knows: it places its checkpoint before an `acquire` and lets an `acquire_timeout` through.
+/// The attribute knows its verbs when they are given `&lock_scope`: it places its checkpoint
+/// before a [`lock`](Mutex::lock) or [`lock_owned`](Mutex::lock_owned) and lets a
+/// [`lock_timeout`](Mutex::lock_timeout) or [`lock_owned_timeout`](Mutex::lock_owned_timeout)
+/// through.
+///
 /// Cloning is cheap and shares the value, like [`Semaphore`](crate::Semaphore).
 ///
 /// ```
@@ -28,7 +31,7 @@ use super::scope::LockScope;
 ///
 /// #[lock_scope(no_unbounded_await)]
 /// async fn record_answer(answers: &Mutex<Vec<String>>) -> Result<(), fixpoint::AcquireTimeout> {
-///     let mut list = answers.acquire_timeout(&lock_scope, Duration::from_secs(1)).await?;
+///     let mut list = answers.lock_timeout(&lock_scope, Duration::from_secs(1)).await?;
 ///     list.push("yes".to_owned());
 ///     Ok(())
 /// }
@@ -75,18 +78,18 @@ impl<T> Mutex<T> {
 
     /// Waits for the lock, for as long as it takes. Inside `#[lock_scope(no_unbounded_await)]`
     /// this wait is unbounded, so it does not compile while a guard or permit of the scope is
-    /// alive; use [`acquire_timeout`](Mutex::acquire_timeout) there.
+    /// alive; use [`lock_timeout`](Mutex::lock_timeout) there.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let count = fixpoint::Mutex::new("count", 1);
     /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// *count.acquire(&scope).await += 1;
-    /// assert_eq!(*count.acquire(&scope).await, 2);
+    /// *count.lock(&scope).await += 1;
+    /// assert_eq!(*count.lock(&scope).await, 2);
     /// # }
     /// ```
     #[track_caller]
-    pub fn acquire<'s>(
+    pub fn lock<'s>(
         &'s self,
         scope: &'s LockScope,
     ) -> impl Future<Output = MutexGuard<'s, T>> + 's {
@@ -119,18 +122,18 @@ impl<T> Mutex<T> {
     ///
     /// let count = fixpoint::Mutex::new("count", 1);
     /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let guard = count.acquire_timeout(&scope, Duration::from_secs(1)).await.unwrap();
+    /// let guard = count.lock_timeout(&scope, Duration::from_secs(1)).await.unwrap();
     /// assert_eq!(*guard, 1);
     /// # }
     /// ```
     #[track_caller]
-    pub fn acquire_timeout<'s>(
+    pub fn lock_timeout<'s>(
         &'s self,
         scope: &'s LockScope,
         limit: Duration,
     ) -> LockWithin<'s, impl Future<Output = MutexGuard<'s, T>> + 's> {
         let record = RecordRef::Borrowed(&self.record);
-        LockWithin::new(record, LockKind::Mutex, limit, self.acquire(scope))
+        LockWithin::new(record, LockKind::Mutex, limit, self.lock(scope))
     }
 
     /// The lock if it is free right now.
@@ -138,21 +141,22 @@ impl<T> Mutex<T> {
     /// ```
     /// let count = fixpoint::Mutex::new("count", 1);
     /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let guard = count.try_acquire(&scope).unwrap();
-    /// assert!(count.try_acquire(&scope).is_none());
+    /// let guard = count.try_lock(&scope).unwrap();
+    /// assert!(count.try_lock(&scope).is_none());
     /// drop(guard);
     /// ```
     #[track_caller]
-    pub fn try_acquire<'s>(&'s self, scope: &'s LockScope) -> Option<MutexGuard<'s, T>> {
+    pub fn try_lock<'s>(&'s self, scope: &'s LockScope) -> Option<MutexGuard<'s, T>> {
         let _ = scope;
         let guard = self.lock.try_lock().ok()?;
         let hold = Hold::new(RecordRef::Borrowed(&self.record), Location::caller());
         Some(MutexGuard::new(hold, Locked::Borrowed(guard)))
     }
 
-    /// The owned form, whose guards keep the mutex alive by themselves and borrow only the
-    /// scope: for a struct that owns the mutex and calls its own `&mut self` methods while a
-    /// guard is alive. The contract is unchanged: the guard still borrows the scope.
+    /// Waits for the lock like [`lock`](Mutex::lock), but the guard keeps the mutex alive by
+    /// itself and borrows only the scope: for a struct that owns the mutex and calls its own
+    /// `&mut self` methods while a guard is alive. The contract is unchanged: the guard still
+    /// borrows the scope, and this wait is unbounded.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -164,13 +168,84 @@ impl<T> Mutex<T> {
     ///
     /// let mut session = Session { state: fixpoint::Mutex::new("state", 0), turns: 0 };
     /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let mut state = session.state.owned().acquire(&scope).await;
+    /// let mut state = session.state.lock_owned(&scope).await;
     /// session.turn(); // the guard does not borrow `session`
     /// *state += 1;
     /// # }
     /// ```
-    pub fn owned(&self) -> OwnedMutex<T> {
-        OwnedMutex(self.clone())
+    // A guard's type also fits one borrowing the mutex, hence `T: 's`.
+    #[track_caller]
+    pub fn lock_owned<'s>(
+        &self,
+        scope: &'s LockScope,
+    ) -> impl Future<Output = MutexGuard<'s, T>> + use<'s, T>
+    where
+        T: 's,
+    {
+        let _ = scope;
+        let (location, lock) = (Location::caller(), Arc::clone(&self.lock));
+        let record = RecordRef::Owned(Arc::clone(&self.record));
+        async move {
+            // The owned guard needs its own reference; a failed try gives it up.
+            let ready = Arc::clone(&lock).try_lock_owned().ok();
+            let acquire = lock.lock_owned();
+            let (hold, guard) = Record::hold(record, ready, acquire, location).await;
+            MutexGuard::new(hold, Locked::Owned(guard))
+        }
+    }
+
+    /// Waits at most `limit` for the lock, owned; like [`lock_timeout`](Mutex::lock_timeout)
+    /// with the guard of [`lock_owned`](Mutex::lock_owned).
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireTimeout`](crate::AcquireTimeout) naming the holder, when the lock did not
+    /// come free in time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let count = fixpoint::Mutex::new("count", 1);
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let guard = count.lock_owned_timeout(&scope, Duration::from_secs(1)).await;
+    /// drop(count); // the guard keeps the mutex alive
+    /// assert_eq!(*guard.unwrap(), 1);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn lock_owned_timeout<'s>(
+        &self,
+        scope: &'s LockScope,
+        limit: Duration,
+    ) -> LockWithin<'s, impl Future<Output = MutexGuard<'s, T>> + use<'s, T>>
+    where
+        T: 's,
+    {
+        let record = RecordRef::Owned(Arc::clone(&self.record));
+        LockWithin::new(record, LockKind::Mutex, limit, self.lock_owned(scope))
+    }
+
+    /// The lock if it is free right now, owned; like [`try_lock`](Mutex::try_lock) with the
+    /// guard of [`lock_owned`](Mutex::lock_owned).
+    ///
+    /// ```
+    /// let count = fixpoint::Mutex::new("count", 1);
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// assert_eq!(count.try_lock_owned(&scope).as_deref(), Some(&1));
+    /// ```
+    #[track_caller]
+    pub fn try_lock_owned<'s>(&self, scope: &'s LockScope) -> Option<MutexGuard<'s, T>>
+    where
+        T: 's,
+    {
+        let _ = scope;
+        let guard = Arc::clone(&self.lock).try_lock_owned().ok()?;
+        let hold = Hold::new(
+            RecordRef::Owned(Arc::clone(&self.record)),
+            Location::caller(),
+        );
+        Some(MutexGuard::new(hold, Locked::Owned(guard)))
     }
 
     /// Whether the mutex is held, by whom, and how many wait for it.
@@ -205,95 +280,6 @@ impl<T> fmt::Debug for Mutex<T> {
     }
 }
 
-/// A [`Mutex`] whose guards keep it alive by themselves; see [`Mutex::owned`].
-#[must_use = "choosing the owned form acquires nothing; call `acquire` or `acquire_timeout`"]
-pub struct OwnedMutex<T>(Mutex<T>);
-
-// A guard's type also fits one borrowing the mutex, hence `T: 's`.
-impl<T> OwnedMutex<T> {
-    /// Waits for the lock, for as long as it takes; like [`Mutex::acquire`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// assert_eq!(*count.owned().acquire(&scope).await, 1);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn acquire<'s>(self, scope: &'s LockScope) -> impl Future<Output = MutexGuard<'s, T>>
-    where
-        T: 's,
-    {
-        let _ = scope;
-        let location = Location::caller();
-        async move {
-            let Mutex { lock, record } = self.0;
-            // The owned guard needs its own reference; a failed try gives it up.
-            let ready = Arc::clone(&lock).try_lock_owned().ok();
-            let acquire = lock.lock_owned();
-            let (hold, guard) =
-                Record::hold(RecordRef::Owned(record), ready, acquire, location).await;
-            MutexGuard::new(hold, Locked::Owned(guard))
-        }
-    }
-
-    /// Waits at most `limit` for the lock; like [`Mutex::acquire_timeout`].
-    ///
-    /// # Errors
-    ///
-    /// [`AcquireTimeout`](crate::AcquireTimeout) naming the holder, when the lock did not
-    /// come free in time.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use std::time::Duration;
-    ///
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let guard = count.owned().acquire_timeout(&scope, Duration::from_secs(1)).await;
-    /// assert_eq!(*guard.unwrap(), 1);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn acquire_timeout<'s>(
-        self,
-        scope: &'s LockScope,
-        limit: Duration,
-    ) -> LockWithin<'s, impl Future<Output = MutexGuard<'s, T>>>
-    where
-        T: 's,
-    {
-        let record = RecordRef::Owned(Arc::clone(&self.0.record));
-        LockWithin::new(record, LockKind::Mutex, limit, self.acquire(scope))
-    }
-
-    /// The lock if it is free right now; like [`Mutex::try_acquire`].
-    ///
-    /// ```
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// assert_eq!(count.owned().try_acquire(&scope).as_deref(), Some(&1));
-    /// ```
-    #[track_caller]
-    pub fn try_acquire<'s>(self, scope: &'s LockScope) -> Option<MutexGuard<'s, T>>
-    where
-        T: 's,
-    {
-        let _ = scope;
-        let Mutex { lock, record } = self.0;
-        let guard = lock.try_lock_owned().ok()?;
-        let hold = Hold::new(RecordRef::Owned(record), Location::caller());
-        Some(MutexGuard::new(hold, Locked::Owned(guard)))
-    }
-}
-
-impl<T> fmt::Debug for OwnedMutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("OwnedMutex").field(&self.0).finish()
-    }
-}
-
 /// The lock of a [`Mutex`], held for as long as this value lives, and borrowing the
 /// [`LockScope`] it was acquired in, so that `#[lock_scope(no_unbounded_await)]` can see it.
 /// Reads and writes the value through `Deref` and `DerefMut`.
@@ -307,7 +293,7 @@ impl<T> fmt::Debug for OwnedMutex<T> {
 ///
 /// #[lock_scope(no_unbounded_await)]
 /// async fn ask_user(answers: &Mutex<Vec<String>>) {
-///     let mut list = answers.acquire(&lock_scope).await;
+///     let mut list = answers.lock(&lock_scope).await;
 ///     list.push(user_reply().await); // the lock is still held here
 /// }
 /// ```
@@ -340,7 +326,7 @@ impl<'s, T> MutexGuard<'s, T> {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let cache = fixpoint::Mutex::new("cache", ());
     /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let guard = cache.acquire(&scope).await;
+    /// let guard = cache.lock(&scope).await;
     /// guard.set_label("cache refresh for alice");
     /// assert_eq!(cache.holders()[0].label.as_deref(), Some("cache refresh for alice"));
     /// # }

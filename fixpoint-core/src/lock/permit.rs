@@ -19,7 +19,7 @@ use super::semaphore::Semaphore;
 const HANDOFF_GRACE: Duration = Duration::from_secs(5);
 
 /// The semaphore a permit belongs to: borrowed when acquired in this scope, owned when it
-/// arrived as a [`HandOff`] or through [`Semaphore::owned`].
+/// arrived as a [`HandOff`] or through [`Semaphore::acquire_owned`] and its kin.
 #[derive(Clone)]
 pub(super) enum SemaphoreRef<'s> {
     Borrowed(&'s Semaphore),

@@ -13,10 +13,13 @@ const MAX_READERS: u32 = 32;
 /// A reader-writer lock (tokio's, underneath) whose guards borrow the
 /// [`LockScope`](crate::LockScope) as a [`Permit`](crate::Permit) does:
 /// `#[lock_scope(no_unbounded_await)]` rejects a guard held across an unbounded await, and a
-/// timed-out `acquire_timeout` names the holders, where they locked and for how long.
+/// timed-out [`read_timeout`](RwLock::read_timeout) or [`write_timeout`](RwLock::write_timeout)
+/// names the holders, where they locked and for how long.
 ///
-/// Choose the access with [`read`](RwLock::read) or [`write`](RwLock::write), then take it
-/// with the verbs of the semaphore, `acquire` and `acquire_timeout`, which the attribute knows.
+/// The attribute knows its verbs when they are given `&lock_scope`: it places its checkpoint
+/// before a [`read`](RwLock::read), [`write`](RwLock::write) or their `_owned` forms, and lets
+/// their `_timeout` forms through.
+///
 /// Cloning is cheap and shares the value, like [`Semaphore`](crate::Semaphore).
 ///
 /// ```
@@ -26,8 +29,8 @@ const MAX_READERS: u32 = 32;
 /// #[lock_scope(no_unbounded_await)]
 /// async fn rename(config: &RwLock<String>) -> Result<usize, fixpoint::AcquireTimeout> {
 ///     let limit = Duration::from_secs(1);
-///     config.write().acquire_timeout(&lock_scope, limit).await?.push_str("-v2");
-///     let name = config.read().acquire_timeout(&lock_scope, limit).await?;
+///     config.write_timeout(&lock_scope, limit).await?.push_str("-v2");
+///     let name = config.read_timeout(&lock_scope, limit).await?;
 ///     Ok(name.len())
 /// }
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -92,34 +95,6 @@ impl<T> RwLock<T> {
         &self.record.name
     }
 
-    /// Shared access, to acquire: `lock.read().acquire(&lock_scope)`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let config = fixpoint::RwLock::new("config", 7);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let (a, b) = (config.read().acquire(&scope).await, config.read().acquire(&scope).await);
-    /// assert_eq!(*a + *b, 14);
-    /// # }
-    /// ```
-    pub fn read(&self) -> Read<'_, T> {
-        Read(self)
-    }
-
-    /// Exclusive access, to acquire: `lock.write().acquire(&lock_scope)`.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let config = fixpoint::RwLock::new("config", 7);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// *config.write().acquire(&scope).await += 1;
-    /// assert_eq!(*config.read().acquire(&scope).await, 8);
-    /// # }
-    /// ```
-    pub fn write(&self) -> Write<'_, T> {
-        Write(self)
-    }
-
     /// Readers or writer now, waiters, and the longest current hold.
     ///
     /// ```
@@ -149,59 +124,5 @@ impl<T> fmt::Debug for RwLock<T> {
             .field("name", &self.record.name)
             .field("gauges", &self.gauges())
             .finish_non_exhaustive()
-    }
-}
-
-/// Shared access to an [`RwLock`], to acquire; see [`RwLock::read`].
-#[must_use = "choosing an access acquires nothing; call `acquire` or `acquire_timeout`"]
-pub struct Read<'a, T>(pub(super) &'a RwLock<T>);
-
-/// Exclusive access to an [`RwLock`], to acquire; see [`RwLock::write`].
-#[must_use = "choosing an access acquires nothing; call `acquire` or `acquire_timeout`"]
-pub struct Write<'a, T>(pub(super) &'a RwLock<T>);
-
-/// Shared access whose guards keep the [`RwLock`] alive by themselves; see [`Read::owned`].
-#[must_use = "choosing an access acquires nothing; call `acquire` or `acquire_timeout`"]
-pub struct OwnedRead<T>(pub(super) RwLock<T>);
-
-/// Exclusive access whose guards keep the [`RwLock`] alive by themselves; see
-/// [`Write::owned`].
-#[must_use = "choosing an access acquires nothing; call `acquire` or `acquire_timeout`"]
-pub struct OwnedWrite<T>(pub(super) RwLock<T>);
-
-impl<'a, T> Read<'a, T> {
-    /// The owned form, whose guards keep the lock alive by themselves and borrow only the
-    /// scope. The contract is unchanged: the guard still borrows the scope.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let config = fixpoint::RwLock::new("config", 7);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let guard = config.read().owned().acquire(&scope).await;
-    /// drop(config); // the guard keeps the lock alive
-    /// assert_eq!(*guard, 7);
-    /// # }
-    /// ```
-    pub fn owned(self) -> OwnedRead<T> {
-        OwnedRead(self.0.clone())
-    }
-}
-
-impl<'a, T> Write<'a, T> {
-    /// The owned form, whose guards keep the lock alive by themselves and borrow only the
-    /// scope. The contract is unchanged: the guard still borrows the scope.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let config = fixpoint::RwLock::new("config", 7);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let mut guard = config.write().owned().acquire(&scope).await;
-    /// *guard += 1;
-    /// drop(guard);
-    /// assert_eq!(*config.read().acquire(&scope).await, 8);
-    /// # }
-    /// ```
-    pub fn owned(self) -> OwnedWrite<T> {
-        OwnedWrite(self.0.clone())
     }
 }

@@ -81,14 +81,15 @@ pub fn checkpoint_after<F>(future: F, _: &mut Checkpoint) -> F {
 /// declares why it may not.
 ///
 /// Implemented for [`bounded`](crate::bounded) / `tokio::time::timeout` futures, `tokio` sleeps,
-/// [`Semaphore::acquire_timeout`](crate::Semaphore::acquire_timeout), and
+/// [`Semaphore::acquire_timeout`](crate::Semaphore::acquire_timeout) and the `*_timeout` waits
+/// of [`Mutex`](crate::Mutex) and [`RwLock`](crate::RwLock), and
 /// [`allow_unbounded`](crate::allow_unbounded) exceptions.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a bounded wait, so it may not be awaited while a permit is held",
     label = "awaited as if it were bounded",
     note = "inside #[lock_scope(no_unbounded_await)], `bounded`, `timeout`, `sleep`, \
-            `acquire_timeout` and `allow_unbounded` must be fixpoint's or tokio's own; \
-            wrap the future in `fixpoint::bounded(duration, future)` instead"
+            `acquire_timeout`, the locks' `*_timeout` and `allow_unbounded` must be fixpoint's or \
+            tokio's own; wrap the future in `fixpoint::bounded(duration, future)` instead"
 )]
 pub trait VisiblyBounded {}
 

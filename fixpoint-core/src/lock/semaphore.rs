@@ -129,9 +129,10 @@ impl Semaphore {
         ))
     }
 
-    /// The owned form, whose permits keep the semaphore alive by themselves and borrow only the
-    /// scope: for a struct that owns the semaphore and calls its own `&mut self` methods while
-    /// a permit is alive. The contract is unchanged: the permit still borrows the scope.
+    /// Waits for a permit like [`acquire`](Semaphore::acquire), but the permit keeps the
+    /// semaphore alive by itself and borrows only the scope: for a struct that owns the
+    /// semaphore and calls its own `&mut self` methods while a permit is alive. The contract is
+    /// unchanged: the permit still borrows the scope, and this wait is unbounded.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -143,13 +144,69 @@ impl Semaphore {
     ///
     /// let mut pool = Pool { agents: fixpoint::Semaphore::new("agents", 1), runs: 0 };
     /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let permit = pool.agents.owned().acquire(&scope).await;
+    /// let permit = pool.agents.acquire_owned(&scope).await;
     /// pool.count_run(); // the permit does not borrow `pool`
+    /// drop(pool); // nor does it need it: it keeps the semaphore alive
     /// drop(permit);
     /// # }
     /// ```
-    pub fn owned(&self) -> OwnedSemaphore {
-        OwnedSemaphore(self.clone())
+    #[track_caller]
+    pub fn acquire_owned<'s>(
+        &self,
+        scope: &'s LockScope,
+    ) -> impl Future<Output = Permit<'s>> + Send + use<'s> {
+        let owned = SemaphoreRef::Owned(self.clone());
+        Semaphore::acquire_at(owned, scope, Location::caller(), None)
+    }
+
+    /// Waits at most `limit` for a permit, owned: the permit of
+    /// [`acquire_owned`](Semaphore::acquire_owned) within the bound of
+    /// [`acquire_timeout`](Semaphore::acquire_timeout). A wait the attribute accepts as bounded.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireTimeout`] naming every holder, when no permit came free in time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let pool = fixpoint::Semaphore::new("agents", 1);
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let permit = pool.acquire_owned_timeout(&scope, Duration::from_secs(1)).await;
+    /// assert!(permit.is_ok());
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn acquire_owned_timeout<'s>(
+        &self,
+        scope: &'s LockScope,
+        limit: Duration,
+    ) -> AcquireWithin<'s> {
+        AcquireWithin {
+            semaphore: SemaphoreRef::Owned(self.clone()),
+            scope,
+            limit,
+            location: Location::caller(),
+            label: None,
+        }
+    }
+
+    /// A permit if one is free right now, owned; like [`try_acquire`](Semaphore::try_acquire)
+    /// with the permit of [`acquire_owned`](Semaphore::acquire_owned).
+    ///
+    /// ```
+    /// let pool = fixpoint::Semaphore::new("agents", 1);
+    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let permit = pool.try_acquire_owned(&scope);
+    /// assert!(permit.is_some() && pool.try_acquire(&scope).is_none());
+    /// ```
+    #[track_caller]
+    pub fn try_acquire_owned<'s>(&self, scope: &'s LockScope) -> Option<Permit<'s>> {
+        let permit = self.inner.tokio.try_acquire().ok()?;
+        permit.forget();
+        let owned = SemaphoreRef::Owned(self.clone());
+        Some(Permit::claim(owned, scope, Location::caller()))
     }
 
     /// Permits in flight, waiters, and the longest current hold.
@@ -234,73 +291,5 @@ impl Inner {
     pub(super) fn release(&self, index: usize) {
         self.slots.release(index);
         self.tokio.add_permits(1);
-    }
-}
-
-/// A [`Semaphore`] whose permits keep it alive by themselves; see [`Semaphore::owned`].
-#[derive(Debug)]
-#[must_use = "choosing the owned form acquires nothing; call `acquire` or `acquire_timeout`"]
-pub struct OwnedSemaphore(Semaphore);
-
-impl OwnedSemaphore {
-    /// Waits for a permit, for as long as it takes; like [`Semaphore::acquire`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let pool = fixpoint::Semaphore::new("agents", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let permit = pool.owned().acquire(&scope).await;
-    /// drop(pool); // the permit keeps the semaphore alive
-    /// drop(permit);
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn acquire(self, scope: &LockScope) -> impl Future<Output = Permit<'_>> + Send + '_ {
-        Semaphore::acquire_at(SemaphoreRef::Owned(self.0), scope, Location::caller(), None)
-    }
-
-    /// Waits at most `limit` for a permit; like [`Semaphore::acquire_timeout`].
-    ///
-    /// # Errors
-    ///
-    /// [`AcquireTimeout`] naming every holder, when no permit came free in time.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use std::time::Duration;
-    ///
-    /// let pool = fixpoint::Semaphore::new("agents", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// let permit = pool.owned().acquire_timeout(&scope, Duration::from_secs(1)).await;
-    /// assert!(permit.is_ok());
-    /// # }
-    /// ```
-    #[track_caller]
-    pub fn acquire_timeout(self, scope: &LockScope, limit: Duration) -> AcquireWithin<'_> {
-        AcquireWithin {
-            semaphore: SemaphoreRef::Owned(self.0),
-            scope,
-            limit,
-            location: Location::caller(),
-            label: None,
-        }
-    }
-
-    /// A permit if one is free right now; like [`Semaphore::try_acquire`].
-    ///
-    /// ```
-    /// let pool = fixpoint::Semaphore::new("agents", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
-    /// assert!(pool.owned().try_acquire(&scope).is_some());
-    /// ```
-    #[track_caller]
-    pub fn try_acquire(self, scope: &LockScope) -> Option<Permit<'_>> {
-        let permit = self.0.inner.tokio.try_acquire().ok()?;
-        permit.forget();
-        Some(Permit::claim(
-            SemaphoreRef::Owned(self.0),
-            scope,
-            Location::caller(),
-        ))
     }
 }

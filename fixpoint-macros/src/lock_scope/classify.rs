@@ -5,10 +5,32 @@ use syn::{Expr, ExprCall, ExprMethodCall, Lit};
 
 /// The functions whose futures end within a known time, or declare why not.
 const BOUNDED_CALLS: &[&str] = &["bounded", "timeout", "timeout_at", "sleep", "sleep_until"];
-/// The methods whose futures end within a known time.
+/// The methods whose futures end within a known time, whatever their arguments.
 const BOUNDED_METHODS: &[&str] = &["bounded", "acquire_timeout", "reacquire_timeout"];
-/// The methods that wait for a permit of the scope, for as long as it takes.
-const ACQUISITIONS: &[&str] = &["acquire", "reacquire"];
+/// The lock methods whose futures end within a known time, when given `&lock_scope`. Common
+/// words (a user's `read_timeout(limit)`) keep their own kind without it.
+const SCOPED_BOUNDED_METHODS: &[&str] = &[
+    "lock_timeout",
+    "read_timeout",
+    "write_timeout",
+    "acquire_owned_timeout",
+    "lock_owned_timeout",
+    "read_owned_timeout",
+    "write_owned_timeout",
+];
+/// The methods that wait for a permit or guard of the scope, for as long as it takes, when
+/// given `&lock_scope`; without it (tokio's `mutex.lock()`) they are plain unbounded waits.
+const ACQUISITIONS: &[&str] = &[
+    "acquire",
+    "reacquire",
+    "acquire_owned",
+    "lock",
+    "lock_owned",
+    "read",
+    "read_owned",
+    "write",
+    "write_owned",
+];
 /// Macros that await what they are given.
 const AWAITING_MACROS: &[&str] = &["select", "join", "try_join", "select_biased"];
 
@@ -18,7 +40,7 @@ pub(crate) enum Wait<'a> {
     Bounded,
     /// `allow_unbounded(reason, future)`: not checkpointed; the reason must be written out.
     Exempt(&'a ExprCall),
-    /// `sem.acquire(&lock_scope)`: waits without bound, and borrows the scope itself, so the
+    /// `sem.acquire(&lock_scope)`, `mutex.lock(&lock_scope)`: waits without bound, and borrows the scope itself, so the
     /// checkpoint comes before the future is made.
     Acquisition,
     /// Anything else: waits without bound.
@@ -39,9 +61,13 @@ pub(crate) fn classify(base: &Expr) -> Wait<'_> {
 
 fn classify_method(call: &ExprMethodCall) -> Wait<'_> {
     let method = call.method.to_string();
-    if BOUNDED_METHODS.contains(&method.as_str()) {
+    let method = method.as_str();
+    let takes_scope = || call.args.iter().any(is_scope_ref);
+    if BOUNDED_METHODS.contains(&method)
+        || (SCOPED_BOUNDED_METHODS.contains(&method) && takes_scope())
+    {
         Wait::Bounded
-    } else if ACQUISITIONS.contains(&method.as_str()) && call.args.iter().any(is_scope_ref) {
+    } else if ACQUISITIONS.contains(&method) && takes_scope() {
         Wait::Acquisition
     } else {
         Wait::Unbounded
@@ -100,5 +126,57 @@ fn strip(expr: &Expr) -> &Expr {
         Expr::Paren(inner) => strip(&inner.expr),
         Expr::Group(inner) => strip(&inner.expr),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Wait, classify};
+
+    fn kind(source: &str) -> &'static str {
+        let expr: syn::Expr = syn::parse_str(source).expect("test input parses");
+        match classify(&expr) {
+            Wait::Bounded => "bounded",
+            Wait::Exempt(_) => "exempt",
+            Wait::Acquisition => "acquisition",
+            Wait::Unbounded => "unbounded",
+        }
+    }
+
+    const VERBS: &[&str] = &[
+        "lock",
+        "read",
+        "write",
+        "lock_owned",
+        "read_owned",
+        "write_owned",
+    ];
+
+    /// The lock verbs given `&lock_scope` are acquisitions, or bounded with their `_timeout`.
+    #[test]
+    fn lock_verbs_with_the_scope() {
+        for verb in VERBS.iter().chain(&["acquire_owned"]) {
+            let call = format!("m.{verb}(&(lock_scope))");
+            assert_eq!(kind(&call), "acquisition", "{call}");
+            let call = format!("m.{verb}_timeout(&lock_scope, limit)");
+            assert_eq!(kind(&call), "bounded", "{call}");
+        }
+    }
+
+    /// Without `&lock_scope`, the new verbs are a user's own waits, classified as before.
+    #[test]
+    fn lock_verbs_without_the_scope_are_unbounded() {
+        for call in [
+            "tokio_mutex.lock()",
+            "file.read(&mut buf)",
+            "db.write(&scope)",
+            "m.read_timeout(limit)",
+            "m.lock_timeout(&mut lock_scope, limit)",
+            "sem.acquire_owned()",
+        ] {
+            assert_eq!(kind(call), "unbounded", "{call}");
+        }
+        // The semaphore's first names keep their name-only rule.
+        assert_eq!(kind("sem.acquire_timeout(limit)"), "bounded");
     }
 }
