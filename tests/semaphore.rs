@@ -229,18 +229,27 @@ async fn slow_receiver(handoff: HandOff) {
 async fn a_hand_off_held_across_a_wait_panics_in_debug_builds() {
     let pool = Semaphore::new("agents", 1);
     let scope = LockScope::unchecked("the sender");
-    let handoff = pool.acquire(&scope).await.hand_off();
-    tokio::time::sleep(Duration::from_secs(6)).await; // the wait nobody could see
-    slow_receiver(handoff).await;
+    let task = pool.acquire(&scope).await.spawn(|handoff| async move {
+        tokio::time::sleep(Duration::from_secs(6)).await; // the wait nobody could see
+        slow_receiver(handoff).await;
+    });
+    if let Err(panicked) = task.await {
+        std::panic::resume_unwind(panicked.into_panic());
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_prompt_hand_off_keeps_its_permit_until_the_receiver_drops_it() {
     let pool = Semaphore::new("agents", 1);
     let scope = LockScope::unchecked("the sender");
-    let handoff = pool.acquire(&scope).await.hand_off();
+    let (entered, enter) = tokio::sync::oneshot::channel::<()>();
+    let task = pool.acquire(&scope).await.spawn(|handoff| async move {
+        let _ = enter.await; // held by the spawned task, not by the sender
+        slow_receiver(handoff).await;
+    });
     assert_eq!(pool.gauges().in_flight, 1);
-    tokio::spawn(slow_receiver(handoff)).await.unwrap();
+    entered.send(()).unwrap();
+    task.await.unwrap();
     assert_eq!(pool.gauges().in_flight, 0);
     drop(pool.acquire(&scope).await);
 }

@@ -16,8 +16,7 @@ async fn worker(handoff: fixpoint::HandOff) -> usize {
 #[lock_scope(no_unbounded_await)]
 async fn dispatch(pool: Semaphore) -> usize {
     let permit = pool.acquire(&lock_scope).await;
-    let task = tokio::spawn(worker(permit.hand_off()));
-    task.await.unwrap()
+    permit.spawn(worker).await.unwrap()
 }
 
 #[tokio::main(flavor = "current_thread")]

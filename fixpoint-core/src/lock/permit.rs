@@ -39,8 +39,8 @@ impl SemaphoreRef<'_> {
 /// [`LockScope`] it was acquired in, so that `#[lock_scope(no_unbounded_await)]` can see it.
 ///
 /// Dropping it gives the permit back. To give it up around a long wait and take it again
-/// afterwards, use [`release`](Permit::release); to move it into a spawned task, use
-/// [`hand_off`](Permit::hand_off).
+/// afterwards, use [`release`](Permit::release); to move it into a new task, use
+/// [`spawn`](Permit::spawn).
 ///
 /// Holding it across an unbounded await does not compile:
 ///
@@ -114,10 +114,42 @@ impl<'s> Permit<'s> {
         Released { semaphore, label }
     }
 
-    /// Detaches the permit from this scope so that it can move into a spawned task, which
-    /// enters it into its own scope with [`HandOff::enter`] (a `HandOff` parameter of a
-    /// `#[lock_scope]` function is entered automatically).
-    pub fn hand_off(self) -> HandOff {
+    /// Moves the permit into a new task: `task` receives it as a [`HandOff`] and the
+    /// returned future is spawned at once. A `HandOff` parameter of a `#[lock_scope]` fn is
+    /// entered into that fn's scope before its first line, so the permit is seen by a scope
+    /// from end to end; and the sender never holds a `HandOff` itself, so it cannot keep one
+    /// across its own waits (there is no other way to make one).
+    ///
+    /// ```
+    /// use fixpoint::{lock_scope, HandOff, Semaphore};
+    ///
+    /// #[lock_scope(no_unbounded_await)]
+    /// async fn worker(permit: HandOff) -> usize {
+    ///     permit.held_for().as_secs() as usize // a permit of this scope here
+    /// }
+    ///
+    /// #[lock_scope(no_unbounded_await)]
+    /// async fn dispatch(pool: Semaphore) -> usize {
+    ///     let permit = pool.acquire(&lock_scope).await;
+    ///     permit.spawn(worker).await.unwrap()
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let pool = Semaphore::new("agents", 1);
+    /// # assert_eq!(dispatch(pool.clone()).await, 0);
+    /// # assert_eq!(pool.gauges().in_flight, 0);
+    /// # }
+    /// ```
+    pub fn spawn<F, Fut>(self, task: F) -> tokio::task::JoinHandle<Fut::Output>
+    where
+        F: FnOnce(HandOff) -> Fut,
+        Fut: core::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        tokio::spawn(task(self.hand_off()))
+    }
+
+    /// Detaches the permit from this scope, for [`spawn`](Permit::spawn).
+    fn hand_off(self) -> HandOff {
         let semaphore = self.semaphore.get().clone();
         let slot = self.slot;
         // The permit now belongs to the hand-off: keep its slot, skip this drop.
@@ -154,7 +186,7 @@ impl fmt::Debug for Permit<'_> {
     }
 }
 
-/// A permit in transit to another task; see [`Permit::hand_off`].
+/// A permit in transit to another task; made only by [`Permit::spawn`], for the task it spawns.
 ///
 /// The borrow checker cannot see a permit while it travels. Enter it into the receiving task's
 /// scope at once: in debug builds, entering a hand-off more than five seconds after it was made
