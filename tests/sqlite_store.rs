@@ -19,20 +19,9 @@ use fixpoint::{
 use tokio::sync::watch;
 use tokio::time::timeout;
 
-#[terminal_state]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProjectStatus {
-    #[initial]
-    #[to(Running, Failed)]
-    Initialized,
-    #[to(Completed, Failed)]
-    Running,
-    #[terminal]
-    Completed,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+#[path = "common/project.rs"]
+mod project;
+use project::*;
 
 fn scratch_file(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("fixpoint-{name}-{}.db", std::process::id()));

@@ -14,23 +14,11 @@ use std::time::Duration;
 
 use fixpoint::{
     Config, Lifecycle, MemoryStore, Outcome, Row, SqliteStore, StatusStore, StoreError, Supervisor,
-    terminal_state,
 };
 
-#[terminal_state]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProjectStatus {
-    #[initial]
-    #[to(Running, Failed)]
-    Initialized,
-    #[to(Completed, Failed)]
-    Running,
-    #[terminal]
-    Completed,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+#[path = "common/project.rs"]
+mod project;
+use project::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Fault {
