@@ -377,7 +377,58 @@ fn scratch(backend: &str, test: &str) -> std::path::PathBuf {
     path
 }
 
+/// A store seen only through [`StatusStore::apply_now`], the path a supervisor takes for a
+/// store that applies writes at once: that path keeps the whole contract too.
+struct AtOnce<S>(S);
+
+impl<S: StatusStore<Job>> StatusStore<Job> for AtOnce<S> {
+    async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        self.0.insert(id, owner).await
+    }
+
+    async fn apply(
+        &self,
+        owner: &str,
+        writes: &[RowWrite<Job>],
+    ) -> Result<fixpoint::Refused, StoreError> {
+        self.0
+            .apply_now(owner, writes)
+            .expect("this store applies writes at once")
+    }
+
+    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.0.renew_lease(owner, ttl).await
+    }
+
+    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
+        self.0.release_lease(owner).await
+    }
+
+    async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
+        self.0.orphans().await
+    }
+
+    async fn adopt(
+        &self,
+        id: &str,
+        from_owner: &str,
+        status: fixpoint::State<Job>,
+        to_owner: &str,
+    ) -> Result<bool, StoreError> {
+        self.0.adopt(id, from_owner, status, to_owner).await
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
+        self.0.prune(retention).await
+    }
+
+    async fn rows(&self) -> Result<Vec<Row>, StoreError> {
+        self.0.rows().await
+    }
+}
+
 store_contract!(memory, |_| MemoryStore::<Job>::new());
+store_contract!(memory_at_once, |_| AtOnce(MemoryStore::<Job>::new()));
 store_contract!(sqlite, |test| SqliteStore::<Job>::open(scratch(
     "sqlite", test
 ))

@@ -362,8 +362,19 @@ async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
 /// recovers, every row ends with its status and reason: nothing lost, nothing half-written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_loses_nothing_and_flush_says_why() {
+    a_failing_store_loses_nothing(Flaky::new(MemoryStore::new())).await;
+}
+
+/// The same for a store that applies writes at once: the first write it fails goes to the
+/// writer, and so does every later one, in order; the writer retries them as above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_applying_at_once_hands_its_failures_to_the_writer() {
+    a_failing_store_loses_nothing(Flaky::at_once(MemoryStore::new())).await;
+}
+
+async fn a_failing_store_loses_nothing(store: Flaky<MemoryStore<ProjectStatus>>) {
     quiet_injected_panics();
-    let store = Arc::new(Flaky::new(MemoryStore::new()));
+    let store = Arc::new(store);
     store.fail(true);
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     let mut rng = XorShift(0xd15c);

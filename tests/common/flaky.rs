@@ -12,6 +12,8 @@ pub struct Flaky<S> {
     failing: AtomicBool,
     failing_owner: std::sync::Mutex<Option<String>>,
     refused_batches: AtomicU64,
+    /// Offers [`StatusStore::apply_now`] (the inner store's), failing it as `apply` fails.
+    at_once: bool,
 }
 
 impl<S> Flaky<S> {
@@ -21,7 +23,26 @@ impl<S> Flaky<S> {
             failing: AtomicBool::new(false),
             failing_owner: std::sync::Mutex::new(None),
             refused_batches: AtomicU64::new(0),
+            at_once: false,
         }
+    }
+
+    /// A flaky store that applies writes at once, as the inner one does (a supervisor then
+    /// writes on its tasks' threads and hands a failed write to its writer).
+    pub fn at_once(inner: S) -> Self {
+        Flaky {
+            at_once: true,
+            ..Flaky::new(inner)
+        }
+    }
+
+    fn failing(&self, owner: &str) -> bool {
+        let owner_fails = self.failing_owner.lock().unwrap().as_deref() == Some(owner);
+        if self.failing.load(Ordering::SeqCst) || owner_fails {
+            self.refused_batches.fetch_add(1, Ordering::SeqCst);
+            return true;
+        }
+        false
     }
 
     pub fn fail(&self, failing: bool) {
@@ -45,12 +66,20 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
     }
 
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
-        let owner_fails = self.failing_owner.lock().unwrap().as_deref() == Some(owner);
-        if self.failing.load(Ordering::SeqCst) || owner_fails {
-            self.refused_batches.fetch_add(1, Ordering::SeqCst);
-            return Err(StoreError::Backend("database or disk is full".into()));
+        if self.failing(owner) {
+            return Err(full());
         }
         self.inner.apply(owner, writes).await
+    }
+
+    fn apply_now(&self, owner: &str, writes: &[RowWrite<L>]) -> Option<Result<Refused, StoreError>> {
+        if !self.at_once {
+            return None;
+        }
+        if !writes.is_empty() && self.failing(owner) {
+            return Some(Err(full()));
+        }
+        self.inner.apply_now(owner, writes)
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -82,4 +111,8 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
     async fn rows(&self) -> Result<Vec<Row>, StoreError> {
         self.inner.rows().await
     }
+}
+
+fn full() -> StoreError {
+    StoreError::Backend("database or disk is full".into())
 }

@@ -2,7 +2,11 @@
 //! them.
 
 use core::fmt;
-use std::collections::{HashMap, VecDeque, hash_map};
+use core::hash::BuildHasher;
+use std::collections::{HashMap, VecDeque};
+
+use hashbrown::HashTable;
+use hashbrown::hash_table;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -24,7 +28,12 @@ pub struct MemoryStore<L> {
 
 /// Rows keep interned ids and owners and the state as its id: a transition allocates nothing.
 struct Inner<L> {
-    rows: HashMap<Arc<str>, Entry<L>>,
+    /// Rows by id. Each keeps its id's hash: a table that grows moves its rows without
+    /// hashing an id again.
+    rows: HashTable<Entry<L>>,
+    /// foldhash, seeded per store: a few nanoseconds an id where `std`'s SipHash takes tens,
+    /// and ids chosen to collide would have to guess the seed.
+    hasher: foldhash::fast::RandomState,
     /// Terminal rows in the order they turned terminal: what retention prunes, oldest first.
     finished: VecDeque<(i64, Arc<str>)>,
     /// Owner ids and their lease expiry: each row holds a clone of its owner's `Arc`, so an
@@ -35,8 +44,9 @@ struct Inner<L> {
 }
 
 struct Entry<L> {
-    /// The row's key, shared with the map and the retention queue.
+    /// The row's key, shared with the retention queue (and the supervisor's task).
     id: Arc<str>,
+    hash: u64,
     owner: Arc<str>,
     state: State<L>,
     reason: Option<String>,
@@ -54,7 +64,8 @@ impl<L: Lifecycle> MemoryStore<L> {
     pub fn new() -> Self {
         MemoryStore {
             inner: Mutex::new(Inner {
-                rows: HashMap::new(),
+                rows: HashTable::new(),
+                hasher: foldhash::fast::RandomState::default(),
                 finished: VecDeque::new(),
                 owners: HashMap::new(),
                 last_owner: None,
@@ -64,6 +75,27 @@ impl<L: Lifecycle> MemoryStore<L> {
 
     fn lock(&self) -> MutexGuard<'_, Inner<L>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies `writes` a few per lock: a long batch must not keep the spawns' inserts waiting.
+    fn apply_locked(&self, owner: &str, writes: &[RowWrite<L>]) -> Refused {
+        if let [write] = writes {
+            // A supervisor's writes, one by one as its tasks make them.
+            return match self.lock().apply_one(owner, write) {
+                Ok(()) => Vec::new(),
+                Err(error) => vec![(0, error)],
+            };
+        }
+        let mut refused = Vec::new();
+        for (chunk, writes) in writes.chunks(WRITES_PER_LOCK).enumerate() {
+            let mut inner = self.lock();
+            for (offset, write) in writes.iter().enumerate() {
+                if let Err(error) = inner.apply_one(owner, write) {
+                    refused.push((chunk * WRITES_PER_LOCK + offset, error));
+                }
+            }
+        }
+        refused
     }
 }
 
@@ -100,10 +132,9 @@ impl<L: Lifecycle> Inner<L> {
             .is_some_and(|expires| expires > now)
     }
 
-    fn apply_one(&mut self, owner: &str, write: &RowWrite<L>, now: i64) -> Result<(), StoreError> {
+    fn apply_one(&mut self, owner: &str, write: &RowWrite<L>) -> Result<(), StoreError> {
         let entry = self
-            .rows
-            .get_mut(write.id())
+            .find_mut(write.id())
             .ok_or_else(|| StoreError::NotFound {
                 id: write.id().to_owned(),
             })?;
@@ -124,7 +155,8 @@ impl<L: Lifecycle> Inner<L> {
                 }
                 entry.state = transition.to();
                 if transition.to().is_terminal() {
-                    self.finished.push_back((now, Arc::clone(&entry.id)));
+                    let id = Arc::clone(&entry.id);
+                    self.finished.push_back((finished_at(), id));
                 }
             }
             RowChange::Reason(reason) => entry.reason = Some(reason.clone()),
@@ -134,14 +166,19 @@ impl<L: Lifecycle> Inner<L> {
 
     fn insert(&mut self, id: Arc<str>, owner: &str) -> Result<(), StoreError> {
         let owner = self.owner(owner);
-        match self.rows.entry(Arc::clone(&id)) {
-            hash_map::Entry::Occupied(taken) => Err(StoreError::IdTaken {
+        let hash = self.hasher.hash_one(&*id);
+        match self
+            .rows
+            .entry(hash, |row| row.id == id, |row| row.hash)
+        {
+            hash_table::Entry::Occupied(taken) => Err(StoreError::IdTaken {
                 id: id.to_string(),
                 status: taken.get().state.name().to_owned(),
             }),
-            hash_map::Entry::Vacant(row) => {
+            hash_table::Entry::Vacant(row) => {
                 row.insert(Entry {
                     id,
+                    hash,
                     owner,
                     state: L::initial(),
                     reason: None,
@@ -151,9 +188,30 @@ impl<L: Lifecycle> Inner<L> {
         }
     }
 
-    fn row(id: &Arc<str>, entry: &Entry<L>) -> Row {
+    fn find(&self, id: &str) -> Option<&Entry<L>> {
+        let hash = self.hasher.hash_one(id);
+        self.rows.find(hash, |row| &*row.id == id)
+    }
+
+    fn find_mut(&mut self, id: &str) -> Option<&mut Entry<L>> {
+        let hash = self.hasher.hash_one(id);
+        self.rows.find_mut(hash, |row| &*row.id == id)
+    }
+
+    fn remove(&mut self, id: &str) -> bool {
+        let hash = self.hasher.hash_one(id);
+        match self.rows.find_entry(hash, |row| &*row.id == id) {
+            Ok(row) => {
+                row.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn row(entry: &Entry<L>) -> Row {
         Row {
-            id: id.to_string(),
+            id: entry.id.to_string(),
             owner: entry.owner.to_string(),
             status: entry.state.name().to_owned(),
             reason: entry.reason.clone(),
@@ -176,18 +234,16 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     }
 
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
-        let now = now_millis();
-        let mut refused = Vec::new();
-        // A few writes per lock: a long batch must not keep the spawns' inserts waiting.
-        for (chunk, writes) in writes.chunks(WRITES_PER_LOCK).enumerate() {
-            let mut inner = self.lock();
-            for (offset, write) in writes.iter().enumerate() {
-                if let Err(error) = inner.apply_one(owner, write, now) {
-                    refused.push((chunk * WRITES_PER_LOCK + offset, error));
-                }
-            }
-        }
-        Ok(refused)
+        Ok(self.apply_locked(owner, writes))
+    }
+
+    /// Always: a memory store's writes wait on nothing but its lock.
+    fn apply_now(
+        &self,
+        owner: &str,
+        writes: &[RowWrite<L>],
+    ) -> Option<Result<Refused, StoreError>> {
+        Some(Ok(self.apply_locked(owner, writes)))
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -214,8 +270,8 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         let orphans = inner
             .rows
             .iter()
-            .filter(|(_, entry)| !entry.state.is_terminal() && !inner.live(&entry.owner, now))
-            .map(|(id, entry)| Inner::row(id, entry))
+            .filter(|entry| !entry.state.is_terminal() && !inner.live(&entry.owner, now))
+            .map(Inner::row)
             .collect();
         Ok(Inner::<L>::sorted(orphans))
     }
@@ -232,12 +288,12 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         if inner.live(from_owner, now) {
             return Ok(false);
         }
-        match inner.rows.get(id) {
+        match inner.find(id) {
             Some(entry) if &*entry.owner == from_owner && entry.state == status => {}
             _ => return Ok(false),
         }
         let to_owner = inner.owner(to_owner);
-        if let Some(entry) = inner.rows.get_mut(id) {
+        if let Some(entry) = inner.find_mut(id) {
             entry.owner = to_owner;
         }
         Ok(true)
@@ -259,7 +315,7 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
                 break;
             };
             // Only terminal rows are queued, and nothing leaves a terminal state.
-            pruned += u64::from(inner.rows.remove(&id).is_some());
+            pruned += u64::from(inner.remove(&id));
         }
         inner.forget_owners();
         Ok(pruned)
@@ -270,10 +326,17 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         let rows = inner
             .rows
             .iter()
-            .map(|(id, entry)| Inner::row(id, entry))
+            .map(Inner::row)
             .collect();
         Ok(Inner::<L>::sorted(rows))
     }
+}
+
+/// When a row turned terminal, for retention: the coarse clock (a few milliseconds behind at
+/// most) costs a transition next to nothing.
+fn finished_at() -> i64 {
+    let now = coarsetime::Clock::now_since_epoch().as_millis();
+    i64::try_from(now).unwrap_or(i64::MAX)
 }
 
 impl<L> fmt::Debug for MemoryStore<L> {

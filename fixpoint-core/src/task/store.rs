@@ -87,6 +87,25 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
         writes: &[RowWrite<L>],
     ) -> impl Future<Output = Result<Refused, StoreError>> + Send;
 
+    /// Applies `writes` at once on the calling thread, if this store can do so without waiting
+    /// on anything but a short lock (an in-memory store); `None`, the default, if it cannot.
+    /// When it can, the supervisor applies each write as its task makes it instead of batching
+    /// writes through its writer thread: there is no I/O to amortize. A store answers the same
+    /// way on every call; when it answers, [`apply`](Self::apply)'s contract holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply). A supervisor that meets an error here hands the write to its
+    /// writer, which retries it, and batches every later write.
+    fn apply_now(
+        &self,
+        owner: &str,
+        writes: &[RowWrite<L>],
+    ) -> Option<Result<Refused, StoreError>> {
+        let _ = (owner, writes);
+        None
+    }
+
     /// Declares `owner` alive for `ttl` more.
     ///
     /// # Errors
@@ -261,6 +280,14 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Arc<S> {
         writes: &[RowWrite<L>],
     ) -> impl Future<Output = Result<Refused, StoreError>> + Send {
         (**self).apply(owner, writes)
+    }
+
+    fn apply_now(
+        &self,
+        owner: &str,
+        writes: &[RowWrite<L>],
+    ) -> Option<Result<Refused, StoreError>> {
+        (**self).apply_now(owner, writes)
     }
 
     fn renew_lease(

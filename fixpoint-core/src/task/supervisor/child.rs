@@ -3,12 +3,11 @@
 
 use core::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use super::children::Children;
-use super::queue::Queued;
 use super::report::Counters;
 use crate::lifecycle::{Event, Lifecycle, Recorder, State};
 use crate::task::store::{RowChange, RowWrite, Transition};
@@ -25,12 +24,16 @@ pub(super) const ENDED_BY_SUPERVISOR: u8 = 2;
 pub(super) struct Child<L> {
     pub(super) id: Arc<str>,
     pub(super) slot: AtomicUsize,
-    pub(super) abort: OnceLock<AbortHandle>,
+    /// The task's handle, to abort it (never joined: the task reports through its `Exit`).
+    pub(super) task: OnceLock<JoinHandle<()>>,
     /// Who ended the row: [`BY_TASK`] while the task's own writes stand.
     ended_by: AtomicU8,
     /// The state the task last recorded, for the supervisor to end the row from. Both are
-    /// read and written under the queue's lock, with the writes they decide.
+    /// read and written under `writing`, with the writes they decide.
     state: AtomicU16,
+    /// Held while the row is written: the task's own writes and the supervisor's end of the
+    /// row are made one at a time, each with the check that decides it.
+    writing: Mutex<()>,
     pub(super) children: Arc<Children<L>>,
 }
 
@@ -39,9 +42,10 @@ impl<L: Lifecycle> Child<L> {
         Arc::new(Child {
             id,
             slot: AtomicUsize::new(usize::MAX),
-            abort: OnceLock::new(),
+            task: OnceLock::new(),
             ended_by: AtomicU8::new(BY_TASK),
             state: AtomicU16::new(state_index(state)),
+            writing: Mutex::new(()),
             children: Arc::clone(children),
         })
     }
@@ -51,21 +55,19 @@ impl<L: Lifecycle> Child<L> {
         self.ended_by.load(Ordering::Acquire)
     }
 
-    /// Queues the task's write for the store, unless its row was ended for it (fenced, or
-    /// ended by the supervisor): the check and the queueing are one step under the queue's
-    /// lock. A closed queue means the supervisor and its writer are gone with the runtime;
-    /// the row is then an orphan for the next start's `reconcile`.
+    /// Writes the task's write, unless its row was ended for it (fenced, or ended by the
+    /// supervisor): the check and the write are one step against [`end`](Self::end). A closed
+    /// queue means the supervisor and its writer are gone with the runtime; the row is then
+    /// an orphan for the next start's `reconcile`.
     pub(super) fn write(&self, write: RowWrite<L>) {
-        let slot = self.slot.load(Ordering::Relaxed);
-        self.children.writes.send_with(|queue| {
-            if self.ended_by.load(Ordering::Acquire) != BY_TASK {
-                return;
-            }
-            if let RowChange::Transition(step) = write.change() {
-                self.state.store(state_index(step.to()), Ordering::Relaxed);
-            }
-            queue.push(Queued::Write(write, slot));
-        });
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.ended_by.load(Ordering::Acquire) != BY_TASK {
+            return;
+        }
+        if let RowChange::Transition(step) = write.change() {
+            self.state.store(state_index(step.to()), Ordering::Relaxed);
+        }
+        self.children.write(write, self.slot.load(Ordering::Relaxed));
     }
 
     /// The store refused a write because another supervisor owns the row now: end the task
@@ -89,34 +91,31 @@ impl<L: Lifecycle> Child<L> {
     /// its task is aborted. Returns whether this call ended the row (not if the task had
     /// already reached a terminal state, been fenced, or been ended).
     pub(super) fn end(&self, reason: &str) -> bool {
-        let slot = self.slot.load(Ordering::Relaxed);
-        let mut ended = false;
-        self.children.writes.send_with(|queue| {
-            if self.ended_by.load(Ordering::Acquire) != BY_TASK {
-                return;
-            }
+        let ended = {
+            let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
             let state = State::<L>::from_index(self.state.load(Ordering::Relaxed));
-            let Ok(abandon) = Transition::new(state, L::abandoned()) else {
-                return; // terminal already: the task's own end stands
-            };
-            self.ended_by.store(ENDED_BY_SUPERVISOR, Ordering::Release);
-            queue.push(Queued::Write(
-                RowWrite::transition(Arc::clone(&self.id), abandon),
-                slot,
-            ));
-            queue.push(Queued::Write(
-                RowWrite::reason(Arc::clone(&self.id), reason),
-                slot,
-            ));
-            ended = true;
-        });
+            match Transition::new(state, L::abandoned()) {
+                // Terminal already: the task's own end stands.
+                Err(_) => false,
+                Ok(_) if self.ended_by.load(Ordering::Acquire) != BY_TASK => false,
+                Ok(abandon) => {
+                    self.ended_by.store(ENDED_BY_SUPERVISOR, Ordering::Release);
+                    let slot = self.slot.load(Ordering::Relaxed);
+                    let id = &self.id;
+                    self.children
+                        .write(RowWrite::transition(Arc::clone(id), abandon), slot);
+                    self.children.write(RowWrite::reason(Arc::clone(id), reason), slot);
+                    true
+                }
+            }
+        };
         self.abort_task();
         ended
     }
 
     fn abort_task(&self) {
-        if let Some(abort) = self.abort.get() {
-            abort.abort();
+        if let Some(task) = self.task.get() {
+            task.abort();
         }
     }
 }

@@ -12,11 +12,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
-use tokio::task::AbortHandle;
 
 use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
 
-use super::queue::Sender;
+use super::queue::{Sender, Written};
+use super::writer;
 use super::report::{Counters, Finished, Outcome};
 use crate::lifecycle::{Lifecycle, State, Terminal};
 use crate::task::store::RowWrite;
@@ -80,8 +80,18 @@ impl<L: Lifecycle> Children<L> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Writes `write` (see [`Sender::write`]) for the child in `slot`, then acts on what the
+    /// store refused or failed of it.
+    pub(super) fn write(&self, write: RowWrite<L>, slot: usize) {
+        match self.writes.write(write, slot) {
+            Written::Done => {}
+            Written::Refused(write, error) => writer::refused_write(self, slot, &write, error),
+            Written::Failed(error) => writer::failed(&error, &self.counters),
+        }
+    }
+
     /// Spawns `body` as `child`'s task, registered until it ends.
-    pub(super) fn spawn<Fut>(&self, child: &Arc<Child<L>>, body: Fut) -> AbortHandle
+    pub(super) fn spawn<Fut>(&self, child: &Arc<Child<L>>, body: Fut)
     where
         L: Send,
         Fut: Future + Send + 'static,
@@ -109,9 +119,7 @@ impl<L: Lifecycle> Children<L> {
             child: Arc::clone(child),
             outcome: None,
         };
-        let abort = tokio::spawn(Supervised { body, exit }).abort_handle();
-        let _ = child.abort.set(abort.clone());
-        abort
+        let _ = child.task.set(tokio::spawn(Supervised { body, exit }));
     }
 
     /// Fences the live child in `slot` if it is the task of row `id` (a task that already

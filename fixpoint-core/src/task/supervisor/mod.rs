@@ -145,7 +145,12 @@ where
         let store = Arc::new(store);
         store.renew_lease(&owner, config.lease_ttl).await?;
         let counters = Arc::new(Counters::default());
-        let (writes, queue) = queue::channel();
+        let apply_now = store.apply_now(&owner, &[]).is_some().then(|| {
+            let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
+            Box::new(move |writes: &[RowWrite<L>]| store.apply_now(&owner, writes))
+                as queue::ApplyNow<L>
+        });
+        let (writes, queue) = queue::channel(apply_now);
         let children = Arc::new(Children::new(
             config.unread_outcomes,
             writes,
@@ -320,7 +325,7 @@ where
             );
             // Through the queue directly: the task's own writes are dropped from now on.
             let write = RowWrite::reason(Arc::clone(id), reason);
-            self.children.writes.send(Queued::Write(write, usize::MAX));
+            self.children.write(write, usize::MAX);
             #[cfg(feature = "tracing")]
             tracing::error!(
                 task = &**id,

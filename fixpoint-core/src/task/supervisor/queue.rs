@@ -4,13 +4,20 @@
 //! The writer is a thread of its own (see `writer.rs`), so it waits on a condition variable,
 //! not on the async runtime: a task that blocks a worker thread cannot hold it back, and a
 //! runtime that shuts down under it leaves no timer to fail.
+//!
+//! A store that applies writes without I/O ([`StatusStore::apply_now`]) is written at once,
+//! by the thread that makes the write: nothing to batch, no thread to wake. Should it fail, the write goes to the writer, which retries it, and so does every
+//! later one: the writes of a row never overtake each other.
+//!
+//! [`StatusStore::apply_now`]: crate::task::StatusStore::apply_now
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::task::store::{RowWrite, StoreError};
+use crate::task::store::{Refused, RowWrite, StoreError};
 
 /// What the writer applies, in the order the tasks produced it.
 pub(crate) enum Queued<L> {
@@ -25,9 +32,28 @@ pub(crate) enum Queued<L> {
 /// Queued items past which the writer stops lingering.
 const URGENT_AT: usize = 512;
 
+/// Applies writes on the writing thread, for a store that can: see the module's docs.
+pub(crate) type ApplyNow<L> =
+    Box<dyn Fn(&[RowWrite<L>]) -> Option<Result<Refused, StoreError>> + Send + Sync>;
+
+/// What a write applied at once leaves its writer to act on.
+#[must_use]
+pub(crate) enum Written<L> {
+    /// Applied, or queued for the writer.
+    Done,
+    /// Applied at once, and refused by the store.
+    Refused(RowWrite<L>, StoreError),
+    /// The store failed the write applied at once: it went to the writer, and so will every
+    /// later write.
+    Failed(StoreError),
+}
+
 struct Shared<L> {
     state: Mutex<State<L>>,
     writer: Condvar,
+    apply_now: Option<ApplyNow<L>>,
+    /// Writes go to [`Shared::apply_now`] as they come, not to the queue.
+    inline: AtomicBool,
 }
 
 struct State<L> {
@@ -60,7 +86,8 @@ pub(crate) struct Receiver<L> {
     shared: Arc<Shared<L>>,
 }
 
-pub(crate) fn channel<L>() -> (Sender<L>, Receiver<L>) {
+/// The queue; `apply_now` when the store applies writes at once.
+pub(crate) fn channel<L>(apply_now: Option<ApplyNow<L>>) -> (Sender<L>, Receiver<L>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: Vec::new(),
@@ -69,6 +96,8 @@ pub(crate) fn channel<L>() -> (Sender<L>, Receiver<L>) {
             writer: Sleep::Awake,
         }),
         writer: Condvar::new(),
+        inline: AtomicBool::new(apply_now.is_some()),
+        apply_now,
     });
     let receiver = Receiver {
         shared: Arc::clone(&shared),
@@ -83,29 +112,43 @@ impl<L> Shared<L> {
 }
 
 impl<L> Sender<L> {
-    /// Queues `item`.
-    pub(crate) fn send(&self, item: Queued<L>) {
-        self.send_with(|queue| queue.push(item));
+    /// Applies `write` at once if the store takes writes at once, or queues it for the
+    /// writer. The writes of one row are made one at a time (each task writes its own row,
+    /// under its own lock), so they reach the store in the order they are made.
+    pub(crate) fn write(&self, write: RowWrite<L>, slot: usize) -> Written<L> {
+        let mut written = Written::Done;
+        if let Some(apply_now) = &self.shared.apply_now
+            && self.shared.inline.load(Ordering::Acquire)
+        {
+            written = match apply_now(core::slice::from_ref(&write)) {
+                Some(Ok(refused)) => {
+                    return match refused.into_iter().next() {
+                        Some((_, error)) => Written::Refused(write, error),
+                        None => Written::Done,
+                    };
+                }
+                Some(Err(error)) => Written::Failed(error),
+                None => Written::Failed(StoreError::Backend(
+                    "the store stopped applying writes at once (`apply_now` answered `None` \
+                     after `Some`): its writes go to the writer from now on"
+                        .to_owned(),
+                )),
+            };
+            self.shared.inline.store(false, Ordering::Release);
+        }
+        self.send(Queued::Write(write, slot));
+        written
     }
 
-    /// Runs `push` under the queue's lock: a decision about what to queue (has the row been
-    /// ended for this task?) and the queueing are then one step for every other sender. Wakes
-    /// the writer if it sleeps and now has work, and cuts its lingering short for a flush or
-    /// a full batch.
-    pub(crate) fn send_with(&self, push: impl FnOnce(&mut Vec<Queued<L>>)) {
+    /// Queues `item` for the writer. Wakes the writer if it sleeps and now has work, and cuts
+    /// its lingering short for a flush or a full batch.
+    pub(crate) fn send(&self, item: Queued<L>) {
         let wake = {
             let mut state = self.shared.lock();
-            let before = state.items.len();
-            push(&mut state.items);
-            let added = &state.items[before..];
-            if added.is_empty() {
-                return;
-            }
-            if state.items.len() >= URGENT_AT
-                || added.iter().any(|item| matches!(item, Queued::Flush(_)))
-            {
+            if state.items.len() + 1 >= URGENT_AT || matches!(item, Queued::Flush(_)) {
                 state.urgent = true;
             }
+            state.items.push(item);
             let wake = match state.writer {
                 Sleep::Awake => false,
                 Sleep::Items => true,

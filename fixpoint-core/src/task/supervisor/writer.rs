@@ -148,35 +148,47 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
     }
 }
 
-/// Acts on the refused writes: a write refused because the row is another owner's ends the
-/// task that made it.
+/// Acts on the refused writes of a batch.
 fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, context: Context<'_, L>) {
+    let children = context.children.upgrade();
     for (index, error) in refused {
-        match error {
-            StoreError::Fenced { .. } => {
-                let (Some(write), Some(&slot)) = (batch.writes.get(index), batch.slots.get(index))
-                else {
-                    continue;
-                };
-                // Children gone means every task has ended: nothing is left to stop.
-                let children = context.children.upgrade();
-                if children.is_some_and(|children| children.fence(slot, write.id())) {
-                    #[cfg(feature = "tracing")]
-                    tracing::error!(
-                        task = write.id(),
-                        ?error,
-                        "the row was adopted by another supervisor: the task is ended and its row left to its new owner"
-                    );
-                }
-            }
-            error => failed(&error, context.counters),
+        let (Some(write), Some(&slot)) = (batch.writes.get(index), batch.slots.get(index)) else {
+            continue;
+        };
+        match &children {
+            Some(children) => refused_write(children, slot, write, error),
+            // Children gone means every task has ended: nothing is left to stop.
+            None => failed(&error, context.counters),
         }
     }
     batch.writes.clear();
     batch.slots.clear();
 }
 
-fn failed(_error: &StoreError, counters: &Counters) {
+/// Acts on a write the store refused: one refused because the row is another owner's ends
+/// the task that made it (the child in `slot`); any other refusal is counted and reported.
+pub(super) fn refused_write<L: Lifecycle>(
+    children: &Children<L>,
+    slot: usize,
+    write: &RowWrite<L>,
+    error: StoreError,
+) {
+    match error {
+        StoreError::Fenced { .. } => {
+            if children.fence(slot, write.id()) {
+                #[cfg(feature = "tracing")]
+                tracing::error!(
+                    task = write.id(),
+                    ?error,
+                    "the row was adopted by another supervisor: the task is ended and its row left to its new owner"
+                );
+            }
+        }
+        error => failed(&error, &children.counters),
+    }
+}
+
+pub(super) fn failed(_error: &StoreError, counters: &Counters) {
     Counters::add(&counters.store_errors, 1);
     #[cfg(feature = "tracing")]
     tracing::error!(error = %_error, "status store write failed");
