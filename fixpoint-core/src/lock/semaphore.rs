@@ -244,12 +244,15 @@ impl Semaphore {
     ) -> Permit<'s> {
         let inner = &*semaphore.get().inner;
         // A waiter stays counted until its slot is claimed, so the gauges never miss a permit.
-        let waiting = match inner.tokio.try_acquire() {
-            Ok(permit) => {
-                permit.forget();
-                None
-            }
-            Err(_) => {
+        // While others wait, a permit goes to the first of them (tokio's queue is fair): no
+        // use trying to take one first.
+        let free = inner.slots.waiters() == 0 && inner.tokio.try_acquire().is_ok_and(|permit| {
+            permit.forget();
+            true
+        });
+        let waiting = match free {
+            true => None,
+            false => {
                 let waiting = inner.slots.waiting();
                 // The tokio semaphore is never closed, so acquiring cannot fail.
                 let permit = inner.tokio.acquire().await;
