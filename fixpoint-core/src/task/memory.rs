@@ -24,6 +24,10 @@ const WRITES_PER_LOCK: usize = 32;
 /// prunes them, and an owner's id goes with its lease and its last row.
 pub struct MemoryStore<L> {
     inner: Mutex<Inner<L>>,
+    /// foldhash, seeded per store: a few nanoseconds an id where `std`'s SipHash takes tens,
+    /// and ids chosen to collide would have to guess the seed. Ids are hashed before the lock
+    /// is taken: the lock is held for the lookup and the change alone.
+    hasher: foldhash::fast::RandomState,
 }
 
 /// Rows keep interned ids and owners and the state as its id: a transition allocates nothing.
@@ -31,9 +35,6 @@ struct Inner<L> {
     /// Rows by id. Each keeps its id's hash: a table that grows moves its rows without
     /// hashing an id again.
     rows: HashTable<Entry<L>>,
-    /// foldhash, seeded per store: a few nanoseconds an id where `std`'s SipHash takes tens,
-    /// and ids chosen to collide would have to guess the seed.
-    hasher: foldhash::fast::RandomState,
     /// Terminal rows in the order they turned terminal: what retention prunes, oldest first.
     finished: VecDeque<(i64, Arc<str>)>,
     /// Owner ids and their lease expiry: each row holds a clone of its owner's `Arc`, so an
@@ -65,11 +66,11 @@ impl<L: Lifecycle> MemoryStore<L> {
         MemoryStore {
             inner: Mutex::new(Inner {
                 rows: HashTable::new(),
-                hasher: foldhash::fast::RandomState::default(),
                 finished: VecDeque::new(),
                 owners: HashMap::new(),
                 last_owner: None,
             }),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 
@@ -77,26 +78,53 @@ impl<L: Lifecycle> MemoryStore<L> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    /// What a write needs that can be had before the lock: its id's hash, and the time if it
+    /// finishes a row.
+    fn prepare(&self, write: &RowWrite<L>) -> Prepared {
+        let finishes = matches!(write.change(), RowChange::Transition(step) if step.to().is_terminal());
+        Prepared {
+            hash: self.hash(write.id()),
+            at: if finishes { finished_at() } else { 0 },
+        }
+    }
+
     /// Applies `writes` a few per lock: a long batch must not keep the spawns' inserts waiting.
     fn apply_locked(&self, owner: &str, writes: &[RowWrite<L>]) -> Refused {
         if let [write] = writes {
             // A supervisor's writes, one by one as its tasks make them.
-            return match self.lock().apply_one(owner, write) {
+            let prepared = self.prepare(write);
+            return match self.lock().apply_one(owner, write, prepared) {
                 Ok(()) => Vec::new(),
                 Err(error) => vec![(0, error)],
             };
         }
         let mut refused = Vec::new();
+        let mut prepared = [Prepared { hash: 0, at: 0 }; WRITES_PER_LOCK];
         for (chunk, writes) in writes.chunks(WRITES_PER_LOCK).enumerate() {
+            for (prepared, write) in prepared.iter_mut().zip(writes) {
+                *prepared = self.prepare(write);
+            }
             let mut inner = self.lock();
-            for (offset, write) in writes.iter().enumerate() {
-                if let Err(error) = inner.apply_one(owner, write) {
+            for (offset, (write, &prepared)) in writes.iter().zip(&prepared).enumerate() {
+                if let Err(error) = inner.apply_one(owner, write, prepared) {
                     refused.push((chunk * WRITES_PER_LOCK + offset, error));
                 }
             }
         }
         refused
     }
+}
+
+/// See [`MemoryStore::prepare`].
+#[derive(Clone, Copy)]
+struct Prepared {
+    hash: u64,
+    /// When the row finished, if the write finishes it.
+    at: i64,
 }
 
 impl<L: Lifecycle> Inner<L> {
@@ -132,9 +160,14 @@ impl<L: Lifecycle> Inner<L> {
             .is_some_and(|expires| expires > now)
     }
 
-    fn apply_one(&mut self, owner: &str, write: &RowWrite<L>) -> Result<(), StoreError> {
+    fn apply_one(
+        &mut self,
+        owner: &str,
+        write: &RowWrite<L>,
+        prepared: Prepared,
+    ) -> Result<(), StoreError> {
         let entry = self
-            .find_mut(write.id())
+            .find_mut(write.id(), prepared.hash)
             .ok_or_else(|| StoreError::NotFound {
                 id: write.id().to_owned(),
             })?;
@@ -156,7 +189,7 @@ impl<L: Lifecycle> Inner<L> {
                 entry.state = transition.to();
                 if transition.to().is_terminal() {
                     let id = Arc::clone(&entry.id);
-                    self.finished.push_back((finished_at(), id));
+                    self.finished.push_back((prepared.at, id));
                 }
             }
             RowChange::Reason(reason) => entry.reason = Some(reason.clone()),
@@ -164,9 +197,8 @@ impl<L: Lifecycle> Inner<L> {
         Ok(())
     }
 
-    fn insert(&mut self, id: Arc<str>, owner: &str) -> Result<(), StoreError> {
+    fn insert(&mut self, id: Arc<str>, hash: u64, owner: &str) -> Result<(), StoreError> {
         let owner = self.owner(owner);
-        let hash = self.hasher.hash_one(&*id);
         match self
             .rows
             .entry(hash, |row| row.id == id, |row| row.hash)
@@ -188,18 +220,15 @@ impl<L: Lifecycle> Inner<L> {
         }
     }
 
-    fn find(&self, id: &str) -> Option<&Entry<L>> {
-        let hash = self.hasher.hash_one(id);
+    fn find(&self, id: &str, hash: u64) -> Option<&Entry<L>> {
         self.rows.find(hash, |row| &*row.id == id)
     }
 
-    fn find_mut(&mut self, id: &str) -> Option<&mut Entry<L>> {
-        let hash = self.hasher.hash_one(id);
+    fn find_mut(&mut self, id: &str, hash: u64) -> Option<&mut Entry<L>> {
         self.rows.find_mut(hash, |row| &*row.id == id)
     }
 
-    fn remove(&mut self, id: &str) -> bool {
-        let hash = self.hasher.hash_one(id);
+    fn remove(&mut self, id: &str, hash: u64) -> bool {
         match self.rows.find_entry(hash, |row| &*row.id == id) {
             Ok(row) => {
                 row.remove();
@@ -226,11 +255,13 @@ impl<L: Lifecycle> Inner<L> {
 
 impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        self.lock().insert(id.into(), owner)
+        let hash = self.hash(id);
+        self.lock().insert(id.into(), hash, owner)
     }
 
     async fn insert_shared(&self, id: &Arc<str>, owner: &str) -> Result<(), StoreError> {
-        self.lock().insert(Arc::clone(id), owner)
+        let hash = self.hash(id);
+        self.lock().insert(Arc::clone(id), hash, owner)
     }
 
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
@@ -283,17 +314,17 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         status: State<L>,
         to_owner: &str,
     ) -> Result<bool, StoreError> {
-        let now = now_millis();
+        let (now, hash) = (now_millis(), self.hash(id));
         let mut inner = self.lock();
         if inner.live(from_owner, now) {
             return Ok(false);
         }
-        match inner.find(id) {
+        match inner.find(id, hash) {
             Some(entry) if &*entry.owner == from_owner && entry.state == status => {}
             _ => return Ok(false),
         }
         let to_owner = inner.owner(to_owner);
-        if let Some(entry) = inner.find_mut(id) {
+        if let Some(entry) = inner.find_mut(id, hash) {
             entry.owner = to_owner;
         }
         Ok(true)
@@ -315,7 +346,8 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
                 break;
             };
             // Only terminal rows are queued, and nothing leaves a terminal state.
-            pruned += u64::from(inner.remove(&id));
+            let hash = self.hash(&id);
+            pruned += u64::from(inner.remove(&id, hash));
         }
         inner.forget_owners();
         Ok(pruned)
