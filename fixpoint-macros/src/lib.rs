@@ -55,7 +55,9 @@ use proc_macro::TokenStream;
 /// For `enum ProjectStatus`, beside the enum (whose variant attributes are removed):
 ///
 /// - `mod project_status` (rename with `#[terminal_state(module = name)]`): one zero-sized
-///   marker per state (`project_status::Running`), with the enum's visibility.
+///   marker per state (`project_status::Running`), with the enum's visibility. A marker is a
+///   type, never a value: it implements fixpoint's marker traits and nothing else (every trait
+///   impl is paid for at every build of the crate); implement others on it where you need them.
 /// - `trait ProjectStatusTransitions`: the transition methods `to_running()`,
 ///   `to_input_needed(follow_up_id)`, … of [`Tracked`]; each exists only in the states that
 ///   declare the edge. Import it where transitions are taken. On a finished machine

@@ -50,11 +50,6 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
         // Spanned at the variant, so diagnostics about a marker point at its state.
         quote_spanned! {ident.span()=>
             #[doc = #doc]
-            #[derive(
-                ::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy,
-                ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::cmp::PartialOrd,
-                ::core::cmp::Ord, ::core::hash::Hash, ::core::default::Default,
-            )]
             #inner struct #ident;
         }
     });
