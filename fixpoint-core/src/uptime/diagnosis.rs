@@ -255,7 +255,11 @@ fn command_line(raw: &[u8]) -> String {
         .filter(|w| !w.is_empty())
         .map(|w| {
             let word = String::from_utf8_lossy(w);
-            if word.contains(char::is_whitespace) { format!("'{word}'") } else { word.into_owned() }
+            if word.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            } else {
+                word.into_owned()
+            }
         })
         .collect();
     words.join(" ")
