@@ -16,14 +16,23 @@ use fixpoint::uptime::{ChildStatus, Watched};
 const CHILD: &str = "0.1";
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn child(c: &mut Criterion) {
     let runtime = runtime();
-    for (name, program, arg) in [("100ms child", "sleep", CHILD), ("instant child", "true", "")] {
+    for (name, program, arg) in [
+        ("100ms child", "sleep", CHILD),
+        ("instant child", "true", ""),
+    ] {
         let mut group = c.benchmark_group(name);
-        group.sample_size(30).measurement_time(Duration::from_secs(8));
+        group
+            .sample_size(30)
+            .measurement_time(Duration::from_secs(8));
         side_by_side(&mut group, &runtime, program, arg);
         group.finish();
     }
@@ -36,27 +45,45 @@ fn side_by_side(
     program: &str,
     arg: &str,
 ) {
-    let args: &[&str] = if arg.is_empty() { &[] } else { std::slice::from_ref(&arg) };
+    let args: &[&str] = if arg.is_empty() {
+        &[]
+    } else {
+        std::slice::from_ref(&arg)
+    };
     group.bench_function("tokio::process::Command status()", |b| {
-        b.iter(|| runtime.block_on(async {
-            let status = tokio::process::Command::new(program).args(args).kill_on_drop(true).status().await;
-            black_box(status.unwrap())
-        }));
+        b.iter(|| {
+            runtime.block_on(async {
+                let status = tokio::process::Command::new(program)
+                    .args(args)
+                    .kill_on_drop(true)
+                    .status()
+                    .await;
+                black_box(status.unwrap())
+            })
+        });
     });
     group.bench_function("tokio::process::Command output()", |b| {
-        b.iter(|| runtime.block_on(async {
-            let output = tokio::process::Command::new(program).args(args).kill_on_drop(true).output().await;
-            black_box(output.unwrap())
-        }));
+        b.iter(|| {
+            runtime.block_on(async {
+                let output = tokio::process::Command::new(program)
+                    .args(args)
+                    .kill_on_drop(true)
+                    .output()
+                    .await;
+                black_box(output.unwrap())
+            })
+        });
     });
     group.bench_function("Watched::run", |b| {
-        b.iter(|| runtime.block_on(async {
-            let mut command = Command::new(program);
-            command.args(args);
-            let outcome = Watched::new(command, Duration::from_secs(10)).run().await;
-            assert!(matches!(outcome.status(), ChildStatus::Exited(_)));
-            black_box(outcome)
-        }));
+        b.iter(|| {
+            runtime.block_on(async {
+                let mut command = Command::new(program);
+                command.args(args);
+                let outcome = Watched::new(command, Duration::from_secs(10)).run().await;
+                assert!(matches!(outcome.status(), ChildStatus::Exited(_)));
+                black_box(outcome)
+            })
+        });
     });
 }
 

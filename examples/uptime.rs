@@ -23,7 +23,12 @@ async fn main() {
 /// external command that never answers.
 fn stuck_command() -> Command {
     let mut command = Command::new("sh");
-    command.args(["-c", "sleep 1000 & echo \"connecting to the license server\"; read answer"]).stdin(Stdio::piped());
+    command
+        .args([
+            "-c",
+            "sleep 1000 & echo \"connecting to the license server\"; read answer",
+        ])
+        .stdin(Stdio::piped());
     command
 }
 
@@ -34,7 +39,9 @@ fn survivors(pgid: u32) -> usize {
         .filter_map(Result::ok)
         .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
         .filter(|stat| {
-            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .collect();
             fields[2].parse::<u32>() == Ok(pgid)
         })
         .count()
@@ -52,7 +59,10 @@ async fn deadline_outside_the_work() {
     // done: seven days in production, three seconds here.
     let started = Instant::now();
     let waited = tokio::task::spawn_blocking(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
         runtime.block_on(async {
             tokio::time::timeout(Duration::from_millis(300), async {
                 Command::new("sleep").arg("3").status() // the thread blocks here
@@ -64,7 +74,11 @@ async fn deadline_outside_the_work() {
     .unwrap();
     println!(
         "   before: a 300ms timeout in the waiting thread returned {} after {:.1?}: it never fired",
-        if waited.is_ok() { "the child's own exit" } else { "Elapsed" },
+        if waited.is_ok() {
+            "the child's own exit"
+        } else {
+            "Elapsed"
+        },
         started.elapsed()
     );
 
@@ -76,7 +90,9 @@ async fn deadline_outside_the_work() {
         .key("license-check")
         .run()
         .await;
-    let ChildStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
+    let ChildStatus::Killed(kill) = outcome.status() else {
+        panic!("{outcome:?}")
+    };
     println!(
         "   after: killed at its deadline after {:.1?}, {} processes of group {} killed, {} left in /proc",
         started.elapsed(),
@@ -84,7 +100,9 @@ async fn deadline_outside_the_work() {
         kill.diagnosis.group,
         survivors(kill.diagnosis.group)
     );
-    let missing = Watched::new(Command::new("licence-chek"), Duration::from_secs(1)).run().await;
+    let missing = Watched::new(Command::new("licence-chek"), Duration::from_secs(1))
+        .run()
+        .await;
     if let ChildStatus::FailedToStart(error) = missing.status() {
         println!("   a mistyped command is a typed error: {error}");
     }
@@ -103,12 +121,19 @@ async fn tourniquet_that_reports() {
     for night in 1..=3 {
         let mut hang = Command::new("sh");
         hang.args(["-c", "read answer"]).stdin(Stdio::piped());
-        let mut child = tokio::process::Command::from(hang).kill_on_drop(true).spawn().unwrap();
+        let mut child = tokio::process::Command::from(hang)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         let _stdin = child.stdin.take(); // open and unwritten, as the license server left it
         let verdict = tokio::time::timeout(Duration::from_millis(200), child.wait()).await;
         println!(
             "   before, night {night}: {} (and killed); where it hung: unknown",
-            if verdict.is_err() { "timed out" } else { "exited" }
+            if verdict.is_err() {
+                "timed out"
+            } else {
+                "exited"
+            }
         );
     }
 
@@ -127,7 +152,9 @@ async fn tourniquet_that_reports() {
             .escalation(&escalation)
             .run()
             .await;
-        let ChildStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
+        let ChildStatus::Killed(kill) = outcome.status() else {
+            panic!("{outcome:?}")
+        };
         println!("   after, night {night}:");
         for line in kill.to_string().lines() {
             println!("     | {line}");

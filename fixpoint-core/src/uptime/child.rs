@@ -69,7 +69,9 @@ pub struct Run {
 #[non_exhaustive]
 pub enum StartError {
     /// The deadline was zero.
-    #[error("`{key}` was given a deadline of zero, which no child can meet; give it the time it needs")]
+    #[error(
+        "`{key}` was given a deadline of zero, which no child can meet; give it the time it needs"
+    )]
     ZeroDeadline {
         /// The key.
         key: String,
@@ -130,12 +132,15 @@ pub enum Ending {
 
 impl fmt::Display for Kill {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n", self.diagnosis)?;
+        writeln!(f, "{}", self.diagnosis)?;
         let group = self.diagnosis.group;
         match self.ended_by {
             Ending::Terminated => write!(f, "SIGTERM to process group {group} ended it"),
             Ending::KilledAfterGrace(grace) => {
-                write!(f, "it outlived SIGTERM by {grace:?}; SIGKILL to process group {group} ended it")
+                write!(
+                    f,
+                    "it outlived SIGTERM by {grace:?}; SIGKILL to process group {group} ended it"
+                )
             }
             Ending::StoppedForInspection(window) => write!(
                 f,
@@ -168,7 +173,7 @@ impl fmt::Display for Kill {
 /// use std::time::Duration;
 /// use fixpoint::uptime::{ChildStatus, Watched};
 ///
-/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let mut hang = Command::new("sh");
 /// hang.args(["-c", "echo started; sleep 1000"]);
 /// let outcome = Watched::new(hang, Duration::from_millis(300)).key("hang").run().await;
@@ -202,7 +207,14 @@ impl Watched {
     /// Its standard output and error are taken over by the watcher; everything else (arguments,
     /// environment, directory, standard input) is as the command says.
     pub fn new(command: std::process::Command, deadline: Duration) -> Self {
-        Watched { command, deadline, grace: Self::DEFAULT_GRACE, key: None, escalation: None, tail: Self::DEFAULT_TAIL }
+        Watched {
+            command,
+            deadline,
+            grace: Self::DEFAULT_GRACE,
+            key: None,
+            escalation: None,
+            tail: Self::DEFAULT_TAIL,
+        }
     }
 
     /// How long the group has between `SIGTERM` and `SIGKILL`.
@@ -233,15 +245,25 @@ impl Watched {
     /// runtime with IO and time enabled.
     pub async fn run(mut self) -> Outcome {
         let program = self.command.get_program().to_string_lossy().into_owned();
-        let key = self.key.take().unwrap_or_else(|| program.rsplit('/').next().unwrap_or(&program).to_owned());
-        let run = Run { key: key.clone(), pid: None, ran_for: Duration::ZERO, tail: Vec::new() };
+        let key = self
+            .key
+            .take()
+            .unwrap_or_else(|| program.rsplit('/').next().unwrap_or(&program).to_owned());
+        let run = Run {
+            key: key.clone(),
+            pid: None,
+            ran_for: Duration::ZERO,
+            tail: Vec::new(),
+        };
         let machine = Tracked::<ChildStatus, _, _>::new(run);
         if self.deadline.is_zero() {
             return machine.to_failed_to_start(StartError::ZeroDeadline { key });
         }
         let watcher = match self.spawn(key) {
             Ok(watcher) => watcher,
-            Err(source) => return machine.to_failed_to_start(StartError::from_spawn(program, source)),
+            Err(source) => {
+                return machine.to_failed_to_start(StartError::from_spawn(program, source));
+            }
         };
         let pid = watcher.group.id();
         let mut running = machine.to_running(pid);
@@ -261,11 +283,17 @@ impl Watched {
     }
 
     fn spawn(mut self, key: String) -> io::Result<Watcher> {
-        self.command.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.command
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut command = tokio::process::Command::from(self.command);
         command.kill_on_drop(true);
         let mut child = command.spawn()?;
-        let group = child.id().and_then(Group::led_by).ok_or_else(|| io::Error::other("the child has no pid"))?;
+        let group = child
+            .id()
+            .and_then(Group::led_by)
+            .ok_or_else(|| io::Error::other("the child has no pid"))?;
         let tail = Tail::new(self.tail);
         let mut readers = Vec::with_capacity(2);
         if let Some(stdout) = child.stdout.take() {
@@ -351,7 +379,10 @@ impl Watcher {
     async fn at_deadline(mut self) -> Report {
         let mut diagnosis = self.diagnose().await;
         let signature = diagnosis.signature();
-        let level = self.escalation.as_ref().map(|e| e.record(&self.key, &signature, Instant::now()));
+        let level = self
+            .escalation
+            .as_ref()
+            .map(|e| e.record(&self.key, &signature, Instant::now()));
         if let Some(level) = level {
             diagnosis.repeated = level.repeated;
         }
@@ -364,18 +395,31 @@ impl Watcher {
             }
         }
         let ended_by = self.end_group().await;
-        self.finish(End::Killed(Box::new(Kill { diagnosis, ended_by }))).await
+        self.finish(End::Killed(Box::new(Kill {
+            diagnosis,
+            ended_by,
+        })))
+        .await
     }
 
     async fn diagnose(&self) -> Diagnosis {
-        let (key, group, ran_for, deadline) = (self.key.clone(), self.group.id(), self.started.elapsed(), self.deadline);
+        let (key, group, ran_for, deadline) = (
+            self.key.clone(),
+            self.group.id(),
+            self.started.elapsed(),
+            self.deadline,
+        );
         let tail = self.tail.snapshot();
         let capture = move || Diagnosis::capture(&key, group, ran_for, deadline, tail);
-        tokio::task::spawn_blocking(capture.clone()).await.unwrap_or_else(|_| capture())
+        tokio::task::spawn_blocking(capture.clone())
+            .await
+            .unwrap_or_else(|_| capture())
     }
 
     fn announce(&self, diagnosis: &Diagnosis, level: Level) {
-        let Some(escalation) = &self.escalation else { return };
+        let Some(escalation) = &self.escalation else {
+            return;
+        };
         escalation.announce(&Escalated {
             key: self.key.clone(),
             repeated: level.repeated,
@@ -399,7 +443,10 @@ impl Watcher {
     /// Reports now, and leaves the stopped group to a task that kills and reaps it after `window`.
     fn keep_stopped(self, diagnosis: Diagnosis, window: Duration) -> Report {
         let report = Report {
-            end: End::Killed(Box::new(Kill { diagnosis, ended_by: Ending::StoppedForInspection(window) })),
+            end: End::Killed(Box::new(Kill {
+                diagnosis,
+                ended_by: Ending::StoppedForInspection(window),
+            })),
             ran_for: self.started.elapsed(),
             tail: self.tail.snapshot(),
         };
@@ -433,6 +480,10 @@ impl Watcher {
         {
             aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
-        Report { end, ran_for: self.started.elapsed(), tail: self.tail.snapshot() }
+        Report {
+            end,
+            ran_for: self.started.elapsed(),
+            tail: self.tail.snapshot(),
+        }
     }
 }

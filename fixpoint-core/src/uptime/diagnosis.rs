@@ -117,7 +117,13 @@ impl Diagnosis {
 
     /// Reads the group `group` (and the descendants of its leader) from `/proc`. Blocking: the
     /// watcher calls it on tokio's blocking pool.
-    pub(crate) fn capture(key: &str, group: u32, ran_for: Duration, deadline: Duration, tail: Vec<Line>) -> Self {
+    pub(crate) fn capture(
+        key: &str,
+        group: u32,
+        ran_for: Duration,
+        deadline: Duration,
+        tail: Vec<Line>,
+    ) -> Self {
         Diagnosis {
             key: key.to_owned(),
             ran_for,
@@ -136,10 +142,20 @@ impl Diagnosis {
         for process in self.processes.iter().take(STACKS_OF) {
             let pid = process.pid;
             let stacks = match gdb_stacks(pid).await {
-                Some(text) => Stacks { pid, source: StackSource::Gdb, text },
+                Some(text) => Stacks {
+                    pid,
+                    source: StackSource::Gdb,
+                    text,
+                },
                 None => {
-                    let text = tokio::task::spawn_blocking(move || proc_stacks(pid)).await.unwrap_or_default();
-                    Stacks { pid, source: StackSource::Proc, text }
+                    let text = tokio::task::spawn_blocking(move || proc_stacks(pid))
+                        .await
+                        .unwrap_or_default();
+                    Stacks {
+                        pid,
+                        source: StackSource::Proc,
+                        text,
+                    }
                 }
             };
             self.stacks.push(stacks);
@@ -183,10 +199,16 @@ fn read_stat(path: &Path) -> Option<Stat> {
 
 /// Every process on the machine, by pid.
 fn all_processes() -> BTreeMap<u32, Stat> {
-    let Ok(entries) = fs::read_dir("/proc") else { return BTreeMap::new() };
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return BTreeMap::new();
+    };
     entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
         .filter_map(|e| read_stat(&e.path().join("stat")))
         .map(|s| (s.pid, s))
         .collect()
@@ -202,7 +224,8 @@ fn tree(group: u32) -> Vec<Process> {
     }
     let mut seen = Vec::new();
     let mut out = Vec::new();
-    let roots = std::iter::once(group).chain(all.values().filter(|s| s.pgid == group).map(|s| s.pid));
+    let roots =
+        std::iter::once(group).chain(all.values().filter(|s| s.pgid == group).map(|s| s.pid));
     for root in roots.collect::<Vec<_>>() {
         if !seen.contains(&root) {
             walk(root, 0, &all, &children, &mut seen, &mut out);
@@ -231,7 +254,8 @@ fn walk(
 
 fn process(stat: &Stat, depth: usize) -> Process {
     let dir = Path::new("/proc").join(stat.pid.to_string());
-    let command = fs::read(dir.join("cmdline")).map_or_else(|_| String::new(), |raw| command_line(&raw));
+    let command =
+        fs::read(dir.join("cmdline")).map_or_else(|_| String::new(), |raw| command_line(&raw));
     let wait_channel = fs::read_to_string(dir.join("wchan")).unwrap_or_default();
     let (fds, fd_count) = descriptors(&dir);
     Process {
@@ -239,9 +263,17 @@ fn process(stat: &Stat, depth: usize) -> Process {
         ppid: stat.ppid,
         pgid: stat.pgid,
         depth,
-        command: if command.is_empty() { format!("({})", stat.name) } else { command },
+        command: if command.is_empty() {
+            format!("({})", stat.name)
+        } else {
+            command
+        },
         state: stat.state,
-        wait_channel: if wait_channel == "0" { String::new() } else { wait_channel },
+        wait_channel: if wait_channel == "0" {
+            String::new()
+        } else {
+            wait_channel
+        },
         threads: stat.threads,
         fds,
         fd_count,
@@ -266,7 +298,9 @@ fn command_line(raw: &[u8]) -> String {
 }
 
 fn descriptors(dir: &Path) -> (Vec<(u32, String)>, usize) {
-    let Ok(entries) = fs::read_dir(dir.join("fd")) else { return (Vec::new(), 0) };
+    let Ok(entries) = fs::read_dir(dir.join("fd")) else {
+        return (Vec::new(), 0);
+    };
     let mut fds: Vec<(u32, String)> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
@@ -284,7 +318,14 @@ fn descriptors(dir: &Path) -> (Vec<(u32, String)>, usize) {
 /// `gdb -batch` on `pid`: `None` when gdb is missing, fails, takes too long or prints no frame.
 async fn gdb_stacks(pid: u32) -> Option<String> {
     let run = tokio::process::Command::new("gdb")
-        .args(["-batch", "-nx", "-p", &pid.to_string(), "-ex", "thread apply all bt"])
+        .args([
+            "-batch",
+            "-nx",
+            "-p",
+            &pid.to_string(),
+            "-ex",
+            "thread apply all bt",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -297,17 +338,24 @@ async fn gdb_stacks(pid: u32) -> Option<String> {
         .filter(|l| l.starts_with("Thread ") || l.starts_with('#'))
         .take(STACK_LINES)
         .collect();
-    frames.iter().any(|l| l.starts_with('#')).then(|| frames.join("\n"))
+    frames
+        .iter()
+        .any(|l| l.starts_with('#'))
+        .then(|| frames.join("\n"))
 }
 
 /// Each thread's name, state, wait channel, system call and (where readable) kernel stack.
 fn proc_stacks(pid: u32) -> String {
     let tasks = Path::new("/proc").join(pid.to_string()).join("task");
-    let Ok(entries) = fs::read_dir(&tasks) else { return String::new() };
+    let Ok(entries) = fs::read_dir(&tasks) else {
+        return String::new();
+    };
     let mut lines = Vec::new();
     for task in entries.filter_map(Result::ok) {
         let dir = task.path();
-        let Some(stat) = read_stat(&dir.join("stat")) else { continue };
+        let Some(stat) = read_stat(&dir.join("stat")) else {
+            continue;
+        };
         let read = |file: &str| fs::read_to_string(dir.join(file)).unwrap_or_default();
         let syscall = read("syscall");
         lines.push(format!(
@@ -341,7 +389,14 @@ fn state_name(state: char) -> &'static str {
 impl fmt::Display for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let indent = "  ".repeat(self.depth + 1);
-        write!(f, "{indent}{} {}: {} ({})", self.pid, self.command, self.state, state_name(self.state))?;
+        write!(
+            f,
+            "{indent}{} {}: {} ({})",
+            self.pid,
+            self.command,
+            self.state,
+            state_name(self.state)
+        )?;
         if !self.wait_channel.is_empty() {
             write!(f, " in {}", self.wait_channel)?;
         }

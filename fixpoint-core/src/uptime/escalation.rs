@@ -25,7 +25,12 @@ pub struct EscalationPolicy {
 
 impl Default for EscalationPolicy {
     fn default() -> Self {
-        EscalationPolicy { after: 3, inspect_for: None, max_keys: 1024, forget_after: Duration::from_secs(24 * 3600) }
+        EscalationPolicy {
+            after: 3,
+            inspect_for: None,
+            max_keys: 1024,
+            forget_after: Duration::from_secs(24 * 3600),
+        }
     }
 }
 
@@ -60,7 +65,9 @@ impl fmt::Display for Escalated {
              diagnosis",
             self.key, self.repeated
         )?;
-        let Some((group, window)) = self.stopped else { return Ok(()) };
+        let Some((group, window)) = self.stopped else {
+            return Ok(());
+        };
         let leader = self.pids.first().copied().unwrap_or(group);
         write!(
             f,
@@ -123,14 +130,24 @@ impl Escalation {
     /// A registry that escalates as `policy` says.
     #[must_use]
     pub fn new(policy: EscalationPolicy) -> Self {
-        let shared = Shared { policy, streaks: Mutex::new(HashMap::new()), listener: Mutex::new(None) };
-        Escalation { shared: Arc::new(shared) }
+        let shared = Shared {
+            policy,
+            streaks: Mutex::new(HashMap::new()),
+            listener: Mutex::new(None),
+        };
+        Escalation {
+            shared: Arc::new(shared),
+        }
     }
 
     /// Sends each escalation to `listener` instead of standard error.
     #[must_use]
     pub fn on_escalation(self, listener: impl Fn(&Escalated) + Send + Sync + 'static) -> Self {
-        *self.shared.listener.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(listener));
+        *self
+            .shared
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(listener));
         self
     }
 
@@ -164,7 +181,10 @@ impl Escalation {
     }
 
     fn streaks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Streak>> {
-        self.shared.streaks.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .streaks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records a timeout of `key` with `signature`, and says how far it goes.
@@ -174,9 +194,11 @@ impl Escalation {
         if !streaks.contains_key(key) {
             reap(&mut streaks, policy, now);
         }
-        let streak = streaks
-            .entry(key.to_owned())
-            .or_insert_with(|| Streak { signature: signature.to_owned(), count: 0, last: now });
+        let streak = streaks.entry(key.to_owned()).or_insert_with(|| Streak {
+            signature: signature.to_owned(),
+            count: 0,
+            last: now,
+        });
         if streak.signature != signature {
             streak.signature = signature.to_owned();
             streak.count = 0;
@@ -196,7 +218,12 @@ impl Escalation {
     pub(crate) fn announce(&self, event: &Escalated) {
         #[cfg(feature = "tracing")]
         tracing::error!(key = %event.key, repeated = event.repeated, "{event}");
-        let listener = self.shared.listener.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let listener = self
+            .shared
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         match listener {
             Some(listener) => listener(event),
             None => eprintln!("fixpoint: {event}"),
@@ -209,7 +236,13 @@ impl Escalation {
 fn reap(streaks: &mut HashMap<String, Streak>, policy: &EscalationPolicy, now: Instant) {
     streaks.retain(|_, s| now.saturating_duration_since(s.last) < policy.forget_after);
     while streaks.len() >= policy.max_keys.max(1) {
-        let Some(oldest) = streaks.iter().min_by_key(|(_, s)| s.last).map(|(k, _)| k.clone()) else { break };
+        let Some(oldest) = streaks
+            .iter()
+            .min_by_key(|(_, s)| s.last)
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
         streaks.remove(&oldest);
     }
 }
@@ -228,17 +261,33 @@ mod tests {
     use super::*;
 
     fn policy(after: u32, max_keys: usize) -> EscalationPolicy {
-        EscalationPolicy { after, max_keys, forget_after: Duration::from_secs(60), inspect_for: Some(Duration::from_secs(1)) }
+        EscalationPolicy {
+            after,
+            max_keys,
+            forget_after: Duration::from_secs(60),
+            inspect_for: Some(Duration::from_secs(1)),
+        }
     }
 
     #[test]
     fn a_streak_of_identical_timeouts_escalates_once_past_the_threshold() {
         let escalation = Escalation::new(policy(2, 8));
         let now = Instant::now();
-        let levels: Vec<Level> = (0..4).map(|_| escalation.record("k", "sh@pipe_read", now)).collect();
-        assert_eq!(levels.iter().map(|l| l.deep).collect::<Vec<_>>(), [false, false, true, true]);
+        let levels: Vec<Level> = (0..4)
+            .map(|_| escalation.record("k", "sh@pipe_read", now))
+            .collect();
+        assert_eq!(
+            levels.iter().map(|l| l.deep).collect::<Vec<_>>(),
+            [false, false, true, true]
+        );
         // Only the first escalated timeout of a streak is kept stopped.
-        assert_eq!(levels.iter().map(|l| l.inspect_for.is_some()).collect::<Vec<_>>(), [false, false, true, false]);
+        assert_eq!(
+            levels
+                .iter()
+                .map(|l| l.inspect_for.is_some())
+                .collect::<Vec<_>>(),
+            [false, false, true, false]
+        );
     }
 
     #[test]
@@ -258,8 +307,16 @@ mod tests {
             escalation.record(key, "x", start + Duration::from_secs(i as u64));
         }
         assert_eq!(escalation.len(), 3);
-        assert_eq!(escalation.streak("a"), 0, "the key seen longest ago made room");
+        assert_eq!(
+            escalation.streak("a"),
+            0,
+            "the key seen longest ago made room"
+        );
         escalation.record("e", "x", start + Duration::from_secs(3600));
-        assert_eq!(escalation.len(), 1, "keys not seen for `forget_after` are forgotten");
+        assert_eq!(
+            escalation.len(),
+            1,
+            "keys not seen for `forget_after` are forgotten"
+        );
     }
 }

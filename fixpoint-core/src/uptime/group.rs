@@ -44,7 +44,9 @@ impl Group {
     /// subreaper, see [`reap_orphans`], or PID 1), after the leader itself was reaped. Waits on
     /// `SIGCHLD`, never on a polling loop, and at most `limit` for members still dying.
     pub(crate) async fn reap(self, limit: Duration) {
-        let Ok(mut sigchld) = signal(SignalKind::child()) else { return };
+        let Ok(mut sigchld) = signal(SignalKind::child()) else {
+            return;
+        };
         let give_up = tokio::time::sleep(limit);
         tokio::pin!(give_up);
         loop {
