@@ -180,7 +180,10 @@ struct Stat {
 }
 
 fn read_stat(path: &Path) -> Option<Stat> {
-    let text = fs::read_to_string(path).ok()?;
+    parse_stat(&fs::read_to_string(path).ok()?)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
     // The name may hold spaces and parentheses: it ends at the last `)`.
     let open = text.find('(')?;
     let close = text.rfind(')')?;
@@ -450,5 +453,31 @@ impl fmt::Display for Diagnosis {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stat_line_is_read_past_a_name_with_spaces_and_parentheses() {
+        let line = "4242 (my (odd) name) S 4241 4240 4240 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 3 0 \
+                    8137 2514944 221 18446744073709551615";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(
+            (stat.pid, stat.name.as_str(), stat.state),
+            (4242, "my (odd) name", 'S')
+        );
+        assert_eq!((stat.ppid, stat.pgid, stat.threads), (4241, 4240, 3));
+    }
+
+    #[test]
+    fn a_command_line_is_quoted_as_a_shell_would_read_it() {
+        assert_eq!(
+            command_line(b"sh\0-c\0echo 'hi'; read x\0"),
+            r"sh -c 'echo '\''hi'\''; read x'"
+        );
+        assert_eq!(program_name("/usr/bin/sleep 1000"), "sleep");
     }
 }

@@ -102,3 +102,20 @@ impl Tail {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_last_lines_are_kept_and_a_long_line_is_cut() {
+        let tail = Tail::new(2);
+        let long = "x".repeat(LINE_LIMIT + 10);
+        let input = format!("one\ntwo\n{long}\nlast, unterminated");
+        tail.clone().follow(Stream::Stderr, input.as_bytes()).await;
+        let lines = tail.snapshot();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].text, format!("{}…", &long[..LINE_LIMIT]));
+        assert_eq!(lines[1].to_string(), "[stderr] last, unterminated");
+    }
+}
