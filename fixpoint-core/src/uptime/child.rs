@@ -318,6 +318,10 @@ impl Watched {
     }
 }
 
+/// The longest a watcher waits for killed members of its group to die, to reap them (they die at
+/// once unless stuck in an uninterruptible sleep).
+const REAP_LIMIT: Duration = Duration::from_secs(5);
+
 /// The task that owns a watched child and keeps its deadline.
 struct Watcher {
     child: tokio::process::Child,
@@ -464,8 +468,10 @@ impl Watcher {
     async fn finish(mut self, end: End) -> Report {
         drop(self.stdin.take());
         // A member the child left behind (a background job) would hold the pipes open forever.
+        // The group outlives its reaped leader while it has members, so its id still names it;
+        // once empty, the id is free again, and a signal to it finds nobody (ESRCH).
         self.group.kill();
-        self.group.reap(self.grace).await;
+        self.group.reap(REAP_LIMIT).await;
         self.guard.disarm();
         let readers = std::mem::take(&mut self.readers);
         let aborts: Vec<_> = readers.iter().map(JoinHandle::abort_handle).collect();
