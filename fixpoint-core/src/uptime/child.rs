@@ -23,11 +23,11 @@ use crate::{Terminal, Tracked};
 pub enum ChildStatus {
     /// Not spawned yet.
     #[initial]
-    #[to(Running, FailedToStart)]
+    #[to(Spawned, FailedToStart)]
     Starting,
     /// Spawned as the process with this pid, leading its own process group.
     #[to(Exited, Killed, Abandoned)]
-    Running(u32),
+    Spawned(u32),
     /// It ended by itself before its deadline (with a code, or by a signal it did not get from
     /// its watcher).
     #[terminal]
@@ -266,7 +266,7 @@ impl Watched {
             }
         };
         let pid = watcher.group.id();
-        let mut running = machine.to_running(pid);
+        let mut running = machine.to_spawned(pid);
         running.pid = Some(pid);
         // Dropping `_cancel` (this future dropped) tells the watcher to end the group.
         let (_cancel, cancelled) = oneshot::channel::<()>();

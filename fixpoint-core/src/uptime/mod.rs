@@ -15,7 +15,10 @@ mod escalation;
 mod group;
 mod tail;
 
-pub use child::{ChildStatus, Ending, Kill, Outcome, Run, StartError, Watched, child_status};
+// The state markers (`child_status`) stay unexported, and no state is named `Running`: a second
+// public type of a common name makes rustc spell the user's own with its path in diagnostics
+// (`job::Running`), which changes their text (and this crate's ui expectations).
+pub use child::{ChildStatus, Ending, Kill, Outcome, Run, StartError, Watched};
 pub use diagnosis::{Diagnosis, Process, StackSource, Stacks};
 pub use escalation::{Escalated, Escalation, EscalationPolicy};
 pub use group::reap_orphans;
