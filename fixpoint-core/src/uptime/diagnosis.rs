@@ -473,6 +473,18 @@ mod tests {
     }
 
     #[test]
+    fn the_proc_fallback_reads_every_thread() {
+        let helper = std::thread::spawn(|| std::thread::park_timeout(Duration::from_secs(5)));
+        let text = proc_stacks(std::process::id());
+        assert!(
+            text.lines().filter(|l| l.starts_with("thread ")).count() >= 2,
+            "{text}"
+        );
+        helper.thread().unpark();
+        helper.join().unwrap();
+    }
+
+    #[test]
     fn a_command_line_is_quoted_as_a_shell_would_read_it() {
         assert_eq!(
             command_line(b"sh\0-c\0echo 'hi'; read x\0"),
