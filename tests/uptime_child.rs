@@ -3,6 +3,8 @@
 //! (`/proc` shows no survivor and no zombie), the stuck state is captured before the kill, and
 //! identical timeouts escalate.
 
+#![cfg(target_os = "linux")]
+
 use std::fs;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

@@ -12,9 +12,9 @@
 //!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
 //! - `testing` (feature `testing`): snapshot assertions and exhaustive compile-time suites of a
 //!   lifecycle's transition table, for users' own regression tests.
-//! - `uptime` (feature `process`): child processes watched from outside (`Watched`), killed as a
-//!   group at their deadline after their stuck state is captured (`Diagnosis`), with recurring
-//!   hangs escalated (`Escalation`).
+//! - `uptime` (feature `process`, Linux): child processes watched from outside (`Watched`),
+//!   killed as a group at their deadline after their stuck state is captured (`Diagnosis`), with
+//!   recurring hangs escalated (`Escalation`).
 //! - [`lock`]: the [`LockScope`] behind `#[lock_scope(no_unbounded_await)]` and, with feature
 //!   `tokio`, a `Semaphore` that diagnoses its holders.
 
@@ -35,7 +35,8 @@ pub mod pubsub;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
-#[cfg(feature = "process")]
+// `/proc`, process groups and child subreapers: Linux.
+#[cfg(all(feature = "process", target_os = "linux"))]
 pub mod uptime;
 
 pub use lifecycle::{
@@ -68,7 +69,7 @@ pub use task::{
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
 };
-#[cfg(feature = "process")]
+#[cfg(all(feature = "process", target_os = "linux"))]
 pub use uptime::{
     ChildStatus, Diagnosis, Escalated, Escalation, EscalationPolicy, Kill, StartError, Watched,
 };
