@@ -370,7 +370,8 @@ impl Watcher {
         let end = match woken {
             Woken::Exited(Ok(status)) => End::Exited(status),
             Woken::Exited(Err(_)) => End::Lost,
-            Woken::Deadline => return self.at_deadline().await,
+            // Boxed: the capture's futures are large, and only a timeout pays for them.
+            Woken::Deadline => return Box::pin(self.at_deadline()).await,
             Woken::Cancelled => {
                 self.end_group().await;
                 End::Cancelled

@@ -51,8 +51,10 @@ struct Ring {
 
 impl Tail {
     pub(crate) fn new(capacity: usize) -> Self {
-        let lines = VecDeque::with_capacity(capacity.min(64));
-        Tail(Arc::new(Mutex::new(Ring { lines, capacity })))
+        Tail(Arc::new(Mutex::new(Ring {
+            lines: VecDeque::new(),
+            capacity,
+        })))
     }
 
     fn push(&self, stream: Stream, bytes: &[u8], cut: bool) {
@@ -78,11 +80,12 @@ impl Tail {
 
     /// Reads `source` to its end, keeping its last lines.
     pub(crate) async fn follow(self, stream: Stream, mut source: impl AsyncRead + Unpin) {
-        let mut chunk = [0_u8; 8192];
+        // On the heap and never zeroed: the future stays small to spawn, and a read costs its bytes.
+        let mut chunk = Vec::with_capacity(8192);
         let mut line = Vec::new();
         let mut cut = false;
-        while let Ok(read @ 1..) = source.read(&mut chunk).await {
-            for piece in chunk[..read].split_inclusive(|b| *b == b'\n') {
+        while let Ok(1..) = source.read_buf(&mut chunk).await {
+            for piece in chunk.split_inclusive(|b| *b == b'\n') {
                 let (body, ends) = match piece.split_last() {
                     Some((b'\n', body)) => (body, true),
                     _ => (piece, false),
@@ -96,6 +99,7 @@ impl Tail {
                     cut = false;
                 }
             }
+            chunk.clear();
         }
         if !line.is_empty() {
             self.push(stream, &line, cut);
