@@ -12,11 +12,19 @@
 //!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
 //! - `testing` (feature `testing`): snapshot assertions and exhaustive compile-time suites of a
 //!   lifecycle's transition table, for users' own regression tests.
+//! - `uptime` (feature `process`, Linux): child processes watched from outside (`Watched`),
+//!   killed as a group at their deadline after their stuck state is captured (`Diagnosis`), with
+//!   recurring hangs escalated (`Escalation`).
 //! - [`lock`]: the [`LockScope`] behind `#[lock_scope(no_unbounded_await)]` and, with feature
 //!   `tokio`, a `Semaphore` that diagnoses its holders.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+// `#[terminal_state]` names the runtime as `::fixpoint::__private`; inside this crate that is
+// the crate itself (the watched child's lifecycle is declared with it).
+#[cfg(feature = "process")]
+extern crate self as fixpoint;
 
 pub mod invariant;
 pub mod lifecycle;
@@ -27,6 +35,9 @@ pub mod pubsub;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+// `/proc`, process groups and child subreapers: Linux.
+#[cfg(all(feature = "process", target_os = "linux"))]
+pub mod uptime;
 
 pub use lifecycle::{
     Abandonment, Active, Edge, Event, EventKind, Final, IllegalTransition, Lifecycle, NoRecorder,
@@ -57,6 +68,10 @@ pub use task::{
     Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Refused, Report,
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
+};
+#[cfg(all(feature = "process", target_os = "linux"))]
+pub use uptime::{
+    ChildStatus, Diagnosis, Escalated, Escalation, EscalationPolicy, Kill, StartError, Watched,
 };
 
 /// Items that generated code names through `::fixpoint::__private`. Not a public API: anything

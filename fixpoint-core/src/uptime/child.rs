@@ -1,0 +1,496 @@
+//! A child process whose deadline is kept by a watcher outside the code that waits for it.
+
+use std::fmt;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use fixpoint_macros::terminal_state;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::diagnosis::Diagnosis;
+use super::escalation::{Escalated, Escalation, Level};
+use super::group::{Group, GroupGuard};
+use super::tail::{Line, Stream, Tail};
+use crate::{Terminal, Tracked};
+
+/// The lifecycle of a watched child process. [`Watched::run`] ends it in one of the terminal
+/// states, and its [`Terminal`] proof is the outcome.
+#[terminal_state]
+#[derive(Debug)]
+pub enum ChildStatus {
+    /// Not spawned yet.
+    #[initial]
+    #[to(Spawned, FailedToStart)]
+    Starting,
+    /// Spawned as the process with this pid, leading its own process group.
+    #[to(Exited, Killed, Abandoned)]
+    Spawned(u32),
+    /// It ended by itself before its deadline (with a code, or by a signal it did not get from
+    /// its watcher).
+    #[terminal]
+    Exited(ExitStatus),
+    /// It was still running at its deadline: its group was killed, after its stuck state was
+    /// captured.
+    #[terminal]
+    Killed(Box<Kill>),
+    /// It never ran: the command could not be spawned, or the request was invalid.
+    #[terminal]
+    FailedToStart(StartError),
+    /// Its watcher was lost (it panicked, or the child was reaped behind its back): its group was
+    /// killed.
+    #[terminal]
+    #[abandoned]
+    Abandoned,
+}
+
+/// The outcome of [`Watched::run`]: the terminal [`ChildStatus`] (match on
+/// [`status()`](Terminal::status)) and the [`Run`] record.
+pub type Outcome = Terminal<ChildStatus, Run>;
+
+/// What is known of a watched child's run whatever its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Run {
+    /// The key it ran under (its program's name unless [`Watched::key`] set one).
+    pub key: String,
+    /// Its pid, which is also its process group id, once spawned.
+    pub pid: Option<u32>,
+    /// How long it ran, from spawn to the end of its watch.
+    pub ran_for: Duration,
+    /// The last lines of its output (standard output and error, in the order they were read).
+    pub tail: Vec<Line>,
+}
+
+/// Why a watched child never ran: bad input, as a typed error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The deadline was zero.
+    #[error(
+        "`{key}` was given a deadline of zero, which no child can meet; give it the time it needs"
+    )]
+    ZeroDeadline {
+        /// The key.
+        key: String,
+    },
+    /// The program does not exist.
+    #[error("`{program}` was not found; check the name, or give its full path (PATH is searched)")]
+    NotFound {
+        /// The program.
+        program: String,
+    },
+    /// The program may not be run by this process.
+    #[error("`{program}` may not be executed by this process; check its permissions")]
+    PermissionDenied {
+        /// The program.
+        program: String,
+    },
+    /// Spawning failed otherwise.
+    #[error("`{program}` could not be spawned: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The error of the spawn.
+        source: io::Error,
+    },
+}
+
+impl StartError {
+    fn from_spawn(program: String, source: io::Error) -> Self {
+        match source.kind() {
+            io::ErrorKind::NotFound => StartError::NotFound { program },
+            io::ErrorKind::PermissionDenied => StartError::PermissionDenied { program },
+            _ => StartError::Spawn { program, source },
+        }
+    }
+}
+
+/// The record of a child killed at its deadline: what it looked like, and what ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Kill {
+    /// Its stuck state, captured before any signal.
+    pub diagnosis: Diagnosis,
+    /// What ended it.
+    pub ended_by: Ending,
+}
+
+/// How the watcher ended a child at its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `SIGTERM` to the group was enough.
+    Terminated,
+    /// It outlived `SIGTERM` by the grace; `SIGKILL` to the group ended it.
+    KilledAfterGrace(Duration),
+    /// An escalated timeout: the group is kept stopped (`SIGSTOP`) this long for inspection, and
+    /// killed and reaped afterwards by a task of its own.
+    StoppedForInspection(Duration),
+}
+
+impl fmt::Display for Kill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.diagnosis)?;
+        let group = self.diagnosis.group;
+        match self.ended_by {
+            Ending::Terminated => write!(f, "SIGTERM to process group {group} ended it"),
+            Ending::KilledAfterGrace(grace) => {
+                write!(
+                    f,
+                    "it outlived SIGTERM by {grace:?}; SIGKILL to process group {group} ended it"
+                )
+            }
+            Ending::StoppedForInspection(window) => write!(
+                f,
+                "process group {group} is kept stopped (SIGSTOP) for {window:?} for inspection, then killed"
+            ),
+        }
+    }
+}
+
+/// A child process run with a deadline kept from outside.
+///
+/// The child is spawned in a process group of its own, and a watcher task of the runtime, not
+/// the code awaiting [`run`](Watched::run), keeps its deadline with the runtime's timer. At the
+/// deadline the watcher reads the child's stuck state from `/proc` (a [`Diagnosis`]), then sends
+/// `SIGTERM` to the whole group, `SIGKILL` after the grace, and reaps it. An [`Escalation`] shared
+/// between runs makes a hang that keeps recurring capture every thread's stack, or stay stopped
+/// for inspection.
+///
+/// Standard output and error are read by the watcher, which keeps their last lines (the rest is
+/// discarded). Standard input is what the command says (inherited unless set); a piped one stays
+/// open, unwritten, until the child ends.
+///
+/// If the future of `run` is dropped, the watcher ends the group the same way (without a
+/// diagnosis); if the runtime itself goes, the group gets `SIGKILL`. On a multi-threaded runtime
+/// the deadline holds even when the task awaiting `run` blocks its thread; on a current-thread
+/// runtime, a blocked thread blocks the watcher too.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use fixpoint::uptime::{ChildStatus, Watched};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let mut hang = Command::new("sh");
+/// hang.args(["-c", "echo started; sleep 1000"]);
+/// let outcome = Watched::new(hang, Duration::from_millis(300)).key("hang").run().await;
+/// let ChildStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
+/// assert_eq!(kill.diagnosis.processes.len(), 2); // sh and its sleep, both killed
+/// assert!(kill.to_string().contains("[stdout] started"));
+///
+/// let outcome = Watched::new(Command::new("true"), Duration::from_secs(5)).run().await;
+/// assert!(matches!(outcome.status(), ChildStatus::Exited(status) if status.success()));
+/// # });
+/// ```
+#[derive(Debug)]
+#[must_use = "a watched child does nothing until it is `run`"]
+pub struct Watched {
+    command: std::process::Command,
+    deadline: Duration,
+    grace: Duration,
+    key: Option<String>,
+    escalation: Option<Escalation>,
+    tail: usize,
+}
+
+impl Watched {
+    /// The grace between `SIGTERM` and `SIGKILL` unless [`grace`](Watched::grace) sets one.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
+
+    /// How many lines of output are kept unless [`tail_lines`](Watched::tail_lines) says.
+    pub const DEFAULT_TAIL: usize = 50;
+
+    /// `command`, to be killed with its whole process group if it runs longer than `deadline`.
+    /// Its standard output and error are taken over by the watcher; everything else (arguments,
+    /// environment, directory, standard input) is as the command says.
+    pub fn new(command: std::process::Command, deadline: Duration) -> Self {
+        Watched {
+            command,
+            deadline,
+            grace: Self::DEFAULT_GRACE,
+            key: None,
+            escalation: None,
+            tail: Self::DEFAULT_TAIL,
+        }
+    }
+
+    /// How long the group has between `SIGTERM` and `SIGKILL`.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The name its timeouts are compared under (default: the program's name).
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Records its timeouts in `escalation`, which decides when one is escalated.
+    pub fn escalation(mut self, escalation: &Escalation) -> Self {
+        self.escalation = Some(escalation.clone());
+        self
+    }
+
+    /// Keeps the last `lines` lines of its output.
+    pub fn tail_lines(mut self, lines: usize) -> Self {
+        self.tail = lines;
+        self
+    }
+
+    /// Spawns the child, watches it and ends in its terminal state. Must be called within a tokio
+    /// runtime with IO and time enabled.
+    pub async fn run(mut self) -> Outcome {
+        let program = self.command.get_program().to_string_lossy().into_owned();
+        let key = self
+            .key
+            .take()
+            .unwrap_or_else(|| program.rsplit('/').next().unwrap_or(&program).to_owned());
+        let run = Run {
+            key: key.clone(),
+            pid: None,
+            ran_for: Duration::ZERO,
+            tail: Vec::new(),
+        };
+        let machine = Tracked::<ChildStatus, _, _>::new(run);
+        if self.deadline.is_zero() {
+            return machine.to_failed_to_start(StartError::ZeroDeadline { key });
+        }
+        let watcher = match self.spawn(key) {
+            Ok(watcher) => watcher,
+            Err(source) => {
+                return machine.to_failed_to_start(StartError::from_spawn(program, source));
+            }
+        };
+        let pid = watcher.group.id();
+        let mut running = machine.to_spawned(pid);
+        running.pid = Some(pid);
+        // Dropping `_cancel` (this future dropped) tells the watcher to end the group.
+        let (_cancel, cancelled) = oneshot::channel::<()>();
+        let Ok(report) = tokio::spawn(watcher.watch(cancelled)).await else {
+            return running.abandon();
+        };
+        running.ran_for = report.ran_for;
+        running.tail = report.tail;
+        match report.end {
+            End::Exited(status) => running.to_exited(status),
+            End::Killed(kill) => running.to_killed(kill),
+            End::Lost | End::Cancelled => running.abandon(),
+        }
+    }
+
+    fn spawn(mut self, key: String) -> io::Result<Watcher> {
+        self.command
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut command = tokio::process::Command::from(self.command);
+        command.kill_on_drop(true);
+        let mut child = command.spawn()?;
+        let group = child
+            .id()
+            .and_then(Group::led_by)
+            .ok_or_else(|| io::Error::other("the child has no pid"))?;
+        let tail = Tail::new(self.tail);
+        let mut readers = Vec::with_capacity(2);
+        if let Some(stdout) = child.stdout.take() {
+            readers.push(tokio::spawn(tail.clone().follow(Stream::Stdout, stdout)));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            readers.push(tokio::spawn(tail.clone().follow(Stream::Stderr, stderr)));
+        }
+        Ok(Watcher {
+            stdin: child.stdin.take(),
+            child,
+            group,
+            guard: GroupGuard::new(group),
+            key,
+            deadline: self.deadline,
+            grace: self.grace,
+            escalation: self.escalation,
+            tail,
+            readers,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// The longest a watcher waits for killed members of its group to die, to reap them (they die at
+/// once unless stuck in an uninterruptible sleep).
+const REAP_LIMIT: Duration = Duration::from_secs(5);
+
+/// The task that owns a watched child and keeps its deadline.
+struct Watcher {
+    child: tokio::process::Child,
+    /// A piped stdin, kept open (unwritten) until the end.
+    stdin: Option<tokio::process::ChildStdin>,
+    group: Group,
+    guard: GroupGuard,
+    key: String,
+    deadline: Duration,
+    grace: Duration,
+    escalation: Option<Escalation>,
+    tail: Tail,
+    readers: Vec<JoinHandle<()>>,
+    started: Instant,
+}
+
+/// What a watcher hands back.
+struct Report {
+    end: End,
+    ran_for: Duration,
+    tail: Vec<Line>,
+}
+
+enum End {
+    Exited(ExitStatus),
+    Killed(Box<Kill>),
+    Lost,
+    Cancelled,
+}
+
+/// What woke the watcher.
+enum Woken {
+    Exited(io::Result<ExitStatus>),
+    Deadline,
+    Cancelled,
+}
+
+impl Watcher {
+    async fn watch(mut self, cancelled: oneshot::Receiver<()>) -> Report {
+        let woken = tokio::select! {
+            biased;
+            status = self.child.wait() => Woken::Exited(status),
+            () = tokio::time::sleep(self.deadline) => Woken::Deadline,
+            _ = cancelled => Woken::Cancelled,
+        };
+        let end = match woken {
+            Woken::Exited(Ok(status)) => End::Exited(status),
+            Woken::Exited(Err(_)) => End::Lost,
+            // Boxed: the capture's futures are large, and only a timeout pays for them.
+            Woken::Deadline => return Box::pin(self.at_deadline()).await,
+            Woken::Cancelled => {
+                self.end_group().await;
+                End::Cancelled
+            }
+        };
+        self.finish(end).await
+    }
+
+    /// Captures the stuck state, escalates if asked, and ends the group (or keeps it stopped).
+    async fn at_deadline(mut self) -> Report {
+        let mut diagnosis = self.diagnose().await;
+        let signature = diagnosis.signature();
+        let level = self
+            .escalation
+            .as_ref()
+            .map(|e| e.record(&self.key, &signature, Instant::now()));
+        if let Some(level) = level {
+            diagnosis.repeated = level.repeated;
+        }
+        if let Some(level) = level.filter(|l| l.deep) {
+            diagnosis.deepen().await;
+            self.announce(&diagnosis, level);
+            if let Some(window) = level.inspect_for {
+                self.group.stop();
+                return self.keep_stopped(diagnosis, window);
+            }
+        }
+        let ended_by = self.end_group().await;
+        self.finish(End::Killed(Box::new(Kill {
+            diagnosis,
+            ended_by,
+        })))
+        .await
+    }
+
+    async fn diagnose(&self) -> Diagnosis {
+        let (key, group, ran_for, deadline) = (
+            self.key.clone(),
+            self.group.id(),
+            self.started.elapsed(),
+            self.deadline,
+        );
+        let tail = self.tail.snapshot();
+        let capture = move || Diagnosis::capture(&key, group, ran_for, deadline, tail);
+        tokio::task::spawn_blocking(capture.clone())
+            .await
+            .unwrap_or_else(|_| capture())
+    }
+
+    fn announce(&self, diagnosis: &Diagnosis, level: Level) {
+        let Some(escalation) = &self.escalation else {
+            return;
+        };
+        escalation.announce(&Escalated {
+            key: self.key.clone(),
+            repeated: level.repeated,
+            stopped: level.inspect_for.map(|window| (self.group.id(), window)),
+            pids: diagnosis.processes.iter().map(|p| p.pid).collect(),
+        });
+    }
+
+    /// `SIGTERM` to the group, `SIGKILL` after the grace, and the leader reaped.
+    async fn end_group(&mut self) -> Ending {
+        self.group.terminate();
+        let grace = self.grace;
+        if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
+            return Ending::Terminated;
+        }
+        self.group.kill();
+        let _ = self.child.wait().await;
+        Ending::KilledAfterGrace(grace)
+    }
+
+    /// Reports now, and leaves the stopped group to a task that kills and reaps it after `window`.
+    fn keep_stopped(self, diagnosis: Diagnosis, window: Duration) -> Report {
+        let report = Report {
+            end: End::Killed(Box::new(Kill {
+                diagnosis,
+                ended_by: Ending::StoppedForInspection(window),
+            })),
+            ran_for: self.started.elapsed(),
+            tail: self.tail.snapshot(),
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(window).await;
+            let mut watcher = self;
+            watcher.group.kill();
+            let _ = watcher.child.wait().await;
+            watcher.finish(End::Cancelled).await;
+        });
+        report
+    }
+
+    /// Kills what is left of the group, reaps it, and collects the last output.
+    async fn finish(mut self, end: End) -> Report {
+        drop(self.stdin.take());
+        // A member the child left behind (a background job) would hold the pipes open forever.
+        // The group outlives its reaped leader while it has members, so its id still names it;
+        // once empty, the id is free again, and a signal to it finds nobody (ESRCH).
+        self.group.kill();
+        self.group.reap(REAP_LIMIT).await;
+        self.guard.disarm();
+        let readers = std::mem::take(&mut self.readers);
+        let aborts: Vec<_> = readers.iter().map(JoinHandle::abort_handle).collect();
+        // A process that left the group may still hold the pipes: wait for them only so long.
+        if tokio::time::timeout(self.grace, async {
+            for reader in readers {
+                let _ = reader.await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
+        Report {
+            end,
+            ran_for: self.started.elapsed(),
+            tail: self.tail.snapshot(),
+        }
+    }
+}

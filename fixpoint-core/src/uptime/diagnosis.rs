@@ -1,0 +1,495 @@
+//! What a stuck child looked like at its deadline, read from `/proc` before anything was killed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::tail::Line;
+
+/// How many descriptors of a process a diagnosis names (it counts them all).
+const FDS_NAMED: usize = 16;
+/// How many lines of one process's stacks a deep diagnosis keeps.
+const STACK_LINES: usize = 400;
+/// How many processes of a group get their stacks read (each costs a debugger attach).
+const STACKS_OF: usize = 8;
+/// The longest a debugger may take over one process before the `/proc` fallback is used.
+const DEBUGGER_LIMIT: Duration = Duration::from_secs(20);
+
+/// The stuck state of a watched child, captured at its deadline before it was signalled: its
+/// process tree with each process's state, wait channel, threads and open descriptors, the last
+/// lines of its output and how long it ran; on an escalated timeout, every thread's stack too.
+///
+/// `Display` writes it for a human (a log line, an incident note):
+///
+/// ```text
+/// `render` ran for 2.00s, past its deadline of 2s: process group 4242 (2 processes)
+///   4242 sh -c 'sleep 1000 & read x': S (sleeping) in anon_pipe_read, 1 thread, 3 fds: 0 pipe:[81], 1 pipe:[82], 2 pipe:[83]
+///     4243 sleep 1000: S (sleeping) in hrtimer_nanosleep, 1 thread, 3 fds: 0 /dev/null, 1 pipe:[82], 2 pipe:[83]
+/// last 1 line of output:
+///   [stdout] waiting for input
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Diagnosis {
+    /// The watched child's key (its escalation key).
+    pub key: String,
+    /// How long it ran before the capture.
+    pub ran_for: Duration,
+    /// The deadline it missed.
+    pub deadline: Duration,
+    /// Its process group id (the pid of the child itself).
+    pub group: u32,
+    /// The processes of the group and the leader's descendants, in tree order.
+    pub processes: Vec<Process>,
+    /// The last lines of its output, oldest first.
+    pub tail: Vec<Line>,
+    /// Every thread's stacks, when the timeout was escalated (see `Escalation`); else empty.
+    pub stacks: Vec<Stacks>,
+    /// How many timeouts of this key in a row showed this same signature, this one included (1
+    /// without an `Escalation`).
+    pub repeated: u32,
+}
+
+/// One process of a stuck child's tree, as `/proc` showed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Process {
+    /// Its pid.
+    pub pid: u32,
+    /// Its parent's pid.
+    pub ppid: u32,
+    /// Its process group.
+    pub pgid: u32,
+    /// Its depth in the tree (0: the child, or an orphan of the group).
+    pub depth: usize,
+    /// Its command line (its name in parentheses when the command line is empty, as for a zombie).
+    pub command: String,
+    /// Its state letter (`R` running, `S` sleeping, `D` uninterruptible, `T` stopped, `Z` zombie...).
+    pub state: char,
+    /// The kernel function it sleeps in (`/proc/<pid>/wchan`), empty when running.
+    pub wait_channel: String,
+    /// Its number of threads.
+    pub threads: u32,
+    /// Its open descriptors, up to 16, as `(fd, target)`.
+    pub fds: Vec<(u32, String)>,
+    /// How many descriptors it has open.
+    pub fd_count: usize,
+}
+
+/// The stacks of every thread of one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stacks {
+    /// The process.
+    pub pid: u32,
+    /// Where they were read.
+    pub source: StackSource,
+    /// The text, one line per frame or thread (at most 400 lines).
+    pub text: String,
+}
+
+/// Where a process's stacks were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackSource {
+    /// `gdb -batch -ex 'thread apply all bt'`: user-space frames of every thread.
+    Gdb,
+    /// `/proc/<pid>/task/*/{stat,wchan,syscall,stack}`: each thread's state, wait channel and
+    /// system call (and kernel stack where readable); used when `gdb` is missing or fails.
+    Proc,
+}
+
+impl Diagnosis {
+    /// The signature that makes two timeouts identical: each process's name and wait channel,
+    /// sorted (pids and timings differ from one run to the next; where it is stuck does not).
+    #[must_use]
+    pub fn signature(&self) -> String {
+        let mut parts: Vec<String> = self
+            .processes
+            .iter()
+            .map(|p| format!("{}@{}", program_name(&p.command), p.wait_channel))
+            .collect();
+        parts.sort();
+        parts.join(",")
+    }
+
+    /// Reads the group `group` (and the descendants of its leader) from `/proc`. Blocking: the
+    /// watcher calls it on tokio's blocking pool.
+    pub(crate) fn capture(
+        key: &str,
+        group: u32,
+        ran_for: Duration,
+        deadline: Duration,
+        tail: Vec<Line>,
+    ) -> Self {
+        Diagnosis {
+            key: key.to_owned(),
+            ran_for,
+            deadline,
+            group,
+            processes: tree(group),
+            tail,
+            stacks: Vec::new(),
+            repeated: 1,
+        }
+    }
+
+    /// Adds every thread's stacks of the first processes of the tree: `gdb` where it runs, else
+    /// `/proc`.
+    pub(crate) async fn deepen(&mut self) {
+        for process in self.processes.iter().take(STACKS_OF) {
+            let pid = process.pid;
+            let stacks = match gdb_stacks(pid).await {
+                Some(text) => Stacks {
+                    pid,
+                    source: StackSource::Gdb,
+                    text,
+                },
+                None => {
+                    let text = tokio::task::spawn_blocking(move || proc_stacks(pid))
+                        .await
+                        .unwrap_or_default();
+                    Stacks {
+                        pid,
+                        source: StackSource::Proc,
+                        text,
+                    }
+                }
+            };
+            self.stacks.push(stacks);
+        }
+    }
+}
+
+/// `sleep` for `sleep 1000`, `sh` for `/bin/sh -c ..`.
+fn program_name(command: &str) -> &str {
+    let first = command.split_whitespace().next().unwrap_or(command);
+    first.rsplit('/').next().unwrap_or(first)
+}
+
+/// The fields of `/proc/<pid>/stat` this module reads.
+struct Stat {
+    pid: u32,
+    name: String,
+    state: char,
+    ppid: u32,
+    pgid: u32,
+    threads: u32,
+}
+
+fn read_stat(path: &Path) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(path).ok()?)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
+    // The name may hold spaces and parentheses: it ends at the last `)`.
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let pid = text[..open].trim().parse().ok()?;
+    let name = text[open + 1..close].to_owned();
+    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    Some(Stat {
+        pid,
+        name,
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgid: fields.get(2)?.parse().ok()?,
+        threads: fields.get(17)?.parse().ok()?,
+    })
+}
+
+/// Every process on the machine, by pid.
+fn all_processes() -> BTreeMap<u32, Stat> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return BTreeMap::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| read_stat(&e.path().join("stat")))
+        .map(|s| (s.pid, s))
+        .collect()
+}
+
+/// The members of group `group` and the descendants of its leader, depth-first from the leader;
+/// members whose parent is outside (orphans) follow as roots of their own.
+fn tree(group: u32) -> Vec<Process> {
+    let all = all_processes();
+    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for stat in all.values() {
+        children.entry(stat.ppid).or_default().push(stat.pid);
+    }
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    let roots =
+        std::iter::once(group).chain(all.values().filter(|s| s.pgid == group).map(|s| s.pid));
+    for root in roots.collect::<Vec<_>>() {
+        if !seen.contains(&root) {
+            walk(root, 0, &all, &children, &mut seen, &mut out);
+        }
+    }
+    out
+}
+
+fn walk(
+    pid: u32,
+    depth: usize,
+    all: &BTreeMap<u32, Stat>,
+    children: &BTreeMap<u32, Vec<u32>>,
+    seen: &mut Vec<u32>,
+    out: &mut Vec<Process>,
+) {
+    let Some(stat) = all.get(&pid) else { return };
+    seen.push(pid);
+    out.push(process(stat, depth));
+    for &child in children.get(&pid).map_or(&[][..], Vec::as_slice) {
+        if !seen.contains(&child) {
+            walk(child, depth + 1, all, children, seen, out);
+        }
+    }
+}
+
+fn process(stat: &Stat, depth: usize) -> Process {
+    let dir = Path::new("/proc").join(stat.pid.to_string());
+    let command =
+        fs::read(dir.join("cmdline")).map_or_else(|_| String::new(), |raw| command_line(&raw));
+    let wait_channel = fs::read_to_string(dir.join("wchan")).unwrap_or_default();
+    let (fds, fd_count) = descriptors(&dir);
+    Process {
+        pid: stat.pid,
+        ppid: stat.ppid,
+        pgid: stat.pgid,
+        depth,
+        command: if command.is_empty() {
+            format!("({})", stat.name)
+        } else {
+            command
+        },
+        state: stat.state,
+        wait_channel: if wait_channel == "0" {
+            String::new()
+        } else {
+            wait_channel
+        },
+        threads: stat.threads,
+        fds,
+        fd_count,
+    }
+}
+
+/// `sh -c 'sleep 1000 & read x'` from the NUL-separated `/proc/<pid>/cmdline`.
+fn command_line(raw: &[u8]) -> String {
+    let words: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let word = String::from_utf8_lossy(w);
+            if word.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            } else {
+                word.into_owned()
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+fn descriptors(dir: &Path) -> (Vec<(u32, String)>, usize) {
+    let Ok(entries) = fs::read_dir(dir.join("fd")) else {
+        return (Vec::new(), 0);
+    };
+    let mut fds: Vec<(u32, String)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let fd = e.file_name().to_str()?.parse().ok()?;
+            let target = fs::read_link(e.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .collect();
+    fds.sort_unstable();
+    let count = fds.len();
+    fds.truncate(FDS_NAMED);
+    (fds, count)
+}
+
+/// `gdb -batch` on `pid`: `None` when gdb is missing, fails, takes too long or prints no frame.
+async fn gdb_stacks(pid: u32) -> Option<String> {
+    let run = tokio::process::Command::new("gdb")
+        .args([
+            "-batch",
+            "-nx",
+            "-p",
+            &pid.to_string(),
+            "-ex",
+            "thread apply all bt",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(DEBUGGER_LIMIT, run).await.ok()?.ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let frames: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Thread ") || l.starts_with('#'))
+        .take(STACK_LINES)
+        .collect();
+    frames
+        .iter()
+        .any(|l| l.starts_with('#'))
+        .then(|| frames.join("\n"))
+}
+
+/// Each thread's name, state, wait channel, system call and (where readable) kernel stack.
+fn proc_stacks(pid: u32) -> String {
+    let tasks = Path::new("/proc").join(pid.to_string()).join("task");
+    let Ok(entries) = fs::read_dir(&tasks) else {
+        return String::new();
+    };
+    let mut lines = Vec::new();
+    for task in entries.filter_map(Result::ok) {
+        let dir = task.path();
+        let Some(stat) = read_stat(&dir.join("stat")) else {
+            continue;
+        };
+        let read = |file: &str| fs::read_to_string(dir.join(file)).unwrap_or_default();
+        let syscall = read("syscall");
+        lines.push(format!(
+            "thread {} ({}): {} in {}, syscall {}",
+            stat.pid,
+            stat.name,
+            stat.state,
+            read("wchan"),
+            syscall.split_whitespace().next().unwrap_or("?")
+        ));
+        lines.extend(read("stack").lines().map(|l| format!("  {l}")));
+    }
+    lines.truncate(STACK_LINES);
+    lines.join("\n")
+}
+
+fn state_name(state: char) -> &'static str {
+    match state {
+        'R' => "running",
+        'S' => "sleeping",
+        'D' => "uninterruptible",
+        'T' => "stopped",
+        't' => "traced",
+        'Z' => "zombie",
+        'X' => "dead",
+        'I' => "idle",
+        _ => "unknown",
+    }
+}
+
+impl fmt::Display for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let indent = "  ".repeat(self.depth + 1);
+        write!(
+            f,
+            "{indent}{} {}: {} ({})",
+            self.pid,
+            self.command,
+            self.state,
+            state_name(self.state)
+        )?;
+        if !self.wait_channel.is_empty() {
+            write!(f, " in {}", self.wait_channel)?;
+        }
+        let s = if self.threads == 1 { "" } else { "s" };
+        write!(f, ", {} thread{s}, {} fds", self.threads, self.fd_count)?;
+        for (i, (fd, target)) in self.fds.iter().enumerate() {
+            write!(f, "{}{fd} {target}", if i == 0 { ": " } else { ", " })?;
+        }
+        if self.fd_count > self.fds.len() {
+            write!(f, ", ...")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.processes.len();
+        write!(
+            f,
+            "`{}` ran for {:.2?}, past its deadline of {:?}: process group {} ({n} process{})",
+            self.key,
+            self.ran_for,
+            self.deadline,
+            self.group,
+            if n == 1 { "" } else { "es" }
+        )?;
+        if self.repeated > 1 {
+            write!(f, "; the same hang {} times in a row", self.repeated)?;
+        }
+        for process in &self.processes {
+            write!(f, "\n{process}")?;
+        }
+        if self.tail.is_empty() {
+            write!(f, "\nno output")?;
+        } else {
+            let s = if self.tail.len() == 1 { "" } else { "s" };
+            write!(f, "\nlast {} line{s} of output:", self.tail.len())?;
+            for line in &self.tail {
+                write!(f, "\n  {line}")?;
+            }
+        }
+        for stacks in &self.stacks {
+            let source = match stacks.source {
+                StackSource::Gdb => "gdb",
+                StackSource::Proc => "/proc",
+            };
+            write!(f, "\nthreads of {} ({source}):", stacks.pid)?;
+            for line in stacks.text.lines() {
+                write!(f, "\n  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stat_line_is_read_past_a_name_with_spaces_and_parentheses() {
+        let line = "4242 (my (odd) name) S 4241 4240 4240 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 3 0 \
+                    8137 2514944 221 18446744073709551615";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(
+            (stat.pid, stat.name.as_str(), stat.state),
+            (4242, "my (odd) name", 'S')
+        );
+        assert_eq!((stat.ppid, stat.pgid, stat.threads), (4241, 4240, 3));
+    }
+
+    #[test]
+    fn the_proc_fallback_reads_every_thread() {
+        let helper = std::thread::spawn(|| std::thread::park_timeout(Duration::from_secs(5)));
+        let text = proc_stacks(std::process::id());
+        assert!(
+            text.lines().filter(|l| l.starts_with("thread ")).count() >= 2,
+            "{text}"
+        );
+        helper.thread().unpark();
+        helper.join().unwrap();
+    }
+
+    #[test]
+    fn a_command_line_is_quoted_as_a_shell_would_read_it() {
+        assert_eq!(
+            command_line(b"sh\0-c\0echo 'hi'; read x\0"),
+            r"sh -c 'echo '\''hi'\''; read x'"
+        );
+        assert_eq!(program_name("/usr/bin/sleep 1000"), "sleep");
+    }
+}
