@@ -12,6 +12,9 @@
 //!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
 //! - `testing` (feature `testing`): snapshot assertions and exhaustive compile-time suites of a
 //!   lifecycle's transition table, for users' own regression tests.
+//! - [`uptime`]: primitives that keep a service doing its work, not just up: a progress
+//!   `Watchdog` (feature `tokio`), a self-healing [`BackoffFile`], a `Periodic` job that
+//!   cannot be built without a reaper (feature `tokio`), a fork-safe [`GlobalWorker`].
 //! - [`lock`]: the [`LockScope`] behind `#[lock_scope(no_unbounded_await)]` and, with feature
 //!   `tokio`, a `Semaphore` that diagnoses its holders.
 
@@ -27,6 +30,7 @@ pub mod pubsub;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod uptime;
 
 pub use lifecycle::{
     Abandonment, Active, Edge, Event, EventKind, Final, IllegalTransition, Lifecycle, NoRecorder,
@@ -58,6 +62,9 @@ pub use task::{
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
 };
+pub use uptime::{Backoff, BackoffFile, GlobalWorker, MarkerError, WorkerError};
+#[cfg(feature = "tokio")]
+pub use uptime::{Periodic, PeriodicTask, Progress, Threshold, ThresholdError, Watchdog, Wedged};
 
 /// Items that generated code names through `::fixpoint::__private`. Not a public API: anything
 /// here may change in any release.

@@ -191,6 +191,11 @@ impl TaskHandle {
     pub fn abort(&self) {
         self.child.end("aborted");
     }
+
+    /// Ends the task's row with `reason` and aborts it, as [`abort`](Self::abort) does.
+    pub(super) fn end(&self, reason: &str) {
+        self.child.end(reason);
+    }
 }
 
 impl fmt::Debug for TaskHandle {
