@@ -97,10 +97,15 @@ impl Backoff {
 pub struct BackoffFile {
     path: PathBuf,
     unreadable: AtomicU64,
+    /// A hash of the last unreadable content, so a consumer asking every second warns once
+    /// per bad marker, not once per question; `0` after a good read.
+    last_unreadable: AtomicU64,
 }
 
 /// The first line of a marker file: a file without it is not a marker.
 const MAGIC: &str = "fixpoint-backoff 1";
+/// The last line: a file without it was cut short.
+const END: &str = "end";
 
 static TEMP_FILES: AtomicU64 = AtomicU64::new(0);
 
@@ -120,6 +125,7 @@ impl BackoffFile {
         Ok(BackoffFile {
             path,
             unreadable: AtomicU64::new(0),
+            last_unreadable: AtomicU64::new(0),
         })
     }
 
@@ -136,7 +142,7 @@ impl BackoffFile {
     /// [`MarkerError::Write`] when the marker cannot be written or renamed into place.
     pub fn start(&self, length: Duration) -> Result<(), MarkerError> {
         let until = wall_millis().saturating_add(millis(length));
-        self.replace(&format!("{MAGIC}\n{until}\n{}\n", millis(length)))
+        self.replace(&format!("{MAGIC}\n{until}\n{}\n{END}\n", millis(length)))
     }
 
     /// Ends the backoff now, for every process (an expired marker replaces it).
@@ -145,7 +151,7 @@ impl BackoffFile {
     ///
     /// [`MarkerError::Write`] when the marker cannot be written or renamed into place.
     pub fn end(&self) -> Result<(), MarkerError> {
-        self.replace(&format!("{MAGIC}\n0\n0\n"))
+        self.replace(&format!("{MAGIC}\n0\n0\n{END}\n"))
     }
 
     /// Whether the backoff is active: the only question a consumer asks.
@@ -161,22 +167,32 @@ impl BackoffFile {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(error) => return self.unreadable_marker(&error.to_string()),
+            Err(error) => return self.unreadable_marker(&error.to_string(), &error.to_string()),
         };
         let Some((until, length)) = parse(&text) else {
-            return self.unreadable_marker("not a backoff marker");
+            return self.unreadable_marker("not a whole backoff marker", &text);
         };
+        self.last_unreadable.store(0, Ordering::Relaxed);
         let left = until.saturating_sub(wall_millis()).min(length);
         (left > 0).then(|| Duration::from_millis(left))
     }
 
-    /// How many reads found a marker that could not be read, and treated it as expired.
+    /// How many unreadable markers this handle found and treated as expired (each bad
+    /// content once, however often it was asked about).
     #[must_use]
     pub fn unreadable(&self) -> u64 {
         self.unreadable.load(Ordering::Relaxed)
     }
 
-    fn unreadable_marker(&self, why: &str) -> Option<Duration> {
+    fn unreadable_marker(&self, why: &str, content: &str) -> Option<Duration> {
+        let hash = {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(content, &mut hasher);
+            std::hash::Hasher::finish(&hasher) | 1
+        };
+        if self.last_unreadable.swap(hash, Ordering::Relaxed) == hash {
+            return None; // this bad marker was reported already
+        }
         self.unreadable.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "tracing")]
         tracing::warn!(
@@ -220,7 +236,8 @@ fn parse(text: &str) -> Option<(u64, u64)> {
     }
     let until = lines.next()?.parse().ok()?;
     let length = lines.next()?.parse().ok()?;
-    lines.next().is_none().then_some((until, length))
+    let whole = lines.next()? == END && lines.next().is_none() && text.ends_with('\n');
+    whole.then_some((until, length))
 }
 
 fn directory_of(path: &Path) -> PathBuf {
@@ -266,4 +283,21 @@ pub enum MarkerError {
         /// What the file system said.
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_set_back_cannot_stretch_a_backoff_past_its_length() {
+        let path = std::env::temp_dir().join(format!("fixpoint-clock-{}.backoff", std::process::id()));
+        let backoff = BackoffFile::open(&path).unwrap();
+        // As if written before the wall clock was set back ten hours.
+        let until = wall_millis() + 10 * 3_600_000;
+        backoff.replace(&format!("{MAGIC}\n{until}\n60000\n{END}\n")).unwrap();
+        let left = backoff.remaining().unwrap();
+        assert!(left <= Duration::from_secs(60), "{left:?}");
+        let _ = std::fs::remove_file(&path);
+    }
 }
