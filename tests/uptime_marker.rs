@@ -61,9 +61,15 @@ fn another_process_sees_the_backoff_end_without_anyone_deleting_the_file() {
     let started = Instant::now();
     let printed = consumer_process(&path);
     assert!(printed.contains("active at start: true"), "{printed}");
-    assert!(printed.contains("working; unreadable markers seen: 0"), "{printed}");
+    assert!(
+        printed.contains("working; unreadable markers seen: 0"),
+        "{printed}"
+    );
     assert!(started.elapsed() >= Duration::from_secs(2));
-    assert!(path.exists(), "the backoff ended by its time, with its file still there");
+    assert!(
+        path.exists(),
+        "the backoff ended by its time, with its file still there"
+    );
     assert!(!backoff.is_active());
 }
 
@@ -73,7 +79,10 @@ fn a_garbled_marker_does_not_stop_the_work() {
     std::fs::write(&path, "2099-01-01T00:00:00Z\n").unwrap(); // some other writer's format
     let printed = consumer_process(&path);
     assert!(printed.contains("active at start: false"), "{printed}");
-    assert!(printed.contains("working; unreadable markers seen: 1"), "{printed}");
+    assert!(
+        printed.contains("working; unreadable markers seen: 1"),
+        "{printed}"
+    );
 
     let backoff = BackoffFile::open(&path).unwrap();
     assert!(!backoff.is_active());
@@ -93,7 +102,10 @@ fn a_truncated_marker_is_expired_not_active_forever() {
     let whole = std::fs::read(&path).unwrap();
     for cut in 0..whole.len() {
         std::fs::write(&path, &whole[..cut]).unwrap();
-        assert!(!backoff.is_active(), "a marker cut at byte {cut} read as active");
+        assert!(
+            !backoff.is_active(),
+            "a marker cut at byte {cut} read as active"
+        );
     }
     std::fs::write(&path, &whole).unwrap();
     assert!(backoff.is_active());
@@ -142,7 +154,9 @@ fn ending_the_backoff_ends_it_for_every_reader() {
 
 #[test]
 fn a_marker_in_a_missing_directory_is_a_typed_error() {
-    let path = directory("missing").join("no-such-dir").join("queue.backoff");
+    let path = directory("missing")
+        .join("no-such-dir")
+        .join("queue.backoff");
     let error = BackoffFile::open(&path).unwrap_err();
     assert!(
         matches!(&error, MarkerError::MissingDirectory { directory, .. } if directory.ends_with("no-such-dir")),

@@ -39,7 +39,11 @@ async fn a_failing_first_run_is_returned_and_nothing_keeps_running() {
         "the first run of the periodic job failed: config file missing"
     );
     cycles(5).await;
-    assert_eq!(runs.load(Ordering::Relaxed), 1, "a job that failed to start ran again");
+    assert_eq!(
+        runs.load(Ordering::Relaxed),
+        1,
+        "a job that failed to start ran again"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -97,7 +101,10 @@ async fn identical_failures_escalate_and_the_status_says_since_when() {
     assert_eq!(job.status().to_string(), "healthy: 1 runs, 0 failed");
     cycles(3).await; // runs 2 (timeout), 3 and 4 (disk full)
     let status = job.status();
-    assert_eq!((status.runs, status.failures, status.escalations), (4, 3, 0));
+    assert_eq!(
+        (status.runs, status.failures, status.escalations),
+        (4, 3, 0)
+    );
     let failing = status.failing.clone().unwrap();
     assert_eq!((failing.identical_runs, failing.since_run), (2, 3));
     cycles(1).await; // the third identical failure escalates
@@ -112,7 +119,10 @@ async fn identical_failures_escalate_and_the_status_says_since_when() {
     assert!(status.to_string().ends_with("ago): disk full"), "{status}");
     cycles(4).await; // the same streak goes on: escalated once
     let status = job.status();
-    assert_eq!((status.escalations, status.failing.unwrap().identical_runs), (1, 7));
+    assert_eq!(
+        (status.escalations, status.failing.unwrap().identical_runs),
+        (1, 7)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -144,7 +154,10 @@ async fn a_period_under_the_timer_tick_is_a_typed_error() {
         .await;
     assert!(matches!(
         started,
-        Err(StartError::PeriodTooShort { period: Duration::ZERO, .. })
+        Err(StartError::PeriodTooShort {
+            period: Duration::ZERO,
+            ..
+        })
     ));
 }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 #[path = "common/project.rs"]
 mod project;
-use project::*;
 use fixpoint::uptime::{Progress, Threshold, ThresholdError};
 use fixpoint::{Config, MemoryStore, Outcome, Retention, StatusStore, Supervisor};
+use project::*;
 
 fn threshold(millis: u64) -> Threshold {
     Threshold::new(Duration::from_millis(millis)).unwrap()
@@ -21,10 +21,16 @@ async fn a_silent_work_is_wedged_with_its_last_note() {
     progress.tick_with("claimed job 812");
     let wedged = progress.watchdog(threshold(50)).wedged().await;
     assert!(wedged.for_ >= Duration::from_millis(50), "{wedged:?}");
-    assert_eq!(wedged.last_progress_note.as_deref(), Some("claimed job 812"));
+    assert_eq!(
+        wedged.last_progress_note.as_deref(),
+        Some("claimed job 812")
+    );
     let reason = wedged.to_string();
     assert!(reason.starts_with("no progress for "), "{reason}");
-    assert!(reason.ends_with("ms; last progress: claimed job 812"), "{reason}");
+    assert!(
+        reason.ends_with("ms; last progress: claimed job 812"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -59,7 +65,11 @@ fn a_threshold_under_the_clock_tick_is_a_typed_error() {
             tick: Threshold::TICK,
         }
     );
-    assert!(error.to_string().contains("use a threshold of at least 10ms"));
+    assert!(
+        error
+            .to_string()
+            .contains("use a threshold of at least 10ms")
+    );
     assert!(Threshold::try_from(Threshold::TICK).is_ok());
 }
 
@@ -75,13 +85,18 @@ async fn a_wedged_task_is_aborted_and_its_row_says_why() {
     let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     supervisor
-        .spawn_watched("worker", (), threshold(100), |project, progress| async move {
-            let running = project.to_running();
-            progress.tick_with("claimed job 812");
-            // The queue connection dropped: the task is up, logs nothing, does nothing.
-            std::future::pending::<()>().await;
-            running.to_completed()
-        })
+        .spawn_watched(
+            "worker",
+            (),
+            threshold(100),
+            |project, progress| async move {
+                let running = project.to_running();
+                progress.tick_with("claimed job 812");
+                // The queue connection dropped: the task is up, logs nothing, does nothing.
+                std::future::pending::<()>().await;
+                running.to_completed()
+            },
+        )
         .await
         .unwrap();
     let finished = supervisor.join_next().await.unwrap();
@@ -91,7 +106,10 @@ async fn a_wedged_task_is_aborted_and_its_row_says_why() {
     assert_eq!(row.status, "Failed");
     let reason = row.reason.as_deref().unwrap();
     assert!(reason.starts_with("no progress for "), "{reason}");
-    assert!(reason.ends_with("; last progress: claimed job 812"), "{reason}");
+    assert!(
+        reason.ends_with("; last progress: claimed job 812"),
+        "{reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,23 +117,34 @@ async fn a_progressing_task_runs_past_its_threshold_and_ends_as_it_chooses() {
     let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     supervisor
-        .spawn_watched("worker", (), threshold(200), |project, progress| async move {
-            let running = project.to_running();
-            for _ in 0..40 {
-                progress.tick(); // 400 ms of work, twice the threshold, never 200 ms silent
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            running.to_completed()
-        })
+        .spawn_watched(
+            "worker",
+            (),
+            threshold(200),
+            |project, progress| async move {
+                let running = project.to_running();
+                for _ in 0..40 {
+                    progress.tick(); // 400 ms of work, twice the threshold, never 200 ms silent
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                running.to_completed()
+            },
+        )
         .await
         .unwrap();
     let finished = supervisor.join_next().await.unwrap();
-    assert!(matches!(finished.outcome, Outcome::Finished(_)), "{finished:?}");
+    assert!(
+        matches!(finished.outcome, Outcome::Finished(_)),
+        "{finished:?}"
+    );
     // Its watchdog stopped with it: long past the threshold, the row still says Completed.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let report = supervisor.shutdown(Duration::from_secs(1)).await.unwrap();
     assert_eq!(
-        (report.rows[0].status.as_str(), report.rows[0].reason.as_deref()),
+        (
+            report.rows[0].status.as_str(),
+            report.rows[0].reason.as_deref()
+        ),
         ("Completed", None)
     );
 }
@@ -126,11 +155,16 @@ async fn a_task_blocked_in_a_synchronous_call_is_ended_from_outside() {
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     let (release, blocked) = std::sync::mpsc::channel::<()>();
     supervisor
-        .spawn_watched("worker", (), threshold(50), |project, _progress| async move {
-            let running = project.to_running();
-            let _ = blocked.recv(); // a synchronous call that never returns on its own
-            running.to_completed()
-        })
+        .spawn_watched(
+            "worker",
+            (),
+            threshold(50),
+            |project, _progress| async move {
+                let running = project.to_running();
+                let _ = blocked.recv(); // a synchronous call that never returns on its own
+                running.to_completed()
+            },
+        )
         .await
         .unwrap();
     // The watchdog runs on the other worker thread and ends the row while the task blocks.
@@ -139,15 +173,26 @@ async fn a_task_blocked_in_a_synchronous_call_is_ended_from_outside() {
         supervisor.flush().await.unwrap();
         let row = &store.rows().await.unwrap()[0];
         if row.status == "Failed" {
-            assert!(row.reason.as_deref().unwrap().starts_with("no progress for "));
+            assert!(
+                row.reason
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("no progress for ")
+            );
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the row was never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the row was never ended"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     release.send(()).unwrap();
     let finished = supervisor.join_next().await.unwrap();
     assert_eq!(finished.outcome, Outcome::Aborted);
     let report = supervisor.shutdown(Duration::from_secs(1)).await.unwrap();
-    assert_eq!(report.rows[0].status, "Failed", "the task's own end was dropped");
+    assert_eq!(
+        report.rows[0].status, "Failed",
+        "the task's own end was dropped"
+    );
 }

@@ -291,11 +291,14 @@ mod tests {
 
     #[test]
     fn a_clock_set_back_cannot_stretch_a_backoff_past_its_length() {
-        let path = std::env::temp_dir().join(format!("fixpoint-clock-{}.backoff", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("fixpoint-clock-{}.backoff", std::process::id()));
         let backoff = BackoffFile::open(&path).unwrap();
         // As if written before the wall clock was set back ten hours.
         let until = wall_millis() + 10 * 3_600_000;
-        backoff.replace(&format!("{MAGIC}\n{until}\n60000\n{END}\n")).unwrap();
+        backoff
+            .replace(&format!("{MAGIC}\n{until}\n60000\n{END}\n"))
+            .unwrap();
         let left = backoff.remaining().unwrap();
         assert!(left <= Duration::from_secs(60), "{left:?}");
         let _ = std::fs::remove_file(&path);

@@ -20,8 +20,7 @@ pub use marker::{Backoff, BackoffFile, MarkerError};
 #[cfg(feature = "tokio")]
 pub use periodic::{
     Failing, NoJob, NoReaper, NothingToReap, Periodic, PeriodicTask, ReapWith, Reaper, Reaps,
-    StartError,
-    Status,
+    StartError, Status,
 };
 #[cfg(feature = "tokio")]
 pub use progress::{Progress, Threshold, ThresholdError, Watchdog, Wedged};

@@ -423,14 +423,17 @@ impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.failing {
             None => write!(f, "healthy: {} runs, {} failed", self.runs, self.failures),
-            Some(failing) => write!(
-                f,
-                "failing identically for {} runs since run {} ({:?} ago): {}",
-                failing.identical_runs,
-                failing.since_run,
-                failing.since.elapsed(),
-                failing.error
-            ),
+            Some(failing) => {
+                let ago = u64::try_from(failing.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+                write!(
+                    f,
+                    "failing identically for {} runs since run {} ({:?} ago): {}",
+                    failing.identical_runs,
+                    failing.since_run,
+                    Duration::from_millis(ago),
+                    failing.error
+                )
+            }
         }
     }
 }

@@ -90,7 +90,10 @@ impl Progress {
     }
 
     fn lock_note(&self) -> std::sync::MutexGuard<'_, Option<Cow<'static, str>>> {
-        self.shared.note.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .note
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

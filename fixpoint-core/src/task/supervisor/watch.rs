@@ -20,7 +20,9 @@ pub(super) struct Watch {
 
 /// Held by the task's body: dropped when the task ends, however it ends, which stops the
 /// watchdog.
-pub(super) struct Running(#[allow(dead_code)] oneshot::Sender<()>);
+pub(super) struct Running {
+    _held: oneshot::Sender<()>,
+}
 
 impl Watch {
     /// A watch over `progress`, and the token the body holds while it runs.
@@ -31,7 +33,7 @@ impl Watch {
             threshold,
             ended,
         };
-        (watch, Running(running))
+        (watch, Running { _held: running })
     }
 
     /// Starts the watchdog on the runtime: when the task goes a whole threshold without
