@@ -11,6 +11,9 @@ use fixpoint::uptime::{Progress, Threshold, ThresholdError};
 use fixpoint::{Config, MemoryStore, Outcome, Retention, StatusStore, Supervisor};
 use project::*;
 
+// The handle a work clones and ticks is one pointer.
+static_assertions::assert_eq_size!(Progress, usize);
+
 fn threshold(millis: u64) -> Threshold {
     Threshold::new(Duration::from_millis(millis)).unwrap()
 }

@@ -19,7 +19,7 @@ mod worker;
 pub use marker::{Backoff, BackoffFile, MarkerError};
 #[cfg(feature = "tokio")]
 pub use periodic::{
-    Failing, NoJob, NoReaper, NothingToReap, Periodic, PeriodicTask, ReapWith, Reaper, Reaps,
+    Failing, Job, NoJob, NoReaper, NothingToReap, Periodic, PeriodicTask, ReapWith, Reaper, Reaps,
     StartError, Status,
 };
 #[cfg(feature = "tokio")]

@@ -60,6 +60,10 @@ pub struct Periodic<J, R> {
 #[derive(Debug)]
 pub struct NoJob;
 
+/// The job given to [`Periodic::run`].
+#[derive(Debug)]
+pub struct Job<F>(F);
+
 /// [`Periodic`] before [`reap`](Periodic::reap) or [`no_reaper`](Periodic::no_reaper): it
 /// cannot start.
 #[derive(Debug)]
@@ -108,7 +112,7 @@ impl<J, R> Periodic<J, R> {
 impl<R> Periodic<NoJob, R> {
     /// What each cycle does: a closure returning the cycle's future, whose error is a failure
     /// of the cycle.
-    pub fn run<J>(self, job: J) -> Periodic<J, R> {
+    pub fn run<F>(self, job: F) -> Periodic<Job<F>, R> {
         let Periodic {
             period,
             name,
@@ -120,7 +124,7 @@ impl<R> Periodic<NoJob, R> {
             period,
             name,
             escalate_after,
-            job,
+            job: Job(job),
             reaper,
         }
     }
@@ -201,7 +205,7 @@ impl<E> ReapWith<E> for NothingToReap {
     }
 }
 
-impl<J, R: Reaps> Periodic<J, R> {
+impl<F, R: Reaps> Periodic<Job<F>, R> {
     /// Runs the first cycle now and returns its error; on success, runs the next cycles every
     /// period on a task of the runtime until the returned [`PeriodicTask`] is stopped or
     /// dropped.
@@ -212,7 +216,7 @@ impl<J, R: Reaps> Periodic<J, R> {
     /// [`StartError::PeriodTooShort`] for a period under the timer's millisecond.
     pub async fn start<E, Fut>(mut self) -> Result<PeriodicTask, StartError<E>>
     where
-        J: FnMut() -> Fut + Send + 'static,
+        F: FnMut() -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
         R: ReapWith<E>,
@@ -232,11 +236,11 @@ impl<J, R: Reaps> Periodic<J, R> {
     /// One cycle: the job, then the reaper; the job's error first.
     async fn cycle<E, Fut>(&mut self) -> Result<(), E>
     where
-        J: FnMut() -> Fut,
+        F: FnMut() -> Fut,
         Fut: Future<Output = Result<(), E>>,
         R: ReapWith<E>,
     {
-        let job = (self.job)().await;
+        let job = (self.job.0)().await;
         let reaped = match self.reaper.reap() {
             Some(reap) => reap.await,
             None => Ok(()),
@@ -246,7 +250,7 @@ impl<J, R: Reaps> Periodic<J, R> {
 
     async fn cycles<E, Fut>(mut self, history: Arc<Mutex<History>>)
     where
-        J: FnMut() -> Fut,
+        F: FnMut() -> Fut,
         Fut: Future<Output = Result<(), E>>,
         E: fmt::Display,
         R: ReapWith<E>,
@@ -264,14 +268,16 @@ impl<J, R: Reaps> Periodic<J, R> {
 /// The timer's resolution.
 const MIN_PERIOD: Duration = Duration::from_millis(1);
 
-impl<J: fmt::Debug, R: fmt::Debug> fmt::Debug for Periodic<J, R> {
+impl<J, R> fmt::Debug for Periodic<J, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The job and the reaper are closures: their types say which steps were taken.
         f.debug_struct("Periodic")
             .field("period", &self.period)
             .field("name", &self.name)
             .field("escalate_after", &self.escalate_after)
-            .field("reaper", &self.reaper)
-            .finish_non_exhaustive()
+            .field("job", &std::any::type_name::<J>())
+            .field("reaper", &std::any::type_name::<R>())
+            .finish()
     }
 }
 
