@@ -58,6 +58,47 @@ async fn a_work_that_keeps_ticking_is_not_wedged_until_it_stops() {
     assert_eq!(wedged.last_progress_note.as_deref(), Some("claimed job 39"));
 }
 
+/// Counts the polls of the future it wraps.
+struct Polls<F> {
+    future: std::pin::Pin<Box<F>>,
+    polls: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl<F: std::future::Future> std::future::Future for Polls<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.future.as_mut().poll(cx)
+    }
+}
+
+#[tokio::test]
+async fn the_watchdog_wakes_about_once_per_threshold_not_per_tick() {
+    let progress = Progress::new();
+    let watchdog = progress.watchdog(threshold(100));
+    let polls = std::sync::Arc::default();
+    // A task of its own: each poll is a wake of the watchdog, not of its neighbour.
+    let watched = tokio::spawn(Polls {
+        future: Box::pin(async move { watchdog.wedged().await }),
+        polls: std::sync::Arc::clone(&polls),
+    });
+    for _ in 0..500 {
+        progress.tick(); // 500 ticks over half a second or more
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(!watched.is_finished(), "wedged while ticking");
+    watched.abort();
+    let polls = polls.load(std::sync::atomic::Ordering::Relaxed);
+    // About one wake per 100 ms of healthy work (plus a short one when the coarse clock
+    // lags the timer): a handful, where polling per tick would be hundreds.
+    assert!(polls <= 30, "the watchdog was polled {polls} times");
+}
+
 #[test]
 fn a_threshold_under_the_clock_tick_is_a_typed_error() {
     let error = Threshold::new(Duration::from_millis(1)).unwrap_err();
