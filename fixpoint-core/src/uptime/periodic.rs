@@ -303,6 +303,7 @@ pub enum StartError<E> {
 
 /// A started periodic job: its [`status`](Self::status), until it is stopped or dropped.
 #[derive(Debug)]
+#[must_use = "dropping a `PeriodicTask` stops its cycles; keep it as long as the job must run"]
 pub struct PeriodicTask {
     history: Arc<Mutex<History>>,
     task: AbortHandle,

@@ -302,7 +302,10 @@ where
     {
         let progress = crate::uptime::Progress::new();
         let (watch, running) = watch::Watch::new(&progress, threshold);
-        let body = |machine| watch::holding(running, body(machine, progress));
+        let body = |machine| {
+            progress.tick(); // the silence counts from the task's start, not the row's insert
+            watch::holding(running, body(machine, progress))
+        };
         let task = self.spawn(id, value, body).await?;
         watch.start(task.clone());
         Ok(task)
