@@ -177,3 +177,28 @@ fn the_in_process_backoff_ends_by_itself() {
     backoff.end();
     assert_eq!(backoff.remaining(), None);
 }
+
+#[cfg(feature = "tracing")]
+#[path = "common/capture.rs"]
+mod capture;
+
+/// An unreadable marker is loud: a warning that names it, once per bad content.
+#[cfg(feature = "tracing")]
+#[test]
+fn an_unreadable_marker_is_a_warning_once() {
+    let path = directory("warned").join("queue.backoff");
+    std::fs::write(&path, "not a marker").unwrap();
+    let capture = capture::Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let backoff = BackoffFile::open(&path).unwrap();
+        for _ in 0..10 {
+            assert!(!backoff.is_active());
+        }
+    });
+    let lines = capture.0.lock().unwrap().clone();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("WARN") && lines[0].contains("queue.backoff"),
+        "{lines:#?}"
+    );
+}
