@@ -117,6 +117,16 @@ fn a_threshold_under_the_clock_tick_is_a_typed_error() {
     assert!(Threshold::try_from(Threshold::TICK).is_ok());
 }
 
+/// The next task to end; a test that waits a minute has failed (a watchdog that never fired).
+async fn next<S: StatusStore<ProjectStatus>>(
+    supervisor: &mut Supervisor<ProjectStatus, S>,
+) -> fixpoint::Finished<ProjectStatus> {
+    tokio::time::timeout(Duration::from_secs(60), supervisor.join_next())
+        .await
+        .expect("no task ended within a minute")
+        .unwrap()
+}
+
 fn config() -> Config {
     Config {
         retention: Retention::keep_all(),
@@ -143,7 +153,7 @@ async fn a_wedged_task_is_aborted_and_its_row_says_why() {
         )
         .await
         .unwrap();
-    let finished = supervisor.join_next().await.unwrap();
+    let finished = next(&mut supervisor).await;
     assert_eq!(finished.outcome, Outcome::Aborted);
     supervisor.flush().await.unwrap();
     let row = &store.rows().await.unwrap()[0];
@@ -176,7 +186,7 @@ async fn a_progressing_task_runs_past_its_threshold_and_ends_as_it_chooses() {
         )
         .await
         .unwrap();
-    let finished = supervisor.join_next().await.unwrap();
+    let finished = next(&mut supervisor).await;
     assert!(
         matches!(finished.outcome, Outcome::Finished(_)),
         "{finished:?}"
@@ -232,7 +242,7 @@ async fn a_task_blocked_in_a_synchronous_call_is_ended_from_outside() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     release.send(()).unwrap();
-    let finished = supervisor.join_next().await.unwrap();
+    let finished = next(&mut supervisor).await;
     assert_eq!(finished.outcome, Outcome::Aborted);
     let report = supervisor.shutdown(Duration::from_secs(1)).await.unwrap();
     assert_eq!(
