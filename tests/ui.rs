@@ -12,6 +12,7 @@ fn ui() {
     cases.compile_fail("ui-tests/invariant/*.rs");
     cases.compile_fail("ui-tests/pubsub/*.rs");
     cases.compile_fail("ui-tests/supervisor/*.rs");
+    cases.compile_fail("ui-tests/uptime/*.rs");
     cases.pass("ui-tests/pass/*.rs");
     if cfg!(feature = "serde") {
         cases.pass("ui-tests/pass/serde/*.rs");

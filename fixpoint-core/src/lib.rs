@@ -12,9 +12,11 @@
 //!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
 //! - `testing` (feature `testing`): snapshot assertions and exhaustive compile-time suites of a
 //!   lifecycle's transition table, for users' own regression tests.
-//! - `uptime` (feature `process`, Linux): child processes watched from outside (`Watched`),
-//!   killed as a group at their deadline after their stuck state is captured (`Diagnosis`), with
-//!   recurring hangs escalated (`Escalation`).
+//! - [`uptime`]: primitives that keep a service doing its work, not just up: child processes
+//!   watched from outside (`Watched`, feature `process`, Linux), killed as a group at their
+//!   deadline after their stuck state is captured, with recurring hangs escalated; a progress
+//!   `Watchdog` (feature `tokio`), a self-healing [`BackoffFile`], a `Periodic` job that cannot
+//!   be built without a reaper (feature `tokio`), a fork-safe [`GlobalWorker`].
 //! - [`lock`]: the [`LockScope`] behind `#[lock_scope(no_unbounded_await)]` and, with feature
 //!   `tokio`, a `Semaphore` that diagnoses its holders.
 
@@ -35,8 +37,6 @@ pub mod pubsub;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
-// `/proc`, process groups and child subreapers: Linux.
-#[cfg(all(feature = "process", target_os = "linux"))]
 pub mod uptime;
 
 pub use lifecycle::{
@@ -69,10 +69,11 @@ pub use task::{
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
 };
+pub use uptime::{Backoff, BackoffFile, GlobalWorker, MarkerError, WorkerError};
 #[cfg(all(feature = "process", target_os = "linux"))]
-pub use uptime::{
-    ChildStatus, Diagnosis, Escalated, Escalation, EscalationPolicy, Kill, StartError, Watched,
-};
+pub use uptime::{ChildStatus, Diagnosis, Escalated, Escalation, EscalationPolicy, Kill, Watched};
+#[cfg(feature = "tokio")]
+pub use uptime::{Periodic, PeriodicTask, Progress, Threshold, ThresholdError, Watchdog, Wedged};
 
 /// Items that generated code names through `::fixpoint::__private`. Not a public API: anything
 /// here may change in any release.

@@ -72,7 +72,11 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
         self.inner.apply(owner, writes).await
     }
 
-    fn apply_now(&self, owner: &str, writes: &[RowWrite<L>]) -> Option<Result<Refused, StoreError>> {
+    fn apply_now(
+        &self,
+        owner: &str,
+        writes: &[RowWrite<L>],
+    ) -> Option<Result<Refused, StoreError>> {
         if !self.at_once {
             return None;
         }

@@ -246,10 +246,11 @@ impl Semaphore {
         // A waiter stays counted until its slot is claimed, so the gauges never miss a permit.
         // While others wait, a permit goes to the first of them (tokio's queue is fair): no
         // use trying to take one first.
-        let free = inner.slots.waiters() == 0 && inner.tokio.try_acquire().is_ok_and(|permit| {
-            permit.forget();
-            true
-        });
+        let free = inner.slots.waiters() == 0
+            && inner.tokio.try_acquire().is_ok_and(|permit| {
+                permit.forget();
+                true
+            });
         let waiting = match free {
             true => None,
             false => {

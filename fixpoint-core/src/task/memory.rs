@@ -85,7 +85,8 @@ impl<L: Lifecycle> MemoryStore<L> {
     /// What a write needs that can be had before the lock: its id's hash, and the time if it
     /// finishes a row.
     fn prepare(&self, write: &RowWrite<L>) -> Prepared {
-        let finishes = matches!(write.change(), RowChange::Transition(step) if step.to().is_terminal());
+        let finishes =
+            matches!(write.change(), RowChange::Transition(step) if step.to().is_terminal());
         Prepared {
             hash: self.hash(write.id()),
             at: if finishes { finished_at() } else { 0 },
@@ -166,11 +167,11 @@ impl<L: Lifecycle> Inner<L> {
         write: &RowWrite<L>,
         prepared: Prepared,
     ) -> Result<(), StoreError> {
-        let entry = self
-            .find_mut(write.id(), prepared.hash)
-            .ok_or_else(|| StoreError::NotFound {
-                id: write.id().to_owned(),
-            })?;
+        let entry =
+            self.find_mut(write.id(), prepared.hash)
+                .ok_or_else(|| StoreError::NotFound {
+                    id: write.id().to_owned(),
+                })?;
         if &*entry.owner != owner {
             return Err(StoreError::Fenced {
                 id: write.id().to_owned(),
@@ -199,10 +200,7 @@ impl<L: Lifecycle> Inner<L> {
 
     fn insert(&mut self, id: Arc<str>, hash: u64, owner: &str) -> Result<(), StoreError> {
         let owner = self.owner(owner);
-        match self
-            .rows
-            .entry(hash, |row| row.id == id, |row| row.hash)
-        {
+        match self.rows.entry(hash, |row| row.id == id, |row| row.hash) {
             hash_table::Entry::Occupied(taken) => Err(StoreError::IdTaken {
                 id: id.to_string(),
                 status: taken.get().state.name().to_owned(),
@@ -355,11 +353,7 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
 
     async fn rows(&self) -> Result<Vec<Row>, StoreError> {
         let inner = self.lock();
-        let rows = inner
-            .rows
-            .iter()
-            .map(Inner::row)
-            .collect();
+        let rows = inner.rows.iter().map(Inner::row).collect();
         Ok(Inner::<L>::sorted(rows))
     }
 }

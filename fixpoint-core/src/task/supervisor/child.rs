@@ -67,7 +67,8 @@ impl<L: Lifecycle> Child<L> {
         if let RowChange::Transition(step) = write.change() {
             self.state.store(state_index(step.to()), Ordering::Relaxed);
         }
-        self.children.write(write, self.slot.load(Ordering::Relaxed));
+        self.children
+            .write(write, self.slot.load(Ordering::Relaxed));
     }
 
     /// The store refused a write because another supervisor owns the row now: end the task
@@ -104,7 +105,8 @@ impl<L: Lifecycle> Child<L> {
                     let id = &self.id;
                     self.children
                         .write(RowWrite::transition(Arc::clone(id), abandon), slot);
-                    self.children.write(RowWrite::reason(Arc::clone(id), reason), slot);
+                    self.children
+                        .write(RowWrite::reason(Arc::clone(id), reason), slot);
                     true
                 }
             }
@@ -189,6 +191,11 @@ impl TaskHandle {
     /// already finished keeps its row.
     pub fn abort(&self) {
         self.child.end("aborted");
+    }
+
+    /// Ends the task's row with `reason` and aborts it, as [`abort`](Self::abort) does.
+    pub(super) fn end(&self, reason: &str) {
+        self.child.end(reason);
     }
 }
 

@@ -16,8 +16,8 @@ use tokio::sync::Notify;
 use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
 
 use super::queue::{Sender, Written};
-use super::writer;
 use super::report::{Counters, Finished, Outcome};
+use super::writer;
 use crate::lifecycle::{Lifecycle, State, Terminal};
 use crate::task::store::RowWrite;
 

@@ -9,6 +9,7 @@ mod child;
 mod children;
 mod queue;
 mod report;
+mod watch;
 mod writer;
 
 use core::fmt;
@@ -245,6 +246,74 @@ where
         let machine = Tracked::<L, L::Initial, T>::new(value).with_recorder(recorder);
         self.children.spawn(&child, body(machine));
         Ok(TaskHandle::new(&child))
+    }
+
+    /// Like [`spawn`](Self::spawn), for work that must keep producing: the body also gets a
+    /// [`Progress`](crate::uptime::Progress) to tick whenever it produces something, and a
+    /// watchdog outside the task (a timer of the runtime) aborts it once it has gone
+    /// `threshold` without progress, however alive it looks. Its row is then ended in the
+    /// `#[abandoned]` state with the reason "no progress for 30s; last progress: claimed
+    /// job 812" (the last [`tick_with`](crate::uptime::Progress::tick_with) note), and its
+    /// outcome is [`Outcome::Aborted`].
+    ///
+    /// ```
+    /// # use fixpoint::{terminal_state, MemoryStore, Supervisor};
+    /// # #[terminal_state]
+    /// # pub enum Job {
+    /// #     #[initial] #[to(Running, Failed)] Queued,
+    /// #     #[to(Done, Failed)]               Running,
+    /// #     #[terminal]                       Done,
+    /// #     #[terminal] #[abandoned]          Failed,
+    /// # }
+    /// use std::time::Duration;
+    /// use fixpoint::uptime::Threshold;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut supervisor = Supervisor::start(MemoryStore::<Job>::new(), Default::default()).await.unwrap();
+    /// let threshold = Threshold::new(Duration::from_millis(50)).unwrap();
+    /// supervisor
+    ///     .spawn_watched("worker", (), threshold, |job, progress| async move {
+    ///         let job = job.to_running();
+    ///         progress.tick_with("claimed job 812");
+    ///         std::future::pending::<()>().await; // the queue connection dropped
+    ///         job.to_done()
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// let report = supervisor.shutdown(Duration::from_secs(5)).await.unwrap();
+    /// assert_eq!(report.rows[0].status, "Failed");
+    /// let reason = report.rows[0].reason.as_deref().unwrap();
+    /// assert!(reason.starts_with("no progress for "), "{reason}");
+    /// assert!(reason.ends_with("; last progress: claimed job 812"), "{reason}");
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Store`] when the id is taken or the store fails; nothing is spawned.
+    pub async fn spawn_watched<T, F, Fut>(
+        &mut self,
+        id: impl Into<String>,
+        value: T,
+        threshold: crate::uptime::Threshold,
+        body: F,
+    ) -> Result<TaskHandle, SpawnError>
+    where
+        T: Send + 'static,
+        L::Initial: StateMarker<Data = ()>,
+        F: FnOnce(Machine<L, T>, crate::uptime::Progress) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        let progress = crate::uptime::Progress::new();
+        let (watch, running) = watch::Watch::new(&progress, threshold);
+        let body = |machine| {
+            progress.tick(); // the silence counts from the task's start, not the row's insert
+            watch::holding(running, body(machine, progress))
+        };
+        let task = self.spawn(id, value, body).await?;
+        watch.start(task.clone());
+        Ok(task)
     }
 
     /// Waits for the next unread outcome and says how that task ended; `None` when no task

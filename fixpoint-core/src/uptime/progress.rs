@@ -1,0 +1,265 @@
+//! Liveness as a property of the output: a [`Progress`] handle the work ticks when it produces
+//! something, and a [`Watchdog`] outside the work that declares it [`Wedged`] when no tick
+//! arrives within a [`Threshold`], however alive the process looks.
+
+use core::fmt;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// The work's proof of life: cheap to clone and to [`tick`](Progress::tick) (an atomic store
+/// of a coarse timestamp, a few nanoseconds), shared by the work and its [`Watchdog`].
+///
+/// Tick where the work *produces* something (claims a job, writes a row, prints a line), not
+/// on a timer of its own: a loop that ticks while it waits on a dead connection proves
+/// nothing.
+///
+/// ```
+/// use fixpoint::uptime::Progress;
+///
+/// let progress = Progress::new();
+/// progress.tick();
+/// progress.tick_with("claimed job 812");
+/// assert_eq!(progress.note().as_deref(), Some("claimed job 812"));
+/// ```
+#[derive(Clone)]
+pub struct Progress {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The coarse clock's ticks at the last progress (at creation before the first).
+    last: AtomicU64,
+    note: Mutex<Option<Cow<'static, str>>>,
+}
+
+impl Progress {
+    /// A handle whose silence starts now: a work that never ticks is wedged one threshold
+    /// after this call.
+    #[must_use]
+    pub fn new() -> Self {
+        Progress {
+            shared: Arc::new(Shared {
+                last: AtomicU64::new(now()),
+                note: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Records progress now.
+    #[inline]
+    pub fn tick(&self) {
+        self.shared.last.store(now(), Ordering::Relaxed);
+    }
+
+    /// Records progress now, with what it was ("claimed job 812"): a wedge names the last
+    /// note. Costs a lock more than [`tick`](Self::tick); use it where the note is worth it.
+    pub fn tick_with(&self, note: impl Into<Cow<'static, str>>) {
+        *self.lock_note() = Some(note.into());
+        self.tick();
+    }
+
+    /// The note of the last [`tick_with`](Self::tick_with), if any.
+    #[must_use]
+    pub fn note(&self) -> Option<String> {
+        self.lock_note().as_deref().map(str::to_owned)
+    }
+
+    /// How long since the last progress (since creation if there was none), on the coarse
+    /// monotonic clock (millisecond resolution).
+    #[must_use]
+    pub fn silent_for(&self) -> Duration {
+        let then = coarsetime::Instant::from_ticks(self.shared.last.load(Ordering::Relaxed));
+        let now = coarsetime::Instant::now_without_cache_update();
+        if now > then {
+            (now - then).into()
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// A watchdog over this handle that declares the work wedged after `threshold` without
+    /// progress.
+    #[must_use]
+    pub fn watchdog(&self, threshold: Threshold) -> Watchdog {
+        Watchdog {
+            progress: self.clone(),
+            threshold,
+        }
+    }
+
+    fn lock_note(&self) -> std::sync::MutexGuard<'_, Option<Cow<'static, str>>> {
+        self.shared
+            .note
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Progress")
+            .field("silent_for", &self.silent_for())
+            .field("note", &self.note())
+            .finish()
+    }
+}
+
+/// The coarse clock (a few nanoseconds to read; no shared cache written).
+fn now() -> u64 {
+    coarsetime::Instant::now_without_cache_update().as_ticks()
+}
+
+/// How long a work may go without progress before it is wedged: at least [`Threshold::TICK`],
+/// the resolution of the clock progress is stamped with.
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::uptime::{Threshold, ThresholdError};
+///
+/// let threshold = Threshold::new(Duration::from_secs(30)).unwrap();
+/// assert_eq!(threshold.get(), Duration::from_secs(30));
+/// assert!(matches!(
+///     Threshold::new(Duration::from_millis(1)),
+///     Err(ThresholdError::ShorterThanTick { .. })
+/// ));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Threshold(Duration);
+
+impl Threshold {
+    /// The resolution of the coarse clock progress is stamped with (a kernel tick: 1 to
+    /// 10 ms): a shorter threshold could not tell a wedge from the clock's own step.
+    pub const TICK: Duration = Duration::from_millis(10);
+
+    /// A threshold of `threshold`.
+    ///
+    /// # Errors
+    ///
+    /// [`ThresholdError::ShorterThanTick`] when it is under [`Threshold::TICK`].
+    pub const fn new(threshold: Duration) -> Result<Self, ThresholdError> {
+        if threshold.as_nanos() < Self::TICK.as_nanos() {
+            return Err(ThresholdError::ShorterThanTick {
+                threshold,
+                tick: Self::TICK,
+            });
+        }
+        Ok(Threshold(threshold))
+    }
+
+    /// The duration.
+    #[must_use]
+    pub const fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl TryFrom<Duration> for Threshold {
+    type Error = ThresholdError;
+
+    fn try_from(threshold: Duration) -> Result<Self, ThresholdError> {
+        Threshold::new(threshold)
+    }
+}
+
+/// A [`Threshold`] that cannot be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ThresholdError {
+    /// The threshold is shorter than the clock's tick.
+    #[error(
+        "a progress threshold of {threshold:?} is shorter than the clock's tick of {tick:?}; \
+         use a threshold of at least {tick:?} (a real one is seconds: several times the \
+         longest gap between two results of healthy work)"
+    )]
+    ShorterThanTick {
+        /// The threshold asked for.
+        threshold: Duration,
+        /// [`Threshold::TICK`].
+        tick: Duration,
+    },
+}
+
+/// Watches a [`Progress`] from outside the work: [`wedged`](Self::wedged) resolves when no
+/// progress arrived within the threshold.
+///
+/// It sleeps on the runtime's timer until the earliest moment the work could be wedged (the
+/// last progress plus the threshold), looks once, and sleeps again if the work progressed:
+/// no thread, no polling, one timer wake per threshold of healthy work. It measures the
+/// monotonic clock, which `tokio::time::pause` does not stop: test it in real time, with a
+/// short threshold.
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::uptime::{Progress, Threshold};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let progress = Progress::new();
+/// progress.tick_with("claimed job 812");
+/// let watchdog = progress.watchdog(Threshold::new(Duration::from_millis(20)).unwrap());
+/// // The work stops here: its connection dropped, it logs nothing, it is still "up".
+/// let wedged = watchdog.wedged().await;
+/// assert!(wedged.for_ >= Duration::from_millis(20));
+/// assert!(wedged.to_string().ends_with("; last progress: claimed job 812"));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Watchdog {
+    progress: Progress,
+    threshold: Threshold,
+}
+
+impl Watchdog {
+    /// The threshold.
+    #[must_use]
+    pub fn threshold(&self) -> Threshold {
+        self.threshold
+    }
+
+    /// Resolves once the work has gone a whole threshold without progress (it never resolves
+    /// for work that keeps progressing). Cancel-safe: drop it to stop watching.
+    pub async fn wedged(&self) -> Wedged {
+        let threshold = self.threshold.get();
+        loop {
+            let silent = self.progress.silent_for();
+            if silent >= threshold {
+                return Wedged {
+                    for_: silent,
+                    last_progress_note: self.progress.note(),
+                };
+            }
+            tokio::time::sleep(threshold - silent).await;
+        }
+    }
+}
+
+/// A work declared wedged: how long it had gone without progress, and its last note.
+///
+/// Its `Display` is the reason a supervisor records: "no progress for 30s; last progress:
+/// claimed job 812".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wedged {
+    /// How long the work had gone without progress when the watchdog looked.
+    pub for_: Duration,
+    /// The note of the last [`Progress::tick_with`], if any.
+    pub last_progress_note: Option<String>,
+}
+
+impl fmt::Display for Wedged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Whole milliseconds: the clock's resolution, and a reason a person reads.
+        let for_ = Duration::from_millis(u64::try_from(self.for_.as_millis()).unwrap_or(u64::MAX));
+        write!(f, "no progress for {for_:?}; ")?;
+        match &self.last_progress_note {
+            Some(note) => write!(f, "last progress: {note}"),
+            None => f.write_str("no progress noted"),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The backoff marker answers one question, `is_active()`, and heals itself: a consumer in
+//! another process sees the backoff end without anyone deleting the file, and a garbled
+//! marker does not stop the work.
+//!
+//! The other process is this test binary again, run with `MARKER_CONSUMER` set to the
+//! marker's path: its `consumer` test then plays the worker that checks the backoff.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fixpoint::uptime::{Backoff, BackoffFile, MarkerError};
+
+/// A fresh directory for one test's marker.
+fn directory(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fixpoint-marker-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the consumer in another process over the marker at `path`; returns what it printed.
+fn consumer_process(path: &Path) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["consumer", "--exact", "--nocapture", "--test-threads=1"])
+        .env("MARKER_CONSUMER", path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "consumer failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The worker of another process: while the backoff is active it waits (as long as the
+/// marker says, then asks again), and then it works. It never looks at the file itself.
+#[test]
+fn consumer() {
+    let Some(path) = std::env::var_os("MARKER_CONSUMER") else {
+        return; // run as a test of its own: nothing to consume
+    };
+    let backoff = BackoffFile::open(PathBuf::from(path)).unwrap();
+    println!("active at start: {}", backoff.is_active());
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while let Some(left) = backoff.remaining() {
+        assert!(Instant::now() < give_up, "the backoff never ended");
+        std::thread::sleep(left);
+    }
+    println!("working; unreadable markers seen: {}", backoff.unreadable());
+}
+
+#[test]
+fn another_process_sees_the_backoff_end_without_anyone_deleting_the_file() {
+    let path = directory("ends").join("queue.backoff");
+    let backoff = BackoffFile::open(&path).unwrap();
+    // Long enough that the consumer starts inside it even on a loaded machine.
+    backoff.start(Duration::from_secs(2)).unwrap();
+    let started = Instant::now();
+    let printed = consumer_process(&path);
+    assert!(printed.contains("active at start: true"), "{printed}");
+    assert!(
+        printed.contains("working; unreadable markers seen: 0"),
+        "{printed}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(
+        path.exists(),
+        "the backoff ended by its time, with its file still there"
+    );
+    assert!(!backoff.is_active());
+}
+
+#[test]
+fn a_garbled_marker_does_not_stop_the_work() {
+    let path = directory("garbled").join("queue.backoff");
+    std::fs::write(&path, "2099-01-01T00:00:00Z\n").unwrap(); // some other writer's format
+    let printed = consumer_process(&path);
+    assert!(printed.contains("active at start: false"), "{printed}");
+    assert!(
+        printed.contains("working; unreadable markers seen: 1"),
+        "{printed}"
+    );
+
+    let backoff = BackoffFile::open(&path).unwrap();
+    assert!(!backoff.is_active());
+    assert_eq!(backoff.unreadable(), 1, "an unreadable marker is counted");
+    // A marker written over the garbled one works again.
+    backoff.start(Duration::from_secs(60)).unwrap();
+    assert!(backoff.is_active());
+    assert_eq!(backoff.unreadable(), 1);
+}
+
+#[test]
+fn a_truncated_marker_is_expired_not_active_forever() {
+    let dir = directory("truncated");
+    let path = dir.join("queue.backoff");
+    let backoff = BackoffFile::open(&path).unwrap();
+    backoff.start(Duration::from_secs(3600)).unwrap();
+    let whole = std::fs::read(&path).unwrap();
+    for cut in 0..whole.len() {
+        std::fs::write(&path, &whole[..cut]).unwrap();
+        assert!(
+            !backoff.is_active(),
+            "a marker cut at byte {cut} read as active"
+        );
+    }
+    std::fs::write(&path, &whole).unwrap();
+    assert!(backoff.is_active());
+}
+
+#[test]
+fn the_marker_is_replaced_atomically() {
+    let dir = directory("atomic");
+    let path = dir.join("queue.backoff");
+    let writer = BackoffFile::open(&path).unwrap();
+    let reader = BackoffFile::open(&path).unwrap();
+    writer.start(Duration::from_secs(3600)).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for round in 0..500 {
+                let length = Duration::from_secs(3600 + round);
+                writer.start(length).unwrap();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        // Every read during the rewrites sees a whole marker: active, never unreadable.
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            assert!(reader.is_active());
+        }
+    });
+    assert_eq!(reader.unreadable(), 0);
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary file is left behind");
+}
+
+#[test]
+fn ending_the_backoff_ends_it_for_every_reader() {
+    let path = directory("end").join("queue.backoff");
+    let (one, other) = (
+        BackoffFile::open(&path).unwrap(),
+        BackoffFile::open(&path).unwrap(),
+    );
+    assert_eq!(other.remaining(), None, "no marker: not active");
+    one.start(Duration::from_secs(60)).unwrap();
+    let left = other.remaining().unwrap();
+    assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(50));
+    one.end().unwrap();
+    assert!(!other.is_active());
+}
+
+#[test]
+fn a_marker_in_a_missing_directory_is_a_typed_error() {
+    let path = directory("missing")
+        .join("no-such-dir")
+        .join("queue.backoff");
+    let error = BackoffFile::open(&path).unwrap_err();
+    assert!(
+        matches!(&error, MarkerError::MissingDirectory { directory, .. } if directory.ends_with("no-such-dir")),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("create the directory first"));
+}
+
+#[test]
+fn the_in_process_backoff_ends_by_itself() {
+    let backoff = Backoff::new();
+    assert!(!backoff.is_active());
+    backoff.start(Duration::from_millis(30));
+    assert!(backoff.is_active());
+    std::thread::sleep(backoff.remaining().unwrap());
+    assert!(!backoff.is_active(), "nobody ended it: its time did");
+    backoff.start(Duration::from_secs(60));
+    backoff.end();
+    assert_eq!(backoff.remaining(), None);
+}
+
+#[cfg(feature = "tracing")]
+#[path = "common/capture.rs"]
+mod capture;
+
+/// An unreadable marker is loud: a warning that names it, once per bad content.
+#[cfg(feature = "tracing")]
+#[test]
+fn an_unreadable_marker_is_a_warning_once() {
+    let path = directory("warned").join("queue.backoff");
+    std::fs::write(&path, "not a marker").unwrap();
+    let capture = capture::Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let backoff = BackoffFile::open(&path).unwrap();
+        for _ in 0..10 {
+            assert!(!backoff.is_active());
+        }
+    });
+    let lines = capture.0.lock().unwrap().clone();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("WARN") && lines[0].contains("queue.backoff"),
+        "{lines:#?}"
+    );
+}
