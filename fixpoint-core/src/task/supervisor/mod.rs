@@ -1,9 +1,10 @@
 //! The supervisor: owns its tasks, records every transition, ends every task terminal, and
 //! reaps what it keeps on the cycle that adds it.
 //!
-//! `children` holds the live tasks (each reaps itself when it ends), `writer` applies their
-//! writes to the store in batches and keeps the lease and the retention cadence, `report`
-//! is what the caller reads.
+//! `children` holds the live tasks (each reaps itself when it ends), `queue` takes their writes
+//! (applied at once for a store that can, queued otherwise), `writer` applies the queued ones to
+//! the store in batches and keeps the lease and the retention cadence, `report` is what the
+//! caller reads.
 
 mod child;
 mod children;
@@ -80,9 +81,11 @@ impl Default for Config {
 /// Spawns tasks whose status is recorded at every step and always ends terminal.
 ///
 /// Each task reaps itself when it ends (see [`spawn`](Supervisor::spawn)). The tasks' writes
-/// go to the store through one writer, a thread of the supervisor's own: a task that blocks
-/// its worker thread cannot hold anyone's row back, and [`shutdown`](Supervisor::shutdown)
-/// keeps its deadline whatever the tasks do.
+/// go to the store through one writer, a thread of the supervisor's own, in batches: a task
+/// that blocks its worker thread cannot hold anyone's row back, and
+/// [`shutdown`](Supervisor::shutdown) keeps its deadline whatever the tasks do. A store that
+/// applies writes at once ([`StatusStore::apply_now`], as [`MemoryStore`](crate::MemoryStore)
+/// does) is written by each task as it moves instead, with nothing to wait for.
 ///
 /// ```
 /// use fixpoint::{terminal_state, MemoryStore, Supervisor, Terminal, Tracked};
