@@ -161,18 +161,37 @@ impl<J> Periodic<J, NoReaper> {
     }
 }
 
+impl<F> Periodic<Job<F>, NoReaper> {
+    /// Does not compile: a job whose reaper was not chosen cannot start. The compiler's
+    /// message says what to add (`.reap(..)` or `.no_reaper("why")`); this method exists only
+    /// so that it can say so.
+    #[doc(hidden)]
+    pub fn start<E>(self) -> core::future::Ready<Result<PeriodicTask, PeriodicError<E>>>
+    where
+        NoReaper: ReaperChosen<E>,
+    {
+        unreachable!("no reaper was chosen: `NoReaper: ReaperChosen` never holds")
+    }
+}
+
 /// A cycle's future.
 type CycleFuture<E> = Pin<Box<dyn Future<Output = Result<(), E>> + Send>>;
 
 /// A [`Periodic`] whose reaper was chosen: [`Reaper`] or [`NothingToReap`]. Only these
 /// have a `start`.
+pub trait Reaps: sealed::Sealed {}
+
+/// Never implemented (and no other crate may: both it and `NoReaper` are this crate's): the
+/// bound of the `start` that a job without a chosen reaper offers only to fail with this
+/// message.
+#[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "a periodic job cannot start without a reaper for what each cycle accumulates",
     label = "no reaper chosen for this job",
     note = "call `.reap(|| async {{ .. }})` with what removes each cycle's leftovers, or \
             `.no_reaper(\"why the cycles accumulate nothing\")`, before `.start()`"
 )]
-pub trait Reaps: sealed::Sealed {}
+pub trait ReaperChosen<E> {}
 
 impl<G> Reaps for Reaper<G> {}
 impl Reaps for NothingToReap {}
