@@ -188,7 +188,10 @@ impl Counters {
     }
 
     pub(super) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        // Adding nothing writes nothing: the counters' line is shared by every worker.
+        if n > 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
     }
 }
 
