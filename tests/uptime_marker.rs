@@ -57,15 +57,17 @@ fn another_process_sees_the_backoff_end_without_anyone_deleting_the_file() {
     let path = directory("ends").join("queue.backoff");
     let backoff = BackoffFile::open(&path).unwrap();
     // Long enough that the consumer starts inside it even on a loaded machine.
-    backoff.start(Duration::from_secs(2)).unwrap();
     let started = Instant::now();
+    backoff.start(Duration::from_secs(2)).unwrap();
     let printed = consumer_process(&path);
     assert!(printed.contains("active at start: true"), "{printed}");
     assert!(
         printed.contains("working; unreadable markers seen: 0"),
         "{printed}"
     );
-    assert!(started.elapsed() >= Duration::from_secs(2));
+    // The marker keeps whole milliseconds of the wall clock: the end may come up to one of
+    // them early by this process's monotonic clock (a few, should the wall clock be slewed).
+    assert!(started.elapsed() >= Duration::from_millis(2000 - 5));
     assert!(
         path.exists(),
         "the backoff ended by its time, with its file still there"
@@ -176,29 +178,4 @@ fn the_in_process_backoff_ends_by_itself() {
     backoff.start(Duration::from_secs(60));
     backoff.end();
     assert_eq!(backoff.remaining(), None);
-}
-
-#[cfg(feature = "tracing")]
-#[path = "common/capture.rs"]
-mod capture;
-
-/// An unreadable marker is loud: a warning that names it, once per bad content.
-#[cfg(feature = "tracing")]
-#[test]
-fn an_unreadable_marker_is_a_warning_once() {
-    let path = directory("warned").join("queue.backoff");
-    std::fs::write(&path, "not a marker").unwrap();
-    let capture = capture::Capture::default();
-    tracing::subscriber::with_default(capture.clone(), || {
-        let backoff = BackoffFile::open(&path).unwrap();
-        for _ in 0..10 {
-            assert!(!backoff.is_active());
-        }
-    });
-    let lines = capture.0.lock().unwrap().clone();
-    assert_eq!(lines.len(), 1, "{lines:#?}");
-    assert!(
-        lines[0].starts_with("WARN") && lines[0].contains("queue.backoff"),
-        "{lines:#?}"
-    );
 }

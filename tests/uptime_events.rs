@@ -1,13 +1,14 @@
-//! The events of a failing periodic job, captured. A test binary of its own: a thread-local
-//! subscriber sees every event only while no other test of the process emits the same ones
-//! (tracing caches each call site's interest across threads).
+//! The events of the uptime primitives, captured. A test binary of its own, every test of
+//! which captures: a thread-local subscriber sees every event only while no thread of the
+//! process without one emits the same ones (tracing caches each call site's interest across
+//! threads).
 #![cfg(feature = "tracing")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use fixpoint::uptime::Periodic;
+use fixpoint::uptime::{BackoffFile, Periodic};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -54,4 +55,28 @@ fn the_nth_identical_failure_is_an_error_event() {
         lines[2].contains("job=fetch") && lines[2].contains("runs=3"),
         "{lines:#?}"
     );
+}
+
+/// An unreadable marker is loud: a warning that names it, once per bad content.
+#[test]
+fn an_unreadable_marker_is_a_warning_once() {
+    let dir = std::env::temp_dir().join(format!("fixpoint-marker-events-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("queue.backoff");
+    std::fs::write(&path, "not a marker").unwrap();
+    let capture = capture::Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let backoff = BackoffFile::open(&path).unwrap();
+        for _ in 0..10 {
+            assert!(!backoff.is_active());
+        }
+    });
+    let lines = capture.0.lock().unwrap().clone();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("WARN") && lines[0].contains("queue.backoff"),
+        "{lines:#?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
