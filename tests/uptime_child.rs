@@ -454,7 +454,7 @@ async fn a_child_that_goes_silent_is_killed_as_wedged_naming_its_last_line() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("; last line: {last}: process group ")),
+        text.contains(&format!(" (last line: {last}), after running for ")),
         "{text}"
     );
     assert!(!text.contains("past its deadline"), "{text}");
