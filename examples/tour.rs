@@ -561,9 +561,7 @@ fn uptime_section() {
         backoff.unreadable()
     );
     std::fs::remove_dir_all(&dir).unwrap();
-    println!(
-        "   -> `cargo run --example uptime --features process` replays the uptime incidents:"
-    );
+    println!("   -> `cargo run --example uptime --features process` replays the uptime incidents:");
     println!(
         "      deadlines kept from outside, timeouts that diagnose, reapers, fork-safe workers.\n"
     );

@@ -495,7 +495,10 @@ async fn output_lines_tick_the_progress() {
         .progress(&progress)
         .run()
         .await;
-    assert!(matches!(outcome.status(), ChildStatus::Exited(_)), "{outcome:?}");
+    assert!(
+        matches!(outcome.status(), ChildStatus::Exited(_)),
+        "{outcome:?}"
+    );
     assert_eq!(progress.note().as_deref(), Some("[stdout] last line"));
 
     // Standard error ticks it too, and a line past 200 bytes is cut in the note (whole in
@@ -535,7 +538,11 @@ async fn a_run_that_ends_by_itself_ends_the_streak_of_timeouts() {
         .run()
         .await;
     assert!(matches!(fine.status(), ChildStatus::Exited(_)), "{fine:?}");
-    assert_eq!(escalation.streak("flaky"), 0, "the finished run kept the streak");
+    assert_eq!(
+        escalation.streak("flaky"),
+        0,
+        "the finished run kept the streak"
+    );
 
     let second = hang().run().await;
     let kill = killed(&second);

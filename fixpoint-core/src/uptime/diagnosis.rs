@@ -436,7 +436,11 @@ impl fmt::Display for Diagnosis {
                 let silent = Duration::from_millis(
                     u64::try_from(wedged.for_.as_millis()).unwrap_or(u64::MAX),
                 );
-                write!(f, "`{}` was wedged: no line of output for {silent:?} (", self.key)?;
+                write!(
+                    f,
+                    "`{}` was wedged: no line of output for {silent:?} (",
+                    self.key
+                )?;
                 match &wedged.last_progress_note {
                     Some(line) => write!(f, "last line: {line}")?,
                     None => f.write_str("no line kept")?,
