@@ -91,7 +91,7 @@ impl Tail {
             text.push('…');
         }
         if let Some(noted) = &self.noted {
-            noted.tick_with(note(stream, &text));
+            noted.tick_with_in_place(|buffer| note(buffer, stream, &text));
         }
         if let Some(heard) = &self.heard {
             heard.tick();
@@ -141,19 +141,17 @@ impl Tail {
     }
 }
 
-/// A progress note naming a line: `[stdout] text`, the text cut to [`NOTE_LIMIT`] bytes (on a
-/// character boundary) and marked `…` when longer. One allocation, of the note's size.
-fn note(stream: Stream, text: &str) -> String {
+/// Writes the progress note naming a line into `buffer`: `[stdout] text`, the text cut to
+/// [`NOTE_LIMIT`] bytes (on a character boundary) and marked `…` when longer.
+fn note(buffer: &mut String, stream: Stream, text: &str) {
     let end = text.floor_char_boundary(NOTE_LIMIT);
-    let more = if end < text.len() { "…" } else { "" };
-    let name = stream.name();
-    let mut note = String::with_capacity(name.len() + 3 + end + more.len());
-    note.push('[');
-    note.push_str(name);
-    note.push_str("] ");
-    note.push_str(&text[..end]);
-    note.push_str(more);
-    note
+    buffer.push('[');
+    buffer.push_str(stream.name());
+    buffer.push_str("] ");
+    buffer.push_str(&text[..end]);
+    if end < text.len() {
+        buffer.push('…');
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +181,8 @@ mod tests {
         assert_eq!(heard.note(), None, "the silence clock takes no note");
         let last = noted.note().unwrap();
         assert_eq!(last, format!("[stdout] {}…", &long[..NOTE_LIMIT]));
-        assert_eq!(note(Stream::Stderr, "short"), "[stderr] short");
+        // The next note reuses the buffer of the last, whatever their lengths.
+        tail.clone().follow(Stream::Stderr, &b"short"[..]).await;
+        assert_eq!(noted.note().as_deref(), Some("[stderr] short"));
     }
 }
