@@ -49,6 +49,10 @@ pub use lifecycle::{
 #[cfg(feature = "tracing")]
 pub use lifecycle::TracingRecorder;
 
+/// The pool [`PostgresStore::from_pool`] takes, and the driver under it
+/// (`deadpool_postgres::tokio_postgres`): build one for TLS or a pool of another size.
+#[cfg(feature = "postgres")]
+pub use deadpool_postgres;
 pub use invariant::{Checked, Invariant, Invariants, Rejected, Violation};
 #[cfg(feature = "tokio")]
 pub use lock::{
@@ -64,18 +68,14 @@ pub use pubsub::{
 };
 #[cfg(feature = "sqlite")]
 pub use task::SqliteStore;
-#[cfg(feature = "postgres")]
-pub use task::{DEFAULT_POOL_SIZE, PostgresStore};
-/// The pool [`PostgresStore::from_pool`] takes, and the driver under it
-/// (`deadpool_postgres::tokio_postgres`): build one for TLS or a pool of another size.
-#[cfg(feature = "postgres")]
-pub use deadpool_postgres;
 #[cfg(feature = "tokio")]
 pub use task::{
     Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Refused, Report,
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
 };
+#[cfg(feature = "postgres")]
+pub use task::{DEFAULT_POOL_SIZE, PostgresStore};
 pub use uptime::{Backoff, BackoffFile, GlobalWorker, MarkerError, WorkerError};
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub use uptime::{ChildStatus, Diagnosis, Escalated, Escalation, EscalationPolicy, Kill, Watched};

@@ -212,13 +212,8 @@ impl<L: Lifecycle> PostgresStore<L> {
             .prepare_cached(&self.sql.apply)
             .await
             .map_err(backend)?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-            &owner,
-            &batch.ids,
-            &batch.froms,
-            &batch.tos,
-            &batch.reasons,
-        ];
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&owner, &batch.ids, &batch.froms, &batch.tos, &batch.reasons];
         let mut attempt = 0;
         loop {
             match client.query(&statement, &params).await {
@@ -276,7 +271,9 @@ fn refusal<L: Lifecycle>(
         .ok()
         .filter(|&position| position < writes.len())
         .ok_or_else(|| {
-            StoreError::Backend(format!("the server refused write {index}, not in the batch"))
+            StoreError::Backend(format!(
+                "the server refused write {index}, not in the batch"
+            ))
         })?;
     let write = &writes[position];
     let id = write.id().to_owned();
@@ -331,14 +328,14 @@ impl<L: Lifecycle> StatusStore<L> for PostgresStore<L> {
             return Ok(Vec::new());
         }
         let rows = self.apply_batch(owner, &Batch::new(writes)).await?;
-        rows.iter()
-            .map(|row| refusal(row, owner, writes))
-            .collect()
+        rows.iter().map(|row| refusal(row, owner, writes)).collect()
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
         let ttl = ttl.as_secs_f64().min(LONGEST);
-        self.execute(self.sql.renew, &[&owner, &ttl]).await.map(drop)
+        self.execute(self.sql.renew, &[&owner, &ttl])
+            .await
+            .map(drop)
     }
 
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
