@@ -408,11 +408,29 @@ fn row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
 }
 
 fn backend(error: tokio_postgres::Error) -> StoreError {
-    StoreError::Backend(format!("postgres: {error}"))
+    StoreError::Backend(format!("postgres: {}", with_causes(&error)))
 }
 
 fn pool_error(error: PoolError) -> StoreError {
-    StoreError::Backend(format!("postgres: no connection to the server: {error}"))
+    StoreError::Backend(format!(
+        "postgres: no connection to the server: {}",
+        with_causes(&error)
+    ))
+}
+
+/// `error` and each of its causes: the driver's own text is a kind ("db error"), the server's
+/// message is its cause.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let more = error.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = error.source();
+    }
+    text
 }
 
 fn is_deadlock(error: &tokio_postgres::Error) -> bool {
