@@ -180,3 +180,43 @@ async fn errors_say_what_the_server_said() {
         "{error}"
     );
 }
+
+/// `cargo run --example fleet -- --postgres URL`, as the README shows it: a worker process
+/// killed mid-flight, then reconciled on the server to zero non-terminal rows.
+#[cfg(feature = "sqlite")] // the example's own required feature
+#[test]
+fn the_fleet_example_runs_on_postgres() {
+    let url = Cluster::shared().create_database("fleet_example");
+    let deps = std::env::current_exe().unwrap();
+    let example = deps
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/fleet");
+    let output = std::process::Command::new(&example)
+        .args(["--postgres", &url])
+        .output()
+        .unwrap_or_else(|error| {
+            panic!(
+                "{}: {error} (built by `cargo test --all-features`)",
+                example.display()
+            )
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("a Supervisor on a PostgreSQL table"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("non-terminal rows: 0"), "{stdout}");
+    assert!(
+        stdout.contains("CHECK (status IN ('Initialized', 'Running', 'Completed', 'Failed'))"),
+        "{stdout}"
+    );
+}
