@@ -8,7 +8,6 @@
 //! server runs as the `postgres` user.
 
 #[path = "../tests/common/postgres.rs"]
-#[allow(dead_code)]
 mod cluster;
 
 use std::hint::black_box;
