@@ -73,7 +73,7 @@ const SCHEMA_LOCK: i64 = 0x6669_7870_6f69_6e74; // "fixpoint"
 /// #[terminal_state]
 /// pub enum Job { #[initial] #[to(Done)] Queued, #[terminal] #[abandoned] Done }
 ///
-/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = PostgresStore::<Job>::connect("host=db.internal user=fleet dbname=jobs").await?;
 /// let mut supervisor = Supervisor::start(store, Default::default()).await?;
 /// supervisor.spawn("job-1", (), |job| async move { job.to_done() }).await?;
