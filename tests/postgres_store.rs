@@ -9,7 +9,7 @@ mod cluster;
 use std::time::{Duration, Instant};
 
 use cluster::Cluster;
-use fixpoint::{Config, PostgresStore, StatusStore, Supervisor, terminal_state};
+use fixpoint::{Config, Lifecycle, PostgresStore, StatusStore, Supervisor, terminal_state};
 
 #[terminal_state]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,5 +218,57 @@ fn the_fleet_example_runs_on_postgres() {
     assert!(
         stdout.contains("CHECK (status IN ('Initialized', 'Running', 'Completed', 'Failed'))"),
         "{stdout}"
+    );
+}
+
+/// A role allowed only to use the schema (no `CREATE`, not the function's owner) connects to
+/// a schema another role made, and runs the whole lifecycle of a row through it.
+#[tokio::test]
+async fn a_role_without_create_uses_an_existing_schema() {
+    let cluster = Cluster::shared();
+    let url = cluster.create_database("least_privilege");
+    let owner = PostgresStore::<Job>::connect(&url).await.unwrap();
+    let table = PostgresStore::<Job>::table();
+    owner
+        .pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "CREATE ROLE least_privilege LOGIN;\n\
+             REVOKE CREATE ON SCHEMA public FROM PUBLIC;\n\
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {table}, fixpoint_leases TO least_privilege;\n\
+             GRANT EXECUTE ON FUNCTION {table}_apply(text, text[], text[], text[], text[]) \
+             TO least_privilege;"
+        ))
+        .await
+        .unwrap();
+    let url = url.replace("user=postgres", "user=least_privilege");
+    let store = PostgresStore::<Job>::connect(&url).await.unwrap();
+    store.renew_lease("me", Duration::ZERO).await.unwrap();
+    store.insert("t", "me").await.unwrap();
+    let state = |name| Job::parse_state(name).unwrap();
+    store
+        .transition("t", "me", state("Queued"), state("Running"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .adopt("t", "me", state("Running"), "you")
+            .await
+            .unwrap()
+    );
+    store
+        .transition("t", "you", state("Running"), state("Done"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .prune(fixpoint::Retention {
+                max_age: None,
+                max_rows: Some(0)
+            })
+            .await,
+        Ok(1)
     );
 }

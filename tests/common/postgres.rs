@@ -300,7 +300,10 @@ impl Cluster {
         let started = command
             .status()
             .unwrap_or_else(|error| panic!("spawn the cluster's watchdog: {error}"));
-        assert!(started.success(), "the cluster's watchdog did not start: {started}");
+        assert!(
+            started.success(),
+            "the cluster's watchdog did not start: {started}"
+        );
     }
 
     /// `program` (a server binary, or a plain command) as the server's user.

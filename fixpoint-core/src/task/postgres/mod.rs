@@ -129,24 +129,46 @@ impl<L: Lifecycle> PostgresStore<L> {
         Self::from_pool(pool).await
     }
 
-    /// A store over `pool` (TLS, pool size and timeouts are the pool's), after creating the
-    /// lifecycle's table if it is missing. Hosts that start at once create it once: the set-up
-    /// holds an advisory lock.
+    /// A store over `pool` (TLS, pool size and timeouts are the pool's), after creating what
+    /// of the [`schema`](Self::schema) is missing. Hosts that start at once create it once: the
+    /// set-up holds an advisory lock. Nothing that exists is created again, so a role allowed
+    /// only to use the tables and the function (`SELECT`, `INSERT`, `UPDATE`, `DELETE`,
+    /// `EXECUTE`) connects to a schema another role made.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when no connection can be had or the schema cannot be applied.
     pub async fn from_pool(pool: Pool) -> Result<Self, StoreError> {
+        let schema = sql::Schema::new::<L>(&Self::table());
         let mut client = pool.get().await.map_err(pool_error)?;
         let transaction = client.transaction().await.map_err(backend)?;
         transaction
             .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .await
             .map_err(backend)?;
-        transaction
-            .batch_execute(&Self::schema())
+        // Only what is missing or different is created: a role that may use the tables but
+        // not create them (or not replace a function another role owns) still connects.
+        let found = transaction
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL, to_regclass('fixpoint_leases') IS NOT NULL, \
+                 (SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure($2))",
+                &[&Self::table(), &schema.signature],
+            )
             .await
             .map_err(backend)?;
+        let (has_table, has_leases, body): (bool, bool, Option<String>) = (
+            found.try_get(0).map_err(backend)?,
+            found.try_get(1).map_err(backend)?,
+            found.try_get(2).map_err(backend)?,
+        );
+        let missing = [
+            (!has_table).then_some(schema.table.as_str()),
+            (!has_leases).then_some(schema.leases),
+            (body.as_deref() != Some(schema.body.as_str())).then_some(schema.function.as_str()),
+        ];
+        for ddl in missing.into_iter().flatten() {
+            transaction.batch_execute(ddl).await.map_err(backend)?;
+        }
         transaction.commit().await.map_err(backend)?;
         Ok(PostgresStore {
             pool,
@@ -167,7 +189,7 @@ impl<L: Lifecycle> PostgresStore<L> {
     /// function that applies a batch in order in one statement.
     #[must_use]
     pub fn schema() -> String {
-        sql::schema::<L>(&Self::table())
+        sql::Schema::new::<L>(&Self::table()).script()
     }
 
     /// The store's pool, for queries of your own against the same database.
