@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fixpoint::{
-    Config, Lifecycle, MemoryStore, Outcome, Retention, StatusStore, Supervisor, terminal_state,
+    Config, Lifecycle, MemoryStore, Outcome, Recorded, Retention, StatusStore, Supervisor,
+    TaskRecorder, Terminal, Tracked, terminal_state,
 };
 use tokio::sync::Notify;
 
@@ -32,6 +33,8 @@ pub enum ProjectStatus {
 }
 
 type Store = Arc<MemoryStore<ProjectStatus>>;
+type Running =
+    Tracked<ProjectStatus, project_status::Running, (), Recorded<TaskRecorder<ProjectStatus>>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -197,9 +200,22 @@ async fn unread_outcomes_are_bounded_and_the_newest_are_kept() {
 /// A supervisor whose heartbeat stalls loses its lease; another adopts its row and resumes
 /// it. When the first one's task goes on to write, the store refuses it: that task is ended,
 /// counted and reported, and the first supervisor never writes the row again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
-    let store = Store::default();
+/// A first supervisor whose heartbeat stalls, with one task `project` that records `Running`
+/// and then waits for the returned `Notify`; a second supervisor that adopted the row after the
+/// first one's lease lapsed and resumes it until the second `Notify`.
+async fn adopted_while_paused<S, F>(
+    store: &S,
+    rest: impl FnOnce(Running) -> F + Send + 'static,
+) -> (
+    Supervisor<ProjectStatus, S>,
+    Arc<Notify>,
+    Supervisor<ProjectStatus, S>,
+    Arc<Notify>,
+)
+where
+    S: StatusStore<ProjectStatus> + Clone,
+    F: Future<Output = Terminal<ProjectStatus, ()>> + Send + 'static,
+{
     let stalled = Config {
         lease_ttl: Duration::from_millis(50),
         heartbeat: Duration::from_secs(3600), // the heartbeat that stalls
@@ -213,19 +229,13 @@ async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
         .spawn("project", (), |project| async move {
             let running = project.to_running();
             paused.notified().await; // a long pause
-            let waiting = running.to_input_needed(); // refused: the row is not ours now
-            std::future::pending::<()>().await;
-            waiting.to_running().to_completed()
+            rest(running).await
         })
         .await
         .unwrap();
     first.flush().await.unwrap();
-    let orphaned = || {
-        let store = store.clone();
-        async move { !store.orphans().await.unwrap().is_empty() }
-    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !orphaned().await {
+    while store.orphans().await.unwrap().is_empty() {
         assert!(Instant::now() < deadline, "the first lease never lapsed");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -247,16 +257,16 @@ async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
         .await
         .unwrap();
     assert_eq!(reconciled.resumed, ["project"]);
+    (first, resume_first, second, finish_second)
+}
 
-    resume_first.notify_one();
-    let lost = first.join_next().await.expect("the first task is ended");
-    assert_eq!(lost.outcome, Outcome::Fenced);
-    assert_eq!(first.counters().fenced(), 1);
-    assert_eq!(
-        first.counters().abandoned(),
-        0,
-        "its abandonment is not written"
-    );
+/// The row as the second supervisor left it: completed by it, and by nobody else.
+async fn finished_by_the_second<S: StatusStore<ProjectStatus> + Clone>(
+    store: &S,
+    first: &Supervisor<ProjectStatus, S>,
+    second: Supervisor<ProjectStatus, S>,
+    finish_second: &Notify,
+) {
     first.flush().await.unwrap();
     let row = &store.rows().await.unwrap()[0];
     assert_eq!(
@@ -268,7 +278,6 @@ async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
         (second.owner(), "Running", None),
         "the first supervisor changed nothing"
     );
-
     finish_second.notify_one();
     let report = second.shutdown(Duration::from_secs(10)).await.unwrap();
     let row = &report.rows[0];
@@ -276,6 +285,57 @@ async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
         (row.status.as_str(), row.reason.as_deref()),
         ("Completed", None)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
+    let store = Store::default();
+    let (mut first, resume_first, second, finish_second) =
+        adopted_while_paused(&store, |running| async move {
+            let waiting = running.to_input_needed(); // refused: the row is not ours now
+            std::future::pending::<()>().await;
+            waiting.to_running().to_completed()
+        })
+        .await;
+
+    resume_first.notify_one();
+    let lost = first.join_next().await.expect("the first task is ended");
+    assert_eq!(lost.outcome, Outcome::Fenced);
+    assert_eq!(first.counters().fenced(), 1);
+    assert_eq!(first.counters().fenced_writes(), 1);
+    assert_eq!(
+        first.counters().abandoned(),
+        0,
+        "its abandonment is not written"
+    );
+    finished_by_the_second(&store, &first, second, &finish_second).await;
+    drop(first);
+}
+
+/// A task that returned before its last write was refused (by a store that applies writes in
+/// batches, after the task ended) keeps its outcome, and the refusal is counted all the same:
+/// nothing a store refuses goes unseen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_last_write_of_a_finished_task_is_counted() {
+    let store = Arc::new(Flaky::new(MemoryStore::default()));
+    let (mut first, resume_first, second, finish_second) =
+        adopted_while_paused(&store, |running| async move { running.to_completed() }).await;
+
+    resume_first.notify_one();
+    let done = first.join_next().await.expect("the first task returned");
+    assert!(
+        matches!(done.outcome, Outcome::Finished(_)),
+        "{:?}",
+        done.outcome
+    );
+    first.flush().await.unwrap();
+    assert_eq!(
+        first.counters().fenced_writes(),
+        1,
+        "the refusal is counted"
+    );
+    assert_eq!(first.counters().fenced(), 0, "no running task was ended");
+    finished_by_the_second(&store, &first, second, &finish_second).await;
     drop(first);
 }
 

@@ -120,6 +120,7 @@ pub struct Counters {
     pub(super) abandoned: AtomicU64,
     pub(super) reconciled: AtomicU64,
     pub(super) fenced: AtomicU64,
+    pub(super) fenced_writes: AtomicU64,
     pub(super) unresponsive: AtomicU64,
     pub(super) pruned: AtomicU64,
     pub(super) outcomes_dropped: AtomicU64,
@@ -157,6 +158,17 @@ impl Counters {
     #[must_use]
     pub fn fenced(&self) -> u64 {
         self.fenced.load(Ordering::Relaxed)
+    }
+
+    /// Writes the store refused because another supervisor owns their row now (see
+    /// [`StoreError::Fenced`]), each one: those of tasks still running (which [`fenced`]
+    /// counts as they are ended) and those of tasks that had already returned when their last
+    /// write was refused (their outcome stands; the row is the new owner's).
+    ///
+    /// [`fenced`]: Self::fenced
+    #[must_use]
+    pub fn fenced_writes(&self) -> u64 {
+        self.fenced_writes.load(Ordering::Relaxed)
     }
 
     /// Tasks still running past a shutdown's grace (blocked in a synchronous call), whose

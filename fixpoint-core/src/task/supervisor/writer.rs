@@ -175,12 +175,20 @@ pub(super) fn refused_write<L: Lifecycle>(
 ) {
     match error {
         StoreError::Fenced { .. } => {
-            if children.fence(slot, write.id()) {
-                #[cfg(feature = "tracing")]
+            Counters::add(&children.counters.fenced_writes, 1);
+            let _ended = children.fence(slot, write.id());
+            #[cfg(feature = "tracing")]
+            if _ended {
                 tracing::error!(
                     task = write.id(),
                     ?error,
                     "the row was adopted by another supervisor: the task is ended and its row left to its new owner"
+                );
+            } else {
+                tracing::error!(
+                    task = write.id(),
+                    ?error,
+                    "the row was adopted by another supervisor: this write is dropped and the row left to its new owner"
                 );
             }
         }
