@@ -7,7 +7,8 @@
 //! - [`invariant`]: [`Checked<T>`], the form in which a value with `#[invariant]`s is held,
 //!   changed and deserialized.
 //! - `pubsub` (feature `tokio`): a `Bus` whose waits are built only from subscriptions opened
-//!   before the write, and an identity-checked `Registry` of long-lived handles.
+//!   before the write, and an identity-checked `Registry` of long-lived handles; with feature
+//!   `postgres`, a `PgBus` with the same contract over PostgreSQL's `LISTEN`/`NOTIFY`.
 //! - `task` (feature `tokio`): a `Supervisor` whose tasks end terminal whatever happens, and
 //!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
 //! - `testing` (feature `testing`): snapshot assertions and exhaustive compile-time suites of a
@@ -61,6 +62,8 @@ pub use pubsub::{
     Bus, BusLimits, ClosedSubscription, Insertion, PublishError, Registry, RemoveError,
     Subscription, Ticket, WaitError,
 };
+#[cfg(feature = "postgres")]
+pub use pubsub::{PgBus, PgBusError, PgBusOptions, PgSubscription, PgWaitError};
 #[cfg(feature = "sqlite")]
 pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
