@@ -73,7 +73,10 @@ mod tests {
     #[test]
     fn short_topics_are_their_own_channel() {
         assert_eq!(channel_name("a"), "a");
-        assert_eq!(channel_name("Mixed Case; DROP TABLE x"), "Mixed Case; DROP TABLE x");
+        assert_eq!(
+            channel_name("Mixed Case; DROP TABLE x"),
+            "Mixed Case; DROP TABLE x"
+        );
         let longest = "é".repeat(31) + "x"; // 63 bytes
         assert_eq!(channel_name(&longest), longest);
     }

@@ -53,12 +53,13 @@ impl Drop for Link {
 
 /// Opens a connection whose notifications go to `local`.
 pub(super) async fn open(config: &Config, local: &Bus<String, Item>) -> Result<Link, PgBusError> {
-    let (client, mut connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|source| PgBusError::Connect {
-            source: Arc::new(source),
-        })?;
+    let (client, mut connection) =
+        config
+            .connect(NoTls)
+            .await
+            .map_err(|source| PgBusError::Connect {
+                source: Arc::new(source),
+            })?;
     let local = local.clone();
     let driver = tokio::spawn(async move {
         // `None` or an error is the end of the connection; the listener sees the task end.
@@ -147,7 +148,10 @@ impl Listener {
                     let _ = done.send(Ok(()));
                     return Ok(());
                 }
-                match self.execute(client, &format!("LISTEN {}", quoted(&channel))).await {
+                match self
+                    .execute(client, &format!("LISTEN {}", quoted(&channel)))
+                    .await
+                {
                     Ok(()) => {
                         self.listened.insert(channel);
                         self.count();
@@ -191,8 +195,11 @@ impl Listener {
 
     /// Runs `statement` within the bus's statement limit.
     async fn execute(&self, client: &Client, statement: &str) -> Result<(), Failure> {
-        match tokio::time::timeout(self.options.statement_timeout, client.batch_execute(statement))
-            .await
+        match tokio::time::timeout(
+            self.options.statement_timeout,
+            client.batch_execute(statement),
+        )
+        .await
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) if error.is_closed() || client.is_closed() => Err(Failure::Lost),
@@ -252,14 +259,20 @@ impl Listener {
                 Ok(()) => {}
                 Err(Failure::Refused(source)) => {
                     return Err(PgBusError::Listen {
-                        channel: batch.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                        channel: batch
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         source: Arc::new(source),
                     });
                 }
-                Err(Failure::Lost) => return Err(PgBusError::Unresponsive {
-                    action: "LISTEN after reconnecting",
-                    limit: self.options.statement_timeout,
-                }),
+                Err(Failure::Lost) => {
+                    return Err(PgBusError::Unresponsive {
+                        action: "LISTEN after reconnecting",
+                        limit: self.options.statement_timeout,
+                    });
+                }
             }
         }
         Ok(link)

@@ -71,7 +71,7 @@ pub(super) enum Item {
 /// let mut answer = bus.subscribe("answers/7").await?; // 1. subscribe: LISTEN confirmed
 /// ask_the_user(7).await;                              // 2. the write that causes the answer
 /// let reply = answer
-///     .wait(async || {                                // 3. re-check, then wait
+///     .wait(|| async move {                                // 3. re-check, then wait
 ///         let row = answers_db
 ///             .query_opt("SELECT answer FROM answers WHERE question = 7", &[])
 ///             .await?;
@@ -371,7 +371,10 @@ impl PgBus {
     /// Drops `failed` so that the next publish opens a fresh connection.
     fn discard(&self, failed: &Arc<Publisher>) {
         let mut slot = self.publisher_slot();
-        if slot.as_ref().is_some_and(|current| Arc::ptr_eq(current, failed)) {
+        if slot
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, failed))
+        {
             *slot = None;
         }
     }
@@ -426,7 +429,7 @@ impl std::fmt::Debug for PgBus {
 #[non_exhaustive]
 pub enum PgBusError {
     /// The connection string did not parse.
-    #[error("the PostgreSQL connection string does not parse: {source}")]
+    #[error("the PostgreSQL connection string does not parse: {}", chain(source))]
     Config {
         /// The parser's error.
         #[source]
@@ -434,8 +437,9 @@ pub enum PgBusError {
     },
     /// The server could not be reached, or refused the connection.
     #[error(
-        "cannot connect to PostgreSQL: {source}; check that the server runs at that address \
-         and accepts this role and database"
+        "cannot connect to PostgreSQL: {}; check that the server runs at that address and \
+         accepts this role and database",
+        chain(source)
     )]
     Connect {
         /// The driver's error.
@@ -444,8 +448,9 @@ pub enum PgBusError {
     },
     /// The server refused to listen to a channel.
     #[error(
-        "the server refused to LISTEN to {channel:?}: {source}; LISTEN needs a primary, not a \
-         hot standby"
+        "the server refused to LISTEN to {channel:?}: {}; LISTEN needs a primary, not a hot \
+         standby",
+        chain(source)
     )]
     Listen {
         /// The channel (or the channels of one batch, after a reconnect).
@@ -456,8 +461,9 @@ pub enum PgBusError {
     },
     /// `pg_notify` failed.
     #[error(
-        "publishing on topic {topic:?} failed: {source}; if the connection was lost, whether \
-         the notification left is unknown, and the subscribers' re-check covers it"
+        "publishing on topic {topic:?} failed: {}; if the connection was lost, whether the \
+         notification left is unknown, and the subscribers' re-check covers it",
+        chain(source)
     )]
     Publish {
         /// The topic.
@@ -502,4 +508,17 @@ pub enum PgBusError {
     /// The listener task stopped: the runtime it was spawned on shut down.
     #[error("the bus's listener task has stopped (its runtime shut down); connect a new PgBus")]
     Stopped,
+}
+
+/// A driver error with its causes: tokio-postgres says only "db error" and keeps the server's
+/// message in its source.
+pub(super) fn chain(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }

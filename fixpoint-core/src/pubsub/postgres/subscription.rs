@@ -41,6 +41,10 @@ impl PgSubscription {
     ///
     /// Cancelling the wait (dropping its future) loses no notification.
     ///
+    /// `recheck` is a closure that returns a future (`|| async move { .. }`), not an async
+    /// closure: the future an async closure returns cannot yet be proven `Send` by the
+    /// compiler, which would keep the wait out of `tokio::spawn`.
+    ///
     /// # Errors
     ///
     /// [`PgWaitError::Recheck`] when `recheck` fails; [`PgWaitError::Lagged`] once, when
@@ -48,19 +52,20 @@ impl PgSubscription {
     /// [`PgWaitError::Stopped`] when the bus's listener task has stopped.
     ///
     /// ```no_run
-    /// # async fn example(bus: fixpoint::pubsub::PgBus, db: tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// # async fn example(bus: fixpoint::pubsub::PgBus, db: &tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// let mut answer = bus.subscribe("answers/7").await?;
     /// let reply = answer
-    ///     .wait(async || {
+    ///     .wait(|| async move {
     ///         let row = db.query_opt("SELECT answer FROM answers WHERE question = 7", &[]).await?;
     ///         Ok(row.map(|row| row.get(0)))
     ///     })
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn wait<F>(&mut self, mut recheck: F) -> Result<String, PgWaitError>
+    pub async fn wait<F, R>(&mut self, mut recheck: F) -> Result<String, PgWaitError>
     where
-        F: AsyncFnMut() -> Result<Option<String>, tokio_postgres::Error>,
+        F: FnMut() -> R,
+        R: Future<Output = Result<Option<String>, tokio_postgres::Error>>,
     {
         loop {
             if let Some(answer) = recheck().await.map_err(PgWaitError::Recheck)? {
@@ -78,9 +83,14 @@ impl PgSubscription {
     ///
     /// [`PgWaitError::TimedOut`] when `limit` passes first, and those of
     /// [`wait`](PgSubscription::wait).
-    pub async fn wait_within<F>(&mut self, limit: Duration, recheck: F) -> Result<String, PgWaitError>
+    pub async fn wait_within<F, R>(
+        &mut self,
+        limit: Duration,
+        recheck: F,
+    ) -> Result<String, PgWaitError>
     where
-        F: AsyncFnMut() -> Result<Option<String>, tokio_postgres::Error>,
+        F: FnMut() -> R,
+        R: Future<Output = Result<Option<String>, tokio_postgres::Error>>,
     {
         match tokio::time::timeout(limit, self.wait(recheck)).await {
             Ok(outcome) => outcome,
@@ -137,7 +147,10 @@ impl fmt::Debug for PgSubscription {
 #[non_exhaustive]
 pub enum PgWaitError {
     /// The re-check's query failed.
-    #[error("the re-check failed: {0}; the event may have happened: wait again to re-check")]
+    #[error(
+        "the re-check failed: {}; the event may have happened: wait again to re-check",
+        super::chain(.0)
+    )]
     Recheck(#[source] tokio_postgres::Error),
     /// The limit passed first.
     #[error("no notification within {limit:?}")]
