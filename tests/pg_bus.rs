@@ -448,3 +448,60 @@ fn awkward_topics_reach_their_own_subscribers_only() {
         );
     });
 }
+
+#[test]
+fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
+    // Its own server: one of its backends is stopped.
+    let cluster = Cluster::start();
+    let url = cluster.url();
+    let rt = runtime();
+    let admin = rt.block_on(async {
+        let admin = connect(&url).await;
+        answers_table(&admin).await;
+        admin
+    });
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config.application_name("silent-listener");
+    let options = PgBusOptions {
+        heartbeat: Duration::from_millis(200),
+        statement_timeout: Duration::from_secs(1),
+        ..PgBusOptions::default()
+    };
+    let bus = rt.block_on(PgBus::with_config(config, options)).unwrap();
+    let mut subscription = rt.block_on(bus.subscribe("answers")).unwrap();
+    let reader = rt.block_on(connect(&url));
+    let rechecks = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&rechecks);
+    let waiting = rt.spawn(async move {
+        let recheck = || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            recorded(&reader, 1)
+        };
+        subscription.wait_within(LIVENESS, recheck).await
+    });
+    assert!(eventually(LIVENESS, || rechecks.load(Ordering::SeqCst) == 1));
+    // The listener's backend stops answering, its socket still open: no reset, no error, the
+    // way a host behind a cut link or a frozen VM looks. Its heartbeat gets no answer.
+    let backend: i32 = rt
+        .block_on(admin.query_one(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'silent-listener'",
+            &[],
+        ))
+        .unwrap()
+        .get(0);
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &backend.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name} {backend}");
+    };
+    signal("-STOP");
+    // Published while the only listener is frozen: it would get it only if it woke up.
+    rt.block_on(answer(&admin, 1, "answers"));
+    let found = rt.block_on(waiting).unwrap();
+    signal("-CONT");
+    assert_eq!(found.unwrap(), "row:1", "found by the re-check after reconnecting");
+    assert!(bus.reconnections() >= 1, "the silent connection was replaced");
+    assert!(rechecks.load(Ordering::SeqCst) >= 2, "re-checked after reconnecting");
+}
