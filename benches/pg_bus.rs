@@ -6,6 +6,9 @@
 //!
 //! `cargo bench --bench pg_bus --features postgres`
 
+// The tests' harness; outside a test target, clippy flags its watchdog, which is detached on
+// purpose (it outlives the process to stop the server after a SIGKILL).
+#[allow(clippy::zombie_processes)]
 #[path = "../tests/common/postgres.rs"]
 mod postgres;
 

@@ -2,6 +2,9 @@
 //! `LISTEN`/`NOTIFY`, a server restart under a waiting subscription, the payload limit, and the
 //! channel names of awkward topics.
 
+// Clippy flags the harness's watchdog, which is detached on purpose (it outlives the process
+// to stop the server after a SIGKILL).
+#[allow(clippy::zombie_processes)]
 #[path = "common/postgres.rs"]
 mod postgres;
 
@@ -300,7 +303,10 @@ fn a_restart_under_a_waiting_subscription_loses_nothing() {
     // A subscribe while the listener cannot reconnect is an error that says why, not a hang.
     let refused = rt.block_on(bus.subscribe("meanwhile")).unwrap_err();
     assert!(matches!(refused, PgBusError::Connect { .. }), "{refused:?}");
-    assert!(refused.to_string().contains("not permitted to log in"), "{refused}");
+    assert!(
+        refused.to_string().contains("not permitted to log in"),
+        "{refused}"
+    );
     let admin = rt.block_on(async {
         let admin = connect(&url).await;
         answer(&admin, 1, "answers").await; // row:1, and note:1 to nobody
@@ -333,7 +339,9 @@ fn a_restart_under_a_waiting_subscription_loses_nothing() {
     // (when it runs before the driver has seen the connection close), the next one goes out.
     let published = rt.block_on(async {
         match publisher.publish("answers", "after the restart").await {
-            Err(PgBusError::Publish { .. }) => publisher.publish("answers", "after the restart").await,
+            Err(PgBusError::Publish { .. }) => {
+                publisher.publish("answers", "after the restart").await
+            }
             first => first,
         }
     });
@@ -501,7 +509,17 @@ fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
     rt.block_on(answer(&admin, 1, "answers"));
     let found = rt.block_on(waiting).unwrap();
     signal("-CONT");
-    assert_eq!(found.unwrap(), "row:1", "found by the re-check after reconnecting");
-    assert!(bus.reconnections() >= 1, "the silent connection was replaced");
-    assert!(rechecks.load(Ordering::SeqCst) >= 2, "re-checked after reconnecting");
+    assert_eq!(
+        found.unwrap(),
+        "row:1",
+        "found by the re-check after reconnecting"
+    );
+    assert!(
+        bus.reconnections() >= 1,
+        "the silent connection was replaced"
+    );
+    assert!(
+        rechecks.load(Ordering::SeqCst) >= 2,
+        "re-checked after reconnecting"
+    );
 }
