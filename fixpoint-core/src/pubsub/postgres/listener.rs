@@ -131,7 +131,8 @@ impl Listener {
                 Wake::Command(None) => return Ended::Shutdown,
                 Wake::Command(Some(command)) => self.apply(&link.client, command).await,
                 // An idle connection is asked a question: a peer gone silent (a cut link, no
-                // reset) is found within two heartbeats, not at the TCP timeout.
+                // reset) is found within a heartbeat and a statement limit, not at the TCP
+                // timeout.
                 Wake::Idle => self.execute(&link.client, "").await.map_err(|_| Lost),
             };
             if served.is_err() {

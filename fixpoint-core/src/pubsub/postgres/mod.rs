@@ -163,10 +163,20 @@ impl PgBus {
     /// Connects with a prepared [`Config`] and the given options. Must run inside a tokio
     /// runtime: it spawns the listener task there.
     ///
+    /// A `config` with no connect timeout gets
+    /// [`statement_timeout`](PgBusOptions::statement_timeout), so that an attempt to reach a
+    /// host that does not answer fails in that time, not at the system's TCP timeout.
+    ///
     /// # Errors
     ///
     /// [`PgBusError::Connect`] when the server cannot be reached or refuses the role.
-    pub async fn with_config(config: Config, options: PgBusOptions) -> Result<PgBus, PgBusError> {
+    pub async fn with_config(
+        mut config: Config,
+        options: PgBusOptions,
+    ) -> Result<PgBus, PgBusError> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.statement_timeout);
+        }
         let local = Bus::with_limits(BusLimits {
             backlog: options.backlog,
             ..BusLimits::default()
