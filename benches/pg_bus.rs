@@ -5,6 +5,11 @@
 //! `PgBus` with a one-row re-check query in the wait, as a real waiter runs it.
 //!
 //! `cargo bench --bench pg_bus --features postgres`
+//!
+//! The three loops share one server whose speed drifts with the machine's load, so criterion's
+//! figures, taken one after the other, may differ by more than the bus costs. For a comparison,
+//! `FIXPOINT_PG_BUS_ROUNDS=<rounds>` runs them interleaved instead (rounds of 2,000 round trips
+//! each, in turn) and prints each loop's median and best round.
 
 // The tests' harness; outside a test target, clippy flags its watchdog, which is detached on
 // purpose (it outlives the process to stop the server after a SIGKILL).
@@ -14,38 +19,64 @@ mod postgres;
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use fixpoint::pubsub::PgBus;
+use criterion::{Criterion, criterion_group};
+use fixpoint::pubsub::{PgBus, PgSubscription};
 use postgres::{Cluster, Options};
 use tokio::runtime::Runtime;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
 
 const LIMIT: Duration = Duration::from_secs(30);
+/// Round trips per interleaved round.
+const ROUND: u64 = 2_000;
 
-fn round_trips(c: &mut Criterion) {
-    let cluster = Cluster::start_with(Options {
-        durable: true,
-        ..Options::default()
-    });
-    let url = cluster.url();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut group = c.benchmark_group("pg_bus_round_trip");
-    group.measurement_time(Duration::from_secs(10));
-    pg_bus(&mut group, &rt, &url);
-    raw(&mut group, &rt, &url);
-    group.finish();
-    drop(cluster);
+/// The server and the connections of the three loops.
+struct Rig {
+    _cluster: Cluster,
+    rt: Runtime,
+    bus: BusSide,
+    raw: RawSide,
 }
 
-fn pg_bus(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    rt: &Runtime,
-    url: &str,
-) {
-    let (subscriber, publisher, reader) = rt.block_on(async {
+struct BusSide {
+    _subscriber: PgBus,
+    publisher: PgBus,
+    subscription: PgSubscription,
+    reader: Client,
+    recheck: Statement,
+}
+
+struct RawSide {
+    _listener: Client,
+    notes: mpsc::UnboundedReceiver<String>,
+    publisher: Client,
+    notify: Statement,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        let cluster = Cluster::start_with(Options {
+            durable: true,
+            ..Options::default()
+        });
+        let url = cluster.url();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (bus, raw) =
+            rt.block_on(async { (BusSide::open(&url).await, RawSide::open(&url).await) });
+        Rig {
+            _cluster: cluster,
+            rt,
+            bus,
+            raw,
+        }
+    }
+}
+
+impl BusSide {
+    async fn open(url: &str) -> BusSide {
         let subscriber = PgBus::connect(url).await.unwrap();
         let publisher = PgBus::connect(url).await.unwrap();
         let reader = connect(url).await;
@@ -53,53 +84,57 @@ fn pg_bus(
             .batch_execute("CREATE TABLE answers (question bigint PRIMARY KEY, answer text)")
             .await
             .unwrap();
-        (subscriber, publisher, reader)
-    });
-    let mut subscription = rt.block_on(subscriber.subscribe("bench")).unwrap();
-    group.bench_function("PgBus", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    publisher.publish("bench", "answer").await.unwrap();
-                    let event = subscription.wait_within(LIMIT, || async { Ok(None) }).await;
-                    assert_eq!(event.unwrap(), "answer");
-                }
-                start.elapsed()
-            })
-        });
-    });
-    let recheck = rt
-        .block_on(reader.prepare("SELECT answer FROM answers WHERE question = 1"))
-        .unwrap();
-    group.bench_function("PgBus with a re-check query", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    publisher.publish("bench", "answer").await.unwrap();
-                    let event = subscription
-                        .wait_within(LIMIT, || async {
-                            let row = reader.query_opt(&recheck, &[]).await?;
-                            Ok(row.map(|row| row.get(0)))
-                        })
-                        .await;
-                    assert_eq!(event.unwrap(), "answer");
-                }
-                start.elapsed()
-            })
-        });
-    });
+        let recheck = reader
+            .prepare("SELECT answer FROM answers WHERE question = 1")
+            .await
+            .unwrap();
+        let subscription = subscriber.subscribe("bench").await.unwrap();
+        BusSide {
+            _subscriber: subscriber,
+            publisher,
+            subscription,
+            reader,
+            recheck,
+        }
+    }
+
+    /// `n` round trips: publish, then wait with no re-check query.
+    async fn trips(&mut self, n: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.publisher.publish("bench", "answer").await.unwrap();
+            let event = self
+                .subscription
+                .wait_within(LIMIT, || async { Ok(None) })
+                .await;
+            assert_eq!(event.unwrap(), "answer");
+        }
+        start.elapsed()
+    }
+
+    /// `n` round trips whose wait runs a one-row re-check query first.
+    async fn trips_with_recheck(&mut self, n: u64) -> Duration {
+        let (reader, recheck) = (&self.reader, &self.recheck);
+        let start = Instant::now();
+        for _ in 0..n {
+            self.publisher.publish("bench", "answer").await.unwrap();
+            let event = self
+                .subscription
+                .wait_within(LIMIT, || async move {
+                    let row = reader.query_opt(recheck, &[]).await?;
+                    Ok(row.map(|row| row.get(0)))
+                })
+                .await;
+            assert_eq!(event.unwrap(), "answer");
+        }
+        start.elapsed()
+    }
 }
 
-fn raw(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    rt: &Runtime,
-    url: &str,
-) {
-    let (listener, mut notes, publisher) = rt.block_on(async {
+impl RawSide {
+    async fn open(url: &str) -> RawSide {
         let (listener, mut connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
-        let (sender, notes) = tokio::sync::mpsc::unbounded_channel();
+        let (sender, notes) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Some(Ok(message)) =
                 std::future::poll_fn(|cx| connection.poll_message(cx)).await
@@ -109,29 +144,30 @@ fn raw(
                 }
             }
         });
-        listener.batch_execute("LISTEN bench").await.unwrap();
-        (listener, notes, connect(url).await)
-    });
-    let notify = rt
-        .block_on(publisher.prepare("SELECT pg_notify($1, $2)"))
-        .unwrap();
-    group.bench_function("tokio-postgres LISTEN/NOTIFY by hand", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    publisher
-                        .execute(&notify, &[&"bench", &"answer"])
-                        .await
-                        .unwrap();
-                    let note = tokio::time::timeout(LIMIT, notes.recv()).await.unwrap();
-                    assert_eq!(note.unwrap(), "answer");
-                }
-                start.elapsed()
-            })
-        });
-    });
-    drop(listener);
+        listener.batch_execute("LISTEN bench_raw").await.unwrap();
+        let publisher = connect(url).await;
+        let notify = publisher.prepare("SELECT pg_notify($1, $2)").await.unwrap();
+        RawSide {
+            _listener: listener,
+            notes,
+            publisher,
+            notify,
+        }
+    }
+
+    /// `n` round trips by hand.
+    async fn trips(&mut self, n: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            self.publisher
+                .execute(&self.notify, &[&"bench_raw", &"answer"])
+                .await
+                .unwrap();
+            let note = tokio::time::timeout(LIMIT, self.notes.recv()).await;
+            assert_eq!(note.unwrap().unwrap(), "answer");
+        }
+        start.elapsed()
+    }
 }
 
 async fn connect(url: &str) -> Client {
@@ -140,5 +176,62 @@ async fn connect(url: &str) -> Client {
     client
 }
 
+fn round_trips(c: &mut Criterion) {
+    let mut rig = Rig::start();
+    let Rig { rt, bus, raw, .. } = &mut rig;
+    let mut group = c.benchmark_group("pg_bus_round_trip");
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("PgBus", |b| {
+        b.iter_custom(|n| rt.block_on(bus.trips(n)));
+    });
+    group.bench_function("PgBus with a re-check query", |b| {
+        b.iter_custom(|n| rt.block_on(bus.trips_with_recheck(n)));
+    });
+    group.bench_function("tokio-postgres LISTEN/NOTIFY by hand", |b| {
+        b.iter_custom(|n| rt.block_on(raw.trips(n)));
+    });
+    group.finish();
+}
+
+/// The three loops in turn, `rounds` times; each loop's median and best round.
+fn interleaved(rounds: usize) {
+    let mut rig = Rig::start();
+    let Rig { rt, bus, raw, .. } = &mut rig;
+    let mut times: [Vec<f64>; 3] = Default::default();
+    let per_trip = |elapsed: Duration| elapsed.as_secs_f64() * 1e6 / ROUND as f64;
+    rt.block_on(async {
+        // Warm up every connection and the server's caches.
+        raw.trips(ROUND).await;
+        bus.trips(ROUND).await;
+        bus.trips_with_recheck(ROUND).await;
+        for _ in 0..rounds {
+            times[0].push(per_trip(raw.trips(ROUND).await));
+            times[1].push(per_trip(bus.trips(ROUND).await));
+            times[2].push(per_trip(bus.trips_with_recheck(ROUND).await));
+        }
+    });
+    let names = [
+        "tokio-postgres by hand",
+        "PgBus",
+        "PgBus with a re-check query",
+    ];
+    for (name, mut samples) in names.into_iter().zip(times) {
+        samples.sort_by(f64::total_cmp);
+        let median = samples[samples.len() / 2];
+        println!(
+            "{name}: median {median:.1} µs per round trip, best round {:.1} µs ({rounds} rounds of {ROUND})",
+            samples[0]
+        );
+    }
+}
+
 criterion_group!(benches, round_trips);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(rounds) = std::env::var("FIXPOINT_PG_BUS_ROUNDS") {
+        interleaved(rounds.parse().expect("FIXPOINT_PG_BUS_ROUNDS=<rounds>"));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
