@@ -301,8 +301,10 @@ impl PgBus {
         let channel = channel_name(topic);
         let params: [(&(dyn ToSql + Sync), Type); 2] =
             [(&channel.as_ref(), Type::TEXT), (&payload, Type::TEXT)];
+        // `query_typed`: one round trip, no statement prepared (`execute_typed` is younger than
+        // the tokio-postgres this crate accepts).
         client
-            .execute_typed(NOTIFY, &params)
+            .query_typed(NOTIFY, &params)
             .await
             .map(drop)
             .map_err(|source| PgBusError::Publish {
@@ -520,14 +522,18 @@ pub enum PgBusError {
     Stopped,
 }
 
-/// A driver error with its causes: tokio-postgres says only "db error" and keeps the server's
-/// message in its source.
+/// A driver error with its causes: tokio-postgres from 0.7.15 says only "db error" and keeps
+/// the server's message in its source (earlier releases print the causes themselves: those
+/// are not repeated).
 pub(super) fn chain(error: &tokio_postgres::Error) -> String {
     let mut text = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
+        let said = next.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = next.source();
     }
     text
