@@ -272,11 +272,13 @@ fn a_restart_under_a_waiting_subscription_loses_nothing() {
             move || {
                 let (url, rechecks) = (url.clone(), Arc::clone(&rechecks));
                 async move {
-                    rechecks.fetch_add(1, Ordering::SeqCst);
                     // A connection of its own each time: the server restarts in between.
                     let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
                     tokio::spawn(connection);
-                    recorded(&client, question).await
+                    let found = recorded(&client, question).await;
+                    // Counted once answered: the test moves on only when no query is in flight.
+                    rechecks.fetch_add(1, Ordering::SeqCst);
+                    found
                 }
             }
         }
@@ -481,9 +483,11 @@ fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
     let rechecks = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&rechecks);
     let waiting = rt.spawn(async move {
-        let recheck = || {
+        let recheck = || async {
+            let found = recorded(&reader, 1).await;
+            // Counted once answered: the test moves on only when no query is in flight.
             counted.fetch_add(1, Ordering::SeqCst);
-            recorded(&reader, 1)
+            found
         };
         subscription.wait_within(LIVENESS, recheck).await
     });
@@ -504,9 +508,11 @@ fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
             .unwrap();
         assert!(status.success(), "kill {name} {backend}");
     };
+    // Recorded, not announced, once the wait's first re-check is over: only a re-check after
+    // a reconnection can find it.
+    rt.block_on(admin.execute("INSERT INTO answers VALUES (1, 'row:1')", &[]))
+        .unwrap();
     signal("-STOP");
-    // Published while the only listener is frozen: it would get it only if it woke up.
-    rt.block_on(answer(&admin, 1, "answers"));
     let found = rt.block_on(waiting).unwrap();
     signal("-CONT");
     assert_eq!(

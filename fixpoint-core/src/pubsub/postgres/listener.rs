@@ -124,7 +124,7 @@ impl Listener {
             let event = tokio::select! {
                 _ = &mut link.driver => Wake::Lost,
                 command = self.commands.recv() => Wake::Command(command),
-                () = tokio::time::sleep(self.options.heartbeat) => Wake::Idle,
+                () = tokio::time::sleep(self.options.heartbeat.max(MIN_HEARTBEAT)) => Wake::Idle,
             };
             let served = match event {
                 Wake::Lost => Err(Lost),
@@ -188,10 +188,14 @@ impl Listener {
         idle
     }
 
-    fn count(&self) {
-        self.gauges
-            .listening
-            .store(self.listened.len(), Ordering::Relaxed);
+    /// Publishes the size of the listened set, and gives back the memory of a crowd of
+    /// channels that left, so the set is bounded by what is alive, not by its peak.
+    fn count(&mut self) {
+        let alive = self.listened.len();
+        if self.listened.capacity() > 64 && alive * 4 < self.listened.capacity() {
+            self.listened.shrink_to(alive * 2);
+        }
+        self.gauges.listening.store(alive, Ordering::Relaxed);
     }
 
     /// Runs `statement` within the bus's statement limit.
@@ -212,7 +216,7 @@ impl Listener {
     /// Reconnects with backoff; answers the subscribes that arrived meanwhile after each
     /// attempt. `None` when the bus was dropped meanwhile.
     async fn reconnect(&mut self) -> Option<Link> {
-        let mut backoff = self.options.reconnect_min;
+        let mut backoff = self.options.reconnect_min.max(Duration::from_millis(1));
         loop {
             let attempt = self.relink().await;
             match attempt {
@@ -308,6 +312,9 @@ impl Listener {
         }
     }
 }
+
+/// The shortest heartbeat: a zero one would keep the connection busy with questions.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
 
 /// How many channels one `LISTEN` batch names after a reconnect, to keep statements small.
 const LISTEN_BATCH: usize = 512;

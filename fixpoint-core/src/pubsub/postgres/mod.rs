@@ -113,14 +113,14 @@ struct Publisher {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PgBusOptions {
-    /// The first pause after a failed reconnection attempt (default 50 ms); each further
-    /// failure doubles it, up to `reconnect_max`, give or take a quarter.
+    /// The first pause after a failed reconnection attempt (default 50 ms, at least 1 ms);
+    /// each further failure doubles it, up to `reconnect_max`, give or take a quarter.
     pub reconnect_min: Duration,
     /// The longest pause between reconnection attempts (default 5 s).
     pub reconnect_max: Duration,
     /// How long the listening connection may stay silent before it is asked a question
-    /// (default 10 s): a connection that does not answer within `statement_timeout` is
-    /// dropped and reopened.
+    /// (default 10 s, at least 10 ms): a connection that does not answer within
+    /// `statement_timeout` is dropped and reopened.
     pub heartbeat: Duration,
     /// The longest the bus waits for the server to answer one statement (`LISTEN`,
     /// `UNLISTEN`, `pg_notify`, the heartbeat; default 10 s).
