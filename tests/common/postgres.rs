@@ -289,16 +289,18 @@ impl Cluster {
             dir = self.dir.display(),
             pg_ctl = self.bin.join("pg_ctl").display(),
         );
-        // Its own session, so a ^C to the test's process group does not take it down first.
+        // Its own session, so a ^C to the test's process group does not take it down first;
+        // forked (`-f`), so that what this process spawned returns at once and is reaped here.
         let mut command = self.command("setsid");
         command
-            .args(["sh", "-c", &script])
+            .args(["-f", "sh", "-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        command
-            .spawn()
+        let started = command
+            .status()
             .unwrap_or_else(|error| panic!("spawn the cluster's watchdog: {error}"));
+        assert!(started.success(), "the cluster's watchdog did not start: {started}");
     }
 
     /// `program` (a server binary, or a plain command) as the server's user.
