@@ -352,7 +352,7 @@ fn binaries() -> PathBuf {
     let bin = std::env::var_os("FIXPOINT_PG_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"));
-    let missing: Vec<_> = ["initdb", "pg_ctl", "postgres", "createdb"]
+    let missing: Vec<_> = ["initdb", "pg_ctl", "postgres", "createdb", "pg_isready"]
         .into_iter()
         .filter(|program| !bin.join(program).is_file())
         .collect();
