@@ -11,9 +11,7 @@
 //! `FIXPOINT_PG_BUS_ROUNDS=<rounds>` runs them interleaved instead (rounds of 2,000 round trips
 //! each, in turn) and prints each loop's median and best round.
 
-// The tests' harness; outside a test target, clippy flags its watchdog, which is detached on
-// purpose (it outlives the process to stop the server after a SIGKILL).
-#[allow(clippy::zombie_processes)]
+// The tests' harness: a throwaway PostgreSQL 15 server.
 #[path = "../tests/common/postgres.rs"]
 mod postgres;
 

@@ -2,9 +2,6 @@
 //! `LISTEN`/`NOTIFY`, a server restart under a waiting subscription, the payload limit, and the
 //! channel names of awkward topics.
 
-// Clippy flags the harness's watchdog, which is detached on purpose (it outlives the process
-// to stop the server after a SIGKILL).
-#[allow(clippy::zombie_processes)]
 #[path = "common/postgres.rs"]
 mod postgres;
 

@@ -300,7 +300,10 @@ impl Cluster {
         let started = command
             .status()
             .unwrap_or_else(|error| panic!("spawn the cluster's watchdog: {error}"));
-        assert!(started.success(), "the cluster's watchdog did not start: {started}");
+        assert!(
+            started.success(),
+            "the cluster's watchdog did not start: {started}"
+        );
     }
 
     /// `program` (a server binary, or a plain command) as the server's user.
@@ -380,7 +383,14 @@ fn running_as_root() -> bool {
 }
 
 fn make_dir(as_postgres: bool) -> PathBuf {
-    let template = std::env::temp_dir().join("fixpoint-pg-XXXXXX");
+    // As root the server's user makes the directory, where it may write: `/tmp`, not a
+    // `TMPDIR` that may be root's own.
+    let base = if as_postgres {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let template = base.join("fixpoint-pg-XXXXXX");
     let mut command = if as_postgres {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--", "mktemp"]);
