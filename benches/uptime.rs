@@ -2,7 +2,9 @@
 //! group, watcher task, deadline timer, both output streams read into the tail, the group killed
 //! and reaped at the end) beside the bare `tokio::process::Command` awaiting its `status()`, and
 //! beside `output()`, which reads both streams too. The goal: within 1.05x of the bare wall time.
-//! The same on `true`, which exits at once, shows the fixed cost of the watch itself.
+//! The same on `true`, which exits at once, shows the fixed cost of the watch itself. And the
+//! cost of a line as progress: a child writing 100,000 lines, watched bare, with
+//! `Watched::progress` (each line a note), and with `Watched::wedged_after` (each line a tick).
 //!
 //! `cargo bench --bench uptime --features process`.
 
@@ -11,9 +13,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
-use fixpoint::uptime::{ChildStatus, Watched};
+use fixpoint::uptime::{ChildStatus, Progress, Threshold, Watched};
 
 const CHILD: &str = "0.1";
+/// The lines of the chatty child.
+const LINES: u32 = 100_000;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -36,6 +40,33 @@ fn child(c: &mut Criterion) {
         side_by_side(&mut group, &runtime, program, arg);
         group.finish();
     }
+    let mut group = c.benchmark_group("100000 lines");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
+    for side in ["bare", "progress", "wedged_after"] {
+        group.bench_function(side, |b| {
+            b.iter(|| runtime.block_on(chatty(side)));
+        });
+    }
+    group.finish();
+}
+
+/// `seq 1 100000` watched on `side`: `bare`, with a `progress` noted on every line, or
+/// `wedged_after` a threshold (a bare tick on every line).
+async fn chatty(side: &str) -> fixpoint::uptime::Outcome {
+    let mut command = Command::new("seq");
+    command.args(["1", &LINES.to_string()]);
+    let watched = Watched::new(command, Duration::from_secs(60));
+    let watched = match side {
+        "bare" => watched,
+        "progress" => watched.progress(&Progress::new()),
+        "wedged_after" => watched.wedged_after(Threshold::new(Duration::from_secs(60)).unwrap()),
+        other => panic!("no side named {other}"),
+    };
+    let outcome = watched.run().await;
+    assert!(matches!(outcome.status(), ChildStatus::Exited(_)));
+    black_box(outcome)
 }
 
 /// The three sides, on `program arg`.
@@ -90,10 +121,19 @@ fn side_by_side(
 criterion_group!(benches, child);
 
 /// `FIXPOINT_COUNT=<side> valgrind --tool=callgrind target/release/deps/uptime-*`: 200 runs of
-/// `true` on one side (`none`, `status`, `output`, `watched`), for counting this process's
-/// instructions (the children are not traced).
+/// `true` on one side (`none`, `status`, `output`, `watched`), or 10 runs of the 100,000-line
+/// child on one side (`lines-bare`, `lines-progress`, `lines-wedged_after`), for counting this
+/// process's instructions (the children are not traced).
 fn count(side: &str) {
     let runtime = runtime();
+    if let Some(lines) = side.strip_prefix("lines-") {
+        runtime.block_on(async {
+            for _ in 0..10 {
+                drop(black_box(chatty(lines).await));
+            }
+        });
+        return;
+    }
     runtime.block_on(async {
         for _ in 0..200 {
             match side {

@@ -8,7 +8,11 @@
 //!
 //! Run it with `cargo run --example fleet --features sqlite` (the file is a temporary one;
 //! pass a path to keep it: `cargo run --example fleet --features sqlite -- /tmp/fleet.db`).
-//! `fleet work <db> <tasks> <lease-ms>` is the child process (the crash test uses it too).
+//! With feature `postgres`, `-- --postgres URL` runs part 2 on a PostgreSQL table instead
+//! (`project_status_status`, which the example empties first), as a fleet of hosts would:
+//! `cargo run --example fleet --features sqlite,postgres -- --postgres "host=127.0.0.1 user=postgres"`.
+//! `fleet work <db> <tasks> <lease-ms>` (or `fleet work --postgres <url> <tasks> <lease-ms>`)
+//! is the child process (the crash tests use it too).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -16,6 +20,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
+use fixpoint::PostgresStore;
 use fixpoint::{Config, Lifecycle, SqliteStore, StatusStore, Supervisor, terminal_state};
 
 /// The project row's lifecycle.
@@ -68,9 +74,121 @@ async fn plain_spawn(projects: usize) -> HashMap<usize, &'static str> {
     rows.lock().unwrap().clone()
 }
 
-/// The child process: supervised projects on a SQLite file, until it is killed.
-async fn work(path: &str, projects: usize, lease: Duration) {
-    let store = SqliteStore::<ProjectStatus>::open(path).expect("open the status file");
+/// Where the rows live: a SQLite file, or (feature `postgres`) a PostgreSQL database.
+enum Backend {
+    Sqlite(String),
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+impl Backend {
+    /// The backend the arguments after the program (or after `work`) name: `--postgres URL`,
+    /// else a SQLite path (`default` when none is given).
+    fn from_args(args: &[String], default: impl FnOnce() -> String) -> (Backend, &[String]) {
+        match args {
+            [flag, url, rest @ ..] if flag == "--postgres" => {
+                #[cfg(feature = "postgres")]
+                return (Backend::Postgres(url.clone()), rest);
+                #[cfg(not(feature = "postgres"))]
+                {
+                    let _ = (url, rest);
+                    eprintln!(
+                        "--postgres needs the feature: cargo run --example fleet --features sqlite,postgres -- --postgres URL"
+                    );
+                    std::process::exit(2);
+                }
+            }
+            [path, rest @ ..] => (Backend::Sqlite(path.clone()), rest),
+            [] => (Backend::Sqlite(default()), &[]),
+        }
+    }
+
+    /// The arguments that name this backend to the child process.
+    fn args(&self) -> Vec<&str> {
+        match self {
+            Backend::Sqlite(path) => vec![path],
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(url) => vec!["--postgres", url],
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "a SQLite file",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "a PostgreSQL table",
+        }
+    }
+
+    /// The child process's work on this backend.
+    async fn work(&self, projects: usize, lease: Duration) {
+        match self {
+            Backend::Sqlite(path) => {
+                work(
+                    SqliteStore::<ProjectStatus>::open(path).expect("open the status file"),
+                    projects,
+                    lease,
+                )
+                .await;
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(url) => work(postgres(url).await, projects, lease).await,
+        }
+    }
+
+    /// Starts afresh: no file, or an empty table.
+    async fn clear(&self) {
+        match self {
+            Backend::Sqlite(path) => drop(std::fs::remove_file(path)),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(url) => {
+                let store = postgres(url).await;
+                let client = store.pool().get().await.expect("a connection");
+                let table = PostgresStore::<ProjectStatus>::table();
+                client
+                    .execute(&format!("DELETE FROM {table}"), &[])
+                    .await
+                    .expect("empty the example's table");
+            }
+        }
+    }
+
+    /// Part 2's second half: a new process reconciles what the killed one left.
+    async fn reconcile(&self, killed: &str, lease: Duration) {
+        match self {
+            Backend::Sqlite(path) => {
+                let store = SqliteStore::<ProjectStatus>::open(path).expect("open the status file");
+                reconcile(
+                    store,
+                    killed,
+                    lease,
+                    &SqliteStore::<ProjectStatus>::schema(),
+                )
+                .await;
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(url) => {
+                let schema = PostgresStore::<ProjectStatus>::schema();
+                // The table's part of the schema: the generated function follows it.
+                let table = schema
+                    .split("CREATE OR REPLACE FUNCTION")
+                    .next()
+                    .unwrap_or("");
+                reconcile(postgres(url).await, killed, lease, table.trim_end()).await;
+            }
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres(url: &str) -> PostgresStore<ProjectStatus> {
+    PostgresStore::connect(url)
+        .await
+        .unwrap_or_else(|error| panic!("connect to {url}: {error}"))
+}
+
+/// The child process: supervised projects on the store, until it is killed.
+async fn work<S: StatusStore<ProjectStatus>>(store: S, projects: usize, lease: Duration) {
     let config = Config {
         lease_ttl: lease,
         heartbeat: lease / 4,
@@ -128,9 +246,10 @@ fn count(rows: &[fixpoint::Row]) -> Vec<(String, usize)> {
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("work") {
-        let projects = args[3].parse().expect("a number of projects");
-        let lease = Duration::from_millis(args[4].parse().expect("a lease in milliseconds"));
-        work(&args[2], projects, lease).await;
+        let (backend, rest) = Backend::from_args(&args[2..], String::new);
+        let projects = rest[0].parse().expect("a number of projects");
+        let lease = Duration::from_millis(rest[1].parse().expect("a lease in milliseconds"));
+        backend.work(projects, lease).await;
         return;
     }
 
@@ -145,16 +264,19 @@ async fn main() {
         rows.len()
     );
 
-    println!("Part 2: a Supervisor on a SQLite file, killed with SIGKILL mid-flight\n");
     let scratch = std::env::temp_dir().join(format!("fixpoint-fleet-{}.db", std::process::id()));
-    let path = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| scratch.display().to_string());
-    let _ = std::fs::remove_file(&path);
-    let lease_ms = 300;
+    let temporary = args.len() == 1;
+    let (backend, _) = Backend::from_args(&args[1..], || scratch.display().to_string());
+    println!(
+        "Part 2: a Supervisor on {}, killed with SIGKILL mid-flight\n",
+        backend.describe()
+    );
+    backend.clear().await;
+    let lease = Duration::from_millis(300);
     let mut child = Command::new(std::env::current_exe().expect("this example's path"))
-        .args(["work", &path, "32", &lease_ms.to_string()])
+        .arg("work")
+        .args(backend.args())
+        .args(["32", &lease.as_millis().to_string()])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the worker process");
@@ -164,14 +286,25 @@ async fn main() {
         .expect("ready line");
     child.kill().expect("SIGKILL the worker");
     child.wait().expect("reap the worker");
-    let store = SqliteStore::<ProjectStatus>::open(&path).expect("open the status file");
+    backend.reconcile(ready.trim(), lease).await;
+    let _ = ProjectStatus::mermaid();
+    if temporary {
+        backend.clear().await;
+    }
+}
+
+/// Reconciles the rows the killed process left on `store`, and shows the table.
+async fn reconcile<S: StatusStore<ProjectStatus>>(
+    store: S,
+    killed: &str,
+    lease: Duration,
+    schema: &str,
+) {
     println!(
-        "  killed {}; rows left: {:?}",
-        ready.trim(),
+        "  killed {killed}; rows left: {:?}",
         count(&store.rows().await.unwrap())
     );
-
-    tokio::time::sleep(Duration::from_millis(lease_ms + 100)).await; // the dead lease expires
+    tokio::time::sleep(lease + Duration::from_millis(100)).await; // the dead lease expires
     let mut supervisor = Supervisor::start(store, Config::default())
         .await
         .expect("start");
@@ -213,12 +346,8 @@ async fn main() {
     }
     println!(
         "\n  The status column accepts only the declared states:\n{}",
-        indent(&SqliteStore::<ProjectStatus>::schema())
+        indent(schema)
     );
-    let _ = ProjectStatus::mermaid();
-    if args.get(1).is_none() {
-        let _ = std::fs::remove_file(&path);
-    }
 }
 
 fn indent(text: &str) -> String {

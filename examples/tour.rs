@@ -21,6 +21,7 @@ fn main() {
     handles_section();
     pubsub_section();
     invariant_section();
+    uptime_section();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,4 +502,94 @@ fn supervisor_section() {
         "   -> no row is left `Initialized` or `Running`; `cargo run --example fleet --features sqlite`"
     );
     println!("      kills a process mid-flight and reconciles its rows from a SQLite file.\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Uptime: liveness is a property of the output; a backoff marker answers one predicate
+// ---------------------------------------------------------------------------------------------
+
+fn uptime_section() {
+    println!("6. Uptime: liveness is a property of the output, a backoff has one predicate\n");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // A supervised task that stops producing is wedged, however alive it looks.
+        let store = Arc::new(MemoryStore::<ProjectStatus>::new());
+        let mut supervisor = Supervisor::start(store.clone(), Default::default())
+            .await
+            .unwrap();
+        let threshold = fixpoint::uptime::Threshold::new(Duration::from_millis(300)).unwrap();
+        supervisor
+            .spawn_watched("render", (), threshold, |project, progress| async move {
+                let running = project.to_running();
+                produce(progress).await;
+                running.to_completed()
+            })
+            .await
+            .unwrap();
+        let finished = supervisor.join_next().await.unwrap();
+        supervisor.flush().await.unwrap();
+        let row = &store.rows().await.unwrap()[0];
+        println!(
+            "   a task that went silent: {:?}, row {}: {}",
+            finished.outcome,
+            row.status,
+            row.reason.as_deref().unwrap_or_default()
+        );
+    });
+
+    // The backoff marker is asked whether it is active, never whether its file exists.
+    let dir = std::env::temp_dir().join(format!("fixpoint-tour-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("upstream.backoff");
+    let backoff = fixpoint::uptime::BackoffFile::open(&path).unwrap();
+    backoff.start(Duration::from_millis(100)).unwrap();
+    let during = backoff.is_active();
+    std::thread::sleep(Duration::from_millis(150));
+    println!(
+        "   a backoff file: active {during}, then {} by its time while the file still exists ({})",
+        backoff.is_active(),
+        path.exists()
+    );
+    std::fs::write(&path, "garbage").unwrap();
+    println!(
+        "   a garbled marker is expired, loudly: active {}, unreadable {}",
+        backoff.is_active(),
+        backoff.unreadable()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    println!("   -> `cargo run --example uptime --features process` replays the uptime incidents:");
+    println!(
+        "      deadlines kept from outside, timeouts that diagnose, reapers, fork-safe workers.\n"
+    );
+}
+
+/// The work of the watched task: on Linux, a child process whose output lines are its
+/// progress (`Watched::progress`), which prints frames and then waits silently forever;
+/// elsewhere, the same shape in the task itself.
+#[cfg(target_os = "linux")]
+async fn produce(progress: fixpoint::uptime::Progress) {
+    let mut render = std::process::Command::new("sh");
+    render.args([
+        "-c",
+        "for i in 1 2 3 4 5; do echo frame $i; sleep 0.1; done; echo waiting for the GPU; sleep 1000",
+    ]);
+    // Aborted as wedged, the task drops this run, and the watcher kills the child's group.
+    fixpoint::uptime::Watched::new(render, Duration::from_secs(3600))
+        .progress(&progress)
+        .run()
+        .await;
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn produce(progress: fixpoint::uptime::Progress) {
+    for frame in 1..=5 {
+        progress.tick_with(format!("frame {frame}"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    progress.tick_with("waiting for the GPU");
+    std::future::pending::<()>().await;
 }

@@ -237,10 +237,27 @@ async fn liveness_is_a_property_of_the_output() {
     supervisor.flush().await.unwrap();
     let row = &store.rows().await.unwrap()[0];
     println!(
-        "   after:  {:?}; row {} / {:?}\n",
+        "   after:  {:?}; row {} / {:?}",
         finished.outcome,
         row.status,
         row.reason.as_deref().unwrap_or_default()
+    );
+
+    // A child process's lines are its progress: one that stops writing is killed as wedged.
+    let mut silent = Command::new("sh");
+    silent.args(["-c", "echo connected to the queue; sleep 1000"]);
+    let outcome = Watched::new(silent, Duration::from_secs(3600))
+        .wedged_after(threshold)
+        .key("queue-consumer")
+        .run()
+        .await;
+    let ChildStatus::Killed(kill) = outcome.status() else {
+        panic!("{outcome:?}")
+    };
+    let first = kill.to_string();
+    println!(
+        "          a silent child: {}\n",
+        first.lines().next().unwrap_or_default()
     );
 }
 

@@ -6,6 +6,10 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "postgres")]
+#[path = "common/postgres.rs"]
+mod cluster;
+
 use fixpoint::{
     Lifecycle, MemoryStore, Retention, Row, RowWrite, SqliteStore, StatusStore, StoreError,
     Transition, terminal_state,
@@ -339,10 +343,17 @@ pub async fn retention_never_touches_a_live_row<S: StatusStore<Job>>(store: S) {
 
 macro_rules! store_contract {
     ($backend:ident, $make:expr) => {
+        store_contract!(@backend $backend, $make, ());
+    };
+    // A backend whose store is made by an async `$make`.
+    (async $backend:ident, $make:expr) => {
+        store_contract!(@backend $backend, $make, (await));
+    };
+    (@backend $backend:ident, $make:expr, $made:tt) => {
         mod $backend {
             use super::*;
 
-            store_contract!(@cases $make;
+            store_contract!(@cases $make, $made;
                 compare_and_set,
                 undeclared_and_terminal_moves_are_refused,
                 reused_ids_are_refused,
@@ -355,14 +366,20 @@ macro_rules! store_contract {
             );
         }
     };
-    (@cases $make:expr; $($case:ident,)*) => {
+    (@cases $make:expr, $made:tt; $($case:ident,)*) => {
         $(
             #[tokio::test]
             async fn $case() {
                 let make = $make;
-                super::$case(make(stringify!($case))).await;
+                super::$case(store_contract!(@made make(stringify!($case)), $made)).await;
             }
         )*
+    };
+    (@made $store:expr, ()) => {
+        $store
+    };
+    (@made $store:expr, (await)) => {
+        $store.await
     };
 }
 
@@ -434,3 +451,9 @@ store_contract!(sqlite, |test| SqliteStore::<Job>::open(scratch(
 ))
 .unwrap());
 store_contract!(shared, |_| std::sync::Arc::new(MemoryStore::<Job>::new()));
+// A real server, shared by the cases, each with a database of its own.
+#[cfg(feature = "postgres")]
+store_contract!(async postgres, |test: &str| {
+    let url = cluster::Cluster::shared().create_database(test);
+    async move { fixpoint::PostgresStore::<Job>::connect(&url).await.unwrap() }
+});

@@ -1,7 +1,8 @@
 //! Watched child processes: the deadline is kept from outside the code that waits (the seed's
 //! in-thread timeout shown failing beside it), the whole process group is killed and reaped
-//! (`/proc` shows no survivor and no zombie), the stuck state is captured before the kill, and
-//! identical timeouts escalate.
+//! (`/proc` shows no survivor and no zombie), the stuck state is captured before the kill,
+//! identical timeouts escalate (and a run that finishes ends their streak), and output lines
+//! are liveness: they tick a progress, and a child that stops writing is killed as wedged.
 
 #![cfg(target_os = "linux")]
 
@@ -11,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fixpoint::uptime::{
-    ChildStatus, Ending, Escalated, Escalation, EscalationPolicy, Kill, StackSource, StartError,
-    Stream, Watched, reap_orphans,
+    ChildStatus, Ending, Escalated, Escalation, EscalationPolicy, Kill, Progress, StackSource,
+    StartError, Stream, Threshold, Watched, reap_orphans,
 };
 
 const DEADLINE: Duration = Duration::from_millis(800);
@@ -395,4 +396,162 @@ async fn an_escalated_timeout_can_be_kept_stopped_for_inspection_then_reaped() {
     tokio::time::timeout(window + SLACK, gone)
         .await
         .expect("the stopped group was not killed after its window");
+}
+
+/// How long a child may write nothing before it is wedged, in the tests of silence: far above
+/// a loaded machine's scheduling delays between two lines.
+const SILENCE: Duration = Duration::from_millis(1000);
+
+fn silence() -> Threshold {
+    Threshold::new(SILENCE).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_goes_silent_is_killed_as_wedged_naming_its_last_line() {
+    reap_orphans().unwrap();
+    let mut silent = Command::new("sh");
+    // Its connection dropped: it stays up, in its group with a grandchild, and writes nothing.
+    silent.args([
+        "-c",
+        "sleep 1000 & echo starting >&2; echo connected; read x",
+    ]);
+    silent.stdin(Stdio::piped());
+    let started = Instant::now();
+    let outcome = Watched::new(silent, Duration::from_secs(3600))
+        .grace(GRACE)
+        .wedged_after(silence())
+        .key("silent")
+        .run()
+        .await;
+    let elapsed = started.elapsed();
+    let kill = killed(&outcome);
+    assert!(
+        elapsed < SILENCE + GRACE + SLACK,
+        "the silent group outlived its threshold: {elapsed:?}"
+    );
+    // The coarse clock that stamps the lines may be one kernel tick behind this one.
+    assert!(
+        elapsed + Threshold::TICK >= SILENCE,
+        "killed before its silence reached the threshold: {elapsed:?}"
+    );
+    assert_eq!(kill.ended_by, Ending::Terminated);
+    let wedged = kill
+        .diagnosis
+        .wedged
+        .as_ref()
+        .unwrap_or_else(|| panic!("killed at its deadline, not as wedged: {kill}"));
+    assert!(wedged.for_ >= SILENCE, "{wedged:?}");
+    // `connected` was written after `starting`, but the two streams are read side by side.
+    let last = wedged.last_progress_note.as_deref().unwrap();
+    assert!(
+        ["[stdout] connected", "[stderr] starting"].contains(&last),
+        "{kill}"
+    );
+    assert_eq!(kill.diagnosis.processes.len(), 2, "{kill}");
+    let text = kill.to_string();
+    assert!(
+        text.starts_with("`silent` was wedged: no line of output for "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(" (last line: {last}), after running for ")),
+        "{text}"
+    );
+    assert!(!text.contains("past its deadline"), "{text}");
+    let group = kill.diagnosis.group;
+    assert_eq!(
+        group_members(group),
+        [],
+        "survivors or zombies of process group {group}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_keeps_writing_is_not_wedged() {
+    let mut chatty = Command::new("sh");
+    // Twice the threshold or more of output, a line every 50 ms.
+    chatty.args(["-c", "for i in $(seq 1 40); do echo $i; sleep 0.05; done"]);
+    let outcome = Watched::new(chatty, Duration::from_secs(3600))
+        .grace(GRACE)
+        .wedged_after(silence())
+        .run()
+        .await;
+    let ChildStatus::Exited(status) = outcome.status() else {
+        panic!("a child that kept writing was ended: {outcome:?}")
+    };
+    assert!(status.success());
+    let run = outcome.into_value();
+    assert!(run.ran_for >= 2 * SILENCE, "{:?}", run.ran_for);
+    assert_eq!(run.tail.last().map(|l| l.text.as_str()), Some("40"));
+}
+
+#[tokio::test]
+async fn output_lines_tick_the_progress() {
+    let progress = Progress::new();
+    assert_eq!(progress.note(), None);
+    let mut writer = Command::new("sh");
+    writer.args(["-c", "echo first; echo 'last line'"]);
+    let outcome = Watched::new(writer, Duration::from_secs(30))
+        .progress(&progress)
+        .run()
+        .await;
+    assert!(
+        matches!(outcome.status(), ChildStatus::Exited(_)),
+        "{outcome:?}"
+    );
+    assert_eq!(progress.note().as_deref(), Some("[stdout] last line"));
+
+    // Standard error ticks it too, and a line past 200 bytes is cut in the note (whole in
+    // the tail).
+    let mut complaining = Command::new("sh");
+    complaining.args(["-c", "printf 'x%.0s' $(seq 1 300) >&2; echo >&2"]);
+    let outcome = Watched::new(complaining, Duration::from_secs(30))
+        .progress(&progress)
+        .run()
+        .await;
+    assert_eq!(outcome.into_value().tail[0].text.len(), 300);
+    let note = progress.note().unwrap();
+    assert_eq!(note, format!("[stderr] {}…", "x".repeat(200)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_ends_by_itself_ends_the_streak_of_timeouts() {
+    reap_orphans().unwrap();
+    // Escalates at the second identical timeout in a row.
+    let (escalation, events) = escalation(1, None);
+    let hang = || {
+        Watched::new(stuck_with_grandchild(), DEADLINE)
+            .grace(GRACE)
+            .key("flaky")
+            .escalation(&escalation)
+    };
+    let first = hang().run().await;
+    assert_eq!(killed(&first).diagnosis.repeated, 1);
+    assert_eq!(escalation.streak("flaky"), 1);
+
+    // The same key runs and finishes (with a failing code: it still ended by itself).
+    let mut finishes = Command::new("sh");
+    finishes.args(["-c", "exit 1"]);
+    let fine = Watched::new(finishes, DEADLINE)
+        .key("flaky")
+        .escalation(&escalation)
+        .run()
+        .await;
+    assert!(matches!(fine.status(), ChildStatus::Exited(_)), "{fine:?}");
+    assert_eq!(
+        escalation.streak("flaky"),
+        0,
+        "the finished run kept the streak"
+    );
+
+    let second = hang().run().await;
+    let kill = killed(&second);
+    assert_eq!(kill.diagnosis.repeated, 1, "{kill}");
+    assert_eq!(kill.diagnosis.stacks, [], "escalated across a finished run");
+    assert!(events.lock().unwrap().is_empty());
+
+    // The same hang with nothing finished between: the signatures match, so it escalates.
+    let third = hang().run().await;
+    assert_eq!(killed(&third).diagnosis.repeated, 2);
+    assert_eq!(events.lock().unwrap().len(), 1);
 }

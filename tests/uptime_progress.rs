@@ -1,5 +1,6 @@
 //! Liveness is a property of the output: a work that stops ticking its `Progress` is declared
-//! wedged however alive it looks, and a watched supervised task is aborted with the reason.
+//! wedged however alive it looks, and a watched supervised task is aborted with the reason (a
+//! task running a watched child is alive while the child writes lines).
 //! The watchdog measures the monotonic clock, so these run in real time, with thresholds
 //! far above a loaded machine's scheduling delays.
 
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 #[path = "common/project.rs"]
 mod project;
-use fixpoint::uptime::{Progress, Threshold, ThresholdError};
+use fixpoint::uptime::{Progress, Threshold, ThresholdError, Watched};
 use fixpoint::{Config, MemoryStore, Outcome, Retention, StatusStore, Supervisor};
 use project::*;
 
@@ -134,23 +135,23 @@ fn config() -> Config {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wedged_task_is_aborted_and_its_row_says_why() {
+/// Runs `work` as a watched task with a `millis` threshold, and returns the reason its row was
+/// ended with, once it was aborted as wedged (the test fails if it ended otherwise).
+async fn wedged_reason<Fut>(millis: u64, work: impl FnOnce(Progress) -> Fut) -> String
+where
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     supervisor
-        .spawn_watched(
-            "worker",
-            (),
-            threshold(100),
-            |project, progress| async move {
+        .spawn_watched("worker", (), threshold(millis), |project, progress| {
+            let work = work(progress);
+            async move {
                 let running = project.to_running();
-                progress.tick_with("claimed job 812");
-                // The queue connection dropped: the task is up, logs nothing, does nothing.
-                std::future::pending::<()>().await;
+                work.await;
                 running.to_completed()
-            },
-        )
+            }
+        })
         .await
         .unwrap();
     let finished = next(&mut supervisor).await;
@@ -158,8 +159,19 @@ async fn a_wedged_task_is_aborted_and_its_row_says_why() {
     supervisor.flush().await.unwrap();
     let row = &store.rows().await.unwrap()[0];
     assert_eq!(row.status, "Failed");
-    let reason = row.reason.as_deref().unwrap();
+    let reason = row.reason.clone().unwrap();
     assert!(reason.starts_with("no progress for "), "{reason}");
+    reason
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wedged_task_is_aborted_and_its_row_says_why() {
+    let reason = wedged_reason(100, |progress| async move {
+        progress.tick_with("claimed job 812");
+        // The queue connection dropped: the task is up, logs nothing, does nothing.
+        std::future::pending::<()>().await;
+    })
+    .await;
     assert!(
         reason.ends_with("; last progress: claimed job 812"),
         "{reason}"
@@ -248,5 +260,29 @@ async fn a_task_blocked_in_a_synchronous_call_is_ended_from_outside() {
     assert_eq!(
         report.rows[0].status, "Failed",
         "the task's own end was dropped"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_running_a_child_is_alive_while_the_child_prints_and_wedged_when_it_stops() {
+    let reason = wedged_reason(1000, |progress| async move {
+        let mut worker = std::process::Command::new("sh");
+        // Two seconds or more of lines, then the queue connection drops: up, silent.
+        worker.args([
+            "-c",
+            "for i in $(seq 1 40); do echo job $i; sleep 0.05; done; \
+             echo waiting for the queue; sleep 1000",
+        ]);
+        Watched::new(worker, Duration::from_secs(3600))
+            .progress(&progress)
+            .run()
+            .await;
+    })
+    .await;
+    // Its last line came after twice the threshold of printing: the lines kept it alive.
+    assert!(
+        reason.ends_with("; last progress: [stdout] waiting for the queue"),
+        "{reason}"
     );
 }

@@ -10,7 +10,8 @@
 //!   before the write, and an identity-checked `Registry` of long-lived handles; with feature
 //!   `postgres`, a `PgBus` with the same contract over PostgreSQL's `LISTEN`/`NOTIFY`.
 //! - `task` (feature `tokio`): a `Supervisor` whose tasks end terminal whatever happens, and
-//!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`) it records to.
+//!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`,
+//!   `PostgresStore` with feature `postgres`) it records to.
 //! - `testing` (feature `testing`): snapshot assertions and exhaustive compile-time suites of a
 //!   lifecycle's transition table, for users' own regression tests.
 //! - [`uptime`]: primitives that keep a service doing its work, not just up: child processes
@@ -49,6 +50,10 @@ pub use lifecycle::{
 #[cfg(feature = "tracing")]
 pub use lifecycle::TracingRecorder;
 
+/// The pool [`PostgresStore::from_pool`] takes, and the driver under it
+/// (`deadpool_postgres::tokio_postgres`): build one for TLS or a pool of another size.
+#[cfg(feature = "postgres")]
+pub use deadpool_postgres;
 pub use invariant::{Checked, Invariant, Invariants, Rejected, Violation};
 #[cfg(feature = "tokio")]
 pub use lock::{
@@ -72,6 +77,12 @@ pub use task::{
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
 };
+#[cfg(feature = "postgres")]
+pub use task::{DEFAULT_POOL_SIZE, PostgresStore};
+/// The driver whose types [`PgBus`] speaks: its `Config`, the clients `PgBus::publish_in`
+/// takes, the errors a re-check returns.
+#[cfg(feature = "postgres")]
+pub use tokio_postgres;
 pub use uptime::{Backoff, BackoffFile, GlobalWorker, MarkerError, WorkerError};
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub use uptime::{ChildStatus, Diagnosis, Escalated, Escalation, EscalationPolicy, Kill, Watched};

@@ -5,9 +5,12 @@
 //! [`StatusStore`]; every way a task can end (return, error, panic, abort, the supervisor
 //! dropped or shut down) ends in a recorded terminal status; and [`Supervisor::reconcile`]
 //! finishes the rows a crashed process left behind. [`MemoryStore`] ships always,
-//! `SqliteStore` with feature `sqlite`.
+//! `SqliteStore` with feature `sqlite`,
+//! `PostgresStore` with feature `postgres`.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
@@ -15,6 +18,8 @@ mod supervisor;
 mod write;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_POOL_SIZE, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{

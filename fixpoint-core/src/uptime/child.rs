@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use super::diagnosis::Diagnosis;
 use super::escalation::{Escalated, Escalation, Level};
 use super::group::{Group, GroupGuard};
+use super::progress::{Progress, Threshold, Watchdog, Wedged};
 use super::tail::{Line, Stream, Tail};
 use crate::{Terminal, Tracked};
 
@@ -32,8 +33,9 @@ pub enum ChildStatus {
     /// its watcher).
     #[terminal]
     Exited(ExitStatus),
-    /// It was still running at its deadline: its group was killed, after its stuck state was
-    /// captured.
+    /// It was still running at its deadline, or had written no line for its
+    /// [`wedged_after`](Watched::wedged_after) threshold ([`Diagnosis::wedged`] says which): its
+    /// group was killed, after its stuck state was captured.
     #[terminal]
     Killed(Box<Kill>),
     /// It never ran: the command could not be spawned, or the request was invalid.
@@ -108,7 +110,8 @@ impl StartError {
     }
 }
 
-/// The record of a child killed at its deadline: what it looked like, and what ended it.
+/// The record of a child killed at its deadline, or for its silence (see
+/// [`Diagnosis::wedged`]): what it looked like, and what ended it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Kill {
@@ -118,7 +121,7 @@ pub struct Kill {
     pub ended_by: Ending,
 }
 
-/// How the watcher ended a child at its deadline.
+/// How the watcher ended a child at its deadline (or once it was wedged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     /// `SIGTERM` to the group was enough.
@@ -163,6 +166,12 @@ impl fmt::Display for Kill {
 /// discarded). Standard input is what the command says (inherited unless set); a piped one stays
 /// open, unwritten, until the child ends.
 ///
+/// Liveness by output: each line the child writes can tick a [`Progress`]
+/// ([`progress`](Watched::progress)), so a supervised task that runs the child is alive while
+/// the child prints; and a child that writes no line for a [`Threshold`]
+/// ([`wedged_after`](Watched::wedged_after)) is killed as wedged, the same way as at its
+/// deadline.
+///
 /// If the future of `run` is dropped, the watcher ends the group the same way (without a
 /// diagnosis); if the runtime itself goes, the group gets `SIGKILL`. On a multi-threaded runtime
 /// the deadline holds even when the task awaiting `run` blocks its thread; on a current-thread
@@ -194,6 +203,8 @@ pub struct Watched {
     key: Option<String>,
     escalation: Option<Escalation>,
     tail: usize,
+    progress: Option<Progress>,
+    wedged_after: Option<Threshold>,
 }
 
 impl Watched {
@@ -214,6 +225,8 @@ impl Watched {
             key: None,
             escalation: None,
             tail: Self::DEFAULT_TAIL,
+            progress: None,
+            wedged_after: None,
         }
     }
 
@@ -229,7 +242,9 @@ impl Watched {
         self
     }
 
-    /// Records its timeouts in `escalation`, which decides when one is escalated.
+    /// Records its timeouts in `escalation`, which decides when one is escalated. A run that
+    /// ends by itself (exits, whatever its code) ends its key's streak: timeouts separated by
+    /// runs that finish do not escalate.
     pub fn escalation(mut self, escalation: &Escalation) -> Self {
         self.escalation = Some(escalation.clone());
         self
@@ -238,6 +253,69 @@ impl Watched {
     /// Keeps the last `lines` lines of its output.
     pub fn tail_lines(mut self, lines: usize) -> Self {
         self.tail = lines;
+        self
+    }
+
+    /// Ticks `progress` for each line the child writes (standard output or error), with the
+    /// line as its note: `[stdout] claimed job 812`, cut to 200 bytes and marked `…` past
+    /// them. A task watched by [`Supervisor::spawn_watched`](crate::Supervisor::spawn_watched)
+    /// that hands its `Progress` here is alive while its child prints, and wedged when the
+    /// child stops.
+    ///
+    /// Each line costs a note's allocation and a lock, on the watcher's reader, not on the
+    /// child. A line counts when its newline arrives (or the stream ends); a line longer than
+    /// 4 KiB counts once, at its newline.
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use fixpoint::uptime::{Progress, Watched};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let progress = Progress::new();
+    /// let mut worker = Command::new("sh");
+    /// worker.args(["-c", "echo claimed job 812"]);
+    /// Watched::new(worker, Duration::from_secs(5)).progress(&progress).run().await;
+    /// assert_eq!(progress.note().as_deref(), Some("[stdout] claimed job 812"));
+    /// # });
+    /// ```
+    pub fn progress(mut self, progress: &Progress) -> Self {
+        self.progress = Some(progress.clone());
+        self
+    }
+
+    /// Kills it as wedged when it writes no line (standard output or error) for `threshold`,
+    /// counted from its spawn and then from each line: the watcher captures its
+    /// [`Diagnosis`] (with [`wedged`](Diagnosis::wedged) set: the silence and the last line),
+    /// then `SIGTERM` to the group, `SIGKILL` after the grace, and reaps it, exactly as at the
+    /// deadline (and records it in the [`Escalation`] as a timeout). The outcome is
+    /// [`ChildStatus::Killed`].
+    ///
+    /// The watcher sleeps on the runtime's timer until the earliest moment the child could be
+    /// wedged, and again if it wrote meanwhile: one wake per threshold of healthy output, no
+    /// polling. The deadline still holds for a child that keeps writing.
+    ///
+    /// ```
+    /// use std::process::Command;
+    /// use std::time::Duration;
+    /// use fixpoint::uptime::{ChildStatus, Threshold, Watched};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let mut silent = Command::new("sh");
+    /// silent.args(["-c", "echo connected; sleep 1000"]); // the connection dropped, silently
+    /// let outcome = Watched::new(silent, Duration::from_secs(3600))
+    ///     .wedged_after(Threshold::new(Duration::from_millis(300)).unwrap())
+    ///     .key("worker")
+    ///     .run()
+    ///     .await;
+    /// let ChildStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
+    /// let wedged = kill.diagnosis.wedged.as_ref().unwrap();
+    /// assert_eq!(wedged.last_progress_note.as_deref(), Some("[stdout] connected"));
+    /// assert!(kill.to_string().starts_with("`worker` was wedged: no line of output for "));
+    /// # });
+    /// ```
+    pub fn wedged_after(mut self, threshold: Threshold) -> Self {
+        self.wedged_after = Some(threshold);
         self
     }
 
@@ -294,7 +372,13 @@ impl Watched {
             .id()
             .and_then(Group::led_by)
             .ok_or_else(|| io::Error::other("the child has no pid"))?;
-        let tail = Tail::new(self.tail);
+        // The silence counts from the spawn.
+        let heard = self.wedged_after.map(|_| Progress::new());
+        let silence = heard
+            .as_ref()
+            .zip(self.wedged_after)
+            .map(|(heard, threshold)| heard.watchdog(threshold));
+        let tail = Tail::new(self.tail).ticking(heard, self.progress);
         let mut readers = Vec::with_capacity(2);
         if let Some(stdout) = child.stdout.take() {
             readers.push(tokio::spawn(tail.clone().follow(Stream::Stdout, stdout)));
@@ -311,10 +395,19 @@ impl Watched {
             deadline: self.deadline,
             grace: self.grace,
             escalation: self.escalation,
+            silence,
             tail,
             readers,
             started: Instant::now(),
         })
+    }
+}
+
+/// Resolves when `silence` declares the child wedged; never without one.
+async fn silent(silence: Option<&Watchdog>) -> Wedged {
+    match silence {
+        Some(watchdog) => watchdog.wedged().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -333,6 +426,8 @@ struct Watcher {
     deadline: Duration,
     grace: Duration,
     escalation: Option<Escalation>,
+    /// The watchdog over the lines it writes, with `wedged_after`.
+    silence: Option<Watchdog>,
     tail: Tail,
     readers: Vec<JoinHandle<()>>,
     started: Instant,
@@ -356,6 +451,7 @@ enum End {
 enum Woken {
     Exited(io::Result<ExitStatus>),
     Deadline,
+    Wedged(Wedged),
     Cancelled,
 }
 
@@ -365,13 +461,21 @@ impl Watcher {
             biased;
             status = self.child.wait() => Woken::Exited(status),
             () = tokio::time::sleep(self.deadline) => Woken::Deadline,
+            wedged = silent(self.silence.as_ref()) => Woken::Wedged(wedged),
             _ = cancelled => Woken::Cancelled,
         };
         let end = match woken {
-            Woken::Exited(Ok(status)) => End::Exited(status),
+            Woken::Exited(Ok(status)) => {
+                // It ended by itself: whatever hung before, its streak of timeouts is over.
+                if let Some(escalation) = &self.escalation {
+                    escalation.forget(&self.key);
+                }
+                End::Exited(status)
+            }
             Woken::Exited(Err(_)) => End::Lost,
             // Boxed: the capture's futures are large, and only a timeout pays for them.
-            Woken::Deadline => return Box::pin(self.at_deadline()).await,
+            Woken::Deadline => return Box::pin(self.at_deadline(None)).await,
+            Woken::Wedged(wedged) => return Box::pin(self.at_deadline(Some(wedged))).await,
             Woken::Cancelled => {
                 self.end_group().await;
                 End::Cancelled
@@ -380,9 +484,14 @@ impl Watcher {
         self.finish(end).await
     }
 
-    /// Captures the stuck state, escalates if asked, and ends the group (or keeps it stopped).
-    async fn at_deadline(mut self) -> Report {
+    /// Captures the stuck state, escalates if asked, and ends the group (or keeps it stopped):
+    /// at the deadline, or once `wedged` (silent for its threshold).
+    async fn at_deadline(mut self, wedged: Option<Wedged>) -> Report {
         let mut diagnosis = self.diagnose().await;
+        diagnosis.wedged = wedged.map(|wedged| Wedged {
+            last_progress_note: diagnosis.tail.last().map(ToString::to_string),
+            ..wedged
+        });
         let signature = diagnosis.signature();
         let level = self
             .escalation

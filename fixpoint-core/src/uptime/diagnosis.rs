@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use super::progress::Wedged;
 use super::tail::Line;
 
 /// How many descriptors of a process a diagnosis names (it counts them all).
@@ -38,8 +39,13 @@ pub struct Diagnosis {
     pub key: String,
     /// How long it ran before the capture.
     pub ran_for: Duration,
-    /// The deadline it missed.
+    /// Its deadline: the one it missed, unless [`wedged`](Diagnosis::wedged) says it was killed
+    /// for its silence before.
     pub deadline: Duration,
+    /// Set when it was killed for writing no line for its `Watched::wedged_after` threshold,
+    /// not at its deadline: how long it had been silent, and its last line (the note, as
+    /// `[stdout] text`; none when it wrote none, or keeps no tail).
+    pub wedged: Option<Wedged>,
     /// Its process group id (the pid of the child itself).
     pub group: u32,
     /// The processes of the group and the leader's descendants, in tree order.
@@ -128,6 +134,7 @@ impl Diagnosis {
             key: key.to_owned(),
             ran_for,
             deadline,
+            wedged: None,
             group,
             processes: tree(group),
             tail,
@@ -418,12 +425,36 @@ impl fmt::Display for Process {
 impl fmt::Display for Diagnosis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.processes.len();
+        match &self.wedged {
+            None => write!(
+                f,
+                "`{}` ran for {:.2?}, past its deadline of {:?}",
+                self.key, self.ran_for, self.deadline
+            )?,
+            Some(wedged) => {
+                // Whole milliseconds: the resolution of the clock that measured the silence.
+                let silent = Duration::from_millis(
+                    u64::try_from(wedged.for_.as_millis()).unwrap_or(u64::MAX),
+                );
+                write!(
+                    f,
+                    "`{}` was wedged: no line of output for {silent:?} (",
+                    self.key
+                )?;
+                match &wedged.last_progress_note {
+                    Some(line) => write!(f, "last line: {line}")?,
+                    None => f.write_str("no line kept")?,
+                }
+                write!(
+                    f,
+                    "), after running for {:.2?} of its deadline of {:?}",
+                    self.ran_for, self.deadline
+                )?;
+            }
+        }
         write!(
             f,
-            "`{}` ran for {:.2?}, past its deadline of {:?}: process group {} ({n} process{})",
-            self.key,
-            self.ran_for,
-            self.deadline,
+            ": process group {} ({n} process{})",
             self.group,
             if n == 1 { "" } else { "es" }
         )?;

@@ -86,7 +86,9 @@ type Listener = Arc<dyn Fn(&Escalated) + Send + Sync>;
 /// Give the same `Escalation` (it is a cheap `Clone`) to every `Watched` child whose hangs should
 /// be compared. A key's streak counts its timeouts in a row whose diagnosis has the same
 /// [`signature`](super::Diagnosis::signature) (where each process waits); a different signature
-/// starts a new streak. Once a streak is longer than `policy.after`, the timeout captures every
+/// starts a new streak, and a run of the key that ends by itself (it exits, whatever its code)
+/// ends the streak: `N` timeouts separated by runs that finish are `N` streaks of one, not one
+/// of `N`, and never escalate. Once a streak is longer than `policy.after`, the timeout captures every
 /// thread's stack, and the first such timeout may keep the group stopped for inspection. Each
 /// escalation is announced to the listener (standard error unless [`on_escalation`] replaces it,
 /// and a `tracing` error event with the `tracing` feature).
@@ -175,7 +177,8 @@ impl Escalation {
         self.streaks().get(key).map_or(0, |s| s.count)
     }
 
-    /// Forgets `key`: its next timeout starts a new streak.
+    /// Forgets `key`: its next timeout starts a new streak. A `Watched` child's watcher calls it
+    /// when a run of the key ends by itself.
     pub fn forget(&self, key: &str) {
         self.streaks().remove(key);
     }

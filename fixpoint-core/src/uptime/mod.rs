@@ -10,7 +10,9 @@
 //!   every thread's stack, or stay stopped for inspection.
 //! - `Progress` and `Watchdog` (feature `tokio`): liveness is a property of the output, not
 //!   of the PID; a work that stops producing is declared wedged, and a supervised task is
-//!   aborted with the reason (`Supervisor::spawn_watched`).
+//!   aborted with the reason (`Supervisor::spawn_watched`). A watched child's output lines are
+//!   its progress: they tick a `Progress` (`Watched::progress`), and a child that writes none
+//!   for a threshold is killed as wedged (`Watched::wedged_after`).
 //! - [`Backoff`] and [`BackoffFile`]: a self-healing backoff marker whose only question is
 //!   the predicate; a marker that cannot be read is expired, loudly.
 //! - `Periodic` (feature `tokio`): a periodic job that does not build without a reaper, whose

@@ -60,6 +60,25 @@ impl Progress {
         self.tick();
     }
 
+    /// Records progress now, with a note `write` puts in the last note's buffer (cleared): no
+    /// allocation once the buffer has grown to the notes' size, where `tick_with` allocates each
+    /// one. For a note per line of a watched child's output.
+    #[cfg(all(feature = "process", target_os = "linux"))]
+    pub(crate) fn tick_with_in_place(&self, write: impl FnOnce(&mut String)) {
+        {
+            let mut note = self.lock_note();
+            if let Some(Cow::Owned(buffer)) = &mut *note {
+                buffer.clear();
+                write(buffer);
+            } else {
+                let mut buffer = String::new();
+                write(&mut buffer);
+                *note = Some(Cow::Owned(buffer));
+            }
+        }
+        self.tick();
+    }
+
     /// The note of the last [`tick_with`](Self::tick_with), if any.
     #[must_use]
     pub fn note(&self) -> Option<String> {

@@ -1,0 +1,163 @@
+//! The store's SQL, generated once per store from the lifecycle: the schema (table, leases,
+//! and the function that applies a batch in order) and every statement the store runs.
+
+use crate::lifecycle::Lifecycle;
+
+/// Every statement the store runs, with the table's name and the terminal states filled in:
+/// built once, so a request costs a lookup in its connection's statement cache.
+pub(super) struct Sql {
+    pub(super) table: String,
+    pub(super) insert: String,
+    pub(super) status: String,
+    pub(super) apply: String,
+    pub(super) renew: &'static str,
+    pub(super) release: &'static str,
+    pub(super) orphans: String,
+    pub(super) adopt: String,
+    pub(super) prune_by_age: String,
+    pub(super) prune_by_count: String,
+    pub(super) rows: String,
+}
+
+/// `status IN ('A', 'B', ..)` over the states `keep` selects.
+fn status_in<L: Lifecycle>(keep: impl Fn(bool) -> bool) -> String {
+    let names: Vec<String> = L::states()
+        .filter(|state| keep(state.is_terminal()))
+        .map(|state| format!("'{}'", state.name()))
+        .collect();
+    format!("status IN ({})", names.join(", "))
+}
+
+/// Ids sort by their bytes, whatever the database's collation: the order `rows` and
+/// `orphans` return is the other stores' order.
+const BY_ID: &str = "ORDER BY id COLLATE \"C\"";
+
+impl Sql {
+    pub(super) fn new<L: Lifecycle>(table: &str) -> Self {
+        let terminal = status_in::<L>(|terminal| terminal);
+        let seconds = "$1::float8 * interval '1 second'";
+        Sql {
+            table: table.to_owned(),
+            // One round trip: whether the row was made and, when it was not, the status of
+            // the row that holds the id (a row committed after this statement's snapshot is
+            // read again by `status`).
+            insert: format!(
+                "WITH made AS (INSERT INTO {table} (id, owner, status) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING RETURNING 1) \
+                 SELECT EXISTS (SELECT 1 FROM made), (SELECT status FROM {table} WHERE id = $1)"
+            ),
+            status: format!("SELECT status FROM {table} WHERE id = $1"),
+            apply: format!(
+                "SELECT idx, found_owner, found_status FROM {table}_apply($1, $2, $3, $4, $5)"
+            ),
+            renew: "INSERT INTO fixpoint_leases (owner, expires_at) \
+                    VALUES ($1, now() + $2::float8 * interval '1 second') \
+                    ON CONFLICT (owner) DO UPDATE SET expires_at = excluded.expires_at",
+            release: "DELETE FROM fixpoint_leases WHERE owner = $1",
+            // Rows in any state but a terminal one are unfinished.
+            orphans: format!(
+                "SELECT id, owner, status, reason FROM {table} WHERE NOT {terminal} \
+                 AND owner NOT IN (SELECT owner FROM fixpoint_leases WHERE expires_at > now()) \
+                 {BY_ID}"
+            ),
+            // Compare-and-set on owner, status and the owner's lease, in one statement: of two
+            // hosts adopting the row at once, the second waits for the first's row lock, then
+            // finds the owner changed and adopts nothing.
+            adopt: format!(
+                "UPDATE {table} SET owner = $1, updated_at = now() \
+                 WHERE id = $2 AND owner = $3 AND status = $4 AND NOT EXISTS \
+                 (SELECT 1 FROM fixpoint_leases WHERE owner = $3 AND expires_at > now())"
+            ),
+            prune_by_age: format!(
+                "DELETE FROM {table} WHERE {terminal} AND updated_at < now() - {seconds}"
+            ),
+            prune_by_count: format!(
+                "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} WHERE {terminal} \
+                 ORDER BY updated_at DESC, seq DESC OFFSET $1)"
+            ),
+            rows: format!("SELECT id, owner, status, reason FROM {table} {BY_ID}"),
+        }
+    }
+}
+
+/// The schema's three parts: the status table (its `CHECK` lists exactly the declared
+/// states), the leases every lifecycle's table shares, and `<table>_apply`, which applies a
+/// batch in order.
+///
+/// `<table>_apply` is a function so that a batch is one statement: one round trip and one
+/// transaction, whatever its size, with each write still a compare-and-set of its own (a
+/// batch may move one row twice, which a single `UPDATE` cannot). It returns the refused
+/// writes only: their index, and the row's owner and status when the row exists.
+pub(super) struct Schema {
+    pub(super) table: String,
+    pub(super) leases: &'static str,
+    /// `<table>_apply(text, text[], text[], text[], text[])`, as `to_regprocedure` takes it.
+    pub(super) signature: String,
+    /// The function's body, as the server keeps it (`pg_proc.prosrc`).
+    pub(super) body: String,
+    pub(super) function: String,
+}
+
+const LEASES: &str = "CREATE TABLE IF NOT EXISTS fixpoint_leases (\n\
+    \x20   owner text PRIMARY KEY,\n\
+    \x20   expires_at timestamptz NOT NULL\n\
+    );";
+
+/// The body of `<table>_apply`; `TABLE` stands for the table's name.
+const APPLY: &str = "
+DECLARE
+    changed integer;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP
+        IF tos[i] IS NULL THEN
+            UPDATE TABLE SET reason = reasons[i]
+             WHERE id = ids[i] AND owner = writer;
+        ELSE
+            UPDATE TABLE SET status = tos[i], updated_at = now()
+             WHERE id = ids[i] AND owner = writer AND status = froms[i];
+        END IF;
+        GET DIAGNOSTICS changed = ROW_COUNT;
+        IF changed <> 1 THEN
+            idx := i - 1;
+            found_owner := NULL;
+            found_status := NULL;
+            SELECT t.owner, t.status INTO found_owner, found_status
+              FROM TABLE t WHERE t.id = ids[i];
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END
+";
+
+impl Schema {
+    pub(super) fn new<L: Lifecycle>(table: &str) -> Self {
+        let states = status_in::<L>(|_| true);
+        let body = APPLY.replace("TABLE", table);
+        Schema {
+            table: format!(
+                "CREATE TABLE IF NOT EXISTS {table} (\n\
+                 \x20   id text PRIMARY KEY,\n\
+                 \x20   owner text NOT NULL,\n\
+                 \x20   status text NOT NULL CHECK ({states}),\n\
+                 \x20   reason text,\n\
+                 \x20   updated_at timestamptz NOT NULL DEFAULT now(),\n\
+                 \x20   seq bigint GENERATED ALWAYS AS IDENTITY\n\
+                 );"
+            ),
+            leases: LEASES,
+            signature: format!("{table}_apply(text, text[], text[], text[], text[])"),
+            function: format!(
+                "CREATE OR REPLACE FUNCTION {table}_apply(\n\
+                 \x20   writer text, ids text[], froms text[], tos text[], reasons text[]\n\
+                 ) RETURNS TABLE (idx integer, found_owner text, found_status text)\n\
+                 LANGUAGE plpgsql AS $fixpoint${body}$fixpoint$;"
+            ),
+            body,
+        }
+    }
+
+    /// All of it, as one script.
+    pub(super) fn script(&self) -> String {
+        format!("{}\n{}\n{}", self.table, self.leases, self.function)
+    }
+}
