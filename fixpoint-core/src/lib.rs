@@ -7,7 +7,8 @@
 //! - [`invariant`]: [`Checked<T>`], the form in which a value with `#[invariant]`s is held,
 //!   changed and deserialized.
 //! - `pubsub` (feature `tokio`): a `Bus` whose waits are built only from subscriptions opened
-//!   before the write, and an identity-checked `Registry` of long-lived handles.
+//!   before the write, and an identity-checked `Registry` of long-lived handles; with feature
+//!   `postgres`, a `PgBus` with the same contract over PostgreSQL's `LISTEN`/`NOTIFY`.
 //! - `task` (feature `tokio`): a `Supervisor` whose tasks end terminal whatever happens, and
 //!   the `StatusStore`s (`MemoryStore`, `SqliteStore` with feature `sqlite`,
 //!   `PostgresStore` with feature `postgres`) it records to.
@@ -66,6 +67,8 @@ pub use pubsub::{
     Bus, BusLimits, ClosedSubscription, Insertion, PublishError, Registry, RemoveError,
     Subscription, Ticket, WaitError,
 };
+#[cfg(feature = "postgres")]
+pub use pubsub::{PgBus, PgBusError, PgBusOptions, PgSubscription, PgWaitError};
 #[cfg(feature = "sqlite")]
 pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
@@ -76,6 +79,10 @@ pub use task::{
 };
 #[cfg(feature = "postgres")]
 pub use task::{DEFAULT_POOL_SIZE, PostgresStore};
+/// The driver whose types [`PgBus`] speaks: its `Config`, the clients `PgBus::publish_in`
+/// takes, the errors a re-check returns.
+#[cfg(feature = "postgres")]
+pub use tokio_postgres;
 pub use uptime::{Backoff, BackoffFile, GlobalWorker, MarkerError, WorkerError};
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub use uptime::{ChildStatus, Diagnosis, Escalated, Escalation, EscalationPolicy, Kill, Watched};

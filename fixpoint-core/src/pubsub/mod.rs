@@ -9,16 +9,26 @@
 //! subscription existed. [`Bus::subscribe_then`] does all of it in one call. What the bus holds
 //! is bounded by what is alive ([`BusLimits`]), so it can run for years.
 //!
+//! With feature `postgres`, [`PgBus`] keeps the same contract across processes and hosts, over
+//! PostgreSQL's `LISTEN`/`NOTIFY`.
+//!
 //! [`Registry`] is the identity-keyed map for long-lived handles: removal needs the ticket of
 //! the entry it removes, so a stale cleanup cannot close a fresh handle, and a replaced handle
 //! is handed back to be closed.
 
 mod backlog;
 mod bus;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod registry;
 mod subscription;
 mod topics;
 
 pub use bus::{Bus, BusLimits, PublishError};
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    CHANNEL_MAX_BYTES, HASHED_CHANNEL_PREFIX, PAYLOAD_MAX_BYTES, PgBus, PgBusError, PgBusOptions,
+    PgSubscription, PgWaitError, channel_name,
+};
 pub use registry::{Insertion, Registry, RemoveError, Ticket};
 pub use subscription::{ClosedSubscription, Subscription, WaitError};
