@@ -8,6 +8,7 @@
 //! `SqliteStore` with feature `sqlite`.
 
 mod memory;
+mod restart;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
@@ -17,6 +18,10 @@ mod write;
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use restart::{
+    Attempt, ChildError, ChildInfo, ChildSpec, ChildState, Intensity, Restart, RestartBackoff,
+    RestartBuilder, RestartCounters, RestartError, RestartSupervisor, Stopped, Strategy,
+};
 pub use store::{
     Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError, Transition,
 };

@@ -156,11 +156,16 @@ impl<L> fmt::Debug for TaskRecorder<L> {
 /// What a [`TaskHandle`] can do to its task, whatever its lifecycle.
 trait EndTask: Send + Sync {
     fn end(&self, reason: &str);
+    fn note(&self, reason: &str);
 }
 
 impl<L: Lifecycle> EndTask for Child<L> {
     fn end(&self, reason: &str) {
         Child::end(self, reason);
+    }
+
+    fn note(&self, reason: &str) {
+        self.write(RowWrite::reason(Arc::clone(&self.id), reason));
     }
 }
 
@@ -194,8 +199,14 @@ impl TaskHandle {
     }
 
     /// Ends the task's row with `reason` and aborts it, as [`abort`](Self::abort) does.
-    pub(super) fn end(&self, reason: &str) {
+    pub(crate) fn end(&self, reason: &str) {
         self.child.end(reason);
+    }
+
+    /// Sets the row's reason, in order with the task's own writes, unless its row was ended
+    /// for it already: a reason the task's own end writes later replaces it.
+    pub(crate) fn note(&self, reason: &str) {
+        self.child.note(reason);
     }
 }
 
