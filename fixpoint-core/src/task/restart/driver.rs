@@ -191,6 +191,7 @@ where
                     if let Err(error) = added {
                         return Err(self.give_up_with(error).await);
                     }
+                    self.publish();
                     let _ = reply.send(Ok(()));
                 }
                 Event::Command(Some(Command::Remove(id, reply))) => {
