@@ -6,7 +6,7 @@ use core::future::{Future, poll_fn};
 use core::pin::pin;
 use core::task::Poll;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -19,7 +19,6 @@ use super::{ChildError, ChildInfo, ChildState, RestartError, Shared, Stopped};
 use crate::lifecycle::{Lifecycle, StateMarker};
 use crate::task::store::StatusStore;
 use crate::task::supervisor::{Finished, Outcome, Supervisor, TaskHandle, UNRESPONSIVE_AFTER};
-use crate::uptime::Progress;
 
 /// What the caller asks of the running supervisor.
 pub(super) enum Command<L: Lifecycle> {
@@ -142,8 +141,9 @@ where
         });
         if let Some(ago) = past.pending {
             let index = self.children.len() - 1;
-            let reason = format!("its attempt #{} failed before this start", past.last_attempt);
-            self.count_restart(index, at(ago), &id, &reason).await?;
+            let last = past.last_attempt;
+            let reason = || format!("failed in its attempt #{last}, before this start");
+            self.count_restart(index, at(ago), &id, reason)?;
             self.children[index].phase = Phase::Due(self.backoff_after(index, now));
         }
         self.publish();
@@ -272,7 +272,7 @@ where
             number: entry.attempt,
             started,
             stop: stopping,
-            progress: Progress::new(),
+            progress: OnceLock::new(),
         };
         let id = history::row_id(&entry.spec.id, entry.attempt);
         let run = Arc::clone(&entry.spec.run);
@@ -280,7 +280,7 @@ where
             None => self.inner.spawn(id, (), move |machine| run(machine, attempt)).await,
             Some(threshold) => {
                 let body = move |machine, progress| {
-                    attempt.progress = progress;
+                    attempt.progress = OnceLock::from(progress);
                     run(machine, attempt)
                 };
                 self.inner.spawn_watched(id, (), threshold, body).await
@@ -320,14 +320,16 @@ where
         }
         let now = Instant::now();
         let id = Arc::clone(&self.children[index].spec.id);
-        let reason = describe(&finished.outcome);
-        self.count_restart(index, now, &id, &reason).await?;
+        self.count_restart(index, now, &id, || describe(&finished.outcome))?;
         let group = match self.policy.strategy {
             Strategy::OneForOne => index..index + 1,
             Strategy::OneForAll => 0..self.children.len(),
             Strategy::RestForOne => index..self.children.len(),
         };
-        let why = format!("{STOPPED}: restarting it with `{id}`, which ended ({reason})");
+        let why = || {
+            let reason = describe(&finished.outcome);
+            format!("{STOPPED}: restarting it with `{id}`, which ended ({reason})")
+        };
         let mut restarted = vec![index];
         for sibling in group.rev().filter(|&sibling| sibling != index) {
             let entry = &self.children[sibling];
@@ -335,11 +337,11 @@ where
             match entry.phase {
                 // A temporary sibling is stopped and not restarted: it goes.
                 Phase::Running(_) | Phase::Due(_) if temporary => {
-                    self.stop(sibling, &why).await;
+                    self.stop(sibling, &why()).await;
                     self.children[sibling].phase = Phase::Exited;
                 }
                 Phase::Running(_) => {
-                    self.stop(sibling, &why).await;
+                    self.stop(sibling, &why()).await;
                     restarted.push(sibling);
                 }
                 Phase::Due(_) => restarted.push(sibling),
@@ -357,28 +359,20 @@ where
 
     /// Counts a restart of child `index` at `at`; one more than the intensity allows is
     /// the give-up, returned as the error.
-    async fn count_restart(
+    fn count_restart(
         &mut self,
         index: usize,
         at: Instant,
         id: &Arc<str>,
-        reason: &str,
+        reason: impl FnOnce() -> String,
     ) -> Result<(), RestartError> {
         let period = self.policy.intensity.period;
         let now = Instant::now();
-        let recent = |queue: &mut VecDeque<Instant>| {
-            while queue
-                .front()
-                .is_some_and(|&oldest| now.saturating_duration_since(oldest) > period)
-            {
-                queue.pop_front();
-            }
-        };
         let entry = &mut self.children[index];
         entry.restarts.push_back(at);
-        recent(&mut entry.restarts);
+        forget_before(&mut entry.restarts, now, period);
         self.window.push_back(at);
-        recent(&mut self.window);
+        forget_before(&mut self.window, now, period);
         let restarts = u32::try_from(self.window.len()).unwrap_or(u32::MAX);
         if restarts > self.policy.intensity.max_restarts {
             let attempt = self.children[index].attempt;
@@ -387,7 +381,7 @@ where
                 attempt,
                 restarts,
                 period,
-                reason: reason.to_owned(),
+                reason: reason(),
                 stopped: Vec::new(),
             });
         }
@@ -530,9 +524,12 @@ where
     }
 
     /// Publishes the live list for [`children`](super::RestartSupervisor::children).
-    fn publish(&self) {
+    fn publish(&mut self) {
         let now = Instant::now();
         let period = self.policy.intensity.period;
+        for entry in &mut self.children {
+            forget_before(&mut entry.restarts, now, period);
+        }
         let mut list = self.shared.lock();
         list.clear();
         list.extend(self.children.iter().map(|entry| ChildInfo {
@@ -545,15 +542,18 @@ where
             },
             restart: entry.spec.restart,
             attempt: entry.attempt,
-            restarts_in_window: u32::try_from(
-                entry
-                    .restarts
-                    .iter()
-                    .filter(|&&at| now.saturating_duration_since(at) <= period)
-                    .count(),
-            )
-            .unwrap_or(u32::MAX),
+            restarts_in_window: u32::try_from(entry.restarts.len()).unwrap_or(u32::MAX),
         }));
+    }
+}
+
+/// Forgets the restarts in `window` (oldest first) that are more than `period` before `now`.
+fn forget_before(window: &mut VecDeque<Instant>, now: Instant, period: Duration) {
+    while window
+        .front()
+        .is_some_and(|&oldest| now.saturating_duration_since(oldest) > period)
+    {
+        window.pop_front();
     }
 }
 

@@ -4,7 +4,7 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
@@ -158,7 +158,8 @@ pub struct Attempt {
     pub(super) number: u32,
     pub(super) started: Option<oneshot::Sender<()>>,
     pub(super) stop: watch::Receiver<bool>,
-    pub(super) progress: Progress,
+    /// Set for a watched child; made on first use otherwise (most attempts never ask).
+    pub(super) progress: OnceLock<Progress>,
 }
 
 impl Attempt {
@@ -202,7 +203,7 @@ impl Attempt {
     /// [`watchdog`](ChildSpec::watchdog), if it has one (unwatched otherwise).
     #[must_use]
     pub fn progress(&self) -> &Progress {
-        &self.progress
+        self.progress.get_or_init(Progress::new)
     }
 }
 
