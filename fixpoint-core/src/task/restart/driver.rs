@@ -476,7 +476,17 @@ where
     /// Gives up: stops every child in reverse start order with the reason, flushes, and
     /// returns the error to report.
     async fn give_up_with(mut self, error: RestartError) -> RestartError {
-        let why = format!("{STOPPED}: it gave up: {error}");
+        let why = match &error {
+            RestartError::GaveUp {
+                child,
+                restarts,
+                period,
+                ..
+            } => format!(
+                "{STOPPED}: it gave up when `{child}` ended, {restarts} restarts within {period:?}"
+            ),
+            error => format!("{STOPPED}: it gave up: {error}"),
+        };
         let stopped = self.stop_all(&why).await;
         self.shared.gave_up();
         let flushed = self.inner.shutdown(Duration::ZERO).await;

@@ -266,6 +266,15 @@ where
         let inner = Supervisor::start(store, self.config).await?;
         let (commands, received) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
+        // Listed at once, as starting: the supervisor's task reads their past before it
+        // starts them.
+        shared.lock().extend(self.children.iter().map(|spec| ChildInfo {
+            id: Arc::clone(&spec.id),
+            state: ChildState::Starting,
+            restart: spec.restart,
+            attempt: 0,
+            restarts_in_window: 0,
+        }));
         let driver = Driver::new(inner, self.policy, received, Arc::clone(&shared));
         let driver = tokio::spawn(driver.run(self.children));
         Ok(RestartSupervisor {
@@ -404,9 +413,9 @@ pub enum RestartError {
     /// children were stopped in reverse start order, each attempt's row ended with the
     /// reason; the failing attempt's row has its own.
     #[error(
-        "the restart supervisor gave up: child `{child}` (attempt #{attempt}) {reason}, the \
-         {restarts}th restart within {period:?}, more than its intensity allows; it stopped \
-         its children ({stopped:?}). Fix the failing child, or allow more restarts \
+        "the restart supervisor gave up: child `{child}` (attempt #{attempt}) {reason}; that \
+         makes {restarts} restarts within {period:?}, more than its intensity allows, so it \
+         stopped its children ({stopped:?}). Fix the failing child, or allow more restarts \
          (`intensity`) or space them (`backoff`)"
     )]
     GaveUp {
