@@ -9,12 +9,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::history::{self, STOPPED};
 use super::policy::{Intensity, Restart, RestartBackoff, Strategy};
-use super::spec::{Attempt, ChildSpec, Ended};
+use super::spec::{Attempt, ChildSpec, Ended, Stop};
 use super::{ChildError, ChildInfo, ChildState, RestartError, Shared, Stopped};
 use crate::lifecycle::{Lifecycle, StateMarker};
 use crate::task::store::StatusStore;
@@ -54,7 +54,7 @@ enum Phase {
 
 struct Live {
     task: TaskHandle,
-    stop: watch::Sender<bool>,
+    stop: Arc<Stop>,
 }
 
 /// What woke the supervisor.
@@ -143,7 +143,7 @@ where
             let index = self.children.len() - 1;
             let last = past.last_attempt;
             let reason = || format!("failed in its attempt #{last}, before this start");
-            self.count_restart(index, at(ago), &id, reason)?;
+            self.count_restart(index, (at(ago), now), &id, reason)?;
             self.children[index].phase = Phase::Due(self.backoff_after(index, now));
         }
         self.publish();
@@ -260,7 +260,7 @@ where
     async fn start(&mut self, index: usize) -> Result<(), RestartError> {
         let entry = &mut self.children[index];
         entry.attempt += 1;
-        let (stop, stopping) = watch::channel(false);
+        let stop = Arc::new(Stop::default());
         let (started, reported) = if entry.spec.await_started {
             let (started, reported) = oneshot::channel();
             (Some(started), Some(reported))
@@ -271,7 +271,7 @@ where
             child: Arc::clone(&entry.spec.id),
             number: entry.attempt,
             started,
-            stop: stopping,
+            stop: Arc::clone(&stop),
             progress: OnceLock::new(),
         };
         let id = history::row_id(&entry.spec.id, entry.attempt);
@@ -320,7 +320,7 @@ where
         }
         let now = Instant::now();
         let id = Arc::clone(&self.children[index].spec.id);
-        self.count_restart(index, now, &id, || describe(&finished.outcome))?;
+        self.count_restart(index, (now, now), &id, || describe(&finished.outcome))?;
         let group = match self.policy.strategy {
             Strategy::OneForOne => index..index + 1,
             Strategy::OneForAll => 0..self.children.len(),
@@ -357,17 +357,16 @@ where
         Ok(())
     }
 
-    /// Counts a restart of child `index` at `at`; one more than the intensity allows is
-    /// the give-up, returned as the error.
+    /// Counts a restart of child `index` at `at` (`now` or before); one more than the
+    /// intensity allows is the give-up, returned as the error.
     fn count_restart(
         &mut self,
         index: usize,
-        at: Instant,
+        (at, now): (Instant, Instant),
         id: &Arc<str>,
         reason: impl FnOnce() -> String,
     ) -> Result<(), RestartError> {
         let period = self.policy.intensity.period;
-        let now = Instant::now();
         let entry = &mut self.children[index];
         entry.restarts.push_back(at);
         forget_before(&mut entry.restarts, now, period);
@@ -412,7 +411,7 @@ where
         // In order with the attempt's own writes: a normal end keeps this reason, so the
         // rows tell a stop from a failure after a crash.
         live.task.note(why);
-        let _ = live.stop.send(true);
+        live.stop.stop();
         let grace = self.children[index].spec.shutdown;
         if !self.await_end(live.task.id(), grace).await {
             live.task.end(why);
@@ -541,19 +540,32 @@ where
             forget_before(&mut entry.restarts, now, period);
         }
         let mut list = self.shared.lock();
-        list.clear();
-        list.extend(self.children.iter().map(|entry| ChildInfo {
-            id: Arc::clone(&entry.spec.id),
-            state: match entry.phase {
+        let same = list.len() == self.children.len()
+            && list
+                .iter()
+                .zip(&self.children)
+                .all(|(info, entry)| Arc::ptr_eq(&info.id, &entry.spec.id));
+        if !same {
+            list.clear();
+            list.extend(self.children.iter().map(|entry| ChildInfo {
+                id: Arc::clone(&entry.spec.id),
+                state: ChildState::Starting,
+                restart: entry.spec.restart,
+                attempt: 0,
+                restarts_in_window: 0,
+            }));
+        }
+        // In place: a restart changes a few numbers, not the list.
+        for (info, entry) in list.iter_mut().zip(&self.children) {
+            info.state = match entry.phase {
                 Phase::Running(_) => ChildState::Running,
                 Phase::Due(at) if at > now => ChildState::BackingOff,
                 Phase::Due(_) => ChildState::Starting,
                 Phase::Exited => ChildState::Exited,
-            },
-            restart: entry.spec.restart,
-            attempt: entry.attempt,
-            restarts_in_window: u32::try_from(entry.restarts.len()).unwrap_or(u32::MAX),
-        }));
+            };
+            info.attempt = entry.attempt;
+            info.restarts_in_window = u32::try_from(entry.restarts.len()).unwrap_or(u32::MAX);
+        }
     }
 }
 

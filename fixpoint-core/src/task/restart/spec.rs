@@ -7,7 +7,10 @@ use core::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use core::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, oneshot};
 
 use super::policy::Restart;
 use crate::lifecycle::{Lifecycle, State};
@@ -157,7 +160,7 @@ pub struct Attempt {
     pub(super) child: Arc<str>,
     pub(super) number: u32,
     pub(super) started: Option<oneshot::Sender<()>>,
-    pub(super) stop: watch::Receiver<bool>,
+    pub(super) stop: Arc<Stop>,
     /// Set for a watched child; made on first use otherwise (most attempts never ask).
     pub(super) progress: OnceLock<Progress>,
 }
@@ -188,15 +191,21 @@ impl Attempt {
     /// it with a sibling, or removing it): the attempt then has the child's
     /// [`shutdown`](ChildSpec::shutdown) time to finish its lifecycle before it is aborted.
     pub async fn stopping(&self) {
-        let mut stop = self.stop.clone();
-        // An error means the supervisor is gone: its attempts are being aborted anyway.
-        let _ = stop.wait_for(|stop| *stop).await;
+        loop {
+            let mut stopped = pin!(self.stop.notify.notified());
+            // Registered before the check: a stop between the two still wakes it.
+            stopped.as_mut().enable();
+            if self.is_stopping() {
+                return;
+            }
+            stopped.await;
+        }
     }
 
     /// Whether the supervisor has asked this attempt to stop.
     #[must_use]
     pub fn is_stopping(&self) -> bool {
-        *self.stop.borrow()
+        self.stop.stopping.load(Ordering::Acquire)
     }
 
     /// The progress this attempt ticks: watched by the child's
@@ -204,6 +213,21 @@ impl Attempt {
     #[must_use]
     pub fn progress(&self) -> &Progress {
         self.progress.get_or_init(Progress::new)
+    }
+}
+
+/// The request to stop, from the supervisor to one attempt.
+#[derive(Default)]
+pub(super) struct Stop {
+    stopping: AtomicBool,
+    notify: Notify,
+}
+
+impl Stop {
+    /// Asks the attempt to stop: [`Attempt::stopping`] returns.
+    pub(super) fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.notify.notify_waiters();
     }
 }
 
