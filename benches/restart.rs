@@ -45,7 +45,11 @@ fn runtime() -> tokio::runtime::Runtime {
 async fn spawn_join_loop() {
     tokio::spawn(async {
         for attempt in 0..=RESTARTS {
-            black_box(tokio::spawn(async move { black_box(attempt) }).await.unwrap());
+            black_box(
+                tokio::spawn(async move { black_box(attempt) })
+                    .await
+                    .unwrap(),
+            );
         }
     })
     .await
@@ -79,17 +83,20 @@ async fn supervisor_loop_on_worker() {
 async fn restart_supervisor() {
     let done = Arc::new(Notify::new());
     let last = Arc::clone(&done);
-    let worker = ChildSpec::new("worker", move |job: fixpoint::task::Machine<Job, ()>, attempt| {
-        let last = Arc::clone(&last);
-        async move {
-            let job = job.to_running();
-            if attempt.number() > RESTARTS {
-                last.notify_one();
-                attempt.stopping().await;
+    let worker = ChildSpec::new(
+        "worker",
+        move |job: fixpoint::task::Machine<Job, ()>, attempt| {
+            let last = Arc::clone(&last);
+            async move {
+                let job = job.to_running();
+                if attempt.number() > RESTARTS {
+                    last.notify_one();
+                    attempt.stopping().await;
+                }
+                job.to_done()
             }
-            job.to_done()
-        }
-    });
+        },
+    );
     let supervisor = RestartSupervisor::builder()
         .intensity(u32::MAX, Duration::from_secs(3600))
         .backoff(RestartBackoff::ZERO)

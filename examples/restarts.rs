@@ -78,14 +78,20 @@ async fn main() {
 
     println!("\n2. a restart storm: three restarts allowed in ten seconds");
     let store = Arc::new(MemoryStore::<Worker>::new());
-    let steady = ChildSpec::new("steady", |worker: fixpoint::task::Machine<Worker, ()>, attempt| async move {
-        let serving = worker.to_serving();
-        attempt.stopping().await;
-        Ok::<_, String>(serving.to_stopped())
-    });
-    let storm = ChildSpec::new("storm", |_worker: fixpoint::task::Machine<Worker, ()>, _| async move {
-        Err::<fixpoint::Terminal<Worker, ()>, _>("config file missing")
-    })
+    let steady = ChildSpec::new(
+        "steady",
+        |worker: fixpoint::task::Machine<Worker, ()>, attempt| async move {
+            let serving = worker.to_serving();
+            attempt.stopping().await;
+            Ok::<_, String>(serving.to_stopped())
+        },
+    );
+    let storm = ChildSpec::new(
+        "storm",
+        |_worker: fixpoint::task::Machine<Worker, ()>, _| async move {
+            Err::<fixpoint::Terminal<Worker, ()>, _>("config file missing")
+        },
+    )
     .restart(Restart::Permanent);
     let supervisor = RestartSupervisor::builder()
         .intensity(3, Duration::from_secs(10))

@@ -14,8 +14,8 @@ use std::time::Duration;
 use common::quiet_injected_panics;
 use fixpoint::uptime::Threshold;
 use fixpoint::{
-    ChildError, ChildSpec, ChildState, Config, MemoryStore, Restart, RestartBackoff,
-    RestartError, RestartSupervisor, Row, SqliteStore, StatusStore, Strategy, terminal_state,
+    ChildError, ChildSpec, ChildState, Config, MemoryStore, Restart, RestartBackoff, RestartError,
+    RestartSupervisor, Row, SqliteStore, StatusStore, Strategy, terminal_state,
 };
 
 #[terminal_state]
@@ -136,7 +136,9 @@ fn builder() -> fixpoint::RestartBuilder<Job> {
 async fn one_for_one_restarts_the_child_that_failed_alone_and_stops_in_reverse_order() {
     let (store, log) = (Store::default(), Log::default());
     let supervisor = builder()
-        .child(child("a", &log, |n| if n == 1 { Plan::Fail } else { Plan::Serve }))
+        .child(child("a", &log, |n| {
+            if n == 1 { Plan::Fail } else { Plan::Serve }
+        }))
         .child(child("b", &log, |_| Plan::Serve))
         .start(Arc::clone(&store))
         .await
@@ -150,7 +152,13 @@ async fn one_for_one_restarts_the_child_that_failed_alone_and_stops_in_reverse_o
     let stopped = supervisor.shutdown().await.unwrap();
     assert_eq!(
         log.take(),
-        ["start a#1", "start b#1", "start a#2", "stop b#1", "stop a#2"]
+        [
+            "start a#1",
+            "start b#1",
+            "start a#2",
+            "stop b#1",
+            "stop a#2"
+        ]
     );
     let failed = row(&stopped.rows, "a#1");
     assert_eq!(
@@ -159,7 +167,10 @@ async fn one_for_one_restarts_the_child_that_failed_alone_and_stops_in_reverse_o
     );
     for id in ["a#2", "b#1"] {
         let stopped = row(&stopped.rows, id);
-        assert_eq!(stopped.status, "Done", "{id}: it finished when asked to stop");
+        assert_eq!(
+            stopped.status, "Done",
+            "{id}: it finished when asked to stop"
+        );
         assert_eq!(
             stopped.reason.as_deref(),
             Some("stopped by its restart supervisor: shutdown")
@@ -174,7 +185,9 @@ async fn one_for_all_stops_the_others_in_reverse_order_and_restarts_all_in_start
     let supervisor = builder()
         .strategy(Strategy::OneForAll)
         .child(child("a", &log, |_| Plan::Serve))
-        .child(child("b", &log, |n| if n == 1 { Plan::Fail } else { Plan::Serve }))
+        .child(child("b", &log, |n| {
+            if n == 1 { Plan::Fail } else { Plan::Serve }
+        }))
         .child(child("c", &log, |_| Plan::Serve))
         .start(Arc::clone(&store))
         .await
@@ -183,13 +196,26 @@ async fn one_for_all_stops_the_others_in_reverse_order_and_restarts_all_in_start
         attempt_of(&supervisor, "c") == Some((ChildState::Running, 2))
     })
     .await;
-    assert_eq!(supervisor.counters().restarts(), 1, "one restart, of three children");
+    assert_eq!(
+        supervisor.counters().restarts(),
+        1,
+        "one restart, of three children"
+    );
     supervisor.shutdown().await.unwrap();
     assert_eq!(
         log.take(),
         [
-            "start a#1", "start b#1", "start c#1", "stop c#1", "stop a#1", "start a#2",
-            "start b#2", "start c#2", "stop c#2", "stop b#2", "stop a#2",
+            "start a#1",
+            "start b#1",
+            "start c#1",
+            "stop c#1",
+            "stop a#1",
+            "start a#2",
+            "start b#2",
+            "start c#2",
+            "stop c#2",
+            "stop b#2",
+            "stop a#2",
         ]
     );
     let rows = rows(&store).await;
@@ -207,7 +233,9 @@ async fn rest_for_one_restarts_the_failed_child_and_the_ones_after_it() {
     let supervisor = builder()
         .strategy(Strategy::RestForOne)
         .child(child("a", &log, |_| Plan::Serve))
-        .child(child("b", &log, |n| if n == 1 { Plan::Panic } else { Plan::Serve }))
+        .child(child("b", &log, |n| {
+            if n == 1 { Plan::Panic } else { Plan::Serve }
+        }))
         .child(child("c", &log, |_| Plan::Serve))
         .child(child("d", &log, |_| Plan::Serve))
         .start(Arc::clone(&store))
@@ -224,8 +252,15 @@ async fn rest_for_one_restarts_the_failed_child_and_the_ones_after_it() {
     assert_eq!(
         events[..9],
         [
-            "start a#1", "start b#1", "start c#1", "start d#1", "stop d#1", "stop c#1",
-            "start b#2", "start c#2", "start d#2",
+            "start a#1",
+            "start b#1",
+            "start c#1",
+            "start d#1",
+            "stop d#1",
+            "stop c#1",
+            "start b#2",
+            "start c#2",
+            "start d#2",
         ]
     );
     let rows = rows(&store).await;
@@ -256,9 +291,9 @@ async fn each_restart_type_restarts_what_it_says() {
     until("every child settles", || {
         let children = supervisor.children();
         children.len() == 3
-            && children.iter().all(|child| {
-                matches!(child.state, ChildState::Running | ChildState::Exited)
-            })
+            && children
+                .iter()
+                .all(|child| matches!(child.state, ChildState::Running | ChildState::Exited))
             && attempt_of(&supervisor, "transient-panics").map(|(_, n)| n) == Some(2)
     })
     .await;
@@ -284,8 +319,13 @@ async fn each_restart_type_restarts_what_it_says() {
     assert_eq!(
         ids,
         [
-            "permanent#1", "permanent#2", "permanent#3", "temporary#1", "transient-ok#1",
-            "transient-panics#1", "transient-panics#2",
+            "permanent#1",
+            "permanent#2",
+            "permanent#3",
+            "temporary#1",
+            "transient-ok#1",
+            "transient-panics#1",
+            "transient-panics#2",
         ]
     );
 }
@@ -371,14 +411,22 @@ async fn a_restart_storm_gives_up_after_n_in_t_and_nothing_runs_afterwards() {
         "zero backoff restarts at once (OTP's behaviour): {starts:?}"
     );
     let rows_then = rows(&store).await;
-    assert_eq!(rows_then.len(), N as usize + 1, "N restarts: N + 1 attempts");
+    assert_eq!(
+        rows_then.len(),
+        N as usize + 1,
+        "N restarts: N + 1 attempts"
+    );
     assert!(rows_then.iter().all(|row| row.status == "Failed"));
     assert_eq!(polls.load(Ordering::Relaxed), u64::from(N) + 1);
     tokio::time::advance(Duration::from_secs(3600)).await;
     for _ in 0..100 {
         tokio::task::yield_now().await;
     }
-    assert_eq!(polls.load(Ordering::Relaxed), u64::from(N) + 1, "no attempt after");
+    assert_eq!(
+        polls.load(Ordering::Relaxed),
+        u64::from(N) + 1,
+        "no attempt after"
+    );
     assert_eq!(rows(&store).await, rows_then, "no row after");
 }
 
@@ -425,17 +473,20 @@ async fn backoff_grows_exponentially_is_capped_and_jittered_on_the_paused_clock(
 async fn ordered_start_waits_for_started_and_shutdown_aborts_after_the_timeout() {
     let (store, log) = (Store::default(), Log::default());
     let slow_log = log.clone();
-    let slow = ChildSpec::new("slow", move |job: fixpoint::task::Machine<Job, ()>, mut attempt| {
-        let log = slow_log.clone();
-        async move {
-            let job = job.to_running();
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            log.push("slow started".to_owned());
-            attempt.started();
-            attempt.stopping().await;
-            Ok::<_, String>(job.to_done())
-        }
-    })
+    let slow = ChildSpec::new(
+        "slow",
+        move |job: fixpoint::task::Machine<Job, ()>, mut attempt| {
+            let log = slow_log.clone();
+            async move {
+                let job = job.to_running();
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                log.push("slow started".to_owned());
+                attempt.started();
+                attempt.stopping().await;
+                Ok::<_, String>(job.to_done())
+            }
+        },
+    )
     .await_started();
     let supervisor = builder()
         .child(slow)
@@ -449,7 +500,10 @@ async fn ordered_start_waits_for_started_and_shutdown_aborts_after_the_timeout()
     .await;
     let begun = tokio::time::Instant::now();
     let stopped = supervisor.shutdown().await.unwrap();
-    assert!(begun.elapsed() >= Duration::from_secs(2), "next had its 2 s");
+    assert!(
+        begun.elapsed() >= Duration::from_secs(2),
+        "next had its 2 s"
+    );
     assert_eq!(
         log.take(),
         ["slow started", "start next#1", "stop next#1"],
@@ -473,11 +527,15 @@ async fn children_are_added_and_removed_while_it_runs() {
         .await
         .unwrap();
     supervisor
-        .add_child(child("b", &log, |n| if n == 1 { Plan::Fail } else { Plan::Serve }))
+        .add_child(child("b", &log, |n| {
+            if n == 1 { Plan::Fail } else { Plan::Serve }
+        }))
         .await
         .unwrap();
     assert_eq!(
-        supervisor.add_child(child("a", &log, |_| Plan::Serve)).await,
+        supervisor
+            .add_child(child("a", &log, |_| Plan::Serve))
+            .await,
         Err(ChildError::Duplicate { id: "a".into() })
     );
     until("b is restarted", || {
@@ -518,20 +576,29 @@ async fn children_are_added_and_removed_while_it_runs() {
 async fn a_wedged_child_is_ended_with_its_reason_and_restarted() {
     let store = Store::default();
     let threshold = Threshold::new(Duration::from_millis(50)).unwrap();
-    let worker = ChildSpec::new("worker", |job: fixpoint::task::Machine<Job, ()>, attempt| async move {
-        let job = job.to_running();
-        attempt.progress().tick_with(format!("claimed job {}", attempt.number()));
-        if attempt.number() == 1 {
-            std::future::pending::<()>().await; // wedged: no tick ever again
-        }
-        while !attempt.is_stopping() {
-            attempt.progress().tick();
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        Ok::<_, String>(job.to_done())
-    })
+    let worker = ChildSpec::new(
+        "worker",
+        |job: fixpoint::task::Machine<Job, ()>, attempt| async move {
+            let job = job.to_running();
+            attempt
+                .progress()
+                .tick_with(format!("claimed job {}", attempt.number()));
+            if attempt.number() == 1 {
+                std::future::pending::<()>().await; // wedged: no tick ever again
+            }
+            while !attempt.is_stopping() {
+                attempt.progress().tick();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok::<_, String>(job.to_done())
+        },
+    )
     .watchdog(threshold);
-    let supervisor = builder().child(worker).start(Arc::clone(&store)).await.unwrap();
+    let supervisor = builder()
+        .child(worker)
+        .start(Arc::clone(&store))
+        .await
+        .unwrap();
     until("the wedged attempt is restarted", || {
         attempt_of(&supervisor, "worker") == Some((ChildState::Running, 2))
     })
@@ -542,7 +609,10 @@ async fn a_wedged_child_is_ended_with_its_reason_and_restarted() {
     assert_eq!(wedged.status, "Failed");
     let reason = wedged.reason.as_deref().unwrap();
     assert!(reason.starts_with("no progress for "), "{reason}");
-    assert!(reason.ends_with("; last progress: claimed job 1"), "{reason}");
+    assert!(
+        reason.ends_with("; last progress: claimed job 1"),
+        "{reason}"
+    );
     assert_eq!(row(&stopped.rows, "worker#2").status, "Done");
 }
 
@@ -585,7 +655,10 @@ async fn a_nested_supervisor_that_gives_up_is_an_abnormal_end_for_its_parent() {
     // so it gave up before starting a leaf again.
     assert_eq!(ids, ["inner#1", "inner#2", "leaf#1", "leaf#2"]);
     let inner = row(&rows, "inner#1").reason.as_deref().unwrap();
-    assert!(inner.starts_with("the restart supervisor gave up"), "{inner}");
+    assert!(
+        inner.starts_with("the restart supervisor gave up"),
+        "{inner}"
+    );
 }
 
 const CRASH_CHILD: &str = "FIXPOINT_RESTART_CRASH_CHILD";
@@ -614,7 +687,11 @@ fn storm_until_killed(path: &str) -> ! {
         let store = SqliteStore::<Job>::open(path).unwrap();
         let backoff =
             RestartBackoff::exponential(Duration::from_millis(500), Duration::from_millis(500));
-        let supervisor = crash_supervisor().backoff(backoff).start(store).await.unwrap();
+        let supervisor = crash_supervisor()
+            .backoff(backoff)
+            .start(store)
+            .await
+            .unwrap();
         supervisor.wait().await
     });
     panic!("the storm child was to be killed before it gave up: {result:?}");
@@ -628,7 +705,8 @@ fn a_crash_mid_storm_does_not_refill_the_restart_budget() {
     if let Ok(path) = std::env::var(CRASH_CHILD) {
         storm_until_killed(&path);
     }
-    let path = std::env::temp_dir().join(format!("fixpoint-restart-crash-{}.db", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("fixpoint-restart-crash-{}.db", std::process::id()));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -651,7 +729,10 @@ fn a_crash_mid_storm_does_not_refill_the_restart_budget() {
         if attempts >= 3 {
             break attempts;
         }
-        assert!(std::time::Instant::now() < deadline, "the storm child made no attempts");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the storm child made no attempts"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(
@@ -681,8 +762,13 @@ fn a_crash_mid_storm_does_not_refill_the_restart_budget() {
     let rows = runtime.block_on(store.rows()).unwrap();
     let mut ids: Vec<_> = rows.iter().map(|row| row.id.clone()).collect();
     ids.sort_by_key(|id| id.rsplit_once('#').unwrap().1.parse::<u32>().unwrap());
-    let expected: Vec<_> = (1..=CRASH_INTENSITY + 1).map(|n| format!("storm#{n}")).collect();
-    assert_eq!(ids, expected, "intensity + 1 attempts across both processes, numbered on");
+    let expected: Vec<_> = (1..=CRASH_INTENSITY + 1)
+        .map(|n| format!("storm#{n}"))
+        .collect();
+    assert_eq!(
+        ids, expected,
+        "intensity + 1 attempts across both processes, numbered on"
+    );
     assert!(
         rows.iter().all(|row| row.status == "Failed"),
         "every attempt ended, the orphan included: {rows:#?}"

@@ -355,7 +355,10 @@ pub async fn a_terminal_row_says_when_it_finished<S: StatusStore<Job>>(store: S)
         .transition("t", "me", state("Running"), state("Done"))
         .await
         .unwrap();
-    store.annotate("t", "me", "a reason written later").await.unwrap();
+    store
+        .annotate("t", "me", "a reason written later")
+        .await
+        .unwrap();
     let after = now();
     let finished = status(&store, "t").await.unwrap().finished_at;
     let finished = finished.expect("a terminal row says when it finished");

@@ -16,12 +16,12 @@ mod supervisor;
 mod write;
 
 pub use memory::MemoryStore;
-#[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
 pub use restart::{
     Attempt, ChildError, ChildInfo, ChildSpec, ChildState, Intensity, Restart, RestartBackoff,
     RestartBuilder, RestartCounters, RestartError, RestartSupervisor, Stopped, Strategy,
 };
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 pub use store::{
     Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError, Transition,
 };

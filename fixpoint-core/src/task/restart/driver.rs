@@ -119,13 +119,7 @@ where
             .await?;
         let rows = self.inner.store().rows().await?;
         let period = self.policy.intensity.period;
-        let past = history::history(
-            &spec.id,
-            spec.restart,
-            &rows,
-            period,
-            L::abandoned().name(),
-        );
+        let past = history::history(&spec.id, spec.restart, &rows, period, L::abandoned().name());
         let now = Instant::now();
         let at = |ago: Duration| now.checked_sub(ago).unwrap_or(now);
         let mut restarts: VecDeque<Instant> = past.restarts.iter().map(|ago| at(*ago)).collect();
@@ -151,7 +145,10 @@ where
     }
 
     /// Runs until shut down, given up, or left with nothing to run.
-    pub(super) async fn run(mut self, children: Vec<ChildSpec<L>>) -> Result<Stopped, RestartError> {
+    pub(super) async fn run(
+        mut self,
+        children: Vec<ChildSpec<L>>,
+    ) -> Result<Stopped, RestartError> {
         for spec in children {
             if let Err(error) = self.admit(spec).await {
                 return Err(self.give_up_with(error).await);
@@ -277,7 +274,11 @@ where
         let id = history::row_id(&entry.spec.id, entry.attempt);
         let run = Arc::clone(&entry.spec.run);
         let spawned = match entry.spec.watchdog {
-            None => self.inner.spawn(id, (), move |machine| run(machine, attempt)).await,
+            None => {
+                self.inner
+                    .spawn(id, (), move |machine| run(machine, attempt))
+                    .await
+            }
             Some(threshold) => {
                 let body = move |machine, progress| {
                     attempt.progress = OnceLock::from(progress);
@@ -304,7 +305,11 @@ where
         };
         let normal = matches!(finished.outcome, Outcome::Finished(state) if !state.is_abandoned());
         let counters = &self.shared.counters;
-        bump(if normal { &counters.normal } else { &counters.abnormal });
+        bump(if normal {
+            &counters.normal
+        } else {
+            &counters.abnormal
+        });
         let entry = &mut self.children[index];
         entry.phase = Phase::Exited;
         let restart = match (&finished.outcome, entry.spec.restart) {
@@ -403,7 +408,8 @@ where
     /// Stops child `index`'s running attempt, if any: asks it to stop, gives it its shutdown
     /// time, then ends its row with `why` and aborts it. Returns whether it was running.
     async fn stop(&mut self, index: usize, why: &str) -> bool {
-        let Phase::Running(live) = std::mem::replace(&mut self.children[index].phase, Phase::Exited)
+        let Phase::Running(live) =
+            std::mem::replace(&mut self.children[index].phase, Phase::Exited)
         else {
             return false;
         };
@@ -444,7 +450,8 @@ where
         let Some(index) = self.children.iter().position(|entry| &*entry.spec.id == id) else {
             return Err(ChildError::NotFound { id: id.to_owned() });
         };
-        self.stop(index, &format!("{STOPPED}: removed from it")).await;
+        self.stop(index, &format!("{STOPPED}: removed from it"))
+            .await;
         self.children.remove(index);
         self.publish();
         Ok(())
@@ -513,9 +520,9 @@ where
     }
 
     fn running_index(&self, row: &str) -> Option<usize> {
-        self.children.iter().position(
-            |entry| matches!(&entry.phase, Phase::Running(live) if live.task.id() == row),
-        )
+        self.children
+            .iter()
+            .position(|entry| matches!(&entry.phase, Phase::Running(live) if live.task.id() == row))
     }
 
     fn drop_temporaries(&mut self) {
@@ -527,7 +534,7 @@ where
     fn set_state(&self, index: usize, state: ChildState) {
         let id = &self.children[index].spec.id;
         let mut list = self.shared.lock();
-        if let Some(info) = list.iter_mut().find(|info| &*info.id == &**id) {
+        if let Some(info) = list.iter_mut().find(|info| Arc::ptr_eq(&info.id, id)) {
             info.state = state;
         }
     }

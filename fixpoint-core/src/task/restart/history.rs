@@ -59,7 +59,11 @@ pub(super) struct History {
 /// Whether a row ended by failing (not by the supervisor stopping it), and when, as an age.
 fn failed_ago(row: &Row, now: i64, abandoned: &str) -> Option<(Duration, bool)> {
     let finished = row.finished_at?;
-    if row.reason.as_deref().is_some_and(|why| why.starts_with(STOPPED)) {
+    if row
+        .reason
+        .as_deref()
+        .is_some_and(|why| why.starts_with(STOPPED))
+    {
         return None;
     }
     let ago = Duration::from_millis(u64::try_from(now.saturating_sub(finished)).unwrap_or(0));
@@ -144,10 +148,17 @@ mod tests {
         ];
         let found = history("w", Restart::Permanent, &rows, hour, "Failed");
         assert_eq!(found.last_attempt, 5);
-        assert_eq!(found.restarts.len(), 2, "w#2 and w#4 (a permanent child's normal end)");
+        assert_eq!(
+            found.restarts.len(),
+            2,
+            "w#2 and w#4 (a permanent child's normal end)"
+        );
         assert!(found.pending.is_some());
         let transient = history("w", Restart::Transient, &rows[..4], hour, "Failed");
         assert_eq!(transient.pending, None, "a normal end is not restarted");
-        assert_eq!(history("w", Restart::Permanent, &[], hour, "Failed"), History::default());
+        assert_eq!(
+            history("w", Restart::Permanent, &[], hour, "Failed"),
+            History::default()
+        );
     }
 }

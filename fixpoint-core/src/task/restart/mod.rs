@@ -40,8 +40,26 @@ use super::supervisor::{Config, Supervisor};
 use crate::lifecycle::{Lifecycle, StateMarker};
 
 /// A supervisor that restarts its children by policy: OTP's restart types, strategies and
-/// intensity, with a backoff, ordered start and stop, children added and removed at run
-/// time, and every attempt a row in the store (see the [module](self)).
+/// intensity, with a backoff, ordered start and stop, and children added and removed at run
+/// time.
+///
+/// It runs its children through a [`Supervisor`]: each attempt of a child is a supervised
+/// task with a row of its own, `"{child}#{attempt}"` (`"worker#1"`, `"worker#2"`, ...), so
+/// "a task exits if and only if its row is terminal" holds for every attempt, and the restart
+/// history is the rows ([`Row::finished_at`] says when each attempt ended). An attempt the
+/// supervisor stops itself gets a reason that starts with "stopped by its restart
+/// supervisor", so a stop is not read back as a failure.
+///
+/// When an attempt ends, the child's [`Restart`] type says whether it comes back, the
+/// [`Strategy`] which siblings come back with it, the [`RestartBackoff`] when, and the
+/// [`Intensity`] how many restarts are allowed in a period: one more and the supervisor gives
+/// up, stops its children in reverse start order and returns [`RestartError::GaveUp`] from
+/// [`wait`](Self::wait).
+///
+/// Started again on the same store after a crash, it reads each child's rows back: attempts
+/// the killed process left running are ended (abandoned, a failure) once its lease has
+/// lapsed, attempt numbers go on, and the restarts within the period count against the new
+/// supervisor's budget, so a crash loop across process restarts is capped too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -268,13 +286,15 @@ where
         let shared = Arc::new(Shared::default());
         // Listed at once, as starting: the supervisor's task reads their past before it
         // starts them.
-        shared.lock().extend(self.children.iter().map(|spec| ChildInfo {
-            id: Arc::clone(&spec.id),
-            state: ChildState::Starting,
-            restart: spec.restart,
-            attempt: 0,
-            restarts_in_window: 0,
-        }));
+        shared
+            .lock()
+            .extend(self.children.iter().map(|spec| ChildInfo {
+                id: Arc::clone(&spec.id),
+                state: ChildState::Starting,
+                restart: spec.restart,
+                attempt: 0,
+                restarts_in_window: 0,
+            }));
         let driver = Driver::new(inner, self.policy, received, Arc::clone(&shared));
         let driver = tokio::spawn(driver.run(self.children));
         Ok(RestartSupervisor {

@@ -19,9 +19,7 @@ use crate::uptime::{Progress, Threshold};
 
 /// One attempt's body, its output reduced to the terminal state reached or the error's text.
 pub(super) type Run<L> = Arc<
-    dyn Fn(Machine<L, ()>, Attempt) -> Pin<Box<dyn Future<Output = Ended<L>> + Send>>
-        + Send
-        + Sync,
+    dyn Fn(Machine<L, ()>, Attempt) -> Pin<Box<dyn Future<Output = Ended<L>> + Send>> + Send + Sync,
 >;
 
 /// An attempt's output, as the supervisor records it.
