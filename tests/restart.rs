@@ -126,6 +126,18 @@ fn row<'a>(rows: &'a [Row], id: &str) -> &'a Row {
         .unwrap_or_else(|| panic!("no row `{id}` in {rows:#?}"))
 }
 
+/// Waits (on the runtime's clock) until row `id` is as `wanted` says, and returns it.
+async fn until_row(store: &Store, id: &str, wanted: impl Fn(&Row) -> bool) -> Row {
+    for _ in 0..200_000 {
+        let found = rows(store).await.into_iter().find(|row| row.id == id);
+        if let Some(row) = found.filter(|row| wanted(row)) {
+            return row;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("timed out waiting for row `{id}`");
+}
+
 fn builder() -> fixpoint::RestartBuilder<Job> {
     RestartSupervisor::builder()
         .intensity(100, Duration::from_secs(3600))
@@ -658,6 +670,42 @@ async fn a_nested_supervisor_that_gives_up_is_an_abnormal_end_for_its_parent() {
     assert!(
         inner.starts_with("the restart supervisor gave up"),
         "{inner}"
+    );
+}
+
+/// A parent that stops a child running a nested supervisor aborts it after its shutdown
+/// time: the nested supervisor is dropped with the attempt, and its own children's rows end.
+#[tokio::test(start_paused = true)]
+async fn a_nested_supervisor_aborted_by_its_parent_ends_its_childrens_rows() {
+    let store = Store::default();
+    let inner_store = Arc::clone(&store);
+    let nested = ChildSpec::new("inner", move |job: fixpoint::task::Machine<Job, ()>, _| {
+        let store = Arc::clone(&inner_store);
+        async move {
+            let job = job.to_running();
+            let leaf = child("leaf", &Log::default(), |_| Plan::Serve);
+            builder().child(leaf).start(store).await?.wait().await?;
+            Ok::<_, RestartError>(job.to_done())
+        }
+    })
+    .shutdown(Duration::ZERO);
+    let parent = builder()
+        .child(nested)
+        .start(Arc::clone(&store))
+        .await
+        .unwrap();
+    let running = |row: &Row| row.status == "Running";
+    until_row(&store, "leaf#1", running).await;
+    parent.shutdown().await.unwrap();
+    let leaf = until_row(&store, "leaf#1", |row| row.finished_at.is_some()).await;
+    assert_eq!(
+        (leaf.status.as_str(), leaf.reason.as_deref()),
+        ("Failed", Some("aborted")),
+        "the leaf's row ends with the nested supervisor"
+    );
+    assert_eq!(
+        row(&rows(&store).await, "inner#1").reason.as_deref(),
+        Some("stopped by its restart supervisor: shutdown")
     );
 }
 

@@ -379,6 +379,13 @@ where
         forget_before(&mut self.window, now, period);
         let restarts = u32::try_from(self.window.len()).unwrap_or(u32::MAX);
         if restarts > self.policy.intensity.max_restarts {
+            #[cfg(feature = "tracing")]
+            tracing::error!(
+                child = &**id,
+                restarts,
+                ?period,
+                "restart supervisor gave up: more restarts than its intensity allows"
+            );
             let attempt = self.children[index].attempt;
             return Err(RestartError::GaveUp {
                 child: id.to_string(),
@@ -390,6 +397,12 @@ where
             });
         }
         bump(&self.shared.counters.restarts);
+        #[cfg(feature = "tracing")]
+        tracing::info!(
+            child = &**id,
+            restarts,
+            "restart supervisor restarts a child"
+        );
         Ok(())
     }
 

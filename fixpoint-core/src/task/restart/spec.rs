@@ -112,7 +112,10 @@ impl<L: Lifecycle> ChildSpec<L> {
 
     /// The next child waits, after this one is spawned, until its attempt calls
     /// [`Attempt::started`] (or ends): ordered start for children that depend on the ones
-    /// before them. Without it a child counts as started once spawned.
+    /// before them. Without it a child counts as started once spawned. The supervisor does
+    /// nothing else while it waits (the other children's ends and the caller's requests are
+    /// handled once the attempt reports or ends): give a child that could hang before it
+    /// reports a [`watchdog`](Self::watchdog).
     #[must_use]
     pub fn await_started(self) -> Self {
         ChildSpec {
