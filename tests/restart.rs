@@ -239,6 +239,36 @@ async fn one_for_all_stops_the_others_in_reverse_order_and_restarts_all_in_start
     );
 }
 
+/// A sibling that failed on its own just before a `OneForAll` restart stops it keeps its own
+/// reason: the stop's reason is written only on rows that have not ended.
+#[tokio::test(start_paused = true)]
+async fn a_sibling_that_failed_meanwhile_keeps_its_own_reason() {
+    let (store, log) = (Store::default(), Log::default());
+    let fails_once = |n| if n == 1 { Plan::Fail } else { Plan::Serve };
+    let supervisor = builder()
+        .strategy(Strategy::OneForAll)
+        .child(child("a", &log, |_| Plan::Serve))
+        .child(child("b", &log, fails_once))
+        .child(child("c", &log, fails_once))
+        .start(Arc::clone(&store))
+        .await
+        .unwrap();
+    until("c is restarted", || {
+        attempt_of(&supervisor, "c") == Some((ChildState::Running, 2))
+    })
+    .await;
+    supervisor.shutdown().await.unwrap();
+    let rows = rows(&store).await;
+    for id in ["b#1", "c#1"] {
+        let failed = row(&rows, id);
+        assert_eq!(failed.status, "Failed");
+        assert_eq!(
+            failed.reason.as_deref(),
+            Some(format!("injected error in {id}").as_str())
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn rest_for_one_restarts_the_failed_child_and_the_ones_after_it() {
     let (store, log) = (Store::default(), Log::default());

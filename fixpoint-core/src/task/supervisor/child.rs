@@ -165,7 +165,14 @@ impl<L: Lifecycle> EndTask for Child<L> {
     }
 
     fn note(&self, reason: &str) {
-        self.write(RowWrite::reason(Arc::clone(&self.id), reason));
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = State::<L>::from_index(self.state.load(Ordering::Relaxed));
+        // A row that has ended keeps the reason it ended with.
+        if self.ended_by.load(Ordering::Acquire) == BY_TASK && !state.is_terminal() {
+            let slot = self.slot.load(Ordering::Relaxed);
+            self.children
+                .write(RowWrite::reason(Arc::clone(&self.id), reason), slot);
+        }
     }
 }
 
@@ -203,8 +210,8 @@ impl TaskHandle {
         self.child.end(reason);
     }
 
-    /// Sets the row's reason, in order with the task's own writes, unless its row was ended
-    /// for it already: a reason the task's own end writes later replaces it.
+    /// Sets the row's reason, in order with the task's own writes, unless the row has ended
+    /// (by the task or for it): a reason the task's own end writes later replaces it.
     pub(crate) fn note(&self, reason: &str) {
         self.child.note(reason);
     }
