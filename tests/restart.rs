@@ -703,6 +703,67 @@ async fn a_nested_supervisor_that_gives_up_is_an_abnormal_end_for_its_parent() {
     );
 }
 
+/// A supervisor started on rows another one left reads them back: after a clean shutdown the
+/// child starts afresh (its next attempt, not a restart); after a failure its start is a
+/// restart, and one too many for a supervisor that allows none.
+#[tokio::test(start_paused = true)]
+async fn a_new_supervisor_tells_a_clean_stop_from_a_failure() {
+    let (store, log) = (Store::default(), Log::default());
+    let strict = || {
+        RestartSupervisor::builder()
+            .intensity(0, Duration::from_secs(3600))
+            .backoff(RestartBackoff::ZERO)
+    };
+    let first = strict()
+        .child(child("w", &log, |_| Plan::Serve))
+        .start(Arc::clone(&store))
+        .await
+        .unwrap();
+    until("w runs", || {
+        attempt_of(&first, "w") == Some((ChildState::Running, 1))
+    })
+    .await;
+    first.shutdown().await.unwrap();
+    let second = strict()
+        .child(child("w", &log, |n| {
+            if n == 2 { Plan::Fail } else { Plan::Serve }
+        }))
+        .start(Arc::clone(&store))
+        .await
+        .unwrap();
+    let error = second.wait().await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            RestartError::GaveUp {
+                attempt: 2,
+                restarts: 1,
+                ..
+            }
+        ),
+        "attempt #2 started afresh, failed, and its restart was refused: {error}"
+    );
+    let third = strict()
+        .child(child("w", &log, |_| Plan::Serve))
+        .start(Arc::clone(&store))
+        .await
+        .unwrap();
+    let error = third.wait().await.unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            RestartError::GaveUp {
+                attempt: 2,
+                restarts: 1,
+                ..
+            }
+        ),
+        "w#2 failed: starting it again is a restart, refused before any attempt: {error}"
+    );
+    let ids: Vec<_> = rows(&store).await.into_iter().map(|row| row.id).collect();
+    assert_eq!(ids, ["w#1", "w#2"]);
+}
+
 /// A parent that stops a child running a nested supervisor aborts it after its shutdown
 /// time: the nested supervisor is dropped with the attempt, and its own children's rows end.
 #[tokio::test(start_paused = true)]

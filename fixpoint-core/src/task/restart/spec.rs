@@ -71,9 +71,14 @@ pub struct ChildSpec<L: Lifecycle> {
 }
 
 impl<L: Lifecycle + Send> ChildSpec<L> {
-    /// A [`Restart::Permanent`] child named `id` (unique among the supervisor's children;
-    /// its attempts' rows are `"{id}#1"`, `"{id}#2"`, ...), started when spawned, with a
-    /// five-second shutdown.
+    /// A [`Restart::Permanent`] child named `id`, started when spawned, with a five-second
+    /// shutdown.
+    ///
+    /// Its attempts' rows are `"{id}#1"`, `"{id}#2"`, ...: the id names one child in the
+    /// store, run by one supervisor at a time (a second supervisor running the same id on the
+    /// same store would find its attempt ids taken, and stop with the store's error). The
+    /// restart window is read back from these rows, so a retention that prunes them sooner
+    /// than the intensity's period forgets those restarts.
     pub fn new<F, Fut>(id: impl Into<String>, run: F) -> Self
     where
         F: Fn(Machine<L, ()>, Attempt) -> Fut + Send + Sync + 'static,
