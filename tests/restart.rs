@@ -156,10 +156,10 @@ async fn one_for_one_restarts_the_child_that_failed_alone_and_stops_in_reverse_o
         .await
         .unwrap();
     until("a is restarted", || {
-        attempt_of(&supervisor, "a") == Some((ChildState::Running, 2))
+        attempt_of(&supervisor, "a") == Some((ChildState::Active, 2))
     })
     .await;
-    assert_eq!(attempt_of(&supervisor, "b"), Some((ChildState::Running, 1)));
+    assert_eq!(attempt_of(&supervisor, "b"), Some((ChildState::Active, 1)));
     assert_eq!(supervisor.counters().restarts(), 1);
     let stopped = supervisor.shutdown().await.unwrap();
     assert_eq!(
@@ -205,7 +205,7 @@ async fn one_for_all_stops_the_others_in_reverse_order_and_restarts_all_in_start
         .await
         .unwrap();
     until("c is restarted", || {
-        attempt_of(&supervisor, "c") == Some((ChildState::Running, 2))
+        attempt_of(&supervisor, "c") == Some((ChildState::Active, 2))
     })
     .await;
     assert_eq!(
@@ -254,7 +254,7 @@ async fn a_sibling_that_failed_meanwhile_keeps_its_own_reason() {
         .await
         .unwrap();
     until("c is restarted", || {
-        attempt_of(&supervisor, "c") == Some((ChildState::Running, 2))
+        attempt_of(&supervisor, "c") == Some((ChildState::Active, 2))
     })
     .await;
     supervisor.shutdown().await.unwrap();
@@ -285,10 +285,10 @@ async fn rest_for_one_restarts_the_failed_child_and_the_ones_after_it() {
         .unwrap();
     quiet_injected_panics();
     until("d is restarted", || {
-        attempt_of(&supervisor, "d") == Some((ChildState::Running, 2))
+        attempt_of(&supervisor, "d") == Some((ChildState::Active, 2))
     })
     .await;
-    assert_eq!(attempt_of(&supervisor, "a"), Some((ChildState::Running, 1)));
+    assert_eq!(attempt_of(&supervisor, "a"), Some((ChildState::Active, 1)));
     supervisor.shutdown().await.unwrap();
     let events = log.take();
     assert_eq!(
@@ -335,7 +335,7 @@ async fn each_restart_type_restarts_what_it_says() {
         children.len() == 3
             && children
                 .iter()
-                .all(|child| matches!(child.state, ChildState::Running | ChildState::Exited))
+                .all(|child| matches!(child.state, ChildState::Active | ChildState::Exited))
             && attempt_of(&supervisor, "transient-panics").map(|(_, n)| n) == Some(2)
     })
     .await;
@@ -347,7 +347,7 @@ async fn each_restart_type_restarts_what_it_says() {
     assert_eq!(
         states,
         [
-            ("permanent".into(), ChildState::Running, 3),
+            ("permanent".into(), ChildState::Active, 3),
             ("transient-ok".into(), ChildState::Exited, 1),
             ("transient-panics".into(), ChildState::Exited, 2),
         ],
@@ -537,7 +537,7 @@ async fn ordered_start_waits_for_started_and_shutdown_aborts_after_the_timeout()
         .await
         .unwrap();
     until("next starts", || {
-        attempt_of(&supervisor, "next") == Some((ChildState::Running, 1))
+        attempt_of(&supervisor, "next") == Some((ChildState::Active, 1))
     })
     .await;
     let begun = tokio::time::Instant::now();
@@ -581,7 +581,7 @@ async fn children_are_added_and_removed_while_it_runs() {
         Err(ChildError::Duplicate { id: "a".into() })
     );
     until("b is restarted", || {
-        attempt_of(&supervisor, "b") == Some((ChildState::Running, 2))
+        attempt_of(&supervisor, "b") == Some((ChildState::Active, 2))
     })
     .await;
     supervisor.remove_child("a").await.unwrap();
@@ -600,7 +600,7 @@ async fn children_are_added_and_removed_while_it_runs() {
         .add_child(child("a", &log, |_| Plan::Serve))
         .await
         .unwrap();
-    assert_eq!(attempt_of(&supervisor, "a"), Some((ChildState::Running, 2)));
+    assert_eq!(attempt_of(&supervisor, "a"), Some((ChildState::Active, 2)));
     supervisor.shutdown().await.unwrap();
     let rows = rows(&store).await;
     assert_eq!(
@@ -642,7 +642,7 @@ async fn a_wedged_child_is_ended_with_its_reason_and_restarted() {
         .await
         .unwrap();
     until("the wedged attempt is restarted", || {
-        attempt_of(&supervisor, "worker") == Some((ChildState::Running, 2))
+        attempt_of(&supervisor, "worker") == Some((ChildState::Active, 2))
     })
     .await;
     assert_eq!(supervisor.counters().abnormal_ends(), 1);
@@ -720,7 +720,7 @@ async fn a_new_supervisor_tells_a_clean_stop_from_a_failure() {
         .await
         .unwrap();
     until("w runs", || {
-        attempt_of(&first, "w") == Some((ChildState::Running, 1))
+        attempt_of(&first, "w") == Some((ChildState::Active, 1))
     })
     .await;
     first.shutdown().await.unwrap();

@@ -66,7 +66,7 @@ pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
 pub use task::{
     Attempt, ChildError, ChildInfo, ChildSpec, ChildState, Intensity, Restart, RestartBackoff,
-    RestartBuilder, RestartCounters, RestartError, RestartSupervisor, Stopped, Strategy,
+    RestartBuilder, RestartCounters, RestartError, RestartReport, RestartSupervisor, Strategy,
 };
 #[cfg(feature = "tokio")]
 pub use task::{

@@ -18,7 +18,7 @@ mod write;
 pub use memory::MemoryStore;
 pub use restart::{
     Attempt, ChildError, ChildInfo, ChildSpec, ChildState, Intensity, Restart, RestartBackoff,
-    RestartBuilder, RestartCounters, RestartError, RestartSupervisor, Stopped, Strategy,
+    RestartBuilder, RestartCounters, RestartError, RestartReport, RestartSupervisor, Strategy,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::history::{self, STOPPED};
 use super::policy::{Intensity, Restart, RestartBackoff, Strategy};
 use super::spec::{Attempt, ChildSpec, Ended, Stop};
-use super::{ChildError, ChildInfo, ChildState, RestartError, Shared, Stopped};
+use super::{ChildError, ChildInfo, ChildState, RestartError, RestartReport, Shared};
 use crate::lifecycle::{Lifecycle, StateMarker};
 use crate::task::store::StatusStore;
 use crate::task::supervisor::{Finished, Outcome, Supervisor, TaskHandle, UNRESPONSIVE_AFTER};
@@ -148,7 +148,7 @@ where
     pub(super) async fn run(
         mut self,
         children: Vec<ChildSpec<L>>,
-    ) -> Result<Stopped, RestartError> {
+    ) -> Result<RestartReport, RestartError> {
         for spec in children {
             if let Err(error) = self.admit(spec).await {
                 return Err(self.give_up_with(error).await);
@@ -471,10 +471,10 @@ where
     }
 
     /// Stops every child in reverse start order, then the inner supervisor.
-    async fn finish(mut self, why: &str) -> Result<Stopped, RestartError> {
+    async fn finish(mut self, why: &str) -> Result<RestartReport, RestartError> {
         self.stop_all(&format!("{STOPPED}: {why}")).await;
         let report = self.inner.shutdown(Duration::ZERO).await?;
-        Ok(Stopped {
+        Ok(RestartReport {
             rows: report.rows,
             unresponsive: report.unresponsive,
         })
@@ -578,7 +578,7 @@ where
         // In place: a restart changes a few numbers, not the list.
         for (info, entry) in list.iter_mut().zip(&self.children) {
             info.state = match entry.phase {
-                Phase::Running(_) => ChildState::Running,
+                Phase::Running(_) => ChildState::Active,
                 Phase::Due(at) if at > now => ChildState::BackingOff,
                 Phase::Due(_) => ChildState::Starting,
                 Phase::Exited => ChildState::Exited,

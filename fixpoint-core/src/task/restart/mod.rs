@@ -104,7 +104,7 @@ use crate::lifecycle::{Lifecycle, StateMarker};
 pub struct RestartSupervisor<L: Lifecycle> {
     commands: mpsc::UnboundedSender<Command<L>>,
     shared: Arc<Shared>,
-    driver: Option<JoinHandle<Result<Stopped, RestartError>>>,
+    driver: Option<JoinHandle<Result<RestartReport, RestartError>>>,
 }
 
 /// Configures a [`RestartSupervisor`]: its strategy, intensity, backoff, the inner
@@ -149,14 +149,14 @@ impl<L: Lifecycle> RestartSupervisor<L> {
     ///
     /// # Errors
     ///
-    /// [`ChildError::Duplicate`] when a child has this id; [`ChildError::Stopped`] when the
+    /// [`ChildError::Duplicate`] when a child has this id; [`ChildError::NotRunning`] when the
     /// supervisor has stopped (its [`wait`](Self::wait) says why).
     pub async fn add_child(&self, spec: ChildSpec<L>) -> Result<(), ChildError> {
         let (reply, replied) = oneshot::channel();
         self.commands
             .send(Command::Add(spec, reply))
-            .map_err(|_| ChildError::Stopped)?;
-        replied.await.unwrap_or(Err(ChildError::Stopped))
+            .map_err(|_| ChildError::NotRunning)?;
+        replied.await.unwrap_or(Err(ChildError::NotRunning))
     }
 
     /// Stops a child (asked to stop, given its shutdown time, then aborted) and removes it:
@@ -164,14 +164,14 @@ impl<L: Lifecycle> RestartSupervisor<L> {
     ///
     /// # Errors
     ///
-    /// [`ChildError::NotFound`] when no child has this id; [`ChildError::Stopped`] when the
+    /// [`ChildError::NotFound`] when no child has this id; [`ChildError::NotRunning`] when the
     /// supervisor has stopped.
     pub async fn remove_child(&self, id: &str) -> Result<(), ChildError> {
         let (reply, replied) = oneshot::channel();
         self.commands
             .send(Command::Remove(id.to_owned(), reply))
-            .map_err(|_| ChildError::Stopped)?;
-        replied.await.unwrap_or(Err(ChildError::Stopped))
+            .map_err(|_| ChildError::NotRunning)?;
+        replied.await.unwrap_or(Err(ChildError::NotRunning))
     }
 
     /// Stops every child in reverse start order (each asked to stop, given its shutdown
@@ -180,7 +180,7 @@ impl<L: Lifecycle> RestartSupervisor<L> {
     /// # Errors
     ///
     /// As [`wait`](Self::wait): a give-up that came first is returned.
-    pub async fn shutdown(self) -> Result<Stopped, RestartError> {
+    pub async fn shutdown(self) -> Result<RestartReport, RestartError> {
         let _ = self.commands.send(Command::Shutdown);
         self.wait().await
     }
@@ -196,7 +196,7 @@ impl<L: Lifecycle> RestartSupervisor<L> {
     ///
     /// [`RestartError::GaveUp`] when the intensity was exceeded (its children were stopped
     /// first); [`RestartError::Store`] when the store failed a spawn or the final flush.
-    pub async fn wait(mut self) -> Result<Stopped, RestartError> {
+    pub async fn wait(mut self) -> Result<RestartReport, RestartError> {
         let Some(driver) = self.driver.as_mut() else {
             return Err(RestartError::Ended("it was already waited for".to_owned()));
         };
@@ -339,8 +339,9 @@ pub enum ChildState {
     /// Due to start, or spawned and not yet reported started
     /// ([`ChildSpec::await_started`]).
     Starting,
-    /// An attempt is running.
-    Running,
+    /// An attempt is running. (Not `Running`: that name is a lifecycle state's in most
+    /// programs, and a second one would lengthen every compiler message that names theirs.)
+    Active,
     /// Waiting out its backoff before a restart.
     BackingOff,
     /// Being stopped.
@@ -417,7 +418,7 @@ impl Shared {
 
 /// What a stopped [`RestartSupervisor`] left.
 #[derive(Debug, Clone)]
-pub struct Stopped {
+pub struct RestartReport {
     /// The store's rows after the final flush: every attempt's row is terminal.
     pub rows: Vec<Row>,
     /// Attempts that did not stop within their shutdown time and did not yield to the
@@ -480,5 +481,5 @@ pub enum ChildError {
     },
     /// The supervisor has stopped; [`RestartSupervisor::wait`] says why.
     #[error("the restart supervisor has stopped; `wait` says why")]
-    Stopped,
+    NotRunning,
 }

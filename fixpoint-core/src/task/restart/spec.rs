@@ -25,6 +25,8 @@ pub(super) type Run<L> = Arc<
 /// An attempt's output, as the supervisor records it.
 pub(super) struct Ended<L>(Result<State<L>, String>);
 
+// Internal: a user's body must not be told it could return this.
+#[diagnostic::do_not_recommend]
 impl<L: Lifecycle + Send> TaskOutput<L> for Ended<L> {
     fn into_result(self) -> Result<State<L>, String> {
         self.0
