@@ -188,6 +188,7 @@ fn run_and_kill(path: &Path, round: usize, busy_reports: usize) -> BTreeMap<Stri
                 owner: String::new(),
                 status,
                 reason,
+                finished_at: None,
             };
             (id, row)
         })

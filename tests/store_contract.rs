@@ -341,6 +341,40 @@ pub async fn retention_never_touches_a_live_row<S: StatusStore<Job>>(store: S) {
     store.insert("t0", "me").await.unwrap(); // its row is gone, so is the id's claim
 }
 
+/// A row says when it turned terminal, and only once it has: a restart supervisor resumes its
+/// restart window from these times after a crash.
+pub async fn a_terminal_row_says_when_it_finished<S: StatusStore<Job>>(store: S) {
+    let now = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        i64::try_from(since.unwrap().as_millis()).unwrap()
+    };
+    let before = now();
+    store.insert("t", "me").await.unwrap();
+    store
+        .transition("t", "me", state("Queued"), state("Running"))
+        .await
+        .unwrap();
+    assert_eq!(status(&store, "t").await.unwrap().finished_at, None);
+    store
+        .transition("t", "me", state("Running"), state("Done"))
+        .await
+        .unwrap();
+    store
+        .annotate("t", "me", "a reason written later")
+        .await
+        .unwrap();
+    let after = now();
+    let finished = status(&store, "t").await.unwrap().finished_at;
+    let finished = finished.expect("a terminal row says when it finished");
+    // A coarse clock may run a few milliseconds behind: allow a second either way.
+    assert!(
+        (before - 1000..=after + 1000).contains(&finished),
+        "{before} <= {finished} <= {after}"
+    );
+    let orphaned = store.orphans().await.unwrap();
+    assert!(orphaned.iter().all(|row| row.finished_at.is_none()));
+}
+
 macro_rules! store_contract {
     ($backend:ident, $make:expr) => {
         store_contract!(@backend $backend, $make, ());
@@ -363,6 +397,7 @@ macro_rules! store_contract {
                 adopt_is_compare_and_set,
                 writes_from_a_former_owner_are_refused,
                 retention_never_touches_a_live_row,
+                a_terminal_row_says_when_it_finished,
             );
         }
     };

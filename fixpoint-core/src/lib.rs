@@ -73,6 +73,11 @@ pub use pubsub::{PgBus, PgBusError, PgBusOptions, PgSubscription, PgWaitError};
 pub use task::SqliteStore;
 #[cfg(feature = "tokio")]
 pub use task::{
+    Attempt, ChildError, ChildInfo, ChildSpec, ChildState, Intensity, Restart, RestartBackoff,
+    RestartBuilder, RestartCounters, RestartError, RestartReport, RestartSupervisor, Strategy,
+};
+#[cfg(feature = "tokio")]
+pub use task::{
     Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Refused, Report,
     Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
     TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,

@@ -51,6 +51,8 @@ struct Entry<L> {
     owner: Arc<str>,
     state: State<L>,
     reason: Option<String>,
+    /// When the row turned terminal (see [`finished_at`]); `0` while it is not.
+    finished_at: i64,
 }
 
 impl<L: Lifecycle> Default for MemoryStore<L> {
@@ -189,6 +191,7 @@ impl<L: Lifecycle> Inner<L> {
                 }
                 entry.state = transition.to();
                 if transition.to().is_terminal() {
+                    entry.finished_at = prepared.at;
                     let id = Arc::clone(&entry.id);
                     self.finished.push_back((prepared.at, id));
                 }
@@ -212,6 +215,7 @@ impl<L: Lifecycle> Inner<L> {
                     owner,
                     state: L::initial(),
                     reason: None,
+                    finished_at: 0,
                 });
                 Ok(())
             }
@@ -242,6 +246,7 @@ impl<L: Lifecycle> Inner<L> {
             owner: entry.owner.to_string(),
             status: entry.state.name().to_owned(),
             reason: entry.reason.clone(),
+            finished_at: entry.state.is_terminal().then_some(entry.finished_at),
         }
     }
 

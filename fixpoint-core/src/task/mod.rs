@@ -11,6 +11,7 @@
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod restart;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
@@ -20,6 +21,10 @@ mod write;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_POOL_SIZE, PostgresStore};
+pub use restart::{
+    Attempt, ChildError, ChildInfo, ChildSpec, ChildState, Intensity, Restart, RestartBackoff,
+    RestartBuilder, RestartCounters, RestartError, RestartReport, RestartSupervisor, Strategy,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{

@@ -20,6 +20,11 @@ pub struct Row {
     /// Why the task ended where it did, when it did not finish on its own: the error text, the
     /// panic message, "aborted", or a reconciliation's reason.
     pub reason: Option<String>,
+    /// When the row turned terminal, in milliseconds since the Unix epoch (a store may read
+    /// a coarse clock, a few milliseconds behind); `None` while it is not terminal. A restart
+    /// supervisor resumes its restart window from these after a crash
+    /// ([`RestartSupervisor`](crate::RestartSupervisor)).
+    pub finished_at: Option<i64>,
 }
 
 impl Row {

@@ -419,13 +419,15 @@ impl<L: Lifecycle> StatusStore<L> for PostgresStore<L> {
     }
 }
 
-/// A status row from a `SELECT id, owner, status, reason ..`.
+/// A status row from a `SELECT id, owner, status, reason, finished_at ..` (the last in
+/// milliseconds since the Unix epoch, `NULL` while the row is not terminal).
 fn row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
     Ok(Row {
         id: row.try_get(0).map_err(backend)?,
         owner: row.try_get(1).map_err(backend)?,
         status: row.try_get(2).map_err(backend)?,
         reason: row.try_get(3).map_err(backend)?,
+        finished_at: row.try_get(4).map_err(backend)?,
     })
 }
 

@@ -56,7 +56,7 @@ impl Sql {
             release: "DELETE FROM fixpoint_leases WHERE owner = $1",
             // Rows in any state but a terminal one are unfinished.
             orphans: format!(
-                "SELECT id, owner, status, reason FROM {table} WHERE NOT {terminal} \
+                "SELECT id, owner, status, reason, NULL::int8 FROM {table} WHERE NOT {terminal} \
                  AND owner NOT IN (SELECT owner FROM fixpoint_leases WHERE expires_at > now()) \
                  {BY_ID}"
             ),
@@ -75,7 +75,12 @@ impl Sql {
                 "DELETE FROM {table} WHERE seq IN (SELECT seq FROM {table} WHERE {terminal} \
                  ORDER BY updated_at DESC, seq DESC OFFSET $1)"
             ),
-            rows: format!("SELECT id, owner, status, reason FROM {table} {BY_ID}"),
+            // A terminal row's `updated_at` is when it turned terminal: nothing moves it after
+            // (a reason is written without touching it, an adoption takes unfinished rows only).
+            rows: format!(
+                "SELECT id, owner, status, reason, CASE WHEN {terminal} \
+                 THEN (extract(epoch FROM updated_at) * 1000)::int8 END FROM {table} {BY_ID}"
+            ),
         }
     }
 }

@@ -50,7 +50,8 @@ impl Sql {
             ),
             // Rows in any state but a terminal one (poisoned ones included) are unfinished.
             orphans: format!(
-                "SELECT id, owner, status, reason FROM {table} WHERE status NOT IN ({terminal}) \
+                "SELECT id, owner, status, reason, NULL FROM {table} \
+                 WHERE status NOT IN ({terminal}) \
                  AND owner NOT IN (SELECT owner FROM fixpoint_leases WHERE expires_at > ?1) \
                  ORDER BY id"
             ),
@@ -62,7 +63,11 @@ impl Sql {
                  WHERE status IN ({terminal}) ORDER BY updated_at DESC, rowid DESC \
                  LIMIT -1 OFFSET ?1)"
             ),
-            rows: format!("SELECT id, owner, status, reason FROM {table} ORDER BY id"),
+            // A terminal row's `updated_at` is when it turned terminal: nothing moves it after.
+            rows: format!(
+                "SELECT id, owner, status, reason, \
+                 CASE WHEN status IN ({terminal}) THEN updated_at END FROM {table} ORDER BY id"
+            ),
         }
     }
 }
@@ -162,7 +167,7 @@ pub(super) fn atomically<T>(
     }
 }
 
-/// The rows a `SELECT id, owner, status, reason ..` returns.
+/// The rows a `SELECT id, owner, status, reason, finished_at ..` returns.
 pub(super) fn select_rows(
     transaction: &Transaction<'_>,
     sql: &str,
@@ -176,6 +181,7 @@ pub(super) fn select_rows(
                 owner: row.get(1)?,
                 status: row.get(2)?,
                 reason: row.get(3)?,
+                finished_at: row.get(4)?,
             })
         })
         .map_err(backend)?;

@@ -156,11 +156,23 @@ impl<L> fmt::Debug for TaskRecorder<L> {
 /// What a [`TaskHandle`] can do to its task, whatever its lifecycle.
 trait EndTask: Send + Sync {
     fn end(&self, reason: &str);
+    fn note(&self, reason: &str);
 }
 
 impl<L: Lifecycle> EndTask for Child<L> {
     fn end(&self, reason: &str) {
         Child::end(self, reason);
+    }
+
+    fn note(&self, reason: &str) {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = State::<L>::from_index(self.state.load(Ordering::Relaxed));
+        // A row that has ended keeps the reason it ended with.
+        if self.ended_by.load(Ordering::Acquire) == BY_TASK && !state.is_terminal() {
+            let slot = self.slot.load(Ordering::Relaxed);
+            self.children
+                .write(RowWrite::reason(Arc::clone(&self.id), reason), slot);
+        }
     }
 }
 
@@ -194,8 +206,14 @@ impl TaskHandle {
     }
 
     /// Ends the task's row with `reason` and aborts it, as [`abort`](Self::abort) does.
-    pub(super) fn end(&self, reason: &str) {
+    pub(crate) fn end(&self, reason: &str) {
         self.child.end(reason);
+    }
+
+    /// Sets the row's reason, in order with the task's own writes, unless the row has ended
+    /// (by the task or for it): a reason the task's own end writes later replaces it.
+    pub(crate) fn note(&self, reason: &str) {
+        self.child.note(reason);
     }
 }
 

@@ -418,7 +418,21 @@ where
     /// # Errors
     ///
     /// The store's error when orphans cannot be listed or adopted.
-    pub async fn reconcile<F, Fut>(&mut self, mut resume: F) -> Result<Reconciled, StoreError>
+    pub async fn reconcile<F, Fut>(&mut self, resume: F) -> Result<Reconciled, StoreError>
+    where
+        F: FnMut(Orphan<L>) -> Option<Fut>,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        self.reconcile_where(|_| true, resume).await
+    }
+
+    /// [`reconcile`](Self::reconcile), for the orphans whose id `select` picks alone.
+    pub(crate) async fn reconcile_where<F, Fut>(
+        &mut self,
+        mut select: impl FnMut(&str) -> bool,
+        mut resume: F,
+    ) -> Result<Reconciled, StoreError>
     where
         F: FnMut(Orphan<L>) -> Option<Fut>,
         Fut: Future + Send + 'static,
@@ -426,7 +440,9 @@ where
     {
         let mut report = Reconciled::default();
         for row in self.store.orphans().await? {
-            self.reconcile_one(row, &mut resume, &mut report).await?;
+            if select(&row.id) {
+                self.reconcile_one(row, &mut resume, &mut report).await?;
+            }
         }
         self.flush().await?;
         Ok(report)
