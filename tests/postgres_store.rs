@@ -9,22 +9,11 @@ mod cluster;
 use std::time::{Duration, Instant};
 
 use cluster::Cluster;
-use fixpoint::{Config, Lifecycle, PostgresStore, StatusStore, Supervisor, terminal_state};
+use fixpoint::{Config, Lifecycle, PostgresStore, StatusStore, Supervisor};
 
-#[terminal_state]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+#[path = "common/job.rs"]
+mod jobs;
+use jobs::*;
 
 /// Hosts starting at once create the table once, none failing on another's `CREATE`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

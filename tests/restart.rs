@@ -15,23 +15,12 @@ use common::quiet_injected_panics;
 use fixpoint::uptime::Threshold;
 use fixpoint::{
     ChildError, ChildSpec, ChildState, Config, MemoryStore, Restart, RestartBackoff, RestartError,
-    RestartSupervisor, Row, SqliteStore, StatusStore, Strategy, terminal_state,
+    RestartSupervisor, Row, SqliteStore, StatusStore, Strategy,
 };
 
-#[terminal_state]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+#[path = "common/job.rs"]
+mod jobs;
+use jobs::*;
 
 type Store = Arc<MemoryStore<Job>>;
 

@@ -12,23 +12,12 @@ mod cluster;
 
 use fixpoint::{
     Lifecycle, MemoryStore, Retention, Row, RowWrite, SqliteStore, StatusStore, StoreError,
-    Transition, terminal_state,
+    Transition,
 };
 
-#[terminal_state]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+#[path = "common/job.rs"]
+mod jobs;
+use jobs::*;
 
 fn state(name: &str) -> fixpoint::State<Job> {
     Job::parse_state(name).unwrap()
