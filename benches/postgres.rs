@@ -10,41 +10,16 @@
 #[path = "../tests/common/postgres.rs"]
 mod cluster;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use fixpoint::deadpool_postgres::tokio_postgres::{self, NoTls};
-use fixpoint::{
-    Config, Lifecycle, PostgresStore, RowWrite, StatusStore, Supervisor, Transition, terminal_state,
-};
-
-/// A row that can flip forever, so the bench moves the same rows round after round.
-#[terminal_state]
-pub enum Worker {
-    #[initial]
-    #[to(Busy, Gone)]
-    Idle,
-    #[to(Idle, Gone)]
-    Busy,
-    #[terminal]
-    #[abandoned]
-    Gone,
-}
-
-#[terminal_state]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+use fixpoint::{Config, Lifecycle, PostgresStore, RowWrite, StatusStore, Supervisor, Transition};
 
 /// Transitions per `apply`, as the supervisor's writer sends them at most.
 const BATCH: usize = 1024;

@@ -5,39 +5,19 @@
 //! Each side's set-up and teardown are inside the measured window; time per restart is the
 //! window over 1,000.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
-use fixpoint::{
-    ChildSpec, Config, MemoryStore, RestartBackoff, RestartSupervisor, Supervisor, terminal_state,
-};
+use fixpoint::{ChildSpec, Config, MemoryStore, RestartBackoff, RestartSupervisor, Supervisor};
 use tokio::sync::Notify;
 
-#[terminal_state]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
-
 const RESTARTS: u32 = 1_000;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
 
 /// The hand-written loop: spawn the work, wait for it to end, spawn it again. Like the
 /// restart supervisor's own task, the loop runs on a worker thread (spawned), not in

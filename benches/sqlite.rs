@@ -3,41 +3,16 @@
 //! end to end (start, 1,000 spawns of two transitions each, join, flush); and the inserts
 //! that bound the latter, one after another as a supervisor spawns, or all at once.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fixpoint::{
-    Config, Lifecycle, RowWrite, SqliteStore, StatusStore, Supervisor, Transition, terminal_state,
-};
-
-/// A row that can flip forever, so the store-level bench moves the same rows round after round.
-#[terminal_state]
-pub enum Worker {
-    #[initial]
-    #[to(Busy, Gone)]
-    Idle,
-    #[to(Idle, Gone)]
-    Busy,
-    #[terminal]
-    #[abandoned]
-    Gone,
-}
-
-#[terminal_state]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+use fixpoint::{Config, Lifecycle, RowWrite, SqliteStore, StatusStore, Supervisor, Transition};
 
 /// Transitions per `apply`, as the supervisor's writer sends them.
 const BATCH: usize = 1024;
@@ -57,14 +32,6 @@ fn remove(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
 }
 
 /// One batch moving every row of block `round % BLOCKS` to the other side of its flip.

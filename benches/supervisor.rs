@@ -5,38 +5,20 @@
 //! `MemoryStore`, flushed. Each side's set-up (`JoinSet::new`, `Supervisor::start`) and
 //! teardown are inside the measured window.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group};
-use fixpoint::{Config, MemoryStore, Supervisor, terminal_state};
+use fixpoint::{Config, MemoryStore, Supervisor};
 use tokio::task::JoinSet;
 
-#[terminal_state]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
-
 const BATCH: u64 = 1_000;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_time()
-        .build()
-        .unwrap()
-}
 
 /// The bare `JoinSet`: no status anywhere.
 async fn joinset() {
