@@ -518,7 +518,7 @@ async fn ordered_start_waits_for_started_and_shutdown_aborts_after_the_timeout()
             }
         },
     )
-    .await_started();
+    .await_started(Duration::from_secs(10));
     let supervisor = builder()
         .child(slow)
         .child(child("next", &log, |_| Plan::Ignore).shutdown(Duration::from_secs(2)))
@@ -547,6 +547,57 @@ async fn ordered_start_waits_for_started_and_shutdown_aborts_after_the_timeout()
         Some("stopped by its restart supervisor: shutdown")
     );
     assert_eq!(row(&stopped.rows, "slow#1").status, "Done");
+}
+
+/// An attempt that never reports started holds the start back only for its limit: it is then
+/// ended, its row saying why, and restarted under its policy like any abnormal end.
+#[tokio::test(start_paused = true)]
+async fn an_attempt_that_never_reports_started_is_ended_at_its_limit() {
+    let (store, log) = (Store::default(), Log::default());
+    let db_log = log.clone();
+    let hangs_once = ChildSpec::new(
+        "db",
+        move |job: fixpoint::task::Machine<Job, ()>, mut attempt| {
+            let log = db_log.clone();
+            async move {
+                let job = job.to_running();
+                log.push(format!("start db#{}", attempt.number()));
+                if attempt.number() == 1 {
+                    std::future::pending::<()>().await; // hangs before it reports
+                }
+                attempt.started();
+                attempt.stopping().await;
+                Ok::<_, String>(job.to_done())
+            }
+        },
+    )
+    .await_started(Duration::from_secs(5));
+    let begun = tokio::time::Instant::now();
+    let supervisor = builder()
+        .child(hangs_once)
+        .child(child("app", &log, |_| Plan::Serve))
+        .start(Arc::clone(&store))
+        .await
+        .unwrap();
+    until("db restarted and app started", || {
+        attempt_of(&supervisor, "db") == Some((ChildState::Active, 2))
+            && attempt_of(&supervisor, "app") == Some((ChildState::Active, 1))
+    })
+    .await;
+    assert!(
+        begun.elapsed() >= Duration::from_secs(5),
+        "db#1 had its 5 s"
+    );
+    let hung = until_row(&store, "db#1", |row| row.status == "Failed").await;
+    assert_eq!(
+        hung.reason.as_deref(),
+        Some("did not report started within 5s")
+    );
+    let mut started = log.take();
+    started.sort();
+    assert_eq!(started, ["start app#1", "start db#1", "start db#2"]);
+    let stopped = supervisor.shutdown().await.unwrap();
+    assert_eq!(row(&stopped.rows, "db#2").status, "Done");
 }
 
 #[tokio::test(start_paused = true)]

@@ -258,11 +258,12 @@ where
         let entry = &mut self.children[index];
         entry.attempt += 1;
         let stop = Arc::new(Stop::default());
-        let (started, reported) = if entry.spec.await_started {
-            let (started, reported) = oneshot::channel();
-            (Some(started), Some(reported))
-        } else {
-            (None, None)
+        let (started, reported) = match entry.spec.await_started {
+            Some(limit) => {
+                let (started, reported) = oneshot::channel();
+                (Some(started), Some((reported, limit)))
+            }
+            None => (None, None),
         };
         let mut attempt = Attempt {
             child: Arc::clone(&entry.spec.id),
@@ -288,13 +289,16 @@ where
             }
         };
         let task = spawned.map_err(|crate::task::SpawnError::Store(error)| error)?;
-        self.children[index].phase = Phase::Running(Live { task, stop });
         bump(&self.shared.counters.attempts);
-        if let Some(reported) = reported {
+        if let Some((reported, limit)) = reported {
             self.set_state(index, ChildState::Starting);
-            // An error means the attempt ended before it reported: its end is read next.
-            let _ = reported.await;
+            // `Ok(Err(_))` means the attempt ended before it reported: its end is read next.
+            if tokio::time::timeout(limit, reported).await.is_err() {
+                // Ended here, its end is read next too: an abnormal one, under its policy.
+                task.end(&format!("did not report started within {limit:?}"));
+            }
         }
+        self.children[index].phase = Phase::Running(Live { task, stop });
         Ok(())
     }
 

@@ -59,7 +59,7 @@ impl<L: Lifecycle + Send> TaskOutput<L> for Ended<L> {
 ///     job.to_done()
 /// })
 /// .restart(Restart::Transient)
-/// .await_started()
+/// .await_started(Duration::from_secs(30))
 /// .shutdown(Duration::from_secs(2));
 /// # let _ = spec;
 /// ```
@@ -67,7 +67,8 @@ pub struct ChildSpec<L: Lifecycle> {
     pub(super) id: Arc<str>,
     pub(super) restart: Restart,
     pub(super) shutdown: Duration,
-    pub(super) await_started: bool,
+    /// With [`await_started`](Self::await_started): how long an attempt has to report.
+    pub(super) await_started: Option<Duration>,
     pub(super) watchdog: Option<Threshold>,
     pub(super) run: Run<L>,
 }
@@ -95,7 +96,7 @@ impl<L: Lifecycle + Send> ChildSpec<L> {
             id: id.into().into(),
             restart: Restart::Permanent,
             shutdown: Duration::from_secs(5),
-            await_started: false,
+            await_started: None,
             watchdog: None,
             run,
         }
@@ -119,14 +120,18 @@ impl<L: Lifecycle> ChildSpec<L> {
 
     /// The next child waits, after this one is spawned, until its attempt calls
     /// [`Attempt::started`] (or ends): ordered start for children that depend on the ones
-    /// before them. Without it a child counts as started once spawned. The supervisor does
-    /// nothing else while it waits (the other children's ends and the caller's requests are
-    /// handled once the attempt reports or ends): give a child that could hang before it
-    /// reports a [`watchdog`](Self::watchdog).
+    /// before them. Without it a child counts as started once spawned.
+    ///
+    /// The wait is bounded by `limit`: an attempt that has not reported by then is ended, its
+    /// row abandoned with the reason "did not report started within ..", and it is an
+    /// abnormal end, restarted (or not) under the child's policy, as an attempt that ended
+    /// before it reported is; the next child starts then. The supervisor does nothing
+    /// else while it waits (the other children's ends and the caller's requests are handled
+    /// once the attempt reports, ends or runs out of time), so keep `limit` short.
     #[must_use]
-    pub fn await_started(self) -> Self {
+    pub fn await_started(self, limit: Duration) -> Self {
         ChildSpec {
-            await_started: true,
+            await_started: Some(limit),
             ..self
         }
     }
