@@ -35,6 +35,7 @@ mod periodic;
 mod progress;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod tail;
+mod watcher;
 mod worker;
 
 // The state markers (`child_status`) stay unexported, and no state is named `Running`: a second
