@@ -35,6 +35,7 @@ mod periodic;
 mod progress;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod tail;
+#[cfg(all(feature = "process", target_os = "linux"))]
 mod watcher;
 mod worker;
 
