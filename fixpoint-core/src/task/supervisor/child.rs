@@ -3,7 +3,7 @@
 
 use core::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::task::JoinHandle;
 
@@ -24,8 +24,10 @@ pub(super) const ENDED_BY_SUPERVISOR: u8 = 2;
 pub(super) struct Child<L> {
     pub(super) id: Arc<str>,
     pub(super) slot: AtomicUsize,
-    /// The task's handle, to abort it (never joined: the task reports through its `Exit`).
-    pub(super) task: OnceLock<JoinHandle<()>>,
+    /// The task's handle, to abort it (never joined: the task reports through its `Exit`);
+    /// set once, right after the spawn. A plain lock, not a once-cell: taken once uncontended,
+    /// it costs a fraction of a once-cell's initialization.
+    task: Mutex<Option<JoinHandle<()>>>,
     /// Who ended the row: [`BY_TASK`] while the task's own writes stand.
     ended_by: AtomicU8,
     /// The state the task last recorded, for the supervisor to end the row from. Both are
@@ -42,7 +44,7 @@ impl<L: Lifecycle> Child<L> {
         Arc::new(Child {
             id,
             slot: AtomicUsize::new(usize::MAX),
-            task: OnceLock::new(),
+            task: Mutex::new(None),
             ended_by: AtomicU8::new(BY_TASK),
             state: AtomicU16::new(state_index(state)),
             writing: Mutex::new(()),
@@ -115,8 +117,14 @@ impl<L: Lifecycle> Child<L> {
         ended
     }
 
+    /// Keeps the handle of the task just spawned, to abort it.
+    pub(super) fn set_task(&self, task: JoinHandle<()>) {
+        *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
+    }
+
     fn abort_task(&self) {
-        if let Some(task) = self.task.get() {
+        // Under the lock: an abort only marks the task and schedules it, it runs nothing here.
+        if let Some(task) = &*self.task.lock().unwrap_or_else(PoisonError::into_inner) {
             task.abort();
         }
     }

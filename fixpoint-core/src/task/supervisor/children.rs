@@ -119,7 +119,7 @@ impl<L: Lifecycle> Children<L> {
             child: Arc::clone(child),
             outcome: None,
         };
-        let _ = child.task.set(tokio::spawn(Supervised { body, exit }));
+        child.set_task(tokio::spawn(Supervised { body, exit }));
     }
 
     /// Fences the live child in `slot` if it is the task of row `id` (a task that already
