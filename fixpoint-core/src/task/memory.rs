@@ -7,6 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use hashbrown::HashTable;
 use hashbrown::hash_table;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct MemoryStore<L> {
     /// and ids chosen to collide would have to guess the seed. Ids are hashed before the lock
     /// is taken: the lock is held for the lookup and the change alone.
     hasher: foldhash::fast::RandomState,
+    /// When rows finish (see [`Clock`]).
+    clock: Clock,
 }
 
 /// Rows keep interned ids and owners and the state as its id: a transition allocates nothing.
@@ -51,7 +54,7 @@ struct Entry<L> {
     owner: Arc<str>,
     state: State<L>,
     reason: Option<String>,
-    /// When the row turned terminal (see [`finished_at`]); `0` while it is not.
+    /// When the row turned terminal (see [`Clock`]); `0` while it is not.
     finished_at: i64,
 }
 
@@ -73,6 +76,7 @@ impl<L: Lifecycle> MemoryStore<L> {
                 last_owner: None,
             }),
             hasher: foldhash::fast::RandomState::default(),
+            clock: Clock::new(),
         }
     }
 
@@ -91,7 +95,7 @@ impl<L: Lifecycle> MemoryStore<L> {
             matches!(write.change(), RowChange::Transition(step) if step.to().is_terminal());
         Prepared {
             hash: self.hash(write.id()),
-            at: if finishes { finished_at() } else { 0 },
+            at: if finishes { self.clock.now_millis() } else { 0 },
         }
     }
 
@@ -363,11 +367,44 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     }
 }
 
-/// When a row turned terminal, for retention: the coarse clock (a few milliseconds behind at
-/// most) costs a transition next to nothing.
-fn finished_at() -> i64 {
-    let now = coarsetime::Clock::now_since_epoch().as_millis();
-    i64::try_from(now).unwrap_or(i64::MAX)
+/// When a row turned terminal, for retention and the restart window: the wall clock in
+/// milliseconds since the Unix epoch, within a few milliseconds, read for next to nothing. It is
+/// the coarse monotonic clock (one vDSO read, no conversion through `SystemTime`) plus the wall
+/// clock's offset from it, measured again every [`Clock::REMEASURE_MS`]: a change of the wall
+/// clock (a step, NTP's slewing) reaches the timestamps within that second.
+struct Clock {
+    /// The wall clock minus the coarse monotonic clock, in milliseconds.
+    offset: AtomicI64,
+    /// The monotonic millisecond at which the offset is measured again.
+    remeasure_at: AtomicI64,
+}
+
+impl Clock {
+    /// How often the wall clock's offset is measured again, in milliseconds.
+    const REMEASURE_MS: i64 = 1_000;
+
+    fn new() -> Self {
+        Clock {
+            offset: AtomicI64::new(0),
+            remeasure_at: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    fn now_millis(&self) -> i64 {
+        let monotonic = coarsetime::Instant::now_without_cache_update().as_u64();
+        // 32.32 fixed-point seconds to milliseconds.
+        let monotonic = i64::try_from((u128::from(monotonic) * 1000) >> 32).unwrap_or(i64::MAX);
+        if monotonic >= self.remeasure_at.load(Ordering::Relaxed) {
+            // Racing threads each store an offset they just measured: any of them will do.
+            self.offset
+                .store(now_millis().saturating_sub(monotonic), Ordering::Relaxed);
+            self.remeasure_at.store(
+                monotonic.saturating_add(Self::REMEASURE_MS),
+                Ordering::Relaxed,
+            );
+        }
+        monotonic.saturating_add(self.offset.load(Ordering::Relaxed))
+    }
 }
 
 impl<L> fmt::Debug for MemoryStore<L> {
