@@ -123,6 +123,7 @@ pub trait Lifecycle: Sized + 'static {
     /// # Errors
     ///
     /// [`IllegalTransition`] naming both states and the ones `from` may go to.
+    #[inline]
     fn check_transition(from: State<Self>, to: State<Self>) -> Result<(), IllegalTransition> {
         let abandoning = !from.is_terminal() && to == Self::abandoned();
         if from.can_transition_to(to) || abandoning {
@@ -271,6 +272,7 @@ impl<L: Lifecycle> State<L> {
         }
     }
 
+    #[inline]
     fn spec(self) -> &'static spec::StateSpec {
         &L::SPEC.states[usize::from(self.index)]
     }
@@ -300,6 +302,7 @@ impl<L: Lifecycle> State<L> {
 
     /// Whether the state is `#[terminal]`.
     #[must_use]
+    #[inline]
     pub fn is_terminal(self) -> bool {
         self.spec().terminal
     }
@@ -329,6 +332,7 @@ impl<L: Lifecycle> State<L> {
 
     /// Whether `#[to(..)]` declares `self -> to`.
     #[must_use]
+    #[inline]
     pub fn can_transition_to(self, to: State<L>) -> bool {
         self.spec().to.contains(&to.index)
     }

@@ -390,6 +390,7 @@ impl Clock {
         }
     }
 
+    #[inline]
     fn now_millis(&self) -> i64 {
         let monotonic = coarsetime::Instant::now_without_cache_update().as_u64();
         // 32.32 fixed-point seconds to milliseconds.

@@ -40,6 +40,7 @@ impl<L: Lifecycle> Transition<L> {
     /// # Errors
     ///
     /// [`IllegalTransition`], naming the edges `from` may take.
+    #[inline]
     pub fn new(from: State<L>, to: State<L>) -> Result<Self, IllegalTransition> {
         L::check_transition(from, to)?;
         Ok(Transition { from, to })
@@ -114,6 +115,7 @@ pub enum RowChange<L> {
 
 impl<L> RowWrite<L> {
     /// A transition of row `id`.
+    #[inline]
     pub fn transition(id: impl Into<Arc<str>>, transition: Transition<L>) -> Self {
         RowWrite {
             id: id.into(),

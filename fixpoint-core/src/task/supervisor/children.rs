@@ -82,6 +82,7 @@ impl<L: Lifecycle> Children<L> {
 
     /// Writes `write` (see [`Sender::write`]) for the child in `slot`, then acts on what the
     /// store refused or failed of it.
+    #[inline]
     pub(super) fn write(&self, write: RowWrite<L>, slot: usize) {
         match self.writes.write(write, slot) {
             Written::Done => {}

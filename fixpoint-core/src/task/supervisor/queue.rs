@@ -115,6 +115,7 @@ impl<L> Sender<L> {
     /// Applies `write` at once if the store takes writes at once, or queues it for the
     /// writer. The writes of one row are made one at a time (each task writes its own row,
     /// under its own lock), so they reach the store in the order they are made.
+    #[inline]
     pub(crate) fn write(&self, write: RowWrite<L>, slot: usize) -> Written<L> {
         let mut written = Written::Done;
         if let Some(apply_now) = &self.shared.apply_now

@@ -232,6 +232,7 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
 }
 
 #[cfg(feature = "tracing")]
+#[inline]
 pub(super) fn trace<L: Lifecycle>(id: &str, event: Event<L>) {
     use crate::lifecycle::EventKind;
     match event.kind {
