@@ -90,6 +90,7 @@ impl<L: Lifecycle> MemoryStore<L> {
 
     /// What a write needs that can be had before the lock: its id's hash, and the time if it
     /// finishes a row.
+    #[inline]
     fn prepare(&self, write: &RowWrite<L>) -> Prepared {
         let finishes =
             matches!(write.change(), RowChange::Transition(step) if step.to().is_terminal());
@@ -99,16 +100,22 @@ impl<L: Lifecycle> MemoryStore<L> {
         }
     }
 
-    /// Applies `writes` a few per lock: a long batch must not keep the spawns' inserts waiting.
+    /// Applies `writes`: one at once (a supervisor's writes, one by one as its tasks make
+    /// them), more a few per lock.
+    #[inline]
     fn apply_locked(&self, owner: &str, writes: &[RowWrite<L>]) -> Refused {
         if let [write] = writes {
-            // A supervisor's writes, one by one as its tasks make them.
             let prepared = self.prepare(write);
             return match self.lock().apply_one(owner, write, prepared) {
                 Ok(()) => Vec::new(),
                 Err(error) => vec![(0, error)],
             };
         }
+        self.apply_batch(owner, writes)
+    }
+
+    /// Applies `writes` a few per lock: a long batch must not keep the spawns' inserts waiting.
+    fn apply_batch(&self, owner: &str, writes: &[RowWrite<L>]) -> Refused {
         let mut refused = Vec::new();
         let mut prepared = [Prepared { hash: 0, at: 0 }; WRITES_PER_LOCK];
         for (chunk, writes) in writes.chunks(WRITES_PER_LOCK).enumerate() {
@@ -173,11 +180,17 @@ impl<L: Lifecycle> Inner<L> {
         write: &RowWrite<L>,
         prepared: Prepared,
     ) -> Result<(), StoreError> {
-        let entry =
-            self.find_mut(write.id(), prepared.hash)
-                .ok_or_else(|| StoreError::NotFound {
-                    id: write.id().to_owned(),
-                })?;
+        // The supervisor's writes share their row's id (`insert_shared`): the same `Arc` is the
+        // same id, without comparing the text.
+        let id = write.shared_id();
+        let entry = self
+            .rows
+            .find_mut(prepared.hash, |row| {
+                Arc::ptr_eq(&row.id, id) || *row.id == **id
+            })
+            .ok_or_else(|| StoreError::NotFound {
+                id: write.id().to_owned(),
+            })?;
         if &*entry.owner != owner {
             return Err(StoreError::Fenced {
                 id: write.id().to_owned(),
@@ -276,6 +289,7 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     }
 
     /// Always: a memory store's writes wait on nothing but its lock.
+    #[inline]
     fn apply_now(
         &self,
         owner: &str,

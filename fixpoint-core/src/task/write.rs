@@ -137,6 +137,11 @@ impl<L> RowWrite<L> {
         &self.id
     }
 
+    /// The row's id, as the write shares it.
+    pub(crate) fn shared_id(&self) -> &Arc<str> {
+        &self.id
+    }
+
     /// What the write changes.
     #[must_use]
     pub fn change(&self) -> &RowChange<L> {

@@ -151,7 +151,7 @@ where
         let counters = Arc::new(Counters::default());
         let apply_now = store.apply_now(&owner, &[]).is_some().then(|| {
             let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
-            Box::new(move |writes: &[RowWrite<L>]| store.apply_now(&owner, writes))
+            Box::new(move |write: &RowWrite<L>| apply_one_now(&*store, &owner, write))
                 as queue::ApplyNow<L>
         });
         let (writes, queue) = queue::channel(apply_now);
@@ -508,6 +508,27 @@ where
             }
         }
         Ok(())
+    }
+}
+
+/// Applies `write` at once through [`StatusStore::apply_now`], for a store that does.
+#[inline]
+fn apply_one_now<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    write: &RowWrite<L>,
+) -> queue::AppliedNow {
+    match store.apply_now(owner, core::slice::from_ref(write)) {
+        Some(Ok(refused)) => match refused.into_iter().next() {
+            None => Ok(()),
+            Some((_, error)) => Err(Box::new(queue::NotApplied::Refused(error))),
+        },
+        Some(Err(error)) => Err(Box::new(queue::NotApplied::Failed(error))),
+        None => Err(Box::new(queue::NotApplied::Failed(StoreError::Backend(
+            "the store stopped applying writes at once (`apply_now` answered `None` after \
+             `Some`): its writes go to the writer from now on"
+                .to_owned(),
+        )))),
     }
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::task::store::{Refused, RowWrite, StoreError};
+use crate::task::store::{RowWrite, StoreError};
 
 /// What the writer applies, in the order the tasks produced it.
 pub(crate) enum Queued<L> {
@@ -32,9 +32,20 @@ pub(crate) enum Queued<L> {
 /// Queued items past which the writer stops lingering.
 const URGENT_AT: usize = 512;
 
-/// Applies writes on the writing thread, for a store that can: see the module's docs.
-pub(crate) type ApplyNow<L> =
-    Box<dyn Fn(&[RowWrite<L>]) -> Option<Result<Refused, StoreError>> + Send + Sync>;
+/// Applies one write on the writing thread, for a store that can: see the module's docs.
+pub(crate) type ApplyNow<L> = Box<dyn Fn(&RowWrite<L>) -> AppliedNow + Send + Sync>;
+
+/// What a write applied at once came to: applied, or what the store said instead (boxed: it is
+/// rare, and it keeps the common answer a register wide).
+pub(crate) type AppliedNow = Result<(), Box<NotApplied>>;
+
+/// Why a write applied at once was not applied.
+pub(crate) enum NotApplied {
+    /// The store refused it (see [`StatusStore::apply`](crate::task::StatusStore::apply)).
+    Refused(StoreError),
+    /// The store failed, or stopped applying writes at once.
+    Failed(StoreError),
+}
 
 /// What a write applied at once leaves its writer to act on.
 #[must_use]
@@ -117,28 +128,23 @@ impl<L> Sender<L> {
     /// under its own lock), so they reach the store in the order they are made.
     #[inline]
     pub(crate) fn write(&self, write: RowWrite<L>, slot: usize) -> Written<L> {
-        let mut written = Written::Done;
         if let Some(apply_now) = &self.shared.apply_now
             && self.shared.inline.load(Ordering::Acquire)
         {
-            written = match apply_now(core::slice::from_ref(&write)) {
-                Some(Ok(refused)) => {
-                    return match refused.into_iter().next() {
-                        Some((_, error)) => Written::Refused(write, error),
-                        None => Written::Done,
-                    };
-                }
-                Some(Err(error)) => Written::Failed(error),
-                None => Written::Failed(StoreError::Backend(
-                    "the store stopped applying writes at once (`apply_now` answered `None` \
-                     after `Some`): its writes go to the writer from now on"
-                        .to_owned(),
-                )),
+            let Err(not_applied) = apply_now(&write) else {
+                return Written::Done;
             };
-            self.shared.inline.store(false, Ordering::Release);
+            match *not_applied {
+                NotApplied::Refused(error) => return Written::Refused(write, error),
+                NotApplied::Failed(error) => {
+                    self.shared.inline.store(false, Ordering::Release);
+                    self.send(Queued::Write(write, slot));
+                    return Written::Failed(error);
+                }
+            }
         }
         self.send(Queued::Write(write, slot));
-        written
+        Written::Done
     }
 
     /// Queues `item` for the writer. Wakes the writer if it sleeps and now has work, and cuts
