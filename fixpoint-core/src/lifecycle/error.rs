@@ -42,6 +42,9 @@ pub struct IllegalTransition {
 }
 
 impl IllegalTransition {
+    // Out of the checks' way: a check that passes costs a compare or two.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn new<L: Lifecycle>(from: State<L>, to: State<L>) -> Self {
         IllegalTransition {
             lifecycle: L::name(),
