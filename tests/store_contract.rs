@@ -101,14 +101,14 @@ pub async fn reused_ids_are_refused<S: StatusStore<Job>>(store: S) {
         })
     );
     assert_eq!(
-        store.insert_shared(&"t".into(), "other").await,
+        store.insert_shared(&"t".into(), &"other".into()).await,
         Err(StoreError::IdTaken {
             id: "t".into(),
             status: "Queued".into()
         }),
         "the shared form refuses alike"
     );
-    store.insert_shared(&"u".into(), "me").await.unwrap();
+    store.insert_shared(&"u".into(), &"me".into()).await.unwrap();
     store
         .transition("t", "me", state("Queued"), state("Failed"))
         .await

@@ -133,6 +133,13 @@ impl<L: Lifecycle> MemoryStore<L> {
     }
 }
 
+/// Whether a row's owner is `owner`: the same copy (see [`Inner::owner_shared`]) without
+/// comparing the text.
+#[inline]
+fn same_owner(row: &str, owner: &str) -> bool {
+    core::ptr::eq(row, owner) || row == owner
+}
+
 /// See [`MemoryStore::prepare`].
 #[derive(Clone, Copy)]
 struct Prepared {
@@ -157,6 +164,26 @@ impl<L: Lifecycle> Inner<L> {
         };
         self.last_owner = Some(Arc::clone(&owner));
         owner
+    }
+
+    /// The shared copy of an owner id the caller shares: the caller's own, so that its writes
+    /// find their rows' owner by pointer (see [`same_owner`]). Rows inserted before under
+    /// another copy keep theirs, compared by text.
+    fn owner_shared(&mut self, owner: &Arc<str>) -> Arc<str> {
+        if let Some(last) = &self.last_owner
+            && Arc::ptr_eq(last, owner)
+        {
+            return Arc::clone(owner);
+        }
+        match self.owners.get_key_value(&**owner) {
+            Some((known, _)) if Arc::ptr_eq(known, owner) => {}
+            _ => {
+                let lease = self.owners.remove(&**owner).flatten();
+                self.owners.insert(Arc::clone(owner), lease);
+            }
+        }
+        self.last_owner = Some(Arc::clone(owner));
+        Arc::clone(owner)
     }
 
     /// Forgets the owners that hold no lease and name no row.
@@ -191,7 +218,7 @@ impl<L: Lifecycle> Inner<L> {
             .ok_or_else(|| StoreError::NotFound {
                 id: write.id().to_owned(),
             })?;
-        if &*entry.owner != owner {
+        if !same_owner(&entry.owner, owner) {
             return Err(StoreError::Fenced {
                 id: write.id().to_owned(),
                 owner: entry.owner.to_string(),
@@ -218,8 +245,7 @@ impl<L: Lifecycle> Inner<L> {
         Ok(())
     }
 
-    fn insert(&mut self, id: Arc<str>, hash: u64, owner: &str) -> Result<(), StoreError> {
-        let owner = self.owner(owner);
+    fn insert(&mut self, id: Arc<str>, hash: u64, owner: Arc<str>) -> Result<(), StoreError> {
         match self.rows.entry(hash, |row| row.id == id, |row| row.hash) {
             hash_table::Entry::Occupied(taken) => Err(StoreError::IdTaken {
                 id: id.to_string(),
@@ -276,12 +302,16 @@ impl<L: Lifecycle> Inner<L> {
 impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
     async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         let hash = self.hash(id);
-        self.lock().insert(id.into(), hash, owner)
+        let mut inner = self.lock();
+        let owner = inner.owner(owner);
+        inner.insert(id.into(), hash, owner)
     }
 
-    async fn insert_shared(&self, id: &Arc<str>, owner: &str) -> Result<(), StoreError> {
+    async fn insert_shared(&self, id: &Arc<str>, owner: &Arc<str>) -> Result<(), StoreError> {
         let hash = self.hash(id);
-        self.lock().insert(Arc::clone(id), hash, owner)
+        let mut inner = self.lock();
+        let owner = inner.owner_shared(owner);
+        inner.insert(Arc::clone(id), hash, owner)
     }
 
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {

@@ -62,8 +62,9 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// overwritten.
     fn insert(&self, id: &str, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Like [`insert`](Self::insert), for an id the caller already shares: a store that keeps
-    /// ids in memory may keep this one rather than a copy. The supervisor inserts through it.
+    /// Like [`insert`](Self::insert), for an id and an owner the caller already shares: a
+    /// store that keeps them in memory may keep these rather than copies (and then know the
+    /// caller's later writes by pointer). The supervisor inserts through it.
     ///
     /// # Errors
     ///
@@ -71,7 +72,7 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     fn insert_shared(
         &self,
         id: &Arc<str>,
-        owner: &str,
+        owner: &Arc<str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.insert(id, owner)
     }
@@ -274,7 +275,7 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Arc<S> {
     fn insert_shared(
         &self,
         id: &Arc<str>,
-        owner: &str,
+        owner: &Arc<str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).insert_shared(id, owner)
     }
