@@ -334,7 +334,8 @@ impl<L: Lifecycle> State<L> {
     #[must_use]
     #[inline]
     pub fn can_transition_to(self, to: State<L>) -> bool {
-        self.spec().to.contains(&to.index)
+        // A plain scan: the lists are a few entries long, too short for `contains`'s SIMD.
+        self.spec().to.iter().any(|&index| index == to.index)
     }
 }
 

@@ -201,6 +201,7 @@ impl<L: Lifecycle> Inner<L> {
             .is_some_and(|expires| expires > now)
     }
 
+    #[inline]
     fn apply_one(
         &mut self,
         owner: &str,

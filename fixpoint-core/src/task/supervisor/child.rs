@@ -61,6 +61,7 @@ impl<L: Lifecycle> Child<L> {
     /// supervisor): the check and the write are one step against [`end`](Self::end). A closed
     /// queue means the supervisor and its writer are gone with the runtime; the row is then
     /// an orphan for the next start's `reconcile`.
+    #[inline]
     pub(super) fn write(&self, write: RowWrite<L>) {
         let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         if self.ended_by.load(Ordering::Acquire) != BY_TASK {

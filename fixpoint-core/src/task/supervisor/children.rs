@@ -86,6 +86,15 @@ impl<L: Lifecycle> Children<L> {
     pub(super) fn write(&self, write: RowWrite<L>, slot: usize) {
         match self.writes.write(write, slot) {
             Written::Done => {}
+            not_done => self.not_written(not_done, slot),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_written(&self, written: Written<L>, slot: usize) {
+        match written {
+            Written::Done => {}
             Written::Refused(write, error) => writer::refused_write(self, slot, &write, error),
             Written::Failed(error) => writer::failed(&error, &self.counters),
         }

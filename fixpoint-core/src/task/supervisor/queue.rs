@@ -131,20 +131,28 @@ impl<L> Sender<L> {
         if let Some(apply_now) = &self.shared.apply_now
             && self.shared.inline.load(Ordering::Acquire)
         {
-            let Err(not_applied) = apply_now(&write) else {
-                return Written::Done;
+            return match apply_now(&write) {
+                Ok(()) => Written::Done,
+                Err(not_applied) => self.not_applied(write, slot, *not_applied),
             };
-            match *not_applied {
-                NotApplied::Refused(error) => return Written::Refused(write, error),
-                NotApplied::Failed(error) => {
-                    self.shared.inline.store(false, Ordering::Release);
-                    self.send(Queued::Write(write, slot));
-                    return Written::Failed(error);
-                }
-            }
         }
         self.send(Queued::Write(write, slot));
         Written::Done
+    }
+
+    /// What a write the store did not apply at once leaves to do: a refusal goes back to the
+    /// task's side; on a failure, this write and every later one go to the writer.
+    #[cold]
+    #[inline(never)]
+    fn not_applied(&self, write: RowWrite<L>, slot: usize, not_applied: NotApplied) -> Written<L> {
+        match not_applied {
+            NotApplied::Refused(error) => Written::Refused(write, error),
+            NotApplied::Failed(error) => {
+                self.shared.inline.store(false, Ordering::Release);
+                self.send(Queued::Write(write, slot));
+                Written::Failed(error)
+            }
+        }
     }
 
     /// Queues `item` for the writer. Wakes the writer if it sleeps and now has work, and cuts
