@@ -519,7 +519,8 @@ fn apply_one_now<L: Lifecycle, S: StatusStore<L>>(
     write: &RowWrite<L>,
 ) -> queue::AppliedNow {
     match store.apply_now(owner, core::slice::from_ref(write)) {
-        Some(Ok(refused)) => match refused.into_iter().next() {
+        // One write: refused at most once.
+        Some(Ok(mut refused)) => match refused.pop() {
             None => Ok(()),
             Some((_, error)) => Err(Box::new(queue::NotApplied::Refused(error))),
         },

@@ -126,7 +126,7 @@ impl<L> Sender<L> {
     /// Applies `write` at once if the store takes writes at once, or queues it for the
     /// writer. The writes of one row are made one at a time (each task writes its own row,
     /// under its own lock), so they reach the store in the order they are made.
-    #[inline]
+    #[inline(always)] // one branch and a call on the way of every write
     pub(crate) fn write(&self, write: RowWrite<L>, slot: usize) -> Written<L> {
         if let Some(apply_now) = &self.shared.apply_now
             && self.shared.inline.load(Ordering::Acquire)
