@@ -333,6 +333,11 @@ where
     /// The store's error while it cannot apply them: the writes stay queued, in order, and
     /// are retried; none is lost or half-written.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        // Nothing queued and nothing in the writer's hands (a store that applies writes at
+        // once had them applied as they were made): no need to wake the writer and wait.
+        if self.children.writes.settled() {
+            return Ok(());
+        }
         let (done, flushed) = oneshot::channel();
         self.children.writes.send(Queued::Flush(done));
         // A dropped answer means the writer is gone with the runtime: nothing left to wait for.

@@ -73,6 +73,8 @@ struct State<L> {
     urgent: bool,
     /// The [`Sender`] is gone: the writer stops once the queue is empty.
     closed: bool,
+    /// The writer holds items it took and has not applied yet (or failed to apply).
+    in_hand: bool,
     /// What the writer sleeps until.
     writer: Sleep,
 }
@@ -104,6 +106,7 @@ pub(crate) fn channel<L>(apply_now: Option<ApplyNow<L>>) -> (Sender<L>, Receiver
             items: Vec::new(),
             urgent: false,
             closed: false,
+            in_hand: false,
             writer: Sleep::Awake,
         }),
         writer: Condvar::new(),
@@ -153,6 +156,13 @@ impl<L> Sender<L> {
                 Written::Failed(error)
             }
         }
+    }
+
+    /// Whether every write queued so far is applied: nothing is queued, and the writer holds
+    /// nothing it has not applied. (Writes applied at once never wait in the queue.)
+    pub(crate) fn settled(&self) -> bool {
+        let state = self.shared.lock();
+        state.items.is_empty() && !state.in_hand
     }
 
     /// Queues `item` for the writer. Wakes the writer if it sleeps and now has work, and cuts
@@ -233,6 +243,11 @@ impl<L> Receiver<L> {
         state.urgent = false;
     }
 
+    /// Everything taken so far is applied (see [`Sender::settled`]).
+    pub(crate) fn applied(&mut self) {
+        self.shared.lock().in_hand = false;
+    }
+
     /// Moves what is queued into `into` without waiting.
     pub(crate) fn try_recv_all(&mut self, into: &mut Vec<Queued<L>>) {
         take(&mut self.shared.lock(), into);
@@ -240,6 +255,7 @@ impl<L> Receiver<L> {
 }
 
 fn take<L>(state: &mut State<L>, into: &mut Vec<Queued<L>>) {
+    state.in_hand |= !state.items.is_empty();
     if into.is_empty() {
         // Swap buffers: the tasks push into the writer's emptied one.
         std::mem::swap(into, &mut state.items);

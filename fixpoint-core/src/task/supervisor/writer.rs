@@ -50,7 +50,10 @@ pub(super) fn write_loop<L: Lifecycle, S: StatusStore<L>>(
         // The store's futures may need the runtime (its I/O, its timers): drive them with it.
         let drained = runtime.block_on(drain(store, owner, &mut pending, &mut batch, context));
         backoff = match drained {
-            Ok(()) => Duration::ZERO,
+            Ok(()) => {
+                queue.applied();
+                Duration::ZERO
+            }
             Err(()) => next_backoff(backoff),
         };
     }
