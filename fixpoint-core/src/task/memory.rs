@@ -102,7 +102,7 @@ impl<L: Lifecycle> MemoryStore<L> {
 
     /// Applies `writes`: one at once (a supervisor's writes, one by one as its tasks make
     /// them), more a few per lock.
-    #[inline]
+    #[inline(always)] // into `apply_now`, and through it into the supervisor's every write
     fn apply_locked(&self, owner: &str, writes: &[RowWrite<L>]) -> Refused {
         if let [write] = writes {
             let prepared = self.prepare(write);

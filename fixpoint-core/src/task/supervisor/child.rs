@@ -119,6 +119,7 @@ impl<L: Lifecycle> Child<L> {
     }
 
     /// Keeps the handle of the task just spawned, to abort it.
+    #[inline]
     pub(super) fn set_task(&self, task: JoinHandle<()>) {
         *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
     }
@@ -164,11 +165,16 @@ impl<L> fmt::Debug for TaskRecorder<L> {
 
 /// What a [`TaskHandle`] can do to its task, whatever its lifecycle.
 trait EndTask: Send + Sync {
+    fn id(&self) -> &str;
     fn end(&self, reason: &str);
     fn note(&self, reason: &str);
 }
 
 impl<L: Lifecycle> EndTask for Child<L> {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
     fn end(&self, reason: &str) {
         Child::end(self, reason);
     }
@@ -188,14 +194,13 @@ impl<L: Lifecycle> EndTask for Child<L> {
 /// A running task: its id, and the means to abort it.
 #[derive(Clone)]
 pub struct TaskHandle {
-    pub(super) id: Arc<str>,
+    /// The task, whatever its lifecycle (its id included: one `Arc` to clone, not two).
     child: Arc<dyn EndTask>,
 }
 
 impl TaskHandle {
     pub(super) fn new<L: Lifecycle>(child: &Arc<Child<L>>) -> Self {
         TaskHandle {
-            id: Arc::clone(&child.id),
             child: Arc::clone(child) as Arc<dyn EndTask>,
         }
     }
@@ -203,7 +208,7 @@ impl TaskHandle {
     /// The task's id.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.id
+        self.child.id()
     }
 
     /// Aborts the task. Its row is ended at once, in the `#[abandoned]` state with reason
@@ -228,6 +233,6 @@ impl TaskHandle {
 
 impl fmt::Debug for TaskHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskHandle").field("id", &self.id).finish()
+        f.debug_struct("TaskHandle").field("id", &self.id()).finish()
     }
 }
