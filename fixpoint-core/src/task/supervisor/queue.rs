@@ -263,3 +263,27 @@ fn take<L>(state: &mut State<L>, into: &mut Vec<Queued<L>>) {
         into.append(&mut state.items);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flush may skip the writer only while nothing is queued and the writer holds nothing
+    /// it has not applied: what it took counts until it says it applied it.
+    #[test]
+    fn settled_only_once_what_the_writer_took_is_applied() {
+        let (sender, mut receiver) = channel::<()>(None);
+        assert!(sender.settled(), "nothing queued, nothing taken");
+        let (done, _answer) = oneshot::channel();
+        sender.send(Queued::Flush(done));
+        assert!(!sender.settled(), "queued");
+        let mut taken = Vec::new();
+        receiver.try_recv_all(&mut taken);
+        assert_eq!(taken.len(), 1);
+        assert!(!sender.settled(), "taken, not applied yet");
+        receiver.try_recv_all(&mut taken);
+        assert!(!sender.settled(), "nothing new taken: the first is still in hand");
+        receiver.applied();
+        assert!(sender.settled(), "applied");
+    }
+}
