@@ -112,7 +112,6 @@ pub struct Supervisor<L: Lifecycle, S: StatusStore<L>> {
     store: Arc<S>,
     owner: Arc<str>,
     config: Config,
-    writer: Option<std::thread::JoinHandle<()>>,
     maintenance: AbortHandle,
     children: Arc<Children<L>>,
 }
@@ -154,6 +153,7 @@ where
             Box::new(move |write: &RowWrite<L>| apply_one_now(&*store, &owner, write))
                 as queue::ApplyNow<L>
         });
+        let inline = apply_now.is_some();
         let (writes, queue) = queue::channel(apply_now);
         let children = Arc::new(Children::new(
             config.unread_outcomes,
@@ -163,21 +163,33 @@ where
         // The writer runs on a thread of its own, driving its loop with the runtime's handle:
         // a task that blocks a worker thread (a synchronous call in an async body) must not
         // hold the writer behind it, or neither its row nor anyone's could be written.
-        let runtime = tokio::runtime::Handle::current();
-        let writer = {
+        let start_writer = {
+            let runtime = tokio::runtime::Handle::current();
             let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
             let (children, counters) = (Arc::downgrade(&children), Arc::clone(&counters));
-            std::thread::Builder::new()
-                .name("fixpoint-writer".to_owned())
-                .spawn(move || {
-                    writer::write_loop(&runtime, &*store, &owner, queue, &children, &counters);
-                })
-                .map_err(|error| {
-                    StoreError::Backend(format!(
-                        "cannot start the supervisor's writer thread: {error}"
-                    ))
-                })?
+            move |queue: queue::Receiver<L>| {
+                let (runtime, store, owner) = (runtime.clone(), Arc::clone(&store), Arc::clone(&owner));
+                let (children, counters) = (children.clone(), Arc::clone(&counters));
+                std::thread::Builder::new()
+                    .name("fixpoint-writer".to_owned())
+                    .spawn(move || {
+                        writer::write_loop(&runtime, &*store, &owner, queue, &children, &counters);
+                    })
+                    .map(drop) // detached: it stops once the queue is closed and applied
+            }
         };
+        if inline {
+            // Its writes never wait in the queue unless the store fails one: the writer's
+            // thread starts then, if ever.
+            children.writes.defer_writer(Box::new(start_writer));
+            drop(queue);
+        } else {
+            start_writer(queue).map_err(|error| {
+                StoreError::Backend(format!(
+                    "cannot start the supervisor's writer thread: {error}"
+                ))
+            })?;
+        }
         let maintenance = tokio::spawn(writer::maintain(
             Arc::clone(&store),
             Arc::clone(&owner),
@@ -189,7 +201,6 @@ where
             store,
             owner,
             config,
-            writer: Some(writer),
             maintenance,
             children,
         })
@@ -544,7 +555,6 @@ impl<L: Lifecycle, S: StatusStore<L>> Drop for Supervisor<L, S> {
         // writer applies the queue before it stops (it stops when the last child goes).
         self.maintenance.abort();
         self.children.close();
-        drop(self.writer.take());
     }
 }
 

@@ -9,6 +9,9 @@
 //! by the thread that makes the write: nothing to batch, no thread to wake. Should it fail, the write goes to the writer, which retries it, and so does every
 //! later one: the writes of a row never overtake each other.
 //!
+//! Such a store may never need the writer: its thread is started by the first item queued
+//! (see [`Sender::defer_writer`]), not with the supervisor.
+//!
 //! [`StatusStore::apply_now`]: crate::task::StatusStore::apply_now
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +50,9 @@ pub(crate) enum NotApplied {
     Failed(StoreError),
 }
 
+/// Starts the writer's thread over the queue it is given.
+pub(crate) type StartWriter<L> = Box<dyn Fn(Receiver<L>) -> std::io::Result<()> + Send + Sync>;
+
 /// What a write applied at once leaves its writer to act on.
 #[must_use]
 pub(crate) enum Written<L> {
@@ -75,6 +81,8 @@ struct State<L> {
     closed: bool,
     /// The writer holds items it took and has not applied yet (or failed to apply).
     in_hand: bool,
+    /// The writer's thread is not started yet: the first item queued starts it.
+    start: Option<StartWriter<L>>,
     /// What the writer sleeps until.
     writer: Sleep,
 }
@@ -107,6 +115,7 @@ pub(crate) fn channel<L>(apply_now: Option<ApplyNow<L>>) -> (Sender<L>, Receiver
             urgent: false,
             closed: false,
             in_hand: false,
+            start: None,
             writer: Sleep::Awake,
         }),
         writer: Condvar::new(),
@@ -165,10 +174,46 @@ impl<L> Sender<L> {
         state.items.is_empty() && !state.in_hand
     }
 
+    /// Leaves the writer's thread unstarted until an item is queued: `start` starts it then
+    /// (and again on the next item, should it fail).
+    pub(crate) fn defer_writer(&self, start: StartWriter<L>) {
+        self.shared.lock().start = Some(start);
+    }
+
+    /// Starts the deferred writer's thread, if it is not started and anything is queued. Should
+    /// its thread not start, the flushes queued learn why now (rather than wait for a writer
+    /// that is not there); the writes stay queued, and the next item tries again.
+    fn start_writer(&self) {
+        // Under the lock: two senders never start two writers.
+        let mut state = self.shared.lock();
+        if state.items.is_empty() {
+            return;
+        }
+        let Some(start) = state.start.take() else {
+            return;
+        };
+        let receiver = Receiver {
+            shared: Arc::clone(&self.shared),
+        };
+        // The writer's first step waits for this lock: it starts once the lock is let go.
+        if let Err(error) = start(receiver) {
+            state.start = Some(start);
+            let error = StoreError::Backend(format!(
+                "cannot start the supervisor's writer thread: {error}"
+            ));
+            for item in &mut state.items {
+                if let Queued::Flush(done) = item {
+                    let (answered, _) = oneshot::channel();
+                    let _ = std::mem::replace(done, answered).send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
     /// Queues `item` for the writer. Wakes the writer if it sleeps and now has work, and cuts
     /// its lingering short for a flush or a full batch.
     pub(crate) fn send(&self, item: Queued<L>) {
-        let wake = {
+        let (wake, start) = {
             let mut state = self.shared.lock();
             if state.items.len() + 1 >= URGENT_AT || matches!(item, Queued::Flush(_)) {
                 state.urgent = true;
@@ -182,9 +227,11 @@ impl<L> Sender<L> {
             if wake {
                 state.writer = Sleep::Awake;
             }
-            wake
+            (wake, state.start.is_some())
         };
-        if wake {
+        if start {
+            self.start_writer();
+        } else if wake {
             self.shared.writer.notify_one();
         }
     }
@@ -192,6 +239,8 @@ impl<L> Sender<L> {
 
 impl<L> Drop for Sender<L> {
     fn drop(&mut self) {
+        // What is queued is applied before the writer stops, started or not yet.
+        self.start_writer();
         let wake = {
             let mut state = self.shared.lock();
             state.closed = true;
