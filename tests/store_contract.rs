@@ -108,7 +108,10 @@ pub async fn reused_ids_are_refused<S: StatusStore<Job>>(store: S) {
         }),
         "the shared form refuses alike"
     );
-    store.insert_shared(&"u".into(), &"me".into()).await.unwrap();
+    store
+        .insert_shared(&"u".into(), &"me".into())
+        .await
+        .unwrap();
     store
         .transition("t", "me", state("Queued"), state("Failed"))
         .await

@@ -233,6 +233,8 @@ impl TaskHandle {
 
 impl fmt::Debug for TaskHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskHandle").field("id", &self.id()).finish()
+        f.debug_struct("TaskHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }

@@ -168,7 +168,8 @@ where
             let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
             let (children, counters) = (Arc::downgrade(&children), Arc::clone(&counters));
             move |queue: queue::Receiver<L>| {
-                let (runtime, store, owner) = (runtime.clone(), Arc::clone(&store), Arc::clone(&owner));
+                let (runtime, store, owner) =
+                    (runtime.clone(), Arc::clone(&store), Arc::clone(&owner));
                 let (children, counters) = (children.clone(), Arc::clone(&counters));
                 std::thread::Builder::new()
                     .name("fixpoint-writer".to_owned())

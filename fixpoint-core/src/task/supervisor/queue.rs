@@ -331,7 +331,10 @@ mod tests {
         assert_eq!(taken.len(), 1);
         assert!(!sender.settled(), "taken, not applied yet");
         receiver.try_recv_all(&mut taken);
-        assert!(!sender.settled(), "nothing new taken: the first is still in hand");
+        assert!(
+            !sender.settled(),
+            "nothing new taken: the first is still in hand"
+        );
         receiver.applied();
         assert!(sender.settled(), "applied");
     }
