@@ -21,7 +21,7 @@ pub struct Row {
     /// panic message, "aborted", or a reconciliation's reason.
     pub reason: Option<String>,
     /// When the row turned terminal, in milliseconds since the Unix epoch (a store may read
-    /// a coarse clock, a few milliseconds behind); `None` while it is not terminal. A restart
+    /// a coarse clock, a few milliseconds off); `None` while it is not terminal. A restart
     /// supervisor resumes its restart window from these after a crash
     /// ([`RestartSupervisor`](crate::RestartSupervisor)).
     pub finished_at: Option<i64>,

@@ -85,7 +85,8 @@ impl Default for Config {
 /// that blocks its worker thread cannot hold anyone's row back, and
 /// [`shutdown`](Supervisor::shutdown) keeps its deadline whatever the tasks do. A store that
 /// applies writes at once ([`StatusStore::apply_now`], as [`MemoryStore`](crate::MemoryStore)
-/// does) is written by each task as it moves instead, with nothing to wait for.
+/// does) is written by each task as it moves instead, with nothing to wait for; its writer
+/// thread is started only if the store ever fails such a write.
 ///
 /// ```
 /// use fixpoint::{terminal_state, MemoryStore, Supervisor, Terminal, Tracked};
