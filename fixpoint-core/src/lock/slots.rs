@@ -51,18 +51,24 @@ thread_local! {
     static LAST_SITE: Cell<usize> = const { Cell::new(0) };
 }
 
+#[inline]
 fn site_key(location: &'static Location<'static>) -> usize {
     let key = core::ptr::from_ref(location).addr();
-    LAST_SITE.with(|last| {
-        if last.get() != key {
-            SITES
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key, location);
-            last.set(key);
-        }
-    });
+    if LAST_SITE.get() != key {
+        register_site(key, location);
+    }
     key
+}
+
+/// The registry half of [`site_key`], out of line: once per site change on a thread.
+#[cold]
+#[inline(never)]
+fn register_site(key: usize, location: &'static Location<'static>) {
+    SITES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, location);
+    LAST_SITE.set(key);
 }
 
 fn site(key: usize) -> &'static Location<'static> {
@@ -72,6 +78,7 @@ fn site(key: usize) -> &'static Location<'static> {
 
 /// A coarse monotonic clock (a few nanoseconds to read, millisecond resolution): hold times
 /// are diagnoses, not measurements.
+#[inline]
 fn ticks() -> u64 {
     coarsetime::Instant::now_without_cache_update().as_ticks()
 }
@@ -110,6 +117,7 @@ impl Slots {
 
     /// Claims a free slot and records its holder. The caller holds the lock already, and slots
     /// are freed before the lock is given back, so there is always one.
+    #[inline]
     pub(crate) fn claim(&self, location: &'static Location<'static>) -> usize {
         let site = site_key(location);
         if let [slot] = &*self.slots {
@@ -140,12 +148,12 @@ impl Slots {
     }
 
     /// Frees slot `index`; the caller gives the lock back afterwards.
+    #[inline]
     pub(crate) fn release(&self, index: usize) {
         let slot = &self.slots[index];
         // Only the holder labels its slot, so a plain load suffices before the rare clear.
         if slot.labeled.load(Ordering::Relaxed) {
-            slot.labeled.store(false, Ordering::Relaxed);
-            *slot.label.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            slot.clear_label();
         }
         slot.state.store(FREE, Ordering::Release);
     }
@@ -164,6 +172,7 @@ impl Slots {
         (count, oldest.map(since))
     }
 
+    #[inline]
     pub(crate) fn waiters(&self) -> usize {
         self.waiters.0.load(Ordering::Relaxed)
     }
@@ -199,6 +208,7 @@ impl Slots {
     }
 
     /// Counts the caller as a waiter until the returned guard drops.
+    #[inline]
     pub(crate) fn waiting(&self) -> Waiting<'_> {
         self.waiters.0.fetch_add(1, Ordering::Relaxed);
         Waiting(&self.waiters.0)
@@ -206,6 +216,14 @@ impl Slots {
 }
 
 impl Slot {
+    /// The release of a labeled slot, out of line: most holders have no label.
+    #[cold]
+    #[inline(never)]
+    fn clear_label(&self) {
+        self.labeled.store(false, Ordering::Relaxed);
+        *self.label.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
     fn holder(&self) -> Holder {
         let label = if self.labeled.load(Ordering::Relaxed) {
             let label = self.label.lock().unwrap_or_else(PoisonError::into_inner);
@@ -225,6 +243,7 @@ impl Slot {
 pub(crate) struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
