@@ -260,8 +260,7 @@ impl Released {
         &'a self,
         scope: &'a LockScope,
     ) -> impl Future<Output = Permit<'a>> + Send + 'a {
-        let semaphore = SemaphoreRef::Borrowed(&self.semaphore);
-        Semaphore::acquire_at(semaphore, scope, Location::caller(), self.label.clone())
+        Semaphore::acquire_at(&self.semaphore, scope, Location::caller(), self.label.clone())
     }
 
     /// Waits at most `limit` for a permit again, keeping the label.
