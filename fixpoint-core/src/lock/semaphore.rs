@@ -362,8 +362,9 @@ impl Inner {
     }
 
     /// Frees the holder's slot, then gives its permit back, so a slot is free whenever a
-    /// permit is.
-    #[inline]
+    /// permit is. Out of line: the permit's drop then only calls it, and tokio's release is
+    /// a jump at its end.
+    #[inline(never)]
     pub(super) fn release(&self, index: usize) {
         self.slots.release(index);
         self.tokio.add_permits(1);

@@ -153,9 +153,10 @@ impl Slots {
         let slot = &self.slots[index];
         // Only the holder labels its slot, so a plain load suffices before the rare clear.
         if slot.labeled.load(Ordering::Relaxed) {
-            slot.clear_label();
+            slot.release_labeled();
+        } else {
+            slot.state.store(FREE, Ordering::Release);
         }
-        slot.state.store(FREE, Ordering::Release);
     }
 
     /// Holds in flight and the start of the oldest, visiting each slot once.
@@ -216,12 +217,14 @@ impl Slots {
 }
 
 impl Slot {
-    /// The release of a labeled slot, out of line: most holders have no label.
+    /// The release of a labeled slot, out of line: most holders have no label. The label is
+    /// cleared before the slot is free, so the next holder's label is never lost.
     #[cold]
     #[inline(never)]
-    fn clear_label(&self) {
+    fn release_labeled(&self) {
         self.labeled.store(false, Ordering::Relaxed);
         *self.label.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.state.store(FREE, Ordering::Release);
     }
 
     fn holder(&self) -> Holder {
