@@ -117,17 +117,28 @@ impl Slots {
 
     /// Claims a free slot and records its holder. The caller holds the lock already, and slots
     /// are freed before the lock is given back, so there is always one.
+    ///
+    /// The clock is read before the slot is taken, so no register has to survive a call once
+    /// the scan for a free slot has begun.
     #[inline]
     pub(crate) fn claim(&self, location: &'static Location<'static>) -> usize {
         let site = site_key(location);
+        let since = ticks();
+        let (index, slot) = self.take_free();
+        slot.site.store(site, Ordering::Relaxed);
+        slot.since.store(since, Ordering::Relaxed);
+        slot.state.store(HELD, Ordering::Release);
+        index
+    }
+
+    /// A free slot, now the caller's to record in.
+    #[inline]
+    fn take_free(&self) -> (usize, &Slot) {
         if let [slot] = &*self.slots {
             // One slot (a mutex, a one-permit semaphore): the caller holds the lock exclusively
             // and the slot was freed before the lock was, so it is the caller's without a
             // read-modify-write, the one atomic that costs on the uncontended path.
-            slot.site.store(site, Ordering::Relaxed);
-            slot.since.store(ticks(), Ordering::Relaxed);
-            slot.state.store(HELD, Ordering::Release);
-            return 0;
+            return (0, slot);
         }
         loop {
             for (index, slot) in self.slots.iter().enumerate() {
@@ -137,10 +148,7 @@ impl Slots {
                         .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
                         .is_ok()
                 {
-                    slot.site.store(site, Ordering::Relaxed);
-                    slot.since.store(ticks(), Ordering::Relaxed);
-                    slot.state.store(HELD, Ordering::Release);
-                    return index;
+                    return (index, slot);
                 }
             }
             std::hint::spin_loop();
