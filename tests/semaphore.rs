@@ -255,7 +255,10 @@ async fn a_prompt_hand_off_keeps_its_permit_until_the_receiver_drops_it() {
 }
 
 fn labels(pool: &Semaphore) -> Vec<Option<String>> {
-    pool.holders().into_iter().map(|holder| holder.label).collect()
+    pool.holders()
+        .into_iter()
+        .map(|holder| holder.label)
+        .collect()
 }
 
 /// A label goes with its permit through `release` and `reacquire` (the permit taken at once, or
@@ -263,7 +266,7 @@ fn labels(pool: &Semaphore) -> Vec<Option<String>> {
 /// slot has none.
 #[tokio::test(start_paused = true)]
 async fn a_label_follows_its_permit_through_release_and_reacquire_and_leaves_with_it() {
-    let alice = Some("agent run for alice".to_owned());
+    let alice = || Some("agent run for alice".to_owned());
     let pool = Semaphore::new("agents", 1);
     let scope = LockScope::unchecked("labels across release and reacquire");
     let permit = pool.acquire(&scope).await;
@@ -272,7 +275,7 @@ async fn a_label_follows_its_permit_through_release_and_reacquire_and_leaves_wit
     assert_eq!(labels(&pool), []);
 
     let at_once = released.reacquire(&scope).await;
-    assert_eq!(labels(&pool), [alice.clone()]);
+    assert_eq!(labels(&pool), [alice()]);
     drop(at_once);
 
     let other = pool.acquire_owned(&scope).await;
@@ -282,11 +285,13 @@ async fn a_label_follows_its_permit_through_release_and_reacquire_and_leaves_wit
         assert_eq!(pool.gauges().waiters, 1);
         drop(other);
     });
-    assert_eq!(labels(&pool), [alice.clone()]);
+    assert_eq!(labels(&pool), [alice()]);
     drop(after_a_wait);
 
-    let within = released.reacquire_timeout(&scope, Duration::from_secs(1)).await;
-    assert_eq!(labels(&pool), [alice]);
+    let within = released
+        .reacquire_timeout(&scope, Duration::from_secs(1))
+        .await;
+    assert_eq!(labels(&pool), [alice()]);
     drop(within);
     let unlabeled = pool.try_acquire(&scope);
     assert_eq!(labels(&pool), [None]);

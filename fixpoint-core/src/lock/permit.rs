@@ -260,7 +260,12 @@ impl Released {
         &'a self,
         scope: &'a LockScope,
     ) -> impl Future<Output = Permit<'a>> + Send + 'a {
-        Semaphore::acquire_at(&self.semaphore, scope, Location::caller(), self.label.clone())
+        Semaphore::acquire_at(
+            &self.semaphore,
+            scope,
+            Location::caller(),
+            self.label.clone(),
+        )
     }
 
     /// Waits at most `limit` for a permit again, keeping the label.

@@ -151,7 +151,8 @@ impl Semaphore {
         &self,
         scope: &'s LockScope,
     ) -> impl Future<Output = Permit<'s>> + Send + use<'s> {
-        Semaphore::acquire_at(self.clone(), scope, Location::caller(), ())
+        let owned = SemaphoreRef::Owned(self.clone());
+        Semaphore::acquire_at(owned, scope, Location::caller(), ())
     }
 
     /// Waits at most `limit` for a permit, owned: the permit of
@@ -234,6 +235,8 @@ impl Semaphore {
     /// moves its arguments into locals. Generic over how it keeps the semaphore and over the
     /// label, so that a plain [`acquire`](Semaphore::acquire) captures only references: its
     /// future then has nothing to drop once done, and the caller's poll inlines that drop.
+    // An `async fn` would move its arguments into locals on the first poll (see above).
+    #[allow(clippy::manual_async_fn)]
     pub(super) fn acquire_at<'s>(
         semaphore: impl Keep<'s>,
         scope: &'s LockScope,
@@ -282,8 +285,10 @@ impl fmt::Debug for Semaphore {
             .finish()
     }
 }
-/// How an acquisition keeps its semaphore: borrowed, or owned to keep it alive.
+
+/// How an acquisition keeps its semaphore: borrowed, or either way (a [`SemaphoreRef`]).
 pub(super) trait Keep<'s>: Send + 's {
+    /// The semaphore acquired from.
     fn semaphore(&self) -> &Semaphore;
     /// What the permit keeps.
     fn into_ref(self) -> SemaphoreRef<'s>;
@@ -298,18 +303,6 @@ impl<'s> Keep<'s> for &'s Semaphore {
     #[inline]
     fn into_ref(self) -> SemaphoreRef<'s> {
         SemaphoreRef::Borrowed(self)
-    }
-}
-
-impl<'s> Keep<'s> for Semaphore {
-    #[inline]
-    fn semaphore(&self) -> &Semaphore {
-        self
-    }
-
-    #[inline]
-    fn into_ref(self) -> SemaphoreRef<'s> {
-        SemaphoreRef::Owned(self)
     }
 }
 
@@ -328,6 +321,7 @@ impl<'s> Keep<'s> for SemaphoreRef<'s> {
 /// The label an acquisition gives its permit: none (`()`), or one carried over, as
 /// [`Released::reacquire`](super::Released::reacquire) does.
 pub(super) trait Label: Send + 'static {
+    /// Labels `permit`, just acquired.
     fn apply(self, permit: &Permit<'_>);
 }
 
