@@ -245,21 +245,20 @@ impl Semaphore {
     ) -> impl Future<Output = Permit<'s>> + Send + 's {
         async move {
             let inner = &*semaphore.semaphore().inner;
-            let waiting = match inner.take_free() {
-                true => None,
-                false => {
-                    // A waiter stays counted until its slot is claimed, so the gauges never
-                    // miss a permit.
-                    let waiting = inner.slots.waiting();
-                    let permit = inner.tokio.acquire().await;
-                    // The tokio semaphore is never closed, so acquiring cannot fail; the
-                    // `Permit` gives the permit back (see `take_free`).
-                    core::mem::forget(permit.expect("fixpoint never closes a semaphore"));
-                    Some(waiting)
-                }
+            let slot = if inner.take_free() {
+                inner.slots.claim(location)
+            } else {
+                // A waiter stays counted until its slot is claimed, so the gauges never miss
+                // a permit.
+                let waiting = inner.slots.waiting();
+                let permit = inner.tokio.acquire().await;
+                // The tokio semaphore is never closed, so acquiring cannot fail; the `Permit`
+                // gives the permit back (see `take_free`).
+                core::mem::forget(permit.expect("fixpoint never closes a semaphore"));
+                let slot = inner.slots.claim(location);
+                drop(waiting);
+                slot
             };
-            let slot = inner.slots.claim(location);
-            drop(waiting);
             let permit = Permit::claimed(semaphore.into_ref(), scope, slot);
             label.apply(&permit);
             permit
