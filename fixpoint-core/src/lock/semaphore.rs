@@ -343,11 +343,11 @@ impl Inner {
     /// the first of them (tokio's queue is fair), so there is no use trying.
     #[inline]
     pub(super) fn take_free(&self) -> bool {
-        // The tokio permit holds nothing but a borrow and a count: forgetting it keeps the
-        // permit taken, and the `Permit` gives it back when it drops.
         if self.slots.waiters() != 0 {
             return false;
         }
+        // The tokio permit holds nothing but a borrow and a count: forgetting it keeps the
+        // permit taken, and the `Permit` gives it back when it drops.
         let taken = self.tokio.try_acquire();
         let free = taken.is_ok();
         core::mem::forget(taken);
