@@ -253,3 +253,48 @@ async fn a_prompt_hand_off_keeps_its_permit_until_the_receiver_drops_it() {
     assert_eq!(pool.gauges().in_flight, 0);
     drop(pool.acquire(&scope).await);
 }
+
+fn labels(pool: &Semaphore) -> Vec<Option<String>> {
+    pool.holders()
+        .into_iter()
+        .map(|holder| holder.label)
+        .collect()
+}
+
+/// A label goes with its permit through `release` and `reacquire` (the permit taken at once, or
+/// after a wait, or within a limit), and leaves with its holder: the next holder of the same
+/// slot has none.
+#[tokio::test(start_paused = true)]
+async fn a_label_follows_its_permit_through_release_and_reacquire_and_leaves_with_it() {
+    let alice = || Some("agent run for alice".to_owned());
+    let pool = Semaphore::new("agents", 1);
+    let scope = LockScope::unchecked("labels across release and reacquire");
+    let permit = pool.acquire(&scope).await;
+    permit.set_label("agent run for alice");
+    let released = permit.release();
+    assert_eq!(labels(&pool), []);
+
+    let at_once = released.reacquire(&scope).await;
+    assert_eq!(labels(&pool), [alice()]);
+    drop(at_once);
+
+    let other = pool.acquire_owned(&scope).await;
+    assert_eq!(labels(&pool), [None], "the label left with its holder");
+    let (after_a_wait, ()) = tokio::join!(released.reacquire(&scope), async {
+        tokio::task::yield_now().await;
+        assert_eq!(pool.gauges().waiters, 1);
+        drop(other);
+    });
+    assert_eq!(labels(&pool), [alice()]);
+    drop(after_a_wait);
+
+    let within = released
+        .reacquire_timeout(&scope, Duration::from_secs(1))
+        .await;
+    assert_eq!(labels(&pool), [alice()]);
+    drop(within);
+    let unlabeled = pool.try_acquire(&scope);
+    assert_eq!(labels(&pool), [None]);
+    drop(unlabeled);
+    assert_eq!(pool.gauges().in_flight, 0);
+}

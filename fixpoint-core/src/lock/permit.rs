@@ -27,6 +27,7 @@ pub(super) enum SemaphoreRef<'s> {
 }
 
 impl SemaphoreRef<'_> {
+    #[inline]
     pub(super) fn get(&self) -> &Semaphore {
         match self {
             SemaphoreRef::Borrowed(semaphore) => semaphore,
@@ -75,6 +76,7 @@ impl<'s> Permit<'s> {
     }
 
     /// The permit whose slot `slot` was claimed already.
+    #[inline]
     pub(super) fn claimed(semaphore: SemaphoreRef<'s>, _scope: &'s LockScope, slot: usize) -> Self {
         Permit {
             semaphore,
@@ -163,6 +165,7 @@ impl<'s> Permit<'s> {
 }
 
 impl Drop for Permit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.semaphore.get().inner.release(self.slot);
     }
@@ -257,8 +260,12 @@ impl Released {
         &'a self,
         scope: &'a LockScope,
     ) -> impl Future<Output = Permit<'a>> + Send + 'a {
-        let semaphore = SemaphoreRef::Borrowed(&self.semaphore);
-        Semaphore::acquire_at(semaphore, scope, Location::caller(), self.label.clone())
+        Semaphore::acquire_at(
+            &self.semaphore,
+            scope,
+            Location::caller(),
+            self.label.clone(),
+        )
     }
 
     /// Waits at most `limit` for a permit again, keeping the label.

@@ -88,12 +88,7 @@ impl Semaphore {
         &'s self,
         scope: &'s LockScope,
     ) -> impl Future<Output = Permit<'s>> + Send + 's {
-        Semaphore::acquire_at(
-            SemaphoreRef::Borrowed(self),
-            scope,
-            Location::caller(),
-            None,
-        )
+        Semaphore::acquire_at(self, scope, Location::caller(), ())
     }
 
     /// Waits at most `limit` for a permit. A wait the attribute accepts as bounded.
@@ -120,8 +115,9 @@ impl Semaphore {
     /// A permit if one is free right now.
     #[track_caller]
     pub fn try_acquire<'s>(&'s self, scope: &'s LockScope) -> Option<Permit<'s>> {
-        let permit = self.inner.tokio.try_acquire().ok()?;
-        permit.forget();
+        // The tokio permit holds nothing but a borrow and a count: forgetting it keeps the
+        // permit taken, which the `Permit` gives back when it drops.
+        core::mem::forget(self.inner.tokio.try_acquire().ok()?);
         Some(Permit::claim(
             SemaphoreRef::Borrowed(self),
             scope,
@@ -156,7 +152,7 @@ impl Semaphore {
         scope: &'s LockScope,
     ) -> impl Future<Output = Permit<'s>> + Send + use<'s> {
         let owned = SemaphoreRef::Owned(self.clone());
-        Semaphore::acquire_at(owned, scope, Location::caller(), None)
+        Semaphore::acquire_at(owned, scope, Location::caller(), ())
     }
 
     /// Waits at most `limit` for a permit, owned: the permit of
@@ -203,8 +199,7 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn try_acquire_owned<'s>(&self, scope: &'s LockScope) -> Option<Permit<'s>> {
-        let permit = self.inner.tokio.try_acquire().ok()?;
-        permit.forget();
+        core::mem::forget(self.inner.tokio.try_acquire().ok()?);
         let owned = SemaphoreRef::Owned(self.clone());
         Some(Permit::claim(owned, scope, Location::caller()))
     }
@@ -233,41 +228,41 @@ impl Semaphore {
     /// The one acquisition path: waits, claims a slot for the holder at `location`, labels it.
     /// Cancel-safe: until the permit exists, dropping the future gives nothing up.
     ///
-    /// One state machine around tokio's: a waiter is polled again on every wake, and each
-    /// nested async layer costs on every poll (a separate `wait_for_permit` made the contended
-    /// path 7% slower in instructions).
-    pub(super) async fn acquire_at<'s>(
-        semaphore: SemaphoreRef<'s>,
+    /// One state machine around tokio's, because a waiter is polled again on every wake and
+    /// each nested async layer costs on every poll (a separate `wait_for_permit` made the
+    /// contended path 7% slower in instructions). An `async move` block rather than an
+    /// `async fn`: the block works on its captures where they lie, where an `async fn` first
+    /// moves its arguments into locals. Generic over how it keeps the semaphore and over the
+    /// label, so that a plain [`acquire`](Semaphore::acquire) captures only references: its
+    /// future then has nothing to drop once done, and the caller's poll inlines that drop.
+    // An `async fn` would move its arguments into locals on the first poll (see above).
+    #[allow(clippy::manual_async_fn)]
+    pub(super) fn acquire_at<'s>(
+        semaphore: impl Keep<'s>,
         scope: &'s LockScope,
         location: &'static Location<'static>,
-        label: Option<Cow<'static, str>>,
-    ) -> Permit<'s> {
-        let inner = &*semaphore.get().inner;
-        // A waiter stays counted until its slot is claimed, so the gauges never miss a permit.
-        // While others wait, a permit goes to the first of them (tokio's queue is fair): no
-        // use trying to take one first.
-        let free = inner.slots.waiters() == 0
-            && inner.tokio.try_acquire().is_ok_and(|permit| {
-                permit.forget();
-                true
-            });
-        let waiting = match free {
-            true => None,
-            false => {
+        label: impl Label,
+    ) -> impl Future<Output = Permit<'s>> + Send + 's {
+        async move {
+            let inner = &*semaphore.semaphore().inner;
+            let slot = if inner.take_free() {
+                inner.slots.claim(location)
+            } else {
+                // A waiter stays counted until its slot is claimed, so the gauges never miss
+                // a permit.
                 let waiting = inner.slots.waiting();
-                // The tokio semaphore is never closed, so acquiring cannot fail.
                 let permit = inner.tokio.acquire().await;
-                permit.expect("fixpoint never closes a semaphore").forget();
-                Some(waiting)
-            }
-        };
-        let slot = inner.slots.claim(location);
-        drop(waiting);
-        let permit = Permit::claimed(semaphore, scope, slot);
-        if let Some(label) = label {
-            permit.set_label(label);
+                // The tokio semaphore is never closed, so acquiring cannot fail; the `Permit`
+                // gives the permit back (see `take_free`).
+                core::mem::forget(permit.expect("fixpoint never closes a semaphore"));
+                let slot = inner.slots.claim(location);
+                drop(waiting);
+                slot
+            };
+            let permit = Permit::claimed(semaphore.into_ref(), scope, slot);
+            label.apply(&permit);
+            permit
         }
-        permit
     }
 
     pub(super) fn timed_out(&self, waited: Duration) -> AcquireTimeout {
@@ -289,9 +284,80 @@ impl fmt::Debug for Semaphore {
             .finish()
     }
 }
+
+/// How an acquisition keeps its semaphore: borrowed, or either way (a [`SemaphoreRef`]).
+pub(super) trait Keep<'s>: Send + 's {
+    /// The semaphore acquired from.
+    fn semaphore(&self) -> &Semaphore;
+    /// What the permit keeps.
+    fn into_ref(self) -> SemaphoreRef<'s>;
+}
+
+impl<'s> Keep<'s> for &'s Semaphore {
+    #[inline]
+    fn semaphore(&self) -> &Semaphore {
+        self
+    }
+
+    #[inline]
+    fn into_ref(self) -> SemaphoreRef<'s> {
+        SemaphoreRef::Borrowed(self)
+    }
+}
+
+impl<'s> Keep<'s> for SemaphoreRef<'s> {
+    #[inline]
+    fn semaphore(&self) -> &Semaphore {
+        self.get()
+    }
+
+    #[inline]
+    fn into_ref(self) -> SemaphoreRef<'s> {
+        self
+    }
+}
+
+/// The label an acquisition gives its permit: none (`()`), or one carried over, as
+/// [`Released::reacquire`](super::Released::reacquire) does.
+pub(super) trait Label: Send + 'static {
+    /// Labels `permit`, just acquired.
+    fn apply(self, permit: &Permit<'_>);
+}
+
+impl Label for () {
+    #[inline]
+    fn apply(self, _: &Permit<'_>) {}
+}
+
+impl Label for Option<Cow<'static, str>> {
+    #[inline]
+    fn apply(self, permit: &Permit<'_>) {
+        if let Some(label) = self {
+            permit.set_label(label);
+        }
+    }
+}
+
 impl Inner {
+    /// Takes a permit if one is free and nobody waits: while others wait, a permit goes to
+    /// the first of them (tokio's queue is fair), so there is no use trying.
+    #[inline]
+    pub(super) fn take_free(&self) -> bool {
+        if self.slots.waiters() != 0 {
+            return false;
+        }
+        // The tokio permit holds nothing but a borrow and a count: forgetting it keeps the
+        // permit taken, and the `Permit` gives it back when it drops.
+        let taken = self.tokio.try_acquire();
+        let free = taken.is_ok();
+        core::mem::forget(taken);
+        free
+    }
+
     /// Frees the holder's slot, then gives its permit back, so a slot is free whenever a
-    /// permit is.
+    /// permit is. Out of line: the permit's drop then only calls it, and tokio's release is
+    /// a jump at its end.
+    #[inline(never)]
     pub(super) fn release(&self, index: usize) {
         self.slots.release(index);
         self.tokio.add_permits(1);

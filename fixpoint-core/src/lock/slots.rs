@@ -51,18 +51,24 @@ thread_local! {
     static LAST_SITE: Cell<usize> = const { Cell::new(0) };
 }
 
+#[inline]
 fn site_key(location: &'static Location<'static>) -> usize {
     let key = core::ptr::from_ref(location).addr();
-    LAST_SITE.with(|last| {
-        if last.get() != key {
-            SITES
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key, location);
-            last.set(key);
-        }
-    });
+    if LAST_SITE.get() != key {
+        register_site(key, location);
+    }
     key
+}
+
+/// The registry half of [`site_key`], out of line: once per site change on a thread.
+#[cold]
+#[inline(never)]
+fn register_site(key: usize, location: &'static Location<'static>) {
+    SITES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, location);
+    LAST_SITE.set(key);
 }
 
 fn site(key: usize) -> &'static Location<'static> {
@@ -72,6 +78,7 @@ fn site(key: usize) -> &'static Location<'static> {
 
 /// A coarse monotonic clock (a few nanoseconds to read, millisecond resolution): hold times
 /// are diagnoses, not measurements.
+#[inline]
 fn ticks() -> u64 {
     coarsetime::Instant::now_without_cache_update().as_ticks()
 }
@@ -110,16 +117,28 @@ impl Slots {
 
     /// Claims a free slot and records its holder. The caller holds the lock already, and slots
     /// are freed before the lock is given back, so there is always one.
+    ///
+    /// The clock is read before the slot is taken, so no register has to survive a call once
+    /// the scan for a free slot has begun.
+    #[inline]
     pub(crate) fn claim(&self, location: &'static Location<'static>) -> usize {
         let site = site_key(location);
+        let since = ticks();
+        let (index, slot) = self.take_free();
+        slot.site.store(site, Ordering::Relaxed);
+        slot.since.store(since, Ordering::Relaxed);
+        slot.state.store(HELD, Ordering::Release);
+        index
+    }
+
+    /// A free slot, now the caller's to record in.
+    #[inline]
+    fn take_free(&self) -> (usize, &Slot) {
         if let [slot] = &*self.slots {
             // One slot (a mutex, a one-permit semaphore): the caller holds the lock exclusively
             // and the slot was freed before the lock was, so it is the caller's without a
             // read-modify-write, the one atomic that costs on the uncontended path.
-            slot.site.store(site, Ordering::Relaxed);
-            slot.since.store(ticks(), Ordering::Relaxed);
-            slot.state.store(HELD, Ordering::Release);
-            return 0;
+            return (0, slot);
         }
         loop {
             for (index, slot) in self.slots.iter().enumerate() {
@@ -129,10 +148,7 @@ impl Slots {
                         .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
                         .is_ok()
                 {
-                    slot.site.store(site, Ordering::Relaxed);
-                    slot.since.store(ticks(), Ordering::Relaxed);
-                    slot.state.store(HELD, Ordering::Release);
-                    return index;
+                    return (index, slot);
                 }
             }
             std::hint::spin_loop();
@@ -140,14 +156,15 @@ impl Slots {
     }
 
     /// Frees slot `index`; the caller gives the lock back afterwards.
+    #[inline]
     pub(crate) fn release(&self, index: usize) {
         let slot = &self.slots[index];
         // Only the holder labels its slot, so a plain load suffices before the rare clear.
         if slot.labeled.load(Ordering::Relaxed) {
-            slot.labeled.store(false, Ordering::Relaxed);
-            *slot.label.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            slot.release_labeled();
+        } else {
+            slot.state.store(FREE, Ordering::Release);
         }
-        slot.state.store(FREE, Ordering::Release);
     }
 
     /// Holds in flight and the start of the oldest, visiting each slot once.
@@ -164,6 +181,7 @@ impl Slots {
         (count, oldest.map(since))
     }
 
+    #[inline]
     pub(crate) fn waiters(&self) -> usize {
         self.waiters.0.load(Ordering::Relaxed)
     }
@@ -199,6 +217,7 @@ impl Slots {
     }
 
     /// Counts the caller as a waiter until the returned guard drops.
+    #[inline]
     pub(crate) fn waiting(&self) -> Waiting<'_> {
         self.waiters.0.fetch_add(1, Ordering::Relaxed);
         Waiting(&self.waiters.0)
@@ -206,6 +225,16 @@ impl Slots {
 }
 
 impl Slot {
+    /// The release of a labeled slot, out of line: most holders have no label. The label is
+    /// cleared before the slot is free, so the next holder's label is never lost.
+    #[cold]
+    #[inline(never)]
+    fn release_labeled(&self) {
+        self.labeled.store(false, Ordering::Relaxed);
+        *self.label.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.state.store(FREE, Ordering::Release);
+    }
+
     fn holder(&self) -> Holder {
         let label = if self.labeled.load(Ordering::Relaxed) {
             let label = self.label.lock().unwrap_or_else(PoisonError::into_inner);
@@ -225,6 +254,7 @@ impl Slot {
 pub(crate) struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
