@@ -222,6 +222,36 @@ impl<L: Lifecycle, X: 'static> StateMarker for Finished<L, X> {
     }
 }
 
+/// Every state of `L` that still has transitions, and never a [`Terminal`]: the bound that a
+/// transition called on a finished machine fails on, with the message that says why.
+///
+/// `#[terminal_state]` implements each transition method for a `Terminal` too, so that the call
+/// resolves and then fails here, instead of as rustc's "no method named `to_running`".
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{L}` is finished: a `Terminal<{L}, _>` is a machine in a terminal state, and a \
+               finished machine has no transitions",
+    label = "a finished `{L}` has no transitions",
+    note = "take this transition before the one into a terminal state; a `Terminal` can only be \
+            read: `status()`, `state()`, `into_value()`"
+)]
+pub trait Unfinished<L> {}
+
+// Not recommended, so that a `Terminal` is reported as not `Unfinished` (the message above),
+// rather than as not `Active`.
+#[diagnostic::do_not_recommend]
+impl<L: Lifecycle, S: Active + StateMarker<Lifecycle = L>> Unfinished<L> for S {}
+
+/// A finished machine "may go" to every state of its lifecycle as far as [`Edge`] knows: the
+/// lifecycle's own per-target trait then asks `X: Unfinished<L>`, which fails with the message.
+impl<L, X, N> Edge<N> for Finished<L, X>
+where
+    L: Lifecycle,
+    X: Unfinished<L> + 'static,
+    N: StateMarker<Lifecycle = L>,
+{
+}
+
 /// The body of a transition method on a [`Terminal`]. Never called: the method's bound never
 /// holds, so the call does not compile.
 #[doc(hidden)]

@@ -24,6 +24,11 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     })
 }
 
+/// `lifecycle_doc!(enum ..)`: the diagram section of a lifecycle's documentation.
+pub(crate) fn lifecycle_doc(input: TokenStream) -> TokenStream {
+    diagram::lifecycle_doc(input)
+}
+
 fn try_expand(args: TokenStream, item: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let args = attr::parse_args(args, &mut errors);

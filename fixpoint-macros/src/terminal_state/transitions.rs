@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
-use super::expand::{StateData, either, entered_states, inner_visibility, table};
+use super::expand::{StateData, either, entered_states, table};
 use super::model::{Machine, StateDecl};
 use crate::private;
 
@@ -24,7 +24,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
     let mut signatures = Vec::new();
     let mut bodies = Vec::new();
     let mut finished = Vec::new();
-    for (_, state) in entered_states(machine) {
+    for (index, state) in entered_states(machine) {
         let (ident, method, entry) = (state.ident, state.method(), state.entry_trait());
         // Spanned at the target state, so "required by this bound" points at its variant.
         let mut entry_module = module.clone();
@@ -34,7 +34,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
         let params = data.params();
         let value = data.value();
         let sources: Vec<&Ident> = machine
-            .predecessors(machine.index_of(ident).unwrap_or_default())
+            .predecessors(index)
             .iter()
             .map(|s| s.ident)
             .collect();
@@ -105,7 +105,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
 }
 
 /// `Finished<Job, Terminal<Job, ()>>`: the type-level state of a `Terminal`, whose every
-/// transition bound asks `Terminal<Job, ()>: job::Unfinished`, which never holds.
+/// transition bound asks `Terminal<Job, ()>: Unfinished<Job>`, which never holds.
 fn finished_state(machine: &Machine<'_>) -> TokenStream {
     let name = machine.ident;
     let private = private::path();
@@ -137,8 +137,8 @@ fn expand_finished_method(
     }
 }
 
-/// The edges of a finished machine, one per entered state, each held back by
-/// `job::Unfinished`; they sit outside the module because they name the enum.
+/// The entries of a finished machine, one per entered state, each held back by
+/// `Unfinished<Job>` (the finished machine's `Edge`s are one blanket impl in the runtime).
 fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
     let edges = entered_states(machine).map(|(_, state)| {
         let (ident, entry) = (state.ident, state.entry_trait());
@@ -150,56 +150,12 @@ fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
         let private = private::at(ident.span());
         quote_spanned! {ident.span()=>
             #[automatically_derived]
-            impl<__X: 'static> #private::Edge<#module::#ident>
-                for #private::Finished<#name, __X>
-            where
-                __X: #module::Unfinished,
-            {
-            }
-            #[automatically_derived]
             impl<__X: 'static> #module::#entry for #private::Finished<#name, __X>
             where
-                __X: #module::Unfinished,
+                __X: #private::Unfinished<#name>,
             {
             }
         }
     });
     quote!(#(#edges)*)
-}
-
-/// `trait Unfinished`, in the lifecycle's module: implemented by the states that still have
-/// transitions, never by a finished machine, whose diagnostic it carries.
-pub(super) fn expand_unfinished_trait(machine: &Machine<'_>) -> TokenStream {
-    let name = machine.ident;
-    let active: Vec<&Ident> = machine
-        .states
-        .iter()
-        .filter(|s| !s.is_terminal())
-        .map(|s| s.ident)
-        .collect();
-    let terminal: Vec<&Ident> = machine
-        .states
-        .iter()
-        .filter(|s| s.is_terminal())
-        .map(|s| s.ident)
-        .collect();
-    let message = format!(
-        "`{name}` is finished: a `Terminal<{name}, _>` is a machine in a terminal state ({}), \
-         and a finished machine has no transitions",
-        either(&terminal)
-    );
-    let label = format!("a finished `{name}` has no transitions");
-    let note = "take this transition before the one into a terminal state; a `Terminal` can \
-                only be read: `status()`, `state()`, `into_value()`";
-    let doc = format!(" Implemented by the states of `{name}` that still have transitions.");
-    let vis_inner = inner_visibility(machine.vis);
-    quote! {
-        #[doc = #doc]
-        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-        #vis_inner trait Unfinished {}
-        #(
-            #[automatically_derived]
-            impl Unfinished for #active {}
-        )*
-    }
 }
