@@ -252,11 +252,12 @@ where
 {
 }
 
-/// The body of a transition method on a [`Terminal`]. Never called: the method's bound never
-/// holds, so the call does not compile.
+/// The default body of every transition method, which only a [`Terminal`] uses. Never called:
+/// on a `Terminal` the method's bound never holds, so the call does not compile, and every
+/// [`Tracked`] overrides it. Takes the method's arguments so that none is unused.
 #[doc(hidden)]
-#[allow(clippy::empty_loop)] // Unreachable; `!` needs a body that does not return.
-pub fn no_transition_after_terminal<L, T>(_: Terminal<L, T>) -> ! {
+#[allow(clippy::empty_loop)] // Unreachable; a value of any type needs a body that does not return.
+pub fn no_transition_after_terminal<A, X>(_: A) -> X {
     loop {}
 }
 

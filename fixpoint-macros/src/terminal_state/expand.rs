@@ -132,7 +132,21 @@ fn expand_resumed(machine: &Machine<'_>) -> TokenStream {
          `Lifecycle::resume`: a `Tracked` for a non-terminal state, a `Terminal` proof for a \
          terminal one."
     );
-    let names = idents.iter().map(|i| i.to_string());
+    let names = machine.states.iter().map(|s| s.name.as_str());
+    // `Debug` exactly when every variant's machine is: a state without data is as soon as
+    // `__T` is, so only the data-carrying states and `Terminal` (once) need a bound of their own.
+    let terminal = machine
+        .states
+        .iter()
+        .find(|s| s.is_terminal())
+        .map(|t| typed_state(machine, t));
+    let debug_bounds = machine
+        .states
+        .iter()
+        .zip(&types)
+        .filter(|(s, _)| !s.is_terminal() && s.carries_data())
+        .map(|(_, ty)| ty)
+        .chain(terminal.as_ref());
     quote! {
         #[doc = #doc]
         #vis enum #resumed<__T, __R = #private::NoRecorder>
@@ -146,7 +160,8 @@ fn expand_resumed(machine: &Machine<'_>) -> TokenStream {
         impl<__T, __R> ::core::fmt::Debug for #resumed<__T, __R>
         where
             __R: #private::RecorderSlot<#name>,
-            #( #types: ::core::fmt::Debug, )*
+            __T: ::core::fmt::Debug,
+            #( #debug_bounds: ::core::fmt::Debug, )*
         {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 match self {
@@ -347,17 +362,6 @@ impl<'a> StateData<'a> {
             .map(|(field, binding)| {
                 let ty = &field.ty;
                 quote!(#binding: #ty)
-            })
-            .collect()
-    }
-
-    /// The parameters of a method that is never called: `_: FollowUpId`.
-    pub(super) fn ignored_params(&self) -> Vec<TokenStream> {
-        self.fields
-            .iter()
-            .map(|field| {
-                let ty = &field.ty;
-                quote!(_: #ty)
             })
             .collect()
     }

@@ -5,7 +5,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 use super::expand::{StateData, either, entered_states, table};
-use super::model::{Machine, StateDecl};
+use super::model::Machine;
 use crate::private;
 
 /// `trait ProjectStatusTransitions`: one named method per state that some edge enters.
@@ -23,7 +23,6 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
     let private = private::path();
     let mut signatures = Vec::new();
     let mut bodies = Vec::new();
-    let mut finished = Vec::new();
     for (index, state) in entered_states(machine) {
         let (ident, method, entry) = (state.ident, state.method(), state.entry_trait());
         // Spanned at the target state, so "required by this bound" points at its variant.
@@ -58,10 +57,14 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
             },
             either(&sources)
         );
+        // The default body is the finished machine's (`Terminal` overrides nothing): never
+        // run, because its bound never holds there, and every `Tracked` overrides it.
         signatures.push(quote! {
             #[doc = #doc]
             #[must_use = "a transition consumes the machine and returns it in its new state"]
-            fn #method(self, #(#params),*) -> #output where #bound;
+            fn #method(self, #(#params),*) -> #output where #bound {
+                #private::no_transition_after_terminal((self, #value))
+            }
         });
         bodies.push(quote! {
             #[inline]
@@ -69,7 +72,6 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
                 #call
             }
         });
-        finished.push(expand_finished_method(machine, state, &data));
     }
     let finished_state = finished_state(machine);
     let edges = expand_finished_edges(machine);
@@ -91,13 +93,12 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
             #(#bodies)*
         }
 
-        // A transition called on a finished machine resolves here, and fails on its bound with
-        // the lifecycle's "a finished machine has no transitions" message.
+        // A transition called on a finished machine resolves here (to the trait's default
+        // body), and fails on its bound with "a finished machine has no transitions".
         #[automatically_derived]
         impl<__T> #trait_ident<#finished_state, __T, #private::NoRecorder>
             for #private::Terminal<#name, __T>
         {
-            #(#finished)*
         }
 
         #edges
@@ -110,31 +111,6 @@ fn finished_state(machine: &Machine<'_>) -> TokenStream {
     let name = machine.ident;
     let private = private::path();
     quote!(#private::Finished<#name, #private::Terminal<#name, ()>>)
-}
-
-/// One transition method of a `Terminal`: it exists so that a call resolves, then fails on
-/// the trait's bound with the contract's message rather than as a missing method.
-fn expand_finished_method(
-    machine: &Machine<'_>,
-    state: &StateDecl<'_>,
-    data: &StateData<'_>,
-) -> TokenStream {
-    let (name, module) = (machine.ident, &machine.module);
-    let (ident, method) = (state.ident, state.method());
-    let private = private::path();
-    let params = data.ignored_params();
-    let output = if state.is_terminal() {
-        quote!(#private::Terminal<#name, __T>)
-    } else {
-        quote!(#private::Tracked<#name, #module::#ident, __T, #private::NoRecorder>)
-    };
-    // The bound is left to the trait's declaration: written here, it would never hold.
-    quote! {
-        #[inline]
-        fn #method(self, #(#params),*) -> #output {
-            #private::no_transition_after_terminal(self)
-        }
-    }
 }
 
 /// The entries of a finished machine, one per entered state, each held back by
