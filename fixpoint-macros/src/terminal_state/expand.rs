@@ -21,12 +21,16 @@ pub(crate) fn expand(machine: &Machine<'_>) -> TokenStream {
         .iter()
         .enumerate()
         .map(|(i, s)| expand_marker(machine, i, s));
+    let (declaration, impls) = (&transitions.declaration, &transitions.impls);
+    let alias = private::alias();
     quote! {
         #item
         #module
-        #transitions
+        #declaration
         #resumed
         const _: () = {
+            #alias
+            #impls
             #lifecycle
             #(#markers)*
         };
@@ -186,13 +190,14 @@ fn typed_state(machine: &Machine<'_>, state: &StateDecl<'_>) -> TokenStream {
 /// `impl Lifecycle`: the declared machine as data, and the runtime view over it.
 fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
     let (name, module) = (machine.ident, &machine.module);
-    let private = private::path();
+    // Inside the block that starts with `private::alias()`.
+    let private = private::local();
     let resumed = format_ident!("{}Resumed", name);
     let name_text = name.to_string();
     let snake_name = names::snake_case(&name_text);
     let module_text = module.to_string();
     let specs = machine.states.iter().map(|state| {
-        let text = state.ident.to_string();
+        let text = state.name.as_str();
         let terminal = state.is_terminal();
         let carries_data = state.carries_data();
         let to = machine.successors(state).into_iter().map(index_lit);
@@ -284,7 +289,8 @@ fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
 /// `impl StateMarker` (and `Active` or `Final`) for one marker.
 fn expand_marker(machine: &Machine<'_>, index: usize, state: &StateDecl<'_>) -> TokenStream {
     let (name, module, ident) = (machine.ident, &machine.module, state.ident);
-    let private = private::path();
+    // Inside the block that starts with `private::alias()`.
+    let private = private::local();
     let data = StateData::new(state);
     let ty = data.ty();
     let pattern = data.pattern();

@@ -8,8 +8,15 @@ use super::expand::{StateData, either, entered_states, table};
 use super::model::Machine;
 use crate::private;
 
+/// The transitions of a lifecycle: the trait, declared beside the enum, and its impls, which
+/// live in the generated block that starts with [`private::alias`].
+pub(super) struct Transitions {
+    pub(super) declaration: TokenStream,
+    pub(super) impls: TokenStream,
+}
+
 /// `trait ProjectStatusTransitions`: one named method per state that some edge enters.
-pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
+pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
     let (vis, name, module) = (machine.vis, machine.ident, &machine.module);
     let trait_ident = format_ident!("{}Transitions", name);
     let doc = format!(
@@ -21,6 +28,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
         table(machine)
     );
     let private = private::path();
+    let local = private::local();
     let mut signatures = Vec::new();
     let mut bodies = Vec::new();
     for (index, state) in entered_states(machine) {
@@ -37,17 +45,19 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
             .iter()
             .map(|s| s.ident)
             .collect();
-        let (output, call) = if state.is_terminal() {
-            (
-                quote!(#private::Terminal<#name, __T>),
-                quote!(#private::Tracked::finish::<#module::#ident>(self, #value)),
-            )
-        } else {
-            (
-                quote!(#private::Tracked<#name, #module::#ident, __T, __R>),
-                quote!(#private::Tracked::transition::<#module::#ident>(self, #value)),
-            )
+        let output = |p: private::Private| {
+            if state.is_terminal() {
+                quote!(#p::Terminal<#name, __T>)
+            } else {
+                quote!(#p::Tracked<#name, #module::#ident, __T, __R>)
+            }
         };
+        let call = if state.is_terminal() {
+            quote!(#local::Tracked::finish::<#module::#ident>(self, #value))
+        } else {
+            quote!(#local::Tracked::transition::<#module::#ident>(self, #value))
+        };
+        let (output, local_output) = (output(private), output(local));
         let doc = format!(
             " Goes to `{ident}`{}. Declared from {}.",
             if state.is_terminal() {
@@ -68,14 +78,14 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
         });
         bodies.push(quote! {
             #[inline]
-            fn #method(self, #(#params),*) -> #output where #bound {
+            fn #method(self, #(#params),*) -> #local_output where #bound {
                 #call
             }
         });
     }
     let finished_state = finished_state(machine);
     let edges = expand_finished_edges(machine);
-    quote! {
+    let declaration = quote! {
         #[doc = #doc]
         #vis trait #trait_ident<__S, __T, __R>: ::core::marker::Sized
         where
@@ -83,12 +93,13 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
         {
             #(#signatures)*
         }
-
+    };
+    let impls = quote! {
         #[automatically_derived]
-        impl<__S, __T, __R> #trait_ident<__S, __T, __R> for #private::Tracked<#name, __S, __T, __R>
+        impl<__S, __T, __R> #trait_ident<__S, __T, __R> for #local::Tracked<#name, __S, __T, __R>
         where
-            __S: #private::Active + #private::StateMarker<Lifecycle = #name>,
-            __R: #private::RecorderSlot<#name>,
+            __S: #local::Active + #local::StateMarker<Lifecycle = #name>,
+            __R: #local::RecorderSlot<#name>,
         {
             #(#bodies)*
         }
@@ -96,21 +107,22 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
         // A transition called on a finished machine resolves here (to the trait's default
         // body), and fails on its bound with "a finished machine has no transitions".
         #[automatically_derived]
-        impl<__T> #trait_ident<#finished_state, __T, #private::NoRecorder>
-            for #private::Terminal<#name, __T>
+        impl<__T> #trait_ident<#finished_state, __T, #local::NoRecorder>
+            for #local::Terminal<#name, __T>
         {
         }
 
         #edges
-    }
+    };
+    Transitions { declaration, impls }
 }
 
 /// `Finished<Job, Terminal<Job, ()>>`: the type-level state of a `Terminal`, whose every
 /// transition bound asks `Terminal<Job, ()>: Unfinished<Job>`, which never holds.
 fn finished_state(machine: &Machine<'_>) -> TokenStream {
     let name = machine.ident;
-    let private = private::path();
-    quote!(#private::Finished<#name, #private::Terminal<#name, ()>>)
+    let local = private::local();
+    quote!(#local::Finished<#name, #local::Terminal<#name, ()>>)
 }
 
 /// The entries of a finished machine, one per entered state, each held back by
@@ -123,7 +135,7 @@ fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
         let (mut name, mut module) = (machine.ident.clone(), machine.module.clone());
         name.set_span(ident.span());
         module.set_span(ident.span());
-        let private = private::at(ident.span());
+        let private = private::local_at(ident.span());
         quote_spanned! {ident.span()=>
             #[automatically_derived]
             impl<__X: 'static> #module::#entry for #private::Finished<#name, __X>
