@@ -194,7 +194,22 @@ pub trait StateMarker: Sized + 'static {
     const STATE: State<Self::Lifecycle>;
 
     /// The status value of this state holding `data`.
-    fn into_status(data: Self::Data) -> Self::Lifecycle;
+    ///
+    /// Provided for a state without data (the lifecycle's value for it);
+    /// `#[terminal_state]` implements it for each state that carries data.
+    #[inline]
+    fn into_status(data: Self::Data) -> Self::Lifecycle {
+        // `Data` is `()` for every state that takes this body.
+        let _ = data;
+        match Self::Lifecycle::__unit(Self::STATE) {
+            Some(status) => status,
+            None => unreachable!(
+                "state `{}` of `{}` carries data and implements `into_status` itself",
+                Self::STATE.name(),
+                Self::Lifecycle::name()
+            ),
+        }
+    }
 }
 
 /// A state that is not terminal: a [`Tracked`] may be in it.

@@ -92,9 +92,7 @@ fn expand_entry_trait(
     let impls = sources.iter().map(|source| {
         let private = private::at(source.span());
         quote_spanned! {source.span()=>
-            #[automatically_derived]
             impl #private::Edge<#ident> for #source {}
-            #[automatically_derived]
             impl #entry for #source {}
         }
     });
@@ -301,20 +299,24 @@ fn expand_marker(machine: &Machine<'_>, index: usize, state: &StateDecl<'_>) -> 
     } else {
         quote!(#private::Active)
     };
+    // A state without data takes `into_status` as provided (the lifecycle's unit value).
+    let into_status = state.carries_data().then(|| {
+        quote! {
+            #[inline]
+            fn into_status(#value: #ty) -> #name {
+                #name::#ident #pattern
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl #private::StateMarker for #module::#ident {
             type Lifecycle = #name;
             type Data = #ty;
             const STATE: #private::State<#name> = #private::state(#lit);
-
-            #[inline]
-            fn into_status(#value: #ty) -> #name {
-                #name::#ident #pattern
-            }
+            #into_status
         }
 
-        #[automatically_derived]
         impl #kind for #module::#ident {}
     }
 }

@@ -76,8 +76,8 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
                 #private::no_transition_after_terminal((self, #value))
             }
         });
+        // No `#[inline]`: a generic method is instantiated, and inlinable, where it is called.
         bodies.push(quote! {
-            #[inline]
             fn #method(self, #(#params),*) -> #local_output where #bound {
                 #call
             }
@@ -106,7 +106,6 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
 
         // A transition called on a finished machine resolves here (to the trait's default
         // body), and fails on its bound with "a finished machine has no transitions".
-        #[automatically_derived]
         impl<__T> #trait_ident<#finished_state, __T, #local::NoRecorder>
             for #local::Terminal<#name, __T>
         {
@@ -137,7 +136,6 @@ fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
         module.set_span(ident.span());
         let private = private::local_at(ident.span());
         quote_spanned! {ident.span()=>
-            #[automatically_derived]
             impl<__X: 'static> #module::#entry for #private::Finished<#name, __X>
             where
                 __X: #private::Unfinished<#name>,
