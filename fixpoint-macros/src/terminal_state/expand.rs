@@ -2,28 +2,23 @@
 //! the facade's hidden module ([`private::path`]), std items by absolute path.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::{Fields, Type, Visibility};
 
 use super::model::{Machine, StateDecl};
-use super::{attr, diagram, transitions};
+use super::{attr, bulk, diagram, transitions};
 use crate::{names, private};
 
-pub(crate) fn expand(machine: &Machine<'_>) -> TokenStream {
+pub(crate) fn expand(machine: &Machine<'_>) -> syn::Result<TokenStream> {
     let mut item = attr::strip(machine.original);
     item.attrs.push(diagram::expand_doc(machine));
     let module = expand_module(machine);
     let transitions = transitions::expand_transitions(machine);
-    let resumed = expand_resumed(machine);
-    let lifecycle = expand_lifecycle(machine);
-    let markers = machine
-        .states
-        .iter()
-        .enumerate()
-        .map(|(i, s)| expand_marker(machine, i, s));
-    let (declaration, impls) = (&transitions.declaration, &transitions.impls);
+    let resumed = bulk::expand_resumed(machine)?;
+    let impls = bulk::expand_impls(machine)?;
+    let (declaration, finished) = (&transitions.declaration, &transitions.finished);
     let alias = private::alias();
-    quote! {
+    Ok(quote! {
         #item
         #module
         #declaration
@@ -31,10 +26,9 @@ pub(crate) fn expand(machine: &Machine<'_>) -> TokenStream {
         const _: () = {
             #alias
             #impls
-            #lifecycle
-            #(#markers)*
+            #finished
         };
-    }
+    })
 }
 
 /// `mod project_status`: the zero-sized markers and the per-target traits whose diagnostics
@@ -96,229 +90,16 @@ fn expand_entry_trait(
             impl #entry for #source {}
         }
     });
-    let private = private::path();
-    quote! {
-        #[doc = #doc]
-        #[diagnostic::on_unimplemented(
-            message = #message,
-            label = #label,
-            note = #only_from,
-            note = #table,
-        )]
-        #vis_inner trait #entry: #private::Edge<#ident> {}
-        #(#impls)*
-    }
-}
-
-/// `enum ProjectStatusResumed`: a status read back from storage, as its typed machine.
-fn expand_resumed(machine: &Machine<'_>) -> TokenStream {
-    let (vis, name) = (machine.vis, machine.ident);
-    let resumed = format_ident!("{}Resumed", name);
-    let private = private::path();
-    let types: Vec<TokenStream> = machine
-        .states
-        .iter()
-        .map(|s| typed_state(machine, s))
-        .collect();
-    let idents: Vec<&Ident> = machine.states.iter().map(|s| s.ident).collect();
-    let docs = machine.states.iter().map(|state| {
-        let kind = if state.is_terminal() {
-            "terminal"
-        } else {
-            "non-terminal"
-        };
-        format!(" Resumed in {kind} state `{}`.", state.ident)
-    });
-    let doc = format!(
-        " A `{name}` status read back from storage, rebuilt as its typed machine by \
-         `Lifecycle::resume`: a `Tracked` for a non-terminal state, a `Terminal` proof for a \
-         terminal one."
+    // The declaration carries no span a diagnostic points at: it is lexed from text (see
+    // `bulk`), its impls are tokens at the sources' spans.
+    let declaration = format!(
+        "#[doc = {doc:?}] #[diagnostic::on_unimplemented(message = {message:?}, \
+         label = {label:?}, note = {only_from:?}, note = {table:?})] \
+         {vis_inner} trait {entry}: ::fixpoint::__private::Edge<{ident}> {{}}"
     );
-    let names = machine.states.iter().map(|s| s.name.as_str());
-    // `Debug` exactly when every variant's machine is: a state without data is as soon as
-    // `__T` is, so only the data-carrying states and `Terminal` (once) need a bound of their own.
-    let terminal = machine
-        .states
-        .iter()
-        .find(|s| s.is_terminal())
-        .map(|t| typed_state(machine, t));
-    let debug_bounds = machine
-        .states
-        .iter()
-        .zip(&types)
-        .filter(|(s, _)| !s.is_terminal() && s.carries_data())
-        .map(|(_, ty)| ty)
-        .chain(terminal.as_ref());
-    quote! {
-        #[doc = #doc]
-        #vis enum #resumed<__T, __R = #private::NoRecorder>
-        where
-            __R: #private::RecorderSlot<#name>,
-        {
-            #( #[doc = #docs] #idents(#types), )*
-        }
-
-        #[automatically_derived]
-        impl<__T, __R> ::core::fmt::Debug for #resumed<__T, __R>
-        where
-            __R: #private::RecorderSlot<#name>,
-            __T: ::core::fmt::Debug,
-            #( #debug_bounds: ::core::fmt::Debug, )*
-        {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                match self {
-                    #( Self::#idents(machine) => f.debug_tuple(#names).field(machine).finish(), )*
-                }
-            }
-        }
-    }
-}
-
-/// The typed form of `state` with value `__T` and recorder `__R`.
-fn typed_state(machine: &Machine<'_>, state: &StateDecl<'_>) -> TokenStream {
-    let (name, module, ident) = (machine.ident, &machine.module, state.ident);
-    let private = private::path();
-    if state.is_terminal() {
-        quote!(#private::Terminal<#name, __T>)
-    } else {
-        quote!(#private::Tracked<#name, #module::#ident, __T, __R>)
-    }
-}
-
-/// `impl Lifecycle`: the declared machine as data, and the runtime view over it.
-fn expand_lifecycle(machine: &Machine<'_>) -> TokenStream {
-    let (name, module) = (machine.ident, &machine.module);
-    // Inside the block that starts with `private::alias()`.
-    let private = private::local();
-    let resumed = format_ident!("{}Resumed", name);
-    let name_text = name.to_string();
-    let snake_name = names::snake_case(&name_text);
-    let module_text = module.to_string();
-    let specs = machine.states.iter().map(|state| {
-        let text = state.name.as_str();
-        let terminal = state.is_terminal();
-        let carries_data = state.carries_data();
-        let to = machine.successors(state).into_iter().map(index_lit);
-        quote! {
-            #private::StateSpec {
-                name: #text,
-                terminal: #terminal,
-                carries_data: #carries_data,
-                to: &[#(#to),*],
-            }
-        }
-    });
-    let initial_index = machine.initial().unwrap_or_default();
-    let abandoned_index = machine.abandoned().unwrap_or_default();
-    let (initial, abandoned) = (index_lit(initial_index), index_lit(abandoned_index));
-    let initial_ident = machine.states[initial_index].ident;
-    let abandoned_ident = machine.states[abandoned_index].ident;
-    let mermaid = mermaid(machine);
-    let mut state_arms = Vec::new();
-    let mut resume_arms = Vec::new();
-    let mut unit_arms = Vec::new();
-    for (index, state) in machine.states.iter().enumerate() {
-        let ident = state.ident;
-        let lit = index_lit(index);
-        let data = StateData::new(state);
-        let wildcard = data.wildcard();
-        state_arms.push(quote!(Self::#ident #wildcard => #private::state(#lit)));
-        let pattern = data.pattern();
-        let value = data.value();
-        resume_arms.push(if state.is_terminal() {
-            quote!(__status @ Self::#ident #wildcard => #resumed::#ident(#private::terminal(__status, __value)))
-        } else {
-            quote!(Self::#ident #pattern => #resumed::#ident(#private::resume(__value, #value, __recorder)))
-        });
-        if !state.carries_data() {
-            let position = index;
-            unit_arms.push(quote!(#position => ::core::option::Option::Some(Self::#ident)));
-        }
-    }
-    quote! {
-        #[automatically_derived]
-        impl #private::Lifecycle for #name {
-            const SPEC: &'static #private::Spec = &#private::Spec {
-                name: #name_text,
-                snake_name: #snake_name,
-                module: #module_text,
-                states: &[#(#specs),*],
-                initial: #initial,
-                abandoned: #abandoned,
-                mermaid: #mermaid,
-            };
-
-            type Initial = #module::#initial_ident;
-
-            type Resumed<__T, __R: #private::RecorderSlot<Self>> = #resumed<__T, __R>;
-
-            #[inline]
-            fn state(&self) -> #private::State<Self> {
-                match self {
-                    #(#state_arms,)*
-                }
-            }
-
-            fn __resume<__T, __R: #private::RecorderSlot<Self>>(
-                self,
-                __value: __T,
-                __recorder: __R,
-            ) -> #resumed<__T, __R> {
-                match self {
-                    #(#resume_arms,)*
-                }
-            }
-
-            fn __unit(__state: #private::State<Self>) -> ::core::option::Option<Self> {
-                match __state.index() {
-                    #(#unit_arms,)*
-                    _ => ::core::option::Option::None,
-                }
-            }
-
-            #[inline]
-            fn __abandoned() -> Self {
-                Self::#abandoned_ident
-            }
-        }
-    }
-}
-
-/// `impl StateMarker` (and `Active` or `Final`) for one marker.
-fn expand_marker(machine: &Machine<'_>, index: usize, state: &StateDecl<'_>) -> TokenStream {
-    let (name, module, ident) = (machine.ident, &machine.module, state.ident);
-    // Inside the block that starts with `private::alias()`.
-    let private = private::local();
-    let data = StateData::new(state);
-    let ty = data.ty();
-    let pattern = data.pattern();
-    let value = data.value();
-    let lit = index_lit(index);
-    let kind = if state.is_terminal() {
-        quote!(#private::Final)
-    } else {
-        quote!(#private::Active)
-    };
-    // A state without data takes `into_status` as provided (the lifecycle's unit value).
-    let into_status = state.carries_data().then(|| {
-        quote! {
-            #[inline]
-            fn into_status(#value: #ty) -> #name {
-                #name::#ident #pattern
-            }
-        }
-    });
-    quote! {
-        #[automatically_derived]
-        impl #private::StateMarker for #module::#ident {
-            type Lifecycle = #name;
-            type Data = #ty;
-            const STATE: #private::State<#name> = #private::state(#lit);
-            #into_status
-        }
-
-        impl #kind for #module::#ident {}
-    }
+    let mut tokens = bulk::lex_or_error(&declaration, name);
+    tokens.extend(impls);
+    tokens
 }
 
 /// How a state's fields become the data of its marker, the parameters of the method that
@@ -353,7 +134,7 @@ impl<'a> StateData<'a> {
     }
 
     /// `()`, the field's type, or a tuple of the field types.
-    fn ty(&self) -> TokenStream {
+    pub(super) fn ty(&self) -> TokenStream {
         let types: Vec<&Type> = self.fields.iter().map(|f| &f.ty).collect();
         match types.as_slice() {
             [] => quote!(()),
@@ -386,7 +167,7 @@ impl<'a> StateData<'a> {
 
     /// The variant's fields bound to the bindings, as a pattern or a constructor:
     /// `(follow_up_id)` or `{ sent, total }`.
-    fn pattern(&self) -> TokenStream {
+    pub(super) fn pattern(&self) -> TokenStream {
         let bindings = &self.bindings;
         match self.fields {
             Fields::Unit => quote!(),
@@ -397,7 +178,7 @@ impl<'a> StateData<'a> {
     }
 
     /// A pattern matching the variant whatever its fields hold.
-    fn wildcard(&self) -> TokenStream {
+    pub(super) fn wildcard(&self) -> TokenStream {
         match self.fields {
             Fields::Unit => quote!(),
             Fields::Unnamed(_) => quote!((..)),
@@ -448,11 +229,6 @@ pub(super) fn entered_states<'m, 'a>(
         .filter(|&(index, _)| !machine.predecessors(index).is_empty())
 }
 
-fn index_lit(index: usize) -> TokenStream {
-    let index = u16::try_from(index).unwrap_or(u16::MAX);
-    quote!(#index)
-}
-
 /// `` `A` ``, `` `A` or `B` ``, `` `A`, `B` or `C` ``; `no state` for none.
 pub(super) fn either(idents: &[&Ident]) -> String {
     let quoted: Vec<String> = idents.iter().map(|i| format!("`{i}`")).collect();
@@ -478,7 +254,7 @@ pub(super) fn table(machine: &Machine<'_>) -> String {
 }
 
 /// The machine as a Mermaid `stateDiagram-v2`.
-fn mermaid(machine: &Machine<'_>) -> String {
+pub(super) fn mermaid(machine: &Machine<'_>) -> String {
     let mut out = String::from("stateDiagram-v2\n");
     if let Some(initial) = machine.initial() {
         out += &format!("    [*] --> {}\n", machine.states[initial].ident);

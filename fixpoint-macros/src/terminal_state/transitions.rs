@@ -1,23 +1,28 @@
 //! The transition methods of a lifecycle, as a trait of `Tracked`, and the same methods on a
 //! finished machine (`Terminal`), where every call fails with a message that names the contract.
 
-use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 
+use super::bulk;
 use super::expand::{StateData, either, entered_states, table};
 use super::model::Machine;
 use crate::private;
 
-/// The transitions of a lifecycle: the trait, declared beside the enum, and its impls, which
-/// live in the generated block that starts with [`private::alias`].
+/// The transitions of a lifecycle: the trait, declared beside the enum, and the finished
+/// machine's impl of it, which lives in the generated block that starts with
+/// [`private::alias`] (the impl for `Tracked` is written by `bulk`).
 pub(super) struct Transitions {
     pub(super) declaration: TokenStream,
-    pub(super) impls: TokenStream,
+    pub(super) finished: TokenStream,
 }
 
 /// `trait ProjectStatusTransitions`: one named method per state that some edge enters.
+///
+/// Lexed from text (see `bulk`) but for each method's bound, which is built at the target
+/// state's span, so that "required by this bound" points at its variant.
 pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
-    let (vis, name, module) = (machine.vis, machine.ident, &machine.module);
+    let (name, module) = (machine.ident, &machine.module);
     let trait_ident = format_ident!("{}Transitions", name);
     let doc = format!(
         " The transitions of lifecycle [`{name}`], as methods of `Tracked<{name}, S, T, R>`.\n\n\
@@ -27,37 +32,29 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
          Declared transitions: {}.",
         table(machine)
     );
-    let private = private::path();
-    let local = private::local();
-    let mut signatures = Vec::new();
-    let mut bodies = Vec::new();
+    let (name_text, module_text) = (name.to_string(), module.to_string());
+    let mut methods = TokenStream::new();
     for (index, state) in entered_states(machine) {
-        let (ident, method, entry) = (state.ident, state.method(), state.entry_trait());
-        // Spanned at the target state, so "required by this bound" points at its variant.
+        let (ident, entry) = (state.ident, state.entry_trait());
         let mut entry_module = module.clone();
         entry_module.set_span(ident.span());
         let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
         let data = StateData::new(state);
-        let params = data.params();
+        let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
         let value = data.value();
         let sources: Vec<&Ident> = machine
             .predecessors(index)
             .iter()
             .map(|s| s.ident)
             .collect();
-        let output = |p: private::Private| {
-            if state.is_terminal() {
-                quote!(#p::Terminal<#name, __T>)
-            } else {
-                quote!(#p::Tracked<#name, #module::#ident, __T, __R>)
-            }
-        };
-        let call = if state.is_terminal() {
-            quote!(#local::Tracked::finish::<#module::#ident>(self, #value))
+        let output = if state.is_terminal() {
+            format!("::fixpoint::__private::Terminal<{name_text}, __T>")
         } else {
-            quote!(#local::Tracked::transition::<#module::#ident>(self, #value))
+            format!(
+                "::fixpoint::__private::Tracked<{name_text}, {module_text}::{}, __T, __R>",
+                state.name
+            )
         };
-        let (output, local_output) = (output(private), output(local));
         let doc = format!(
             " Goes to `{ident}`{}. Declared from {}.",
             if state.is_terminal() {
@@ -67,43 +64,32 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
             },
             either(&sources)
         );
+        let signature = format!(
+            "#[doc = {doc:?}] \
+             #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
+             fn {method}(self, {params}) -> {output} where",
+            method = state.method(),
+            params = params.join(", "),
+        );
         // The default body is the finished machine's (`Terminal` overrides nothing): never
         // run, because its bound never holds there, and every `Tracked` overrides it.
-        signatures.push(quote! {
-            #[doc = #doc]
-            #[must_use = "a transition consumes the machine and returns it in its new state"]
-            fn #method(self, #(#params),*) -> #output where #bound {
-                #private::no_transition_after_terminal((self, #value))
-            }
-        });
-        // No `#[inline]`: a generic method is instantiated, and inlinable, where it is called.
-        bodies.push(quote! {
-            fn #method(self, #(#params),*) -> #local_output where #bound {
-                #call
-            }
-        });
+        let body =
+            format!("{{ ::fixpoint::__private::no_transition_after_terminal((self, {value})) }}");
+        methods.extend(bulk::lex_or_error(&signature, name));
+        methods.extend(bound);
+        methods.extend(bulk::lex_or_error(&body, name));
     }
+    let header = format!(
+        "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: ::core::marker::Sized \
+         where __R: ::fixpoint::__private::RecorderSlot<{name_text}>,",
+        vis = machine.vis.to_token_stream(),
+    );
+    let mut declaration = bulk::lex_or_error(&header, name);
+    declaration.extend([TokenTree::Group(Group::new(Delimiter::Brace, methods))]);
+    let local = private::local();
     let finished_state = finished_state(machine);
     let edges = expand_finished_edges(machine);
-    let declaration = quote! {
-        #[doc = #doc]
-        #vis trait #trait_ident<__S, __T, __R>: ::core::marker::Sized
-        where
-            __R: #private::RecorderSlot<#name>,
-        {
-            #(#signatures)*
-        }
-    };
-    let impls = quote! {
-        #[automatically_derived]
-        impl<__S, __T, __R> #trait_ident<__S, __T, __R> for #local::Tracked<#name, __S, __T, __R>
-        where
-            __S: #local::Active + #local::StateMarker<Lifecycle = #name>,
-            __R: #local::RecorderSlot<#name>,
-        {
-            #(#bodies)*
-        }
-
+    let finished = quote! {
         // A transition called on a finished machine resolves here (to the trait's default
         // body), and fails on its bound with "a finished machine has no transitions".
         impl<__T> #trait_ident<#finished_state, __T, #local::NoRecorder>
@@ -113,7 +99,10 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
 
         #edges
     };
-    Transitions { declaration, impls }
+    Transitions {
+        declaration,
+        finished,
+    }
 }
 
 /// `Finished<Job, Terminal<Job, ()>>`: the type-level state of a `Terminal`, whose every
