@@ -1,6 +1,8 @@
 //! The transition methods of a lifecycle, as a trait of `Tracked`, and the same methods on a
 //! finished machine (`Terminal`), where every call fails with a message that names the contract.
 
+use std::fmt::Write as _;
+
 use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
@@ -33,7 +35,10 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
         table(machine)
     );
     let (name_text, module_text) = (name.to_string(), module.to_string());
+    // Text runs between the spanned tokens: the method's name (rustc's "method defined here"
+    // points at it) and its bound ("required by this bound").
     let mut methods = TokenStream::new();
+    let mut text = String::new();
     for (index, state) in entered_states(machine) {
         let (ident, entry) = (state.ident, state.entry_trait());
         let mut entry_module = module.clone();
@@ -64,21 +69,29 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
             },
             either(&sources)
         );
-        let signature = format!(
+        let _ = write!(
+            text,
             "#[doc = {doc:?}] \
              #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
-             fn {method}(self, {params}) -> {output} where",
-            method = state.method(),
-            params = params.join(", "),
+             fn"
         );
+        methods.extend(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.extend([TokenTree::Ident(state.method())]);
+        let _ = write!(
+            text,
+            "(self, {params}) -> {output} where",
+            params = params.join(", ")
+        );
+        methods.extend(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.extend(bound);
         // The default body is the finished machine's (`Terminal` overrides nothing): never
         // run, because its bound never holds there, and every `Tracked` overrides it.
-        let body =
-            format!("{{ ::fixpoint::__private::no_transition_after_terminal((self, {value})) }}");
-        methods.extend(bulk::lex_or_error(&signature, name));
-        methods.extend(bound);
-        methods.extend(bulk::lex_or_error(&body, name));
+        let _ = write!(
+            text,
+            "{{ ::fixpoint::__private::no_transition_after_terminal((self, {value})) }}"
+        );
     }
+    methods.extend(bulk::lex_or_error(&text, name));
     let header = format!(
         "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: ::core::marker::Sized \
          where __R: ::fixpoint::__private::RecorderSlot<{name_text}>,",
