@@ -104,11 +104,14 @@ pub mod __private {
     pub use crate::lifecycle::spec::{Spec, StateSpec};
     pub use crate::lifecycle::{
         Active, Edge, Final, Finished, Lifecycle, NoRecorder, RecorderSlot, State, StateMarker,
-        Terminal, Tracked, no_transition_after_terminal,
+        Terminal, Tracked, Unfinished, no_transition_after_terminal,
     };
     #[cfg(feature = "tokio")]
     pub use crate::lock::{HandOff, Semaphore};
     pub use crate::lock::{LockScope, checkpoint, checkpoint_after, verify_bounded};
+    // The watched child's lifecycle, declared in this crate, has its diagram drawn by it.
+    #[cfg(feature = "process")]
+    pub use fixpoint_macros::lifecycle_doc;
 
     /// The state with declaration index `index` of lifecycle `L`.
     #[must_use]

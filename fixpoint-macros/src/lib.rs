@@ -62,7 +62,7 @@ use proc_macro::TokenStream;
 ///   `to_input_needed(follow_up_id)`, … of [`Tracked`]; each exists only in the states that
 ///   declare the edge. Import it where transitions are taken. On a finished machine
 ///   (`Terminal<ProjectStatus, T>`) every one of them is a compile error that says so: a
-///   finished machine has no transitions (the module's `Unfinished` trait carries the message).
+///   finished machine has no transitions (the runtime's `Unfinished` bound carries the message).
 /// - `enum ProjectStatusResumed<T, R>`: one variant per typed state, returned by
 ///   [`Lifecycle::resume`].
 /// - `impl Lifecycle for ProjectStatus`: the runtime view (states, transitions, Mermaid
@@ -91,6 +91,16 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
     terminal_state::expand(args.into(), input.into()).into()
+}
+
+/// The "Lifecycle" section of a `#[terminal_state]` enum's documentation: its state diagram and
+/// table, as a string literal. Generated code calls it as
+/// `#[cfg_attr(doc, doc = ::fixpoint::__private::lifecycle_doc!(enum ..))]`, so that only
+/// rustdoc pays for the drawing. Not a public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn lifecycle_doc(input: TokenStream) -> TokenStream {
+    terminal_state::lifecycle_doc(input.into()).into()
 }
 
 /// Rejects, at compile time, a `fixpoint::Permit` held across an await that has no bound.

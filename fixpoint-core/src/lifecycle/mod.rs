@@ -195,7 +195,22 @@ pub trait StateMarker: Sized + 'static {
     const STATE: State<Self::Lifecycle>;
 
     /// The status value of this state holding `data`.
-    fn into_status(data: Self::Data) -> Self::Lifecycle;
+    ///
+    /// Provided for a state without data (the lifecycle's value for it);
+    /// `#[terminal_state]` implements it for each state that carries data.
+    #[inline]
+    fn into_status(data: Self::Data) -> Self::Lifecycle {
+        // `Data` is `()` for every state that takes this body.
+        let _ = data;
+        match Self::Lifecycle::__unit(Self::STATE) {
+            Some(status) => status,
+            None => unreachable!(
+                "state `{}` of `{}` carries data and implements `into_status` itself",
+                Self::STATE.name(),
+                Self::Lifecycle::name()
+            ),
+        }
+    }
 }
 
 /// A state that is not terminal: a [`Tracked`] may be in it.
@@ -223,11 +238,42 @@ impl<L: Lifecycle, X: 'static> StateMarker for Finished<L, X> {
     }
 }
 
-/// The body of a transition method on a [`Terminal`]. Never called: the method's bound never
-/// holds, so the call does not compile.
+/// Every state of `L` that still has transitions, and never a [`Terminal`]: the bound that a
+/// transition called on a finished machine fails on, with the message that says why.
+///
+/// `#[terminal_state]` implements each transition method for a `Terminal` too, so that the call
+/// resolves and then fails here, instead of as rustc's "no method named `to_running`".
 #[doc(hidden)]
-#[allow(clippy::empty_loop)] // Unreachable; `!` needs a body that does not return.
-pub fn no_transition_after_terminal<L, T>(_: Terminal<L, T>) -> ! {
+#[diagnostic::on_unimplemented(
+    message = "`{L}` is finished: a `Terminal<{L}, _>` is a machine in a terminal state, and a \
+               finished machine has no transitions",
+    label = "a finished `{L}` has no transitions",
+    note = "take this transition before the one into a terminal state; a `Terminal` can only be \
+            read: `status()`, `state()`, `into_value()`"
+)]
+pub trait Unfinished<L> {}
+
+// Not recommended, so that a `Terminal` is reported as not `Unfinished` (the message above),
+// rather than as not `Active`.
+#[diagnostic::do_not_recommend]
+impl<L: Lifecycle, S: Active + StateMarker<Lifecycle = L>> Unfinished<L> for S {}
+
+/// A finished machine "may go" to every state of its lifecycle as far as [`Edge`] knows: the
+/// lifecycle's own per-target trait then asks `X: Unfinished<L>`, which fails with the message.
+impl<L, X, N> Edge<N> for Finished<L, X>
+where
+    L: Lifecycle,
+    X: Unfinished<L> + 'static,
+    N: StateMarker<Lifecycle = L>,
+{
+}
+
+/// The default body of every transition method, which only a [`Terminal`] uses. Never called:
+/// on a `Terminal` the method's bound never holds, so the call does not compile, and every
+/// [`Tracked`] overrides it. Takes the method's arguments so that none is unused.
+#[doc(hidden)]
+#[allow(clippy::empty_loop)] // Unreachable; a value of any type needs a body that does not return.
+pub fn no_transition_after_terminal<A, X>(_: A) -> X {
     loop {}
 }
 

@@ -4,9 +4,16 @@
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 
-use syn::{Attribute, parse_quote};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+use syn::{
+    AttrStyle, Attribute, Data, DeriveInput, MacroDelimiter, Meta, MetaList, Path, Token, token,
+};
 
+use super::attr::Args;
 use super::model::{Machine, StateDecl};
+use crate::ctxt::Errors;
+use crate::private;
 
 /// Height of a state's box, and the vertical gap between layers.
 const BOX_HEIGHT: usize = 30;
@@ -20,16 +27,64 @@ const SIDE: usize = 72;
 /// Width of one character of the 13px monospace label, rounded up.
 const CHAR_WIDTH: usize = 8;
 
-/// The `#[doc = ..]` attribute appended to the enum: a "Lifecycle" section with the diagram and
-/// the table of states and transitions.
+/// The attribute appended to the enum:
+/// `#[cfg_attr(doc, doc = ::fixpoint::__private::lifecycle_doc!(enum Job { .. }))]`.
+///
+/// The "Lifecycle" section (the diagram and the table of states and transitions) is drawn only
+/// when rustdoc reads the enum: `cargo check` and `cargo build` drop the attribute unread, so
+/// they neither draw a kilobyte of SVG per lifecycle nor lex it. The macro gets the enum's
+/// variants as written and draws them with the same model.
 pub(crate) fn expand_doc(machine: &Machine<'_>) -> Attribute {
+    let span = Span::call_site();
+    let name = machine.ident;
+    let variants = match &machine.original.data {
+        Data::Enum(data) => &data.variants,
+        // The model exists only for an enum.
+        Data::Struct(_) | Data::Union(_) => return doc_attr(span, quote!("")),
+    };
+    let private = private::path();
+    doc_attr(
+        span,
+        quote!(#private::lifecycle_doc!(enum #name { #variants })),
+    )
+}
+
+fn doc_attr(span: Span, value: TokenStream) -> Attribute {
+    Attribute {
+        pound_token: Token![#](span),
+        style: AttrStyle::Outer,
+        bracket_token: token::Bracket(span),
+        meta: Meta::List(MetaList {
+            path: Path::from(Ident::new("cfg_attr", span)),
+            delimiter: MacroDelimiter::Paren(token::Paren(span)),
+            tokens: quote!(doc, doc = #value),
+        }),
+    }
+}
+
+/// `lifecycle_doc!(enum Job { .. })`: the "Lifecycle" section of the enum's documentation, as a
+/// string literal. Only `#[terminal_state]` calls it, on an enum it has already validated.
+pub(crate) fn lifecycle_doc(input: TokenStream) -> TokenStream {
+    let item = match syn::parse2::<DeriveInput>(input) {
+        Ok(item) => item,
+        Err(error) => return error.to_compile_error(),
+    };
+    let mut errors = Errors::default();
+    let machine = Machine::from_syn(&item, Args::default(), &mut errors);
+    if let Err(error) = errors.finish() {
+        return error.to_compile_error();
+    }
+    let Some(machine) = machine else {
+        return quote!("");
+    };
     let doc = format!(
         "\n\n# Lifecycle\n\nDeclared with `#[terminal_state]`: a transition missing from this \
          diagram does not compile.\n\n{}\n\n{}",
-        svg(machine),
-        text_table(machine)
+        svg(&machine),
+        text_table(&machine)
     );
-    parse_quote!(#[doc = #doc])
+    let doc = Literal::string(&doc);
+    quote!(#doc)
 }
 
 /// The table in Markdown: each state, its markers and where it may go.
@@ -53,7 +108,7 @@ fn text_table(machine: &Machine<'_>) -> String {
 
 /// The state's name as written, without the `r#` of a raw identifier.
 fn label(state: &StateDecl<'_>) -> String {
-    state.ident.to_string().trim_start_matches("r#").to_owned()
+    state.name.trim_start_matches("r#").to_owned()
 }
 
 fn markers(state: &StateDecl<'_>) -> String {

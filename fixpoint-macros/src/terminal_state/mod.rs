@@ -1,6 +1,7 @@
 //! `#[terminal_state]`: parse the enum into a [`model::Machine`], validate it, expand it.
 
 mod attr;
+mod bulk;
 mod diagram;
 mod expand;
 mod model;
@@ -24,6 +25,11 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     })
 }
 
+/// `lifecycle_doc!(enum ..)`: the diagram section of a lifecycle's documentation.
+pub(crate) fn lifecycle_doc(input: TokenStream) -> TokenStream {
+    diagram::lifecycle_doc(input)
+}
+
 fn try_expand(args: TokenStream, item: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let args = attr::parse_args(args, &mut errors);
@@ -32,7 +38,10 @@ fn try_expand(args: TokenStream, item: &DeriveInput) -> syn::Result<TokenStream>
         valid::validate(machine, &mut errors);
     }
     errors.finish()?;
-    Ok(machine.map(|m| expand::expand(&m)).unwrap_or_default())
+    Ok(machine
+        .map(|m| expand::expand(&m))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// The input is not even a struct, enum or union (a fn, an impl, ...).

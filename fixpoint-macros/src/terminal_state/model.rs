@@ -21,6 +21,9 @@ pub(crate) struct Machine<'a> {
 pub(crate) struct StateDecl<'a> {
     pub(crate) original: &'a Variant,
     pub(crate) ident: &'a Ident,
+    /// The variant's name as text, read once: comparing two `Ident`s formats both, which
+    /// made lookups by name most of the attribute's own run time.
+    pub(crate) name: String,
     pub(crate) initial: Option<&'a Attribute>,
     pub(crate) terminal: Option<&'a Attribute>,
     pub(crate) abandoned: Option<&'a Attribute>,
@@ -33,6 +36,8 @@ pub(crate) struct StateDecl<'a> {
 pub(crate) struct Targets<'a> {
     pub(crate) attr: &'a Attribute,
     pub(crate) idents: Vec<Ident>,
+    /// The state each of `idents` names (`None`: an unknown state), resolved once.
+    pub(crate) resolved: Vec<Option<usize>>,
 }
 
 impl<'a> Machine<'a> {
@@ -55,11 +60,22 @@ impl<'a> Machine<'a> {
                 item.ident.span(),
             )
         });
-        let states = data
+        let mut states: Vec<StateDecl<'a>> = data
             .variants
             .iter()
             .map(|v| StateDecl::from_syn(v, errors))
             .collect();
+        let names: Vec<String> = states.iter().map(|s| s.name.clone()).collect();
+        for to in states.iter_mut().filter_map(|s| s.to.as_mut()) {
+            to.resolved = to
+                .idents
+                .iter()
+                .map(|t| {
+                    let target = t.to_string();
+                    names.iter().position(|name| *name == target)
+                })
+                .collect();
+        }
         Some(Machine {
             original: item,
             ident: &item.ident,
@@ -69,22 +85,22 @@ impl<'a> Machine<'a> {
         })
     }
 
-    /// The position of the state named `ident`.
-    pub(crate) fn index_of(&self, ident: &Ident) -> Option<usize> {
-        self.states.iter().position(|state| state.ident == ident)
-    }
-
-    /// The states `state` may go to, as indices, in declared order.
+    /// The states `state` may go to, as indices, in declared order (unknown targets left out).
     pub(crate) fn successors(&self, state: &StateDecl<'_>) -> Vec<usize> {
-        let targets = state.to.as_ref().map_or(&[][..], |to| &to.idents[..]);
-        targets.iter().filter_map(|t| self.index_of(t)).collect()
+        let targets = state.to.as_ref().map_or(&[][..], |to| &to.resolved[..]);
+        targets.iter().flatten().copied().collect()
     }
 
     /// The states that declare an edge into state `index`.
     pub(crate) fn predecessors(&self, index: usize) -> Vec<&StateDecl<'a>> {
         self.states
             .iter()
-            .filter(|state| self.successors(state).contains(&index))
+            .filter(|state| {
+                state
+                    .to
+                    .as_ref()
+                    .is_some_and(|to| to.resolved.contains(&Some(index)))
+            })
             .collect()
     }
 
@@ -113,6 +129,7 @@ impl<'a> StateDecl<'a> {
         let mut state = StateDecl {
             original: variant,
             ident: &variant.ident,
+            name: variant.ident.to_string(),
             initial: None,
             terminal: None,
             abandoned: None,
@@ -150,7 +167,13 @@ impl<'a> StateDecl<'a> {
         }
         if name == "to" {
             match attr::parse_to(attr, errors) {
-                Some(idents) => self.to = Some(Targets { attr, idents }),
+                Some(idents) => {
+                    self.to = Some(Targets {
+                        attr,
+                        idents,
+                        resolved: Vec::new(),
+                    });
+                }
                 None => self.to_malformed = true,
             }
         } else {
@@ -172,13 +195,13 @@ impl<'a> StateDecl<'a> {
 
     /// The transition method that enters this state: `to_input_needed`.
     pub(crate) fn method(&self) -> Ident {
-        let name = format!("to_{}", names::snake_case(&self.ident.to_string()));
+        let name = format!("to_{}", names::snake_case(&self.name));
         Ident::new(&name, self.ident.span())
     }
 
     /// The per-target trait whose diagnostic explains an illegal entry: `ToInputNeeded`.
     pub(crate) fn entry_trait(&self) -> Ident {
-        let name = format!("To{}", self.ident.to_string().trim_start_matches("r#"));
+        let name = format!("To{}", self.name.trim_start_matches("r#"));
         Ident::new(&name, self.ident.span())
     }
 }

@@ -1,16 +1,30 @@
 //! The transition methods of a lifecycle, as a trait of `Tracked`, and the same methods on a
 //! finished machine (`Terminal`), where every call fails with a message that names the contract.
 
-use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use std::fmt::Write as _;
 
-use super::expand::{StateData, either, entered_states, inner_visibility, table};
-use super::model::{Machine, StateDecl};
+use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+
+use super::bulk;
+use super::expand::{StateData, either, entered_states, table};
+use super::model::Machine;
 use crate::private;
 
+/// The transitions of a lifecycle: the trait, declared beside the enum, and the finished
+/// machine's impl of it, which lives in the generated block that starts with
+/// [`private::alias`] (the impl for `Tracked` is written by `bulk`).
+pub(super) struct Transitions {
+    pub(super) declaration: TokenStream,
+    pub(super) finished: TokenStream,
+}
+
 /// `trait ProjectStatusTransitions`: one named method per state that some edge enters.
-pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
-    let (vis, name, module) = (machine.vis, machine.ident, &machine.module);
+///
+/// Lexed from text (see `bulk`) but for each method's bound, which is built at the target
+/// state's span, so that "required by this bound" points at its variant.
+pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
+    let (name, module) = (machine.ident, &machine.module);
     let trait_ident = format_ident!("{}Transitions", name);
     let doc = format!(
         " The transitions of lifecycle [`{name}`], as methods of `Tracked<{name}, S, T, R>`.\n\n\
@@ -20,33 +34,30 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
          Declared transitions: {}.",
         table(machine)
     );
-    let private = private::path();
-    let mut signatures = Vec::new();
-    let mut bodies = Vec::new();
-    let mut finished = Vec::new();
-    for (_, state) in entered_states(machine) {
-        let (ident, method, entry) = (state.ident, state.method(), state.entry_trait());
-        // Spanned at the target state, so "required by this bound" points at its variant.
+    let (name_text, module_text) = (name.to_string(), module.to_string());
+    // Text runs between the spanned tokens: the method's name (rustc's "method defined here"
+    // points at it) and its bound ("required by this bound").
+    let mut methods = TokenStream::new();
+    let mut text = String::new();
+    for (index, state) in entered_states(machine) {
+        let (ident, entry) = (state.ident, state.entry_trait());
         let mut entry_module = module.clone();
         entry_module.set_span(ident.span());
         let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
         let data = StateData::new(state);
-        let params = data.params();
+        let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
         let value = data.value();
         let sources: Vec<&Ident> = machine
-            .predecessors(machine.index_of(ident).unwrap_or_default())
+            .predecessors(index)
             .iter()
             .map(|s| s.ident)
             .collect();
-        let (output, call) = if state.is_terminal() {
-            (
-                quote!(#private::Terminal<#name, __T>),
-                quote!(#private::Tracked::finish::<#module::#ident>(self, #value)),
-            )
+        let output = if state.is_terminal() {
+            format!("::fixpoint::__private::Terminal<{name_text}, __T>")
         } else {
-            (
-                quote!(#private::Tracked<#name, #module::#ident, __T, __R>),
-                quote!(#private::Tracked::transition::<#module::#ident>(self, #value)),
+            format!(
+                "::fixpoint::__private::Tracked<{name_text}, {module_text}::{}, __T, __R>",
+                state.name
             )
         };
         let doc = format!(
@@ -58,87 +69,65 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> TokenStream {
             },
             either(&sources)
         );
-        signatures.push(quote! {
-            #[doc = #doc]
-            #[must_use = "a transition consumes the machine and returns it in its new state"]
-            fn #method(self, #(#params),*) -> #output where #bound;
-        });
-        bodies.push(quote! {
-            #[inline]
-            fn #method(self, #(#params),*) -> #output where #bound {
-                #call
-            }
-        });
-        finished.push(expand_finished_method(machine, state, &data));
+        let _ = write!(
+            text,
+            "#[doc = {doc:?}] \
+             #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
+             fn"
+        );
+        methods.extend(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.extend([TokenTree::Ident(state.method())]);
+        let _ = write!(
+            text,
+            "(self, {params}) -> {output} where",
+            params = params.join(", ")
+        );
+        methods.extend(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.extend(bound);
+        // The default body is the finished machine's (`Terminal` overrides nothing): never
+        // run, because its bound never holds there, and every `Tracked` overrides it.
+        let _ = write!(
+            text,
+            "{{ ::fixpoint::__private::no_transition_after_terminal((self, {value})) }}"
+        );
     }
+    methods.extend(bulk::lex_or_error(&text, name));
+    let header = format!(
+        "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: ::core::marker::Sized \
+         where __R: ::fixpoint::__private::RecorderSlot<{name_text}>,",
+        vis = machine.vis.to_token_stream(),
+    );
+    let mut declaration = bulk::lex_or_error(&header, name);
+    declaration.extend([TokenTree::Group(Group::new(Delimiter::Brace, methods))]);
+    let local = private::local();
     let finished_state = finished_state(machine);
     let edges = expand_finished_edges(machine);
-    quote! {
-        #[doc = #doc]
-        #vis trait #trait_ident<__S, __T, __R>: ::core::marker::Sized
-        where
-            __R: #private::RecorderSlot<#name>,
+    let finished = quote! {
+        // A transition called on a finished machine resolves here (to the trait's default
+        // body), and fails on its bound with "a finished machine has no transitions".
+        impl<__T> #trait_ident<#finished_state, __T, #local::NoRecorder>
+            for #local::Terminal<#name, __T>
         {
-            #(#signatures)*
-        }
-
-        #[automatically_derived]
-        impl<__S, __T, __R> #trait_ident<__S, __T, __R> for #private::Tracked<#name, __S, __T, __R>
-        where
-            __S: #private::Active + #private::StateMarker<Lifecycle = #name>,
-            __R: #private::RecorderSlot<#name>,
-        {
-            #(#bodies)*
-        }
-
-        // A transition called on a finished machine resolves here, and fails on its bound with
-        // the lifecycle's "a finished machine has no transitions" message.
-        #[automatically_derived]
-        impl<__T> #trait_ident<#finished_state, __T, #private::NoRecorder>
-            for #private::Terminal<#name, __T>
-        {
-            #(#finished)*
         }
 
         #edges
+    };
+    Transitions {
+        declaration,
+        finished,
     }
 }
 
 /// `Finished<Job, Terminal<Job, ()>>`: the type-level state of a `Terminal`, whose every
-/// transition bound asks `Terminal<Job, ()>: job::Unfinished`, which never holds.
+/// transition bound asks `Terminal<Job, ()>: Unfinished<Job>`, which never holds.
 fn finished_state(machine: &Machine<'_>) -> TokenStream {
     let name = machine.ident;
-    let private = private::path();
-    quote!(#private::Finished<#name, #private::Terminal<#name, ()>>)
+    let local = private::local();
+    quote!(#local::Finished<#name, #local::Terminal<#name, ()>>)
 }
 
-/// One transition method of a `Terminal`: it exists so that a call resolves, then fails on
-/// the trait's bound with the contract's message rather than as a missing method.
-fn expand_finished_method(
-    machine: &Machine<'_>,
-    state: &StateDecl<'_>,
-    data: &StateData<'_>,
-) -> TokenStream {
-    let (name, module) = (machine.ident, &machine.module);
-    let (ident, method) = (state.ident, state.method());
-    let private = private::path();
-    let params = data.ignored_params();
-    let output = if state.is_terminal() {
-        quote!(#private::Terminal<#name, __T>)
-    } else {
-        quote!(#private::Tracked<#name, #module::#ident, __T, #private::NoRecorder>)
-    };
-    // The bound is left to the trait's declaration: written here, it would never hold.
-    quote! {
-        #[inline]
-        fn #method(self, #(#params),*) -> #output {
-            #private::no_transition_after_terminal(self)
-        }
-    }
-}
-
-/// The edges of a finished machine, one per entered state, each held back by
-/// `job::Unfinished`; they sit outside the module because they name the enum.
+/// The entries of a finished machine, one per entered state, each held back by
+/// `Unfinished<Job>` (the finished machine's `Edge`s are one blanket impl in the runtime).
 fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
     let edges = entered_states(machine).map(|(_, state)| {
         let (ident, entry) = (state.ident, state.entry_trait());
@@ -147,59 +136,14 @@ fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
         let (mut name, mut module) = (machine.ident.clone(), machine.module.clone());
         name.set_span(ident.span());
         module.set_span(ident.span());
-        let private = private::at(ident.span());
+        let private = private::local_at(ident.span());
         quote_spanned! {ident.span()=>
-            #[automatically_derived]
-            impl<__X: 'static> #private::Edge<#module::#ident>
-                for #private::Finished<#name, __X>
-            where
-                __X: #module::Unfinished,
-            {
-            }
-            #[automatically_derived]
             impl<__X: 'static> #module::#entry for #private::Finished<#name, __X>
             where
-                __X: #module::Unfinished,
+                __X: #private::Unfinished<#name>,
             {
             }
         }
     });
     quote!(#(#edges)*)
-}
-
-/// `trait Unfinished`, in the lifecycle's module: implemented by the states that still have
-/// transitions, never by a finished machine, whose diagnostic it carries.
-pub(super) fn expand_unfinished_trait(machine: &Machine<'_>) -> TokenStream {
-    let name = machine.ident;
-    let active: Vec<&Ident> = machine
-        .states
-        .iter()
-        .filter(|s| !s.is_terminal())
-        .map(|s| s.ident)
-        .collect();
-    let terminal: Vec<&Ident> = machine
-        .states
-        .iter()
-        .filter(|s| s.is_terminal())
-        .map(|s| s.ident)
-        .collect();
-    let message = format!(
-        "`{name}` is finished: a `Terminal<{name}, _>` is a machine in a terminal state ({}), \
-         and a finished machine has no transitions",
-        either(&terminal)
-    );
-    let label = format!("a finished `{name}` has no transitions");
-    let note = "take this transition before the one into a terminal state; a `Terminal` can \
-                only be read: `status()`, `state()`, `into_value()`";
-    let doc = format!(" Implemented by the states of `{name}` that still have transitions.");
-    let vis_inner = inner_visibility(machine.vis);
-    quote! {
-        #[doc = #doc]
-        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-        #vis_inner trait Unfinished {}
-        #(
-            #[automatically_derived]
-            impl Unfinished for #active {}
-        )*
-    }
 }

@@ -157,11 +157,11 @@ fn check_terminal_edges(machine: &Machine<'_>, errors: &mut Errors) {
 
 /// Every `#[to(..)]` target names a state of this enum, once.
 fn check_targets(machine: &Machine<'_>, errors: &mut Errors) {
-    let names: Vec<String> = machine.states.iter().map(|s| s.ident.to_string()).collect();
+    let names: Vec<String> = machine.states.iter().map(|s| s.name.clone()).collect();
     for to in machine.states.iter().filter_map(|s| s.to.as_ref()) {
         let mut seen = BTreeSet::new();
-        for target in &to.idents {
-            if machine.index_of(target).is_none() {
+        for (target, resolved) in to.idents.iter().zip(&to.resolved) {
+            if resolved.is_none() {
                 let hint =
                     match names::closest(&target.to_string(), names.iter().map(String::as_str)) {
                         Some(close) => format!("did you mean `{close}`?"),
@@ -171,7 +171,7 @@ fn check_targets(machine: &Machine<'_>, errors: &mut Errors) {
                     target,
                     format_args!("#[to(..)] names unknown state `{target}`; {hint}"),
                 );
-            } else if !seen.insert(target.to_string()) {
+            } else if !seen.insert(*resolved) {
                 errors.spanned(
                     target,
                     format_args!("duplicate target `{target}` in #[to(..)]; list each state once"),
@@ -194,7 +194,7 @@ fn check_reachability(machine: &Machine<'_>, errors: &mut Errors) {
         let unknown_target = state
             .to
             .as_ref()
-            .is_some_and(|to| to.idents.iter().any(|t| machine.index_of(t).is_none()));
+            .is_some_and(|to| to.resolved.contains(&None));
         if finishing.contains(&index) || state.to_malformed || unknown_target {
             continue;
         }
@@ -242,7 +242,7 @@ fn finishing_states(machine: &Machine<'_>) -> BTreeSet<usize> {
 
 /// The generated method and trait names of two states never collide, nor with a marker.
 fn check_generated_names(machine: &Machine<'_>, errors: &mut Errors) {
-    let markers: BTreeSet<String> = machine.states.iter().map(|s| s.ident.to_string()).collect();
+    let markers: BTreeSet<String> = machine.states.iter().map(|s| s.name.clone()).collect();
     let mut methods = BTreeSet::new();
     for state in &machine.states {
         let method = state.method().to_string();

@@ -1,0 +1,353 @@
+//! The bulk of a lifecycle's impls, written as Rust source text and lexed by rustc in one call.
+//!
+//! `quote!` hands its output to rustc one token at a time across the proc-macro bridge, and at
+//! a few thousand tokens per lifecycle that crossing was most of the attribute's own run time,
+//! paid at every `cargo check` of the user's crate. The impls here (`Lifecycle`, the state
+//! markers, the transitions of `Tracked`) carry no span of the user's: no diagnostic ever points
+//! into them, so they lose nothing by being text. Everything a diagnostic points at (the enum,
+//! the entry traits and their impls, the transitions trait, a finished machine's entries) is
+//! still built with `quote!`, at the user's spans.
+
+use std::fmt::Write as _;
+
+use proc_macro2::{Ident, TokenStream};
+use quote::ToTokens;
+
+use super::expand::{StateData, entered_states, mermaid};
+use super::model::{Machine, StateDecl};
+use crate::names;
+
+/// The impls of the lifecycle's const block, which starts with `private::alias()` (so the
+/// runtime is `__fixpoint`), as tokens lexed by rustc.
+pub(super) fn expand_impls(machine: &Machine<'_>) -> syn::Result<TokenStream> {
+    let text = Text::new(machine);
+    let mut out = String::with_capacity(4096 + 1024 * machine.states.len());
+    text.lifecycle(&mut out);
+    for (index, state) in machine.states.iter().enumerate() {
+        text.marker(&mut out, index, state);
+    }
+    text.tracked_transitions(&mut out);
+    lex_item(&out, machine.ident)
+}
+
+/// `enum ProjectStatusResumed`: a status read back from storage, as its typed machine, and its
+/// `Debug`.
+pub(super) fn expand_resumed(machine: &Machine<'_>) -> syn::Result<TokenStream> {
+    let text = Text::new(machine);
+    let mut out = String::with_capacity(2048 + 256 * machine.states.len());
+    text.resumed(&mut out);
+    lex_item(&out, machine.ident)
+}
+
+/// `text` as tokens, or the error that says it did not lex (a bug of this crate).
+fn lex_item(text: &str, name: &Ident) -> syn::Result<TokenStream> {
+    lex(text).map_err(|error| {
+        syn::Error::new(
+            name.span(),
+            format!(
+                "internal error in #[terminal_state]: the code it generated for `{name}` did \
+                 not lex ({error}); please report this with the enum"
+            ),
+        )
+    })
+}
+
+/// [`lex_item`], with the error as `compile_error!` tokens in place of the item.
+pub(super) fn lex_or_error(text: &str, name: &Ident) -> TokenStream {
+    lex_item(text, name).unwrap_or_else(|error| error.to_compile_error())
+}
+
+/// The text as tokens. Inside the compiler, rustc's own lexer takes it directly: going through
+/// `proc_macro2`'s `FromStr` would lex it twice, once with `proc_macro2`'s own lexer, compiled
+/// unoptimized like every proc macro, which cost more than the tokens it replaces. rustc may
+/// panic on malformed text (rust-lang/rust#58736); that is caught and reported, never passed on.
+fn lex(text: &str) -> Result<TokenStream, String> {
+    if proc_macro::is_available() {
+        match std::panic::catch_unwind(|| text.parse::<proc_macro::TokenStream>()) {
+            Ok(Ok(tokens)) => Ok(tokens.into()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("the lexer panicked".to_owned()),
+        }
+    } else {
+        text.parse::<TokenStream>()
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// The names every impl repeats, as text.
+struct Text<'m, 'a> {
+    machine: &'m Machine<'a>,
+    name: String,
+    module: String,
+    resumed: String,
+    /// Per state: its data's pieces.
+    data: Vec<DataText>,
+}
+
+/// A state's data, as text: `()` and empty patterns for a state without fields.
+struct DataText {
+    ty: String,
+    pattern: String,
+    wildcard: String,
+    value: String,
+    params: String,
+}
+
+impl<'m, 'a> Text<'m, 'a> {
+    fn new(machine: &'m Machine<'a>) -> Self {
+        let name = machine.ident.to_string();
+        Text {
+            machine,
+            resumed: format!("{name}Resumed"),
+            module: machine.module.to_string(),
+            data: machine.states.iter().map(DataText::new).collect(),
+            name,
+        }
+    }
+
+    /// `impl Lifecycle`: the declared machine as data, and the runtime view over it.
+    fn lifecycle(&self, out: &mut String) {
+        let Text {
+            machine,
+            name,
+            module,
+            resumed,
+            data,
+        } = self;
+        let initial = machine.initial().unwrap_or_default();
+        let abandoned = machine.abandoned().unwrap_or_default();
+        let _ = write!(
+            out,
+            "#[automatically_derived] impl __fixpoint::Lifecycle for {name} {{ \
+             const SPEC: &'static __fixpoint::Spec = &__fixpoint::Spec {{ \
+             name: {name:?}, snake_name: {snake:?}, module: {module:?}, states: &[",
+            snake = names::snake_case(name),
+        );
+        for state in &machine.states {
+            let _ = write!(
+                out,
+                "__fixpoint::StateSpec {{ name: {:?}, terminal: {}, carries_data: {}, to: &[",
+                state.name,
+                state.is_terminal(),
+                state.carries_data()
+            );
+            for target in machine.successors(state) {
+                let _ = write!(out, "{target}u16,");
+            }
+            out.push_str("] },");
+        }
+        let _ = write!(
+            out,
+            "], initial: {initial}u16, abandoned: {abandoned}u16, mermaid: {mermaid:?}, }}; \
+             type Initial = {module}::{initial_state}; \
+             type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
+             #[inline] fn state(&self) -> __fixpoint::State<Self> {{ match self {{",
+            mermaid = mermaid(machine),
+            initial_state = machine.states[initial].name,
+        );
+        for (index, (state, data)) in machine.states.iter().zip(data).enumerate() {
+            let _ = write!(
+                out,
+                "Self::{}{} => __fixpoint::state({index}u16),",
+                state.name, data.wildcard
+            );
+        }
+        let _ = write!(
+            out,
+            "}} }} fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
+             __recorder: __R) -> {resumed}<__T, __R> {{ match self {{"
+        );
+        for (state, data) in machine.states.iter().zip(data) {
+            let ident = &state.name;
+            if state.is_terminal() {
+                let _ = write!(
+                    out,
+                    "__status @ Self::{ident}{} => \
+                     {resumed}::{ident}(__fixpoint::terminal(__status, __value)),",
+                    data.wildcard
+                );
+            } else {
+                let _ = write!(
+                    out,
+                    "Self::{ident}{} => \
+                     {resumed}::{ident}(__fixpoint::resume(__value, {}, __recorder)),",
+                    data.pattern, data.value
+                );
+            }
+        }
+        out.push_str(
+            "} } fn __unit(__state: __fixpoint::State<Self>) -> ::core::option::Option<Self> { \
+             match __state.index() {",
+        );
+        for (index, state) in machine.states.iter().enumerate() {
+            if !state.carries_data() {
+                let _ = write!(
+                    out,
+                    "{index} => ::core::option::Option::Some(Self::{}),",
+                    state.name
+                );
+            }
+        }
+        let _ = write!(
+            out,
+            "_ => ::core::option::Option::None, }} }} \
+             #[inline] fn __abandoned() -> Self {{ Self::{} }} }}",
+            machine.states[abandoned].name
+        );
+    }
+
+    /// The resumed enum, declared beside the lifecycle (so it names the runtime in full).
+    fn resumed(&self, out: &mut String) {
+        let Text {
+            machine,
+            name,
+            module,
+            resumed,
+            ..
+        } = self;
+        let vis = machine.vis.to_token_stream().to_string();
+        let typed = |state: &StateDecl<'_>| {
+            if state.is_terminal() {
+                format!("::fixpoint::__private::Terminal<{name}, __T>")
+            } else {
+                format!(
+                    "::fixpoint::__private::Tracked<{name}, {module}::{}, __T, __R>",
+                    state.name
+                )
+            }
+        };
+        let doc = format!(
+            " A `{name}` status read back from storage, rebuilt as its typed machine by \
+             `Lifecycle::resume`: a `Tracked` for a non-terminal state, a `Terminal` proof for \
+             a terminal one."
+        );
+        let _ = write!(
+            out,
+            "#[doc = {doc:?}] {vis} enum {resumed}<__T, __R = ::fixpoint::__private::NoRecorder> \
+             where __R: ::fixpoint::__private::RecorderSlot<{name}>, {{"
+        );
+        for state in &machine.states {
+            let kind = if state.is_terminal() {
+                "terminal"
+            } else {
+                "non-terminal"
+            };
+            let doc = format!(" Resumed in {kind} state `{}`.", state.name);
+            let _ = write!(out, "#[doc = {doc:?}] {}({}),", state.name, typed(state));
+        }
+        // `Debug` exactly when every variant's machine is: a state without data is as soon as
+        // `__T` is, so only the data-carrying states and `Terminal` (once) need a bound.
+        let _ = write!(
+            out,
+            "}} #[automatically_derived] impl<__T, __R> ::core::fmt::Debug for {resumed}<__T, __R> \
+             where __R: ::fixpoint::__private::RecorderSlot<{name}>, __T: ::core::fmt::Debug,"
+        );
+        for state in machine
+            .states
+            .iter()
+            .filter(|s| !s.is_terminal() && s.carries_data())
+        {
+            let _ = write!(out, "{}: ::core::fmt::Debug,", typed(state));
+        }
+        if let Some(terminal) = machine.states.iter().find(|s| s.is_terminal()) {
+            let _ = write!(out, "{}: ::core::fmt::Debug,", typed(terminal));
+        }
+        out.push_str(
+            "{ fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result { \
+             match self {",
+        );
+        for state in &machine.states {
+            let _ = write!(
+                out,
+                "Self::{ident}(machine) => f.debug_tuple({ident:?}).field(machine).finish(),",
+                ident = state.name
+            );
+        }
+        out.push_str("} } }");
+    }
+
+    /// `impl StateMarker` and `Active` or `Final` for one marker; `into_status` only for a
+    /// state with data (the others take the provided one).
+    fn marker(&self, out: &mut String, index: usize, state: &StateDecl<'_>) {
+        let Text { name, module, .. } = self;
+        let data = &self.data[index];
+        let ident = &state.name;
+        let _ = write!(
+            out,
+            "#[automatically_derived] impl __fixpoint::StateMarker for {module}::{ident} {{ \
+             type Lifecycle = {name}; type Data = {ty}; \
+             const STATE: __fixpoint::State<{name}> = __fixpoint::state({index}u16);",
+            ty = data.ty
+        );
+        if state.carries_data() {
+            let _ = write!(
+                out,
+                "#[inline] fn into_status({}: {}) -> {name} {{ {name}::{ident}{} }}",
+                data.value, data.ty, data.pattern
+            );
+        }
+        let kind = if state.is_terminal() {
+            "Final"
+        } else {
+            "Active"
+        };
+        let _ = write!(out, "}} impl __fixpoint::{kind} for {module}::{ident} {{}}");
+    }
+
+    /// `impl ProjectStatusTransitions for Tracked`: each method takes its transition.
+    fn tracked_transitions(&self, out: &mut String) {
+        let Text { name, module, .. } = self;
+        let _ = write!(
+            out,
+            "#[automatically_derived] impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
+             for __fixpoint::Tracked<{name}, __S, __T, __R> where \
+             __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
+             __R: __fixpoint::RecorderSlot<{name}>, {{"
+        );
+        for (index, state) in entered_states(self.machine) {
+            let data = &self.data[index];
+            let ident = &state.name;
+            let (output, step) = if state.is_terminal() {
+                (format!("__fixpoint::Terminal<{name}, __T>"), "finish")
+            } else {
+                (
+                    format!("__fixpoint::Tracked<{name}, {module}::{ident}, __T, __R>"),
+                    "transition",
+                )
+            };
+            let _ = write!(
+                out,
+                "fn {method}(self, {params}) -> {output} where __S: {module}::{entry} {{ \
+                 __fixpoint::Tracked::{step}::<{module}::{ident}>(self, {value}) }}",
+                method = state.method(),
+                entry = state.entry_trait(),
+                params = data.params,
+                value = data.value,
+            );
+        }
+        out.push('}');
+    }
+}
+
+impl DataText {
+    fn new(state: &StateDecl<'_>) -> Self {
+        if !state.carries_data() {
+            return DataText {
+                ty: "()".to_owned(),
+                pattern: String::new(),
+                wildcard: String::new(),
+                value: "()".to_owned(),
+                params: String::new(),
+            };
+        }
+        let data = StateData::new(state);
+        let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
+        DataText {
+            ty: data.ty().to_string(),
+            pattern: data.pattern().to_string(),
+            wildcard: data.wildcard().to_string(),
+            value: data.value().to_string(),
+            params: params.join(", "),
+        }
+    }
+}
