@@ -23,6 +23,7 @@ machine), so no other build runs while one is timed; other processes may. Nothin
     python3 benches/compile_time/run.py                 # every variant, 5 runs
     python3 benches/compile_time/run.py --runs 3 --variants fixpoint,hand
     python3 benches/compile_time/run.py --generate-only # write the crates, time nothing
+    python3 benches/compile_time/run.py --instructions  # rustc's instructions (callgrind)
 """
 
 from __future__ import annotations
@@ -565,6 +566,45 @@ def measure(base: Path, variant: str, crate: str, command: str, runs: int) -> li
     return times
 
 
+WRAPPER = """#!/bin/sh
+# RUSTC_WRAPPER for `--instructions`: the measured crate's rustc runs under callgrind.
+rustc="$1"; shift
+case " $* " in
+  *" --crate-name $FIXPOINT_MEASURED_CRATE "*)
+    exec valgrind --tool=callgrind --callgrind-out-file="$FIXPOINT_CALLGRIND_OUT" -q "$rustc" "$@" ;;
+esac
+exec "$rustc" "$@"
+"""
+
+
+def instructions(base: Path, variant: str, crate: str) -> int:
+    """Instructions rustc executes for one incremental `cargo check` after a touch, counted by
+    callgrind: unlike time, the same on a loaded machine from one run to the next."""
+    package = f"{variant}-{crate.replace('_', '-')}"
+    wrapper = OUT / "callgrind-rustc.sh"
+    write(wrapper, WRAPPER)
+    wrapper.chmod(0o755)
+    out = OUT / f"{package}.callgrind"
+    with cargo_lock():
+        cargo(base, ["check", "-p", package])  # warm the incremental cache
+        for path in touched_files(base, crate):
+            path.touch()
+        os.environ.update(
+            RUSTC_WRAPPER=str(wrapper),
+            FIXPOINT_MEASURED_CRATE=package.replace("-", "_"),
+            FIXPOINT_CALLGRIND_OUT=str(out),
+        )
+        try:
+            cargo(base, ["check", "-p", package])
+        finally:
+            for key in ("RUSTC_WRAPPER", "FIXPOINT_MEASURED_CRATE", "FIXPOINT_CALLGRIND_OUT"):
+                os.environ.pop(key)
+    for line in out.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    sys.exit(f"no instruction total in {out}")
+
+
 def fmt(seconds: float) -> str:
     return f"{seconds:.2f}"
 
@@ -579,6 +619,11 @@ def main() -> None:
         help="which of lifecycles, async_fns, rules, total to time",
     )
     parser.add_argument("--generate-only", action="store_true")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count rustc's instructions for one incremental check (callgrind) instead of timing",
+    )
     args = parser.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     for variant in variants:
@@ -587,6 +632,10 @@ def main() -> None:
     bases = {variant: generate(variant) for variant in variants}
     if args.generate_only:
         print(f"generated under {OUT}")
+        return
+
+    if args.instructions:
+        count_instructions(bases, args.crates.split(","))
         return
 
     results: dict[tuple[str, str, str], list[float]] = {}
@@ -628,6 +677,29 @@ def main() -> None:
     peers = [v for v in variants if SUPPORTED[v] == ["lifecycles"]]
     if peers:
         print(f"\n{', '.join(peers)}: lifecycles only (no equivalent of the other two).")
+
+def count_instructions(bases: dict[str, Path], wanted: list[str]) -> None:
+    counts: dict[tuple[str, str], int] = {}
+    for variant, base in bases.items():
+        print(f"{variant}: building dependencies (not counted)", file=sys.stderr)
+        with cargo_lock():
+            cargo(base, ["check", "--workspace"])
+        crates = SUPPORTED[variant] + (["total"] if len(SUPPORTED[variant]) > 1 else [])
+        for crate in [c for c in crates if c in wanted]:
+            counts[(variant, crate)] = instructions(base, variant, crate)
+            print(f"  {variant:9} {crate:10} {counts[(variant, crate)]:,}", file=sys.stderr)
+    print("\nInstructions of rustc for one incremental `cargo check` after a touch (callgrind).\n")
+    print("| crate | variant | instructions | vs hand |")
+    print("|---|---|---|---|")
+    for crate in CATEGORIES + ["total"]:
+        for variant in bases:
+            if (variant, crate) not in counts:
+                continue
+            count = counts[(variant, crate)]
+            hand = counts.get(("hand", crate))
+            ratio = f"{count / hand:.1f}x" if hand else ""
+            print(f"| {crate.replace('_', ' ')} | {variant} | {count / 1e9:.2f} G | {ratio} |")
+
 
 if __name__ == "__main__":
     main()

@@ -67,6 +67,8 @@ use proc_macro::TokenStream;
 ///   [`Lifecycle::resume`].
 /// - `impl Lifecycle for ProjectStatus`: the runtime view (states, transitions, Mermaid
 ///   diagram).
+/// - On the enum's rustdoc page, its state diagram (inline SVG) and table, drawn only when
+///   rustdoc reads it (`#[cfg_attr(doc, ..)]`), so that a check or a build does not pay for it.
 ///
 /// Every rule is checked at expansion, and each broken one is a spanned error that says how to
 /// fix it: one `#[initial]`, at least one `#[terminal]`, one unit `#[abandoned]` that is
