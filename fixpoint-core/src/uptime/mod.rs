@@ -31,6 +31,8 @@ mod group;
 mod marker;
 #[cfg(feature = "tokio")]
 mod periodic;
+#[cfg(all(feature = "process", target_os = "linux"))]
+mod procfs;
 #[cfg(feature = "tokio")]
 mod progress;
 #[cfg(all(feature = "process", target_os = "linux"))]
