@@ -17,26 +17,45 @@ use super::expand::{StateData, entered_states, mermaid};
 use super::model::{Machine, StateDecl};
 use crate::names;
 
-/// The impls of the lifecycle's const block, which starts with `private::alias()` (so the
-/// runtime is `__fixpoint`), as tokens lexed by rustc.
-pub(super) fn expand_impls(machine: &Machine<'_>) -> syn::Result<TokenStream> {
+/// The lifecycle's text-built items: the resumed enum (declared beside the enum) and the impls
+/// of its const block, which starts with `private::alias()` (so the runtime is `__fixpoint`),
+/// each as tokens lexed by rustc. The states' data are rendered as text once for both.
+pub(super) struct Bulk {
+    pub(super) resumed: TokenStream,
+    pub(super) impls: TokenStream,
+}
+
+pub(super) fn expand(machine: &Machine<'_>) -> syn::Result<Bulk> {
     let text = Text::new(machine);
-    let mut out = String::with_capacity(4096 + 1024 * machine.states.len());
+    let mut out = String::with_capacity(2048 + 256 * machine.states.len());
+    text.resumed(&mut out);
+    let resumed = lex_item(&out, machine.ident)?;
+    out.clear();
     text.lifecycle(&mut out);
     for (index, state) in machine.states.iter().enumerate() {
         text.marker(&mut out, index, state);
     }
     text.tracked_transitions(&mut out);
-    lex_item(&out, machine.ident)
+    let impls = lex_item(&out, machine.ident)?;
+    Ok(Bulk { resumed, impls })
 }
 
-/// `enum ProjectStatusResumed`: a status read back from storage, as its typed machine, and its
-/// `Debug`.
-pub(super) fn expand_resumed(machine: &Machine<'_>) -> syn::Result<TokenStream> {
-    let text = Text::new(machine);
-    let mut out = String::with_capacity(2048 + 256 * machine.states.len());
-    text.resumed(&mut out);
-    lex_item(&out, machine.ident)
+/// The typed form of `state` with value `__T` and recorder `__R`, naming the runtime as
+/// `runtime` (`::fixpoint::__private` beside the enum, `__fixpoint` in its const block).
+pub(super) fn typed_state(
+    runtime: &str,
+    name: &str,
+    module: &str,
+    state: &StateDecl<'_>,
+) -> String {
+    if state.is_terminal() {
+        format!("{runtime}::Terminal<{name}, __T>")
+    } else {
+        format!(
+            "{runtime}::Tracked<{name}, {module}::{}, __T, __R>",
+            state.name
+        )
+    }
 }
 
 /// `text` as tokens, or the error that says it did not lex (a bug of this crate).
@@ -206,16 +225,8 @@ impl<'m, 'a> Text<'m, 'a> {
             ..
         } = self;
         let vis = machine.vis.to_token_stream().to_string();
-        let typed = |state: &StateDecl<'_>| {
-            if state.is_terminal() {
-                format!("::fixpoint::__private::Terminal<{name}, __T>")
-            } else {
-                format!(
-                    "::fixpoint::__private::Tracked<{name}, {module}::{}, __T, __R>",
-                    state.name
-                )
-            }
-        };
+        let typed =
+            |state: &StateDecl<'_>| typed_state("::fixpoint::__private", name, module, state);
         let doc = format!(
             " A `{name}` status read back from storage, rebuilt as its typed machine by \
              `Lifecycle::resume`: a `Tracked` for a non-terminal state, a `Terminal` proof for \
@@ -307,13 +318,11 @@ impl<'m, 'a> Text<'m, 'a> {
         for (index, state) in entered_states(self.machine) {
             let data = &self.data[index];
             let ident = &state.name;
-            let (output, step) = if state.is_terminal() {
-                (format!("__fixpoint::Terminal<{name}, __T>"), "finish")
+            let output = typed_state("__fixpoint", name, module, state);
+            let step = if state.is_terminal() {
+                "finish"
             } else {
-                (
-                    format!("__fixpoint::Tracked<{name}, {module}::{ident}, __T, __R>"),
-                    "transition",
-                )
+                "transition"
             };
             let _ = write!(
                 out,

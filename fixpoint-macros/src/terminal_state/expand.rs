@@ -14,8 +14,8 @@ pub(crate) fn expand(machine: &Machine<'_>) -> syn::Result<TokenStream> {
     item.attrs.push(diagram::expand_doc(machine));
     let module = expand_module(machine);
     let transitions = transitions::expand_transitions(machine);
-    let resumed = bulk::expand_resumed(machine)?;
-    let impls = bulk::expand_impls(machine)?;
+    let bulk = bulk::expand(machine)?;
+    let (resumed, impls) = (&bulk.resumed, &bulk.impls);
     let (declaration, finished) = (&transitions.declaration, &transitions.finished);
     let alias = private::alias();
     Ok(quote! {

@@ -52,14 +52,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
             .iter()
             .map(|s| s.ident)
             .collect();
-        let output = if state.is_terminal() {
-            format!("::fixpoint::__private::Terminal<{name_text}, __T>")
-        } else {
-            format!(
-                "::fixpoint::__private::Tracked<{name_text}, {module_text}::{}, __T, __R>",
-                state.name
-            )
-        };
+        let output = bulk::typed_state("::fixpoint::__private", &name_text, &module_text, state);
         let doc = format!(
             " Goes to `{ident}`{}. Declared from {}.",
             if state.is_terminal() {
