@@ -3,7 +3,8 @@
 //! recorder a user would write by hand (three statuses per task, like the supervisor's
 //! insert and two transitions); and a `Supervisor` recording every transition to a
 //! `MemoryStore`, flushed. Each side's set-up (`JoinSet::new`, `Supervisor::start`) and
-//! teardown are inside the measured window.
+//! teardown are inside the measured window. A fourth side, the bare `JoinSet` given the same
+//! ids as the peer and the supervisor, is not a peer: it shows what building the ids costs.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -24,6 +25,21 @@ const BATCH: u64 = 1_000;
 async fn joinset() {
     let mut set = JoinSet::new();
     for task in 0..BATCH {
+        set.spawn(async move { black_box(task) });
+    }
+    while let Some(done) = set.join_next().await {
+        black_box(done.unwrap());
+    }
+}
+
+/// The bare `JoinSet`, building the ids the other two sides build (`format!` per task) and
+/// letting each go at once: no status anywhere. Not a peer: it shows what building the ids
+/// costs, which any recorder keyed by them pays and the bare side does not (keeping them, as
+/// the others do, costs more: an id owned by its task until it is done, ~280 more a task).
+async fn joinset_with_ids(round: u64) {
+    let mut set = JoinSet::new();
+    for task in 0..BATCH {
+        drop(black_box(format!("{round}-{task}")));
         set.spawn(async move { black_box(task) });
     }
     while let Some(done) = set.join_next().await {
@@ -71,45 +87,45 @@ async fn supervisor(round: u64) -> Supervisor<Job, MemoryStore<Job>> {
     supervisor
 }
 
+/// The sides, by their names in criterion's report and in `FIXPOINT_COUNT`.
+const SIDES: [&str; 4] = [
+    "tokio_joinset",
+    "joinset_with_ids",
+    "joinset_with_status_map",
+    "fixpoint_supervisor_memory_store",
+];
+
+/// One round of `side` (`none` runs nothing: the baseline to subtract from a count).
+async fn run(side: &str, round: u64) {
+    match side {
+        "none" => {}
+        "tokio_joinset" => joinset().await,
+        "joinset_with_ids" => joinset_with_ids(round).await,
+        "joinset_with_status_map" => joinset_with_status_map(round).await,
+        // Dropped inside the window: it frees what its tasks left, as the others free theirs
+        // when they join.
+        "fixpoint_supervisor_memory_store" => drop(supervisor(round).await),
+        other => panic!("no side named {other}"),
+    }
+}
+
 fn spawn_complete(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("supervisor/spawn_complete");
     group.throughput(Throughput::Elements(BATCH));
-    group.bench_function("tokio_joinset", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    joinset().await;
-                }
-                start.elapsed()
-            })
+    for side in SIDES {
+        group.bench_function(side, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for round in 0..iters {
+                        run(side, round).await;
+                    }
+                    start.elapsed()
+                })
+            });
         });
-    });
-    group.bench_function("joinset_with_status_map", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for round in 0..iters {
-                    joinset_with_status_map(round).await;
-                }
-                start.elapsed()
-            })
-        });
-    });
-    group.bench_function("fixpoint_supervisor_memory_store", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for round in 0..iters {
-                    // Dropped inside the window: it frees what its tasks left, as the others
-                    // free theirs when they join.
-                    drop(supervisor(round).await);
-                }
-                start.elapsed()
-            })
-        });
-    });
+    }
     group.finish();
 }
 
@@ -122,13 +138,7 @@ fn count(side: &str) {
     let rt = runtime();
     rt.block_on(async {
         for round in 0..100 {
-            match side {
-                "none" => {}
-                "tokio_joinset" => joinset().await,
-                "joinset_with_status_map" => joinset_with_status_map(round).await,
-                "fixpoint_supervisor_memory_store" => drop(supervisor(round).await),
-                other => panic!("no side named {other}"),
-            }
+            run(side, round).await;
         }
     });
 }
