@@ -104,7 +104,7 @@ pub mod __private {
     pub use crate::lifecycle::spec::{Spec, StateSpec};
     pub use crate::lifecycle::{
         Active, Edge, Final, Finished, Lifecycle, NoRecorder, RecorderSlot, State, StateMarker,
-        Terminal, Tracked, Unfinished, no_transition_after_terminal,
+        Terminal, Tracked, Transit, Unfinished,
     };
     #[cfg(feature = "tokio")]
     pub use crate::lock::{HandOff, Semaphore};

@@ -268,13 +268,82 @@ where
 {
 }
 
-/// The default body of every transition method, which only a [`Terminal`] uses. Never called:
-/// on a `Terminal` the method's bound never holds, so the call does not compile, and every
-/// [`Tracked`] overrides it. Takes the method's arguments so that none is unused.
+/// A typed machine of lifecycle `L` in type-level state `S`: what the transition methods that
+/// `#[terminal_state]` declares are provided for.
+///
+/// The generated transitions trait has this as its supertrait, and each of its methods is a
+/// provided one that calls [`__transition`](Transit::__transition) or
+/// [`__finish`](Transit::__finish), so the generated impls for [`Tracked`] and [`Terminal`]
+/// are empty: the bodies are type-checked once per lifecycle, in the trait, instead of once
+/// more in an impl. `Tracked` implements it with its own transitions; `Terminal` (in state
+/// [`Finished`]) with bodies that never run, because every method's bound fails on it first.
 #[doc(hidden)]
-#[allow(clippy::empty_loop)] // Unreachable; a value of any type needs a body that does not return.
-pub fn no_transition_after_terminal<A, X>(_: A) -> X {
-    loop {}
+pub trait Transit<L, S, T, R>: Sized {
+    /// [`Tracked::transition`].
+    fn __transition<N>(self, data: N::Data) -> Tracked<L, N, T, R>
+    where
+        L: Lifecycle,
+        R: RecorderSlot<L>,
+        S: Edge<N>,
+        N: Active + StateMarker<Lifecycle = L>;
+
+    /// [`Tracked::finish`].
+    fn __finish<N>(self, data: N::Data) -> Terminal<L, T>
+    where
+        L: Lifecycle,
+        S: Edge<N>,
+        N: Final + StateMarker<Lifecycle = L>;
+}
+
+impl<L, S, T, R> Transit<L, S, T, R> for Tracked<L, S, T, R>
+where
+    L: Lifecycle,
+    S: Active + StateMarker<Lifecycle = L>,
+    R: RecorderSlot<L>,
+{
+    #[inline]
+    fn __transition<N>(self, data: N::Data) -> Tracked<L, N, T, R>
+    where
+        L: Lifecycle,
+        R: RecorderSlot<L>,
+        S: Edge<N>,
+        N: Active + StateMarker<Lifecycle = L>,
+    {
+        self.transition(data)
+    }
+
+    #[inline]
+    fn __finish<N>(self, data: N::Data) -> Terminal<L, T>
+    where
+        L: Lifecycle,
+        S: Edge<N>,
+        N: Final + StateMarker<Lifecycle = L>,
+    {
+        self.finish(data)
+    }
+}
+
+/// Never called: on a `Terminal` every transition's bound asks `Terminal<L, ()>:`
+/// [`Unfinished<L>`], which never holds, so the call does not compile.
+impl<L: Lifecycle, T> Transit<L, Finished<L, Terminal<L, ()>>, T, NoRecorder> for Terminal<L, T> {
+    fn __transition<N>(self, _: N::Data) -> Tracked<L, N, T, NoRecorder>
+    where
+        L: Lifecycle,
+        NoRecorder: RecorderSlot<L>,
+        Finished<L, Terminal<L, ()>>: Edge<N>,
+        N: Active + StateMarker<Lifecycle = L>,
+    {
+        unreachable!("a finished `{}` has no transitions", L::name())
+    }
+
+    fn __finish<N>(self, _: N::Data) -> Terminal<L, T>
+    where
+        L: Lifecycle,
+        Finished<L, Terminal<L, ()>>: Edge<N>,
+        N: Final + StateMarker<Lifecycle = L>,
+    {
+        unreachable!("a finished `{}` has no transitions", L::name())
+    }
 }
 
 /// `Self -> To` is a declared transition. Generated for each `#[to(..)]` target; never for a

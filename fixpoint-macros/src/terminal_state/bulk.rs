@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use proc_macro2::{Ident, TokenStream};
 use quote::ToTokens;
 
-use super::expand::{StateData, entered_states, mermaid};
+use super::expand::{StateData, mermaid};
 use super::model::{Machine, StateDecl};
 use crate::names;
 
@@ -109,7 +109,6 @@ struct DataText {
     pattern: String,
     wildcard: String,
     value: String,
-    params: String,
 }
 
 impl<'m, 'a> Text<'m, 'a> {
@@ -305,36 +304,16 @@ impl<'m, 'a> Text<'m, 'a> {
         let _ = write!(out, "}} impl __fixpoint::{kind} for {module}::{ident} {{}}");
     }
 
-    /// `impl ProjectStatusTransitions for Tracked`: each method takes its transition.
+    /// `impl ProjectStatusTransitions for Tracked`: empty, every method is provided.
     fn tracked_transitions(&self, out: &mut String) {
-        let Text { name, module, .. } = self;
+        let name = &self.name;
         let _ = write!(
             out,
-            "#[automatically_derived] impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
+            "impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
              for __fixpoint::Tracked<{name}, __S, __T, __R> where \
              __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
-             __R: __fixpoint::RecorderSlot<{name}>, {{"
+             __R: __fixpoint::RecorderSlot<{name}>, {{}}"
         );
-        for (index, state) in entered_states(self.machine) {
-            let data = &self.data[index];
-            let ident = &state.name;
-            let output = typed_state("__fixpoint", name, module, state);
-            let step = if state.is_terminal() {
-                "finish"
-            } else {
-                "transition"
-            };
-            let _ = write!(
-                out,
-                "fn {method}(self, {params}) -> {output} where __S: {module}::{entry} {{ \
-                 __fixpoint::Tracked::{step}::<{module}::{ident}>(self, {value}) }}",
-                method = state.method(),
-                entry = state.entry_trait(),
-                params = data.params,
-                value = data.value,
-            );
-        }
-        out.push('}');
     }
 }
 
@@ -346,17 +325,14 @@ impl DataText {
                 pattern: String::new(),
                 wildcard: String::new(),
                 value: "()".to_owned(),
-                params: String::new(),
             };
         }
         let data = StateData::new(state);
-        let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
         DataText {
             ty: data.ty().to_string(),
             pattern: data.pattern().to_string(),
             wildcard: data.wildcard().to_string(),
             value: data.value().to_string(),
-            params: params.join(", "),
         }
     }
 }

@@ -77,16 +77,22 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
         );
         methods.extend(bulk::lex_or_error(&std::mem::take(&mut text), name));
         methods.extend(bound);
-        // The default body is the finished machine's (`Terminal` overrides nothing): never
-        // run, because its bound never holds there, and every `Tracked` overrides it.
+        // The only body: `Tracked` and `Terminal` implement the trait with empty impls, and
+        // `Transit` takes the step (on a `Terminal` never, as the bound above fails there).
+        let step = if state.is_terminal() {
+            "__finish"
+        } else {
+            "__transition"
+        };
         let _ = write!(
             text,
-            "{{ ::fixpoint::__private::no_transition_after_terminal((self, {value})) }}"
+            "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{ident}>(self, {value}) }}"
         );
     }
     methods.extend(bulk::lex_or_error(&text, name));
     let header = format!(
-        "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: ::core::marker::Sized \
+        "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: \
+         ::fixpoint::__private::Transit<{name_text}, __S, __T, __R> \
          where __R: ::fixpoint::__private::RecorderSlot<{name_text}>,",
         vis = machine.vis.to_token_stream(),
     );
