@@ -251,7 +251,7 @@ impl<L: Lifecycle, X: 'static> StateMarker for Finished<L, X> {
     note = "take this transition before the one into a terminal state; a `Terminal` can only be \
             read: `status()`, `state()`, `into_value()`"
 )]
-pub trait Unfinished<L> {}
+pub trait Unfinished<L>: 'static {}
 
 // Not recommended, so that a `Terminal` is reported as not `Unfinished` (the message above),
 // rather than as not `Active`.

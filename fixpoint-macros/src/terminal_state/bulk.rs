@@ -284,7 +284,7 @@ impl<'m, 'a> Text<'m, 'a> {
         let ident = &state.name;
         let _ = write!(
             out,
-            "#[automatically_derived] impl __fixpoint::StateMarker for {module}::{ident} {{ \
+            "impl __fixpoint::StateMarker for {module}::{ident} {{ \
              type Lifecycle = {name}; type Data = {ty}; \
              const STATE: __fixpoint::State<{name}> = __fixpoint::state({index}u16);",
             ty = data.ty

@@ -137,11 +137,7 @@ fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
         module.set_span(ident.span());
         let private = private::local_at(ident.span());
         quote_spanned! {ident.span()=>
-            impl<__X: 'static> #module::#entry for #private::Finished<#name, __X>
-            where
-                __X: #private::Unfinished<#name>,
-            {
-            }
+            impl<__X: #private::Unfinished<#name>> #module::#entry for #private::Finished<#name, __X> {}
         }
     });
     quote!(#(#edges)*)
