@@ -103,9 +103,10 @@ pub mod __private {
     };
     pub use crate::lifecycle::spec::{Spec, StateSpec};
     pub use crate::lifecycle::{
-        Active, Edge, Final, Finished, Lifecycle, NoRecorder, RecorderSlot, State, StateMarker,
-        Terminal, Tracked, Transit, Unfinished,
+        Active, Edge, Final, Finished, IndexOf, Lifecycle, NoRecorder, RecorderSlot, State,
+        StateIndex, StateMarker, Terminal, Tracked, Transit, Unfinished,
     };
+    pub use core::option::Option::{self, None, Some};
     #[cfg(feature = "tokio")]
     pub use crate::lock::{HandOff, Semaphore};
     pub use crate::lock::{LockScope, checkpoint, checkpoint_after, verify_bounded};

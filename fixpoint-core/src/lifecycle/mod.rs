@@ -191,8 +191,16 @@ pub trait StateMarker: Sized + 'static {
     /// What must be supplied to enter this state: `()` for a unit variant, the field's type for
     /// a variant with one field, a tuple of the field types otherwise.
     type Data;
+    /// The state's declaration index as a type (`StateIndex<3>`), from which [`STATE`] is
+    /// provided: `#[terminal_state]` writes one type per state instead of one constant, which
+    /// would be one more body for rustc to check at every build.
+    ///
+    /// [`STATE`]: StateMarker::STATE
+    #[doc(hidden)]
+    type Index: IndexOf;
+
     /// The runtime id of this state.
-    const STATE: State<Self::Lifecycle>;
+    const STATE: State<Self::Lifecycle> = State::from_index(Self::Index::INDEX);
 
     /// The status value of this state holding `data`.
     ///
@@ -213,6 +221,21 @@ pub trait StateMarker: Sized + 'static {
     }
 }
 
+/// The declaration index `I` of a state, as a type: a [`StateMarker`]'s `Index`.
+#[doc(hidden)]
+pub struct StateIndex<const I: u16>;
+
+/// What a [`StateIndex`] stands for.
+#[doc(hidden)]
+pub trait IndexOf {
+    /// The declaration index.
+    const INDEX: u16;
+}
+
+impl<const I: u16> IndexOf for StateIndex<I> {
+    const INDEX: u16 = I;
+}
+
 /// A state that is not terminal: a [`Tracked`] may be in it.
 pub trait Active: StateMarker {}
 
@@ -231,7 +254,7 @@ impl<L: Lifecycle, X: 'static> StateMarker for Finished<L, X> {
     type Data = core::convert::Infallible;
     // Never read: no `Tracked` is ever in this state (it is not `Active`), and no edge to it
     // is ever declared.
-    const STATE: State<L> = State::from_index(0);
+    type Index = StateIndex<0>;
 
     fn into_status(data: Self::Data) -> L {
         match data {}

@@ -15,10 +15,10 @@ use quote::ToTokens;
 
 use super::expand::{StateData, mermaid};
 use super::model::{Machine, StateDecl};
-use crate::names;
+use crate::{names, private};
 
 /// The lifecycle's text-built items: the resumed enum (declared beside the enum) and the impls
-/// of its const block, which starts with `private::alias()` (so the runtime is `__fixpoint`),
+/// of its const block, which start with [`private::ALIAS`] (so the runtime is `__fixpoint`),
 /// each as tokens lexed by rustc. The states' data are rendered as text once for both.
 pub(super) struct Bulk {
     pub(super) resumed: TokenStream,
@@ -31,6 +31,7 @@ pub(super) fn expand(machine: &Machine<'_>) -> syn::Result<Bulk> {
     text.resumed(&mut out);
     let resumed = lex_item(&out, machine.ident)?;
     out.clear();
+    out.push_str(private::ALIAS);
     text.lifecycle(&mut out);
     for (index, state) in machine.states.iter().enumerate() {
         text.marker(&mut out, index, state);
@@ -144,15 +145,15 @@ impl<'m, 'a> Text<'m, 'a> {
         for state in &machine.states {
             let _ = write!(
                 out,
-                "__fixpoint::StateSpec {{ name: {:?}, terminal: {}, carries_data: {}, to: &[",
+                "__fixpoint::StateSpec::new({:?}, {}, {}, &[",
                 state.name,
                 state.is_terminal(),
                 state.carries_data()
             );
             for target in machine.successors(state) {
-                let _ = write!(out, "{target}u16,");
+                let _ = write!(out, "{target},");
             }
-            out.push_str("] },");
+            out.push_str("]),");
         }
         let _ = write!(
             out,
@@ -194,21 +195,21 @@ impl<'m, 'a> Text<'m, 'a> {
             }
         }
         out.push_str(
-            "} } fn __unit(__state: __fixpoint::State<Self>) -> ::core::option::Option<Self> { \
+            "} } fn __unit(__state: __fixpoint::State<Self>) -> __fixpoint::Option<Self> { \
              match __state.index() {",
         );
         for (index, state) in machine.states.iter().enumerate() {
             if !state.carries_data() {
                 let _ = write!(
                     out,
-                    "{index} => ::core::option::Option::Some(Self::{}),",
+                    "{index} => __fixpoint::Some(Self::{}),",
                     state.name
                 );
             }
         }
         let _ = write!(
             out,
-            "_ => ::core::option::Option::None, }} }} \
+            "_ => __fixpoint::None, }} }} \
              #[inline] fn __abandoned() -> Self {{ Self::{} }} }}",
             machine.states[abandoned].name
         );
@@ -262,18 +263,19 @@ impl<'m, 'a> Text<'m, 'a> {
         if let Some(terminal) = machine.states.iter().find(|s| s.is_terminal()) {
             let _ = write!(out, "{}: ::core::fmt::Debug,", typed(terminal));
         }
+        // One chain of calls for every variant: each variant only picks its name and machine.
         out.push_str(
             "{ fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result { \
-             match self {",
+             let (name, machine): (&str, &dyn ::core::fmt::Debug) = match self {",
         );
         for state in &machine.states {
             let _ = write!(
                 out,
-                "Self::{ident}(machine) => f.debug_tuple({ident:?}).field(machine).finish(),",
+                "Self::{ident}(machine) => ({ident:?}, machine),",
                 ident = state.name
             );
         }
-        out.push_str("} } }");
+        out.push_str("}; f.debug_tuple(name).field(machine).finish() } }");
     }
 
     /// `impl StateMarker` and `Active` or `Final` for one marker; `into_status` only for a
@@ -286,7 +288,7 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             "impl __fixpoint::StateMarker for {module}::{ident} {{ \
              type Lifecycle = {name}; type Data = {ty}; \
-             const STATE: __fixpoint::State<{name}> = __fixpoint::state({index}u16);",
+             type Index = __fixpoint::StateIndex<{index}>;",
             ty = data.ty
         );
         if state.carries_data() {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::{Fields, Type, Visibility};
 
 use super::model::{Machine, StateDecl};
@@ -17,20 +17,18 @@ pub(crate) fn expand(machine: &Machine<'_>) -> syn::Result<TokenStream> {
     let module = expand_module(machine);
     let transitions = transitions::expand_transitions(machine);
     let bulk = bulk::expand(machine)?;
-    let (resumed, impls) = (&bulk.resumed, &bulk.impls);
-    let (declaration, finished) = (&transitions.declaration, &transitions.finished);
-    let alias = private::alias();
-    Ok(quote! {
-        #item
-        #module
-        #declaration
-        #resumed
-        const _: () = {
-            #alias
-            #impls
-            #finished
-        };
-    })
+    // Each piece is joined once: every splice is a round trip to rustc's token store.
+    let block: TokenStream = [bulk.impls, transitions.finished].into_iter().collect();
+    let block = quote!(const _: () = { #block };);
+    Ok([
+        item.into_token_stream(),
+        module,
+        transitions.declaration,
+        bulk.resumed,
+        block,
+    ]
+    .into_iter()
+    .collect())
 }
 
 /// `mod project_status`: the zero-sized markers and the per-target traits whose diagnostics
@@ -48,7 +46,7 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
     );
     let inner = inner_visibility(vis);
     let table = format!("`{name}` declares: {}", table(machine));
-    let mut declarations = String::from("use ::fixpoint::__private as __fixpoint;");
+    let mut declarations = String::from(private::ALIAS);
     for (index, state) in entered_states(machine) {
         declare_entry_trait(machine, index, state, &table, &mut declarations);
     }
@@ -73,11 +71,11 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
             )*
         }
     });
+    let body: TokenStream = std::iter::once(declarations).chain(markers).collect();
     quote! {
         #[doc = #doc]
         #vis mod #module {
-            #declarations
-            #(#markers)*
+            #body
         }
     }
 }
