@@ -103,8 +103,8 @@ pub mod __private {
     };
     pub use crate::lifecycle::spec::{Spec, StateSpec};
     pub use crate::lifecycle::{
-        Active, Edge, Final, Finished, IndexOf, Lifecycle, NoRecorder, RecorderSlot, State,
-        StateIndex, StateMarker, Terminal, Tracked, Transit, Unfinished,
+        Active, Declared, Edge, Final, Finished, IsActive, IsFinal, Lifecycle, Marker, NoRecorder,
+        RecorderSlot, State, StateMarker, Terminal, Tracked, Transit, Unfinished,
     };
     pub use core::option::Option::{self, None, Some};
     #[cfg(feature = "tokio")]

@@ -278,32 +278,32 @@ impl<'m, 'a> Text<'m, 'a> {
         out.push_str("}; f.debug_tuple(name).field(machine).finish() } }");
     }
 
-    /// `impl StateMarker` and `Active` or `Final` for one marker; `into_status` only for a
-    /// state with data (the others take the provided one).
+    /// `impl Declared` for one marker, from which the runtime derives `StateMarker` and
+    /// `Active` or `Final`; `__into_status` only for a state with data (the others take the
+    /// provided one).
     fn marker(&self, out: &mut String, index: usize, state: &StateDecl<'_>) {
         let Text { name, module, .. } = self;
         let data = &self.data[index];
         let ident = &state.name;
+        let kind = if state.is_terminal() {
+            "IsFinal"
+        } else {
+            "IsActive"
+        };
         let _ = write!(
             out,
-            "impl __fixpoint::StateMarker for {module}::{ident} {{ \
-             type Lifecycle = {name}; type Data = {ty}; \
-             type Index = __fixpoint::StateIndex<{index}>;",
+            "impl __fixpoint::Declared for {module}::{ident} {{ \
+             type Of = __fixpoint::Marker<{name}, {ty}, __fixpoint::{kind}, {index}>;",
             ty = data.ty
         );
         if state.carries_data() {
             let _ = write!(
                 out,
-                "#[inline] fn into_status({}: {}) -> {name} {{ {name}::{ident}{} }}",
+                "#[inline] fn __into_status({}: {}) -> {name} {{ {name}::{ident}{} }}",
                 data.value, data.ty, data.pattern
             );
         }
-        let kind = if state.is_terminal() {
-            "Final"
-        } else {
-            "Active"
-        };
-        let _ = write!(out, "}} impl __fixpoint::{kind} for {module}::{ident} {{}}");
+        out.push('}');
     }
 
     /// `impl ProjectStatusTransitions for Tracked`: empty, every method is provided.
