@@ -106,10 +106,10 @@ pub mod __private {
         Active, Declared, Edge, Final, Finished, IsActive, IsFinal, Lifecycle, Marker, NoRecorder,
         RecorderSlot, State, StateMarker, Terminal, Tracked, Transit, Unfinished,
     };
-    pub use core::option::Option::{self, None, Some};
     #[cfg(feature = "tokio")]
     pub use crate::lock::{HandOff, Semaphore};
     pub use crate::lock::{LockScope, checkpoint, checkpoint_after, verify_bounded};
+    pub use core::option::Option::{self, None, Some};
     // The watched child's lifecycle, declared in this crate, has its diagram drawn by it.
     #[cfg(feature = "process")]
     pub use fixpoint_macros::lifecycle_doc;

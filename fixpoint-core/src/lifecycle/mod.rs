@@ -235,7 +235,7 @@ pub trait Declared: Sized + 'static {
 /// A state's declaration, as a type: lifecycle `L`, data `D`, kind `K` ([`IsActive`],
 /// [`IsFinal`]) and declaration index `I`.
 #[doc(hidden)]
-pub struct Marker<L, D, K, const I: u16>(PhantomData<fn() -> (L, D, K)>);
+pub struct Marker<L, D, K, const I: u16>(PhantomData<(L, D, K)>);
 
 /// The kind of a non-terminal state's [`Marker`].
 #[doc(hidden)]

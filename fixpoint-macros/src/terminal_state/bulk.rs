@@ -200,11 +200,7 @@ impl<'m, 'a> Text<'m, 'a> {
         );
         for (index, state) in machine.states.iter().enumerate() {
             if !state.carries_data() {
-                let _ = write!(
-                    out,
-                    "{index} => __fixpoint::Some(Self::{}),",
-                    state.name
-                );
+                let _ = write!(out, "{index} => __fixpoint::Some(Self::{}),", state.name);
             }
         }
         let _ = write!(

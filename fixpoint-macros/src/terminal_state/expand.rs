@@ -55,7 +55,9 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
         let ident = state.ident;
         let doc = format!(" Marker of state `{ident}` of lifecycle `{name}`.");
         let successors = machine.successors(state);
-        let targets = successors.iter().map(|&target| machine.states[target].ident);
+        let targets = successors
+            .iter()
+            .map(|&target| machine.states[target].ident);
         let entries = successors
             .iter()
             .map(|&target| machine.states[target].entry_trait());
