@@ -76,9 +76,19 @@ pub trait Lifecycle: Sized + 'static {
     #[doc(hidden)]
     fn __unit(state: State<Self>) -> Option<Self>;
 
-    /// The `#[abandoned]` status value (it never carries data).
+    /// The `#[abandoned]` status value: `#[terminal_state]` refuses an abandoned state that
+    /// carries data, so it is always a unit status.
     #[doc(hidden)]
-    fn __abandoned() -> Self;
+    fn __abandoned() -> Self {
+        match Self::__unit(Self::abandoned()) {
+            Some(status) => status,
+            None => unreachable!(
+                "the abandoned state `{}` of `{}` carries data; #[terminal_state] refuses that",
+                Self::abandoned().name(),
+                Self::name()
+            ),
+        }
+    }
 
     /// The lifecycle's name: the enum's identifier.
     fn name() -> &'static str {

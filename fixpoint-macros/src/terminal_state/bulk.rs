@@ -203,12 +203,7 @@ impl<'m, 'a> Text<'m, 'a> {
                 let _ = write!(out, "{index} => __fixpoint::Some(Self::{}),", state.name);
             }
         }
-        let _ = write!(
-            out,
-            "_ => __fixpoint::None, }} }} \
-             #[inline] fn __abandoned() -> Self {{ Self::{} }} }}",
-            machine.states[abandoned].name
-        );
+        out.push_str("_ => __fixpoint::None, } } }");
     }
 
     /// The resumed enum, declared beside the lifecycle (so it names the runtime in full).
