@@ -285,7 +285,8 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             "impl __fixpoint::Declared for {module}::{ident} {{ \
              type Of = __fixpoint::Marker<{name}, {ty}, __fixpoint::{kind}, {index}>;",
-            ty = data.ty
+            ty = data.ty,
+            index = state_index(index),
         );
         if state.carries_data() {
             let _ = write!(
@@ -307,6 +308,17 @@ impl<'m, 'a> Text<'m, 'a> {
              __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
              __R: __fixpoint::RecorderSlot<{name}>, {{}}"
         );
+    }
+}
+
+/// The runtime's type for declaration index `index`: `__fixpoint::I3` (a plain type, where a
+/// literal const argument would be one more body for rustc to check), `__fixpoint::Ix<70>`
+/// past the 64 it declares.
+fn state_index(index: usize) -> String {
+    if index < 64 {
+        format!("__fixpoint::I{index}")
+    } else {
+        format!("__fixpoint::Ix<{index}>")
     }
 }
 
