@@ -436,3 +436,231 @@ async fn every_machine_ends_terminal_under_random_faults() {
         "every outcome was exercised: {expected:?}"
     );
 }
+
+/// A lifecycle past the 64 state indices the runtime names as plain types (`I0` to `I63`): the
+/// markers beyond them take the const-generic form (`Ix<64>`), and every one keeps its index.
+#[terminal_state]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Long {
+    #[initial]
+    #[to(S1, Lost)]
+    S0,
+    #[to(S2, Lost)]
+    S1,
+    #[to(S3, Lost)]
+    S2,
+    #[to(S4, Lost)]
+    S3,
+    #[to(S5, Lost)]
+    S4,
+    #[to(S6, Lost)]
+    S5,
+    #[to(S7, Lost)]
+    S6,
+    #[to(S8, Lost)]
+    S7,
+    #[to(S9, Lost)]
+    S8,
+    #[to(S10, Lost)]
+    S9,
+    #[to(S11, Lost)]
+    S10,
+    #[to(S12, Lost)]
+    S11,
+    #[to(S13, Lost)]
+    S12,
+    #[to(S14, Lost)]
+    S13,
+    #[to(S15, Lost)]
+    S14,
+    #[to(S16, Lost)]
+    S15,
+    #[to(S17, Lost)]
+    S16,
+    #[to(S18, Lost)]
+    S17,
+    #[to(S19, Lost)]
+    S18,
+    #[to(S20, Lost)]
+    S19,
+    #[to(S21, Lost)]
+    S20,
+    #[to(S22, Lost)]
+    S21,
+    #[to(S23, Lost)]
+    S22,
+    #[to(S24, Lost)]
+    S23,
+    #[to(S25, Lost)]
+    S24,
+    #[to(S26, Lost)]
+    S25,
+    #[to(S27, Lost)]
+    S26,
+    #[to(S28, Lost)]
+    S27,
+    #[to(S29, Lost)]
+    S28,
+    #[to(S30, Lost)]
+    S29,
+    #[to(S31, Lost)]
+    S30,
+    #[to(S32, Lost)]
+    S31,
+    #[to(S33, Lost)]
+    S32,
+    #[to(S34, Lost)]
+    S33,
+    #[to(S35, Lost)]
+    S34,
+    #[to(S36, Lost)]
+    S35,
+    #[to(S37, Lost)]
+    S36,
+    #[to(S38, Lost)]
+    S37,
+    #[to(S39, Lost)]
+    S38,
+    #[to(S40, Lost)]
+    S39,
+    #[to(S41, Lost)]
+    S40,
+    #[to(S42, Lost)]
+    S41,
+    #[to(S43, Lost)]
+    S42,
+    #[to(S44, Lost)]
+    S43,
+    #[to(S45, Lost)]
+    S44,
+    #[to(S46, Lost)]
+    S45,
+    #[to(S47, Lost)]
+    S46,
+    #[to(S48, Lost)]
+    S47,
+    #[to(S49, Lost)]
+    S48,
+    #[to(S50, Lost)]
+    S49,
+    #[to(S51, Lost)]
+    S50,
+    #[to(S52, Lost)]
+    S51,
+    #[to(S53, Lost)]
+    S52,
+    #[to(S54, Lost)]
+    S53,
+    #[to(S55, Lost)]
+    S54,
+    #[to(S56, Lost)]
+    S55,
+    #[to(S57, Lost)]
+    S56,
+    #[to(S58, Lost)]
+    S57,
+    #[to(S59, Lost)]
+    S58,
+    #[to(S60, Lost)]
+    S59,
+    #[to(S61, Lost)]
+    S60,
+    #[to(S62, Lost)]
+    S61,
+    #[to(S63, Lost)]
+    S62,
+    #[to(S64, Lost)]
+    S63,
+    #[to(S65, Lost)]
+    S64,
+    #[terminal]
+    S65,
+    #[terminal]
+    #[abandoned]
+    Lost,
+}
+
+#[test]
+fn markers_past_the_64th_keep_their_index() {
+    use fixpoint::StateMarker;
+    assert_eq!(<long::S63 as StateMarker>::STATE.name(), "S63");
+    assert_eq!(<long::S64 as StateMarker>::STATE.name(), "S64");
+    assert_eq!(<long::S65 as StateMarker>::STATE, Long::S65.state());
+    assert_eq!(<long::Lost as StateMarker>::STATE, Long::abandoned());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let machine = Tracked::<Long, _, _>::new(())
+        .with_recorder(move |event: Event<Long>| sink.lock().unwrap().push(event));
+    let at_64 = machine
+        .to_s1()
+        .to_s2()
+        .to_s3()
+        .to_s4()
+        .to_s5()
+        .to_s6()
+        .to_s7()
+        .to_s8()
+        .to_s9()
+        .to_s10()
+        .to_s11()
+        .to_s12()
+        .to_s13()
+        .to_s14()
+        .to_s15()
+        .to_s16()
+        .to_s17()
+        .to_s18()
+        .to_s19()
+        .to_s20()
+        .to_s21()
+        .to_s22()
+        .to_s23()
+        .to_s24()
+        .to_s25()
+        .to_s26()
+        .to_s27()
+        .to_s28()
+        .to_s29()
+        .to_s30()
+        .to_s31()
+        .to_s32()
+        .to_s33()
+        .to_s34()
+        .to_s35()
+        .to_s36()
+        .to_s37()
+        .to_s38()
+        .to_s39()
+        .to_s40()
+        .to_s41()
+        .to_s42()
+        .to_s43()
+        .to_s44()
+        .to_s45()
+        .to_s46()
+        .to_s47()
+        .to_s48()
+        .to_s49()
+        .to_s50()
+        .to_s51()
+        .to_s52()
+        .to_s53()
+        .to_s54()
+        .to_s55()
+        .to_s56()
+        .to_s57()
+        .to_s58()
+        .to_s59()
+        .to_s60()
+        .to_s61()
+        .to_s62()
+        .to_s63()
+        .to_s64();
+    assert_eq!(Tracked::state(&at_64), Long::S64.state());
+    let done = at_64.to_s65();
+    assert_eq!(done.state(), Long::S65.state());
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 65);
+    let last = events.last().unwrap();
+    assert_eq!((last.from.name(), last.to.name()), ("S64", "S65"));
+}

@@ -103,12 +103,19 @@ pub mod __private {
     };
     pub use crate::lifecycle::spec::{Spec, StateSpec};
     pub use crate::lifecycle::{
-        Active, Edge, Final, Finished, Lifecycle, NoRecorder, RecorderSlot, State, StateMarker,
-        Terminal, Tracked, Unfinished, no_transition_after_terminal,
+        Active, Declared, Edge, Final, Finished, IsActive, IsFinal, Ix, Lifecycle, Marker,
+        NoRecorder, RecorderSlot, State, StateMarker, Terminal, Tracked, Transit, Unfinished,
+    };
+    pub use crate::lifecycle::{
+        I0, I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13, I14, I15, I16, I17, I18, I19,
+        I20, I21, I22, I23, I24, I25, I26, I27, I28, I29, I30, I31, I32, I33, I34, I35, I36, I37,
+        I38, I39, I40, I41, I42, I43, I44, I45, I46, I47, I48, I49, I50, I51, I52, I53, I54, I55,
+        I56, I57, I58, I59, I60, I61, I62, I63,
     };
     #[cfg(feature = "tokio")]
     pub use crate::lock::{HandOff, Semaphore};
     pub use crate::lock::{LockScope, checkpoint, checkpoint_after, verify_bounded};
+    pub use core::option::Option::{self, None, Some};
     // The watched child's lifecycle, declared in this crate, has its diagram drawn by it.
     #[cfg(feature = "process")]
     pub use fixpoint_macros::lifecycle_doc;

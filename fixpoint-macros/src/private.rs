@@ -36,13 +36,10 @@ pub(crate) fn local_at(span: Span) -> Private {
     Private(span, true)
 }
 
-/// `use ::fixpoint::__private as __fixpoint;`, the first item of a generated block whose many
-/// runtime paths are then written as [`local`] ones: one token each instead of six, for the
-/// macro to emit and for rustc to lex, resolve and lower.
-pub(crate) fn alias() -> TokenStream {
-    let full = path();
-    quote::quote!(use #full as __fixpoint;)
-}
+/// `use ::fixpoint::__private as __fixpoint;`, as text: the first item of a generated block
+/// (or module) whose many runtime paths are then written as [`local`] ones: one token each
+/// instead of six, for the macro to emit and for rustc to lex, resolve and lower.
+pub(crate) const ALIAS: &str = "use ::fixpoint::__private as __fixpoint;";
 
 impl ToTokens for Private {
     fn to_tokens(&self, tokens: &mut TokenStream) {

@@ -33,3 +33,22 @@ pub struct StateSpec {
     /// Indices of the states its `#[to(..)]` names, in declaration order of the targets.
     pub to: &'static [u16],
 }
+
+impl StateSpec {
+    /// The spec of state `name`: how `#[terminal_state]` writes each one (a call is fewer
+    /// tokens for rustc to read, at every build, than a struct literal).
+    #[must_use]
+    pub const fn new(
+        name: &'static str,
+        terminal: bool,
+        carries_data: bool,
+        to: &'static [u16],
+    ) -> Self {
+        StateSpec {
+            name,
+            terminal,
+            carries_data,
+            to,
+        }
+    }
+}

@@ -13,12 +13,12 @@ use std::fmt::Write as _;
 use proc_macro2::{Ident, TokenStream};
 use quote::ToTokens;
 
-use super::expand::{StateData, entered_states, mermaid};
+use super::expand::{StateData, mermaid};
 use super::model::{Machine, StateDecl};
-use crate::names;
+use crate::{names, private};
 
 /// The lifecycle's text-built items: the resumed enum (declared beside the enum) and the impls
-/// of its const block, which starts with `private::alias()` (so the runtime is `__fixpoint`),
+/// of its const block, which start with [`private::ALIAS`] (so the runtime is `__fixpoint`),
 /// each as tokens lexed by rustc. The states' data are rendered as text once for both.
 pub(super) struct Bulk {
     pub(super) resumed: TokenStream,
@@ -31,6 +31,7 @@ pub(super) fn expand(machine: &Machine<'_>) -> syn::Result<Bulk> {
     text.resumed(&mut out);
     let resumed = lex_item(&out, machine.ident)?;
     out.clear();
+    out.push_str(private::ALIAS);
     text.lifecycle(&mut out);
     for (index, state) in machine.states.iter().enumerate() {
         text.marker(&mut out, index, state);
@@ -109,7 +110,6 @@ struct DataText {
     pattern: String,
     wildcard: String,
     value: String,
-    params: String,
 }
 
 impl<'m, 'a> Text<'m, 'a> {
@@ -145,15 +145,15 @@ impl<'m, 'a> Text<'m, 'a> {
         for state in &machine.states {
             let _ = write!(
                 out,
-                "__fixpoint::StateSpec {{ name: {:?}, terminal: {}, carries_data: {}, to: &[",
+                "__fixpoint::StateSpec::new({:?}, {}, {}, &[",
                 state.name,
                 state.is_terminal(),
                 state.carries_data()
             );
             for target in machine.successors(state) {
-                let _ = write!(out, "{target}u16,");
+                let _ = write!(out, "{target},");
             }
-            out.push_str("] },");
+            out.push_str("]),");
         }
         let _ = write!(
             out,
@@ -195,24 +195,15 @@ impl<'m, 'a> Text<'m, 'a> {
             }
         }
         out.push_str(
-            "} } fn __unit(__state: __fixpoint::State<Self>) -> ::core::option::Option<Self> { \
+            "} } fn __unit(__state: __fixpoint::State<Self>) -> __fixpoint::Option<Self> { \
              match __state.index() {",
         );
         for (index, state) in machine.states.iter().enumerate() {
             if !state.carries_data() {
-                let _ = write!(
-                    out,
-                    "{index} => ::core::option::Option::Some(Self::{}),",
-                    state.name
-                );
+                let _ = write!(out, "{index} => __fixpoint::Some(Self::{}),", state.name);
             }
         }
-        let _ = write!(
-            out,
-            "_ => ::core::option::Option::None, }} }} \
-             #[inline] fn __abandoned() -> Self {{ Self::{} }} }}",
-            machine.states[abandoned].name
-        );
+        out.push_str("_ => __fixpoint::None, } } }");
     }
 
     /// The resumed enum, declared beside the lifecycle (so it names the runtime in full).
@@ -263,78 +254,71 @@ impl<'m, 'a> Text<'m, 'a> {
         if let Some(terminal) = machine.states.iter().find(|s| s.is_terminal()) {
             let _ = write!(out, "{}: ::core::fmt::Debug,", typed(terminal));
         }
+        // One chain of calls for every variant: each variant only picks its name and machine.
         out.push_str(
             "{ fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result { \
-             match self {",
+             let (name, machine): (&str, &dyn ::core::fmt::Debug) = match self {",
         );
         for state in &machine.states {
             let _ = write!(
                 out,
-                "Self::{ident}(machine) => f.debug_tuple({ident:?}).field(machine).finish(),",
+                "Self::{ident}(machine) => ({ident:?}, machine),",
                 ident = state.name
             );
         }
-        out.push_str("} } }");
+        out.push_str("}; f.debug_tuple(name).field(machine).finish() } }");
     }
 
-    /// `impl StateMarker` and `Active` or `Final` for one marker; `into_status` only for a
-    /// state with data (the others take the provided one).
+    /// `impl Declared` for one marker, from which the runtime derives `StateMarker` and
+    /// `Active` or `Final`; `__into_status` only for a state with data (the others take the
+    /// provided one).
     fn marker(&self, out: &mut String, index: usize, state: &StateDecl<'_>) {
         let Text { name, module, .. } = self;
         let data = &self.data[index];
         let ident = &state.name;
+        let kind = if state.is_terminal() {
+            "IsFinal"
+        } else {
+            "IsActive"
+        };
         let _ = write!(
             out,
-            "#[automatically_derived] impl __fixpoint::StateMarker for {module}::{ident} {{ \
-             type Lifecycle = {name}; type Data = {ty}; \
-             const STATE: __fixpoint::State<{name}> = __fixpoint::state({index}u16);",
-            ty = data.ty
+            "impl __fixpoint::Declared for {module}::{ident} {{ \
+             type Of = __fixpoint::Marker<{name}, {ty}, __fixpoint::{kind}, {index}>;",
+            ty = data.ty,
+            index = state_index(index),
         );
         if state.carries_data() {
             let _ = write!(
                 out,
-                "#[inline] fn into_status({}: {}) -> {name} {{ {name}::{ident}{} }}",
+                "#[inline] fn __into_status({}: {}) -> {name} {{ {name}::{ident}{} }}",
                 data.value, data.ty, data.pattern
             );
         }
-        let kind = if state.is_terminal() {
-            "Final"
-        } else {
-            "Active"
-        };
-        let _ = write!(out, "}} impl __fixpoint::{kind} for {module}::{ident} {{}}");
+        out.push('}');
     }
 
-    /// `impl ProjectStatusTransitions for Tracked`: each method takes its transition.
+    /// `impl ProjectStatusTransitions for Tracked`: empty, every method is provided.
     fn tracked_transitions(&self, out: &mut String) {
-        let Text { name, module, .. } = self;
+        let name = &self.name;
         let _ = write!(
             out,
-            "#[automatically_derived] impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
+            "impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
              for __fixpoint::Tracked<{name}, __S, __T, __R> where \
              __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
-             __R: __fixpoint::RecorderSlot<{name}>, {{"
+             __R: __fixpoint::RecorderSlot<{name}>, {{}}"
         );
-        for (index, state) in entered_states(self.machine) {
-            let data = &self.data[index];
-            let ident = &state.name;
-            let output = typed_state("__fixpoint", name, module, state);
-            let step = if state.is_terminal() {
-                "finish"
-            } else {
-                "transition"
-            };
-            let _ = write!(
-                out,
-                "fn {method}(self, {params}) -> {output} where __S: {module}::{entry} {{ \
-                 __fixpoint::Tracked::{step}::<{module}::{ident}>(self, {value}) }}",
-                method = state.method(),
-                entry = state.entry_trait(),
-                params = data.params,
-                value = data.value,
-            );
-        }
-        out.push('}');
+    }
+}
+
+/// The runtime's type for declaration index `index`: `__fixpoint::I3` (a plain type, where a
+/// literal const argument would be one more body for rustc to check), `__fixpoint::Ix<70>`
+/// past the 64 it declares.
+fn state_index(index: usize) -> String {
+    if index < 64 {
+        format!("__fixpoint::I{index}")
+    } else {
+        format!("__fixpoint::Ix<{index}>")
     }
 }
 
@@ -346,17 +330,14 @@ impl DataText {
                 pattern: String::new(),
                 wildcard: String::new(),
                 value: "()".to_owned(),
-                params: String::new(),
             };
         }
         let data = StateData::new(state);
-        let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
         DataText {
             ty: data.ty().to_string(),
             pattern: data.pattern().to_string(),
             wildcard: data.wildcard().to_string(),
             value: data.value().to_string(),
-            params: params.join(", "),
         }
     }
 }

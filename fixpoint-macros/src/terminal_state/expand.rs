@@ -1,8 +1,10 @@
 //! Code generation for a validated lifecycle. Runtime items are named only through
 //! the facade's hidden module ([`private::path`]), std items by absolute path.
 
+use std::fmt::Write as _;
+
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::{Fields, Type, Visibility};
 
 use super::model::{Machine, StateDecl};
@@ -15,25 +17,27 @@ pub(crate) fn expand(machine: &Machine<'_>) -> syn::Result<TokenStream> {
     let module = expand_module(machine);
     let transitions = transitions::expand_transitions(machine);
     let bulk = bulk::expand(machine)?;
-    let (resumed, impls) = (&bulk.resumed, &bulk.impls);
-    let (declaration, finished) = (&transitions.declaration, &transitions.finished);
-    let alias = private::alias();
-    Ok(quote! {
-        #item
-        #module
-        #declaration
-        #resumed
-        const _: () = {
-            #alias
-            #impls
-            #finished
-        };
-    })
+    // Each piece is joined once: every splice is a round trip to rustc's token store.
+    let block: TokenStream = [bulk.impls, transitions.finished].into_iter().collect();
+    let block = quote!(const _: () = { #block };);
+    Ok([
+        item.into_token_stream(),
+        module,
+        transitions.declaration,
+        bulk.resumed,
+        block,
+    ]
+    .into_iter()
+    .collect())
 }
 
 /// `mod project_status`: the zero-sized markers and the per-target traits whose diagnostics
 /// explain an illegal transition. Nothing in it names the user's scope, so it works for an enum
 /// declared inside a function body too.
+///
+/// The entry traits' declarations are text, lexed in one call with the runtime alias that the
+/// impls name; each marker comes with the impls of its outgoing edges, as tokens at its state's
+/// span: one `quote_spanned!` per state.
 fn expand_module(machine: &Machine<'_>) -> TokenStream {
     let (vis, module, name) = (machine.vis, &machine.module, machine.ident);
     let doc = format!(
@@ -41,35 +45,53 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
          `#[terminal_state]`. The lifecycle's diagram is on its page."
     );
     let inner = inner_visibility(vis);
+    let table = format!("`{name}` declares: {}", table(machine));
+    let mut declarations = String::from(private::ALIAS);
+    for (index, state) in entered_states(machine) {
+        declare_entry_trait(machine, index, state, &table, &mut declarations);
+    }
+    let declarations = bulk::lex_or_error(&declarations, name);
     let markers = machine.states.iter().map(|state| {
         let ident = state.ident;
         let doc = format!(" Marker of state `{ident}` of lifecycle `{name}`.");
-        // Spanned at the variant, so diagnostics about a marker point at its state.
+        let successors = machine.successors(state);
+        let targets = successors
+            .iter()
+            .map(|&target| machine.states[target].ident);
+        let entries = successors
+            .iter()
+            .map(|&target| machine.states[target].entry_trait());
+        let private = private::local_at(ident.span());
+        // Spanned at the variant, so diagnostics about a marker point at its state, and "the
+        // trait is implemented for `Running`" points at the source of the edge.
         quote_spanned! {ident.span()=>
             #[doc = #doc]
             #inner struct #ident;
+            #(
+                impl #private::Edge<#targets> for #ident {}
+                impl #entries for #ident {}
+            )*
         }
     });
-    let table = format!("`{name}` declares: {}", table(machine));
-    let entries = entered_states(machine)
-        .map(|(index, state)| expand_entry_trait(machine, index, state, &table));
+    let body: TokenStream = std::iter::once(declarations).chain(markers).collect();
     quote! {
         #[doc = #doc]
         #vis mod #module {
-            #(#markers)*
-            #(#entries)*
+            #body
         }
     }
 }
 
 /// `trait ToCompleted`, implemented by the states that may go to `Completed`, with the
-/// diagnostic a user reads after trying an undeclared transition into it.
-fn expand_entry_trait(
+/// diagnostic a user reads after trying an undeclared transition into it. The declaration
+/// carries no span a diagnostic points at, so it is text (see `bulk`).
+fn declare_entry_trait(
     machine: &Machine<'_>,
     index: usize,
     target: &StateDecl<'_>,
     table: &str,
-) -> TokenStream {
+    declarations: &mut String,
+) {
     let (name, ident, entry) = (machine.ident, target.ident, target.entry_trait());
     let sources: Vec<&Ident> = machine
         .predecessors(index)
@@ -82,24 +104,12 @@ fn expand_entry_trait(
     let only_from = format!("`{ident}` may be entered only from {}", either(&sources));
     let doc = format!(" Implemented by the states of `{name}` that may go to `{ident}`.");
     let vis_inner = inner_visibility(machine.vis);
-    // Spanned at the source state, so "the trait is implemented for `Running`" points there.
-    let impls = sources.iter().map(|source| {
-        let private = private::at(source.span());
-        quote_spanned! {source.span()=>
-            impl #private::Edge<#ident> for #source {}
-            impl #entry for #source {}
-        }
-    });
-    // The declaration carries no span a diagnostic points at: it is lexed from text (see
-    // `bulk`), its impls are tokens at the sources' spans.
-    let declaration = format!(
+    let _ = write!(
+        declarations,
         "#[doc = {doc:?}] #[diagnostic::on_unimplemented(message = {message:?}, \
          label = {label:?}, note = {only_from:?}, note = {table:?})] \
-         {vis_inner} trait {entry}: ::fixpoint::__private::Edge<{ident}> {{}}"
+         {vis_inner} trait {entry}: __fixpoint::Edge<{ident}> {{}}"
     );
-    let mut tokens = bulk::lex_or_error(&declaration, name);
-    tokens.extend(impls);
-    tokens
 }
 
 /// How a state's fields become the data of its marker, the parameters of the method that

@@ -13,7 +13,7 @@ use crate::private;
 
 /// The transitions of a lifecycle: the trait, declared beside the enum, and the finished
 /// machine's impl of it, which lives in the generated block that starts with
-/// [`private::alias`] (the impl for `Tracked` is written by `bulk`).
+/// [`private::ALIAS`] (the impl for `Tracked` is written by `bulk`).
 pub(super) struct Transitions {
     pub(super) declaration: TokenStream,
     pub(super) finished: TokenStream,
@@ -36,8 +36,9 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
     );
     let (name_text, module_text) = (name.to_string(), module.to_string());
     // Text runs between the spanned tokens: the method's name (rustc's "method defined here"
-    // points at it) and its bound ("required by this bound").
-    let mut methods = TokenStream::new();
+    // points at it) and its bound ("required by this bound"). The pieces are joined once at
+    // the end: every join is a round trip to rustc's token store.
+    let mut methods: Vec<TokenStream> = Vec::new();
     let mut text = String::new();
     for (index, state) in entered_states(machine) {
         let (ident, entry) = (state.ident, state.entry_trait());
@@ -68,29 +69,36 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
              #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
              fn"
         );
-        methods.extend(bulk::lex_or_error(&std::mem::take(&mut text), name));
-        methods.extend([TokenTree::Ident(state.method())]);
+        methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.push(TokenTree::Ident(state.method()).into());
         let _ = write!(
             text,
             "(self, {params}) -> {output} where",
             params = params.join(", ")
         );
-        methods.extend(bulk::lex_or_error(&std::mem::take(&mut text), name));
-        methods.extend(bound);
-        // The default body is the finished machine's (`Terminal` overrides nothing): never
-        // run, because its bound never holds there, and every `Tracked` overrides it.
+        methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.push(bound);
+        // The only body: `Tracked` and `Terminal` implement the trait with empty impls, and
+        // `Transit` takes the step (on a `Terminal` never, as the bound above fails there).
+        let step = if state.is_terminal() {
+            "__finish"
+        } else {
+            "__transition"
+        };
         let _ = write!(
             text,
-            "{{ ::fixpoint::__private::no_transition_after_terminal((self, {value})) }}"
+            "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{ident}>(self, {value}) }}"
         );
     }
-    methods.extend(bulk::lex_or_error(&text, name));
+    methods.push(bulk::lex_or_error(&text, name));
     let header = format!(
-        "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: ::core::marker::Sized \
+        "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: \
+         ::fixpoint::__private::Transit<{name_text}, __S, __T, __R> \
          where __R: ::fixpoint::__private::RecorderSlot<{name_text}>,",
         vis = machine.vis.to_token_stream(),
     );
     let mut declaration = bulk::lex_or_error(&header, name);
+    let methods: TokenStream = methods.into_iter().collect();
     declaration.extend([TokenTree::Group(Group::new(Delimiter::Brace, methods))]);
     let local = private::local();
     let finished_state = finished_state(machine);
@@ -131,12 +139,8 @@ fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
         module.set_span(ident.span());
         let private = private::local_at(ident.span());
         quote_spanned! {ident.span()=>
-            impl<__X: 'static> #module::#entry for #private::Finished<#name, __X>
-            where
-                __X: #private::Unfinished<#name>,
-            {
-            }
+            impl<__X: #private::Unfinished<#name>> #module::#entry for #private::Finished<#name, __X> {}
         }
     });
-    quote!(#(#edges)*)
+    edges.collect()
 }
