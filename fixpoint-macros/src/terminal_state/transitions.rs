@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
 use super::bulk;
@@ -24,38 +24,39 @@ pub(super) struct Transitions {
 /// Lexed from text (see `bulk`) but for each method's bound, which is built at the target
 /// state's span, so that "required by this bound" points at its variant.
 pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
-    let (name, module) = (machine.ident, &machine.module);
+    let (name, module, name_text) = (machine.ident, &machine.module, &machine.name);
     let trait_ident = format_ident!("{}Transitions", name);
     let doc = format!(
-        " The transitions of lifecycle [`{name}`], as methods of `Tracked<{name}, S, T, R>`.\n\n\
+        " The transitions of lifecycle [`{name_text}`], as methods of \
+         `Tracked<{name_text}, S, T, R>`.\n\n\
          Each method exists only in the states whose `#[to(..)]` names its target, consumes the \
          machine and returns it in the new state (a `Terminal` proof for a terminal one). \
          Import this trait where transitions are taken.\n\n\
          Declared transitions: {}.",
         table(machine)
     );
-    let (name_text, module_text) = (name.to_string(), module.to_string());
+    let module_text = module.to_string();
     // Text runs between the spanned tokens: the method's name (rustc's "method defined here"
     // points at it) and its bound ("required by this bound"). The pieces are joined once at
     // the end: every join is a round trip to rustc's token store.
     let mut methods: Vec<TokenStream> = Vec::new();
     let mut text = String::new();
     for (index, state) in entered_states(machine) {
-        let (ident, entry) = (state.ident, state.entry_trait());
+        let (ident, entry, target) = (state.ident, state.entry_trait(), &state.name);
         let mut entry_module = module.clone();
         entry_module.set_span(ident.span());
         let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
         let data = StateData::new(state);
         let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
         let value = data.value();
-        let sources: Vec<&Ident> = machine
+        let sources: Vec<&str> = machine
             .predecessors(index)
             .iter()
-            .map(|s| s.ident)
+            .map(|s| s.name.as_str())
             .collect();
-        let output = bulk::typed_state("::fixpoint::__private", &name_text, &module_text, state);
+        let output = bulk::typed_state("::fixpoint::__private", name_text, &module_text, state);
         let doc = format!(
-            " Goes to `{ident}`{}. Declared from {}.",
+            " Goes to `{target}`{}. Declared from {}.",
             if state.is_terminal() {
                 ", finishing the lifecycle"
             } else {
@@ -87,7 +88,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
         };
         let _ = write!(
             text,
-            "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{ident}>(self, {value}) }}"
+            "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{target}>(self, {value}) }}"
         );
     }
     methods.push(bulk::lex_or_error(&text, name));
