@@ -3,11 +3,12 @@
 
 use std::fmt::Write as _;
 
-use proc_macro2::{Ident, Span, TokenStream};
-use quote::{ToTokens, quote, quote_spanned};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote};
 use syn::{Fields, Type, Visibility};
 
 use super::model::{Machine, StateDecl};
+use super::spanned::{Kit, Writer};
 use super::{attr, bulk, diagram, transitions};
 use crate::{names, private};
 
@@ -37,7 +38,7 @@ pub(crate) fn expand(machine: &Machine<'_>) -> syn::Result<TokenStream> {
 ///
 /// The entry traits' declarations are text, lexed in one call with the runtime alias that the
 /// impls name; each marker comes with the impls of its outgoing edges, as tokens at its state's
-/// span: one `quote_spanned!` per state.
+/// span (see [`spanned`]), all in one stream.
 fn expand_module(machine: &Machine<'_>) -> TokenStream {
     let (vis, module, name) = (machine.vis, &machine.module, &machine.name);
     let doc = format!(
@@ -53,29 +54,29 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
         declare_entry_trait(machine, index, state, (&inner_text, &table), &mut declarations);
     }
     let declarations = bulk::lex_or_error(&declarations, machine.ident);
-    let markers = machine.states.iter().map(|state| {
+    let kit = Kit::new();
+    let mut markers = Writer::new(&kit);
+    let inner: Vec<TokenTree> = inner.into_iter().collect();
+    for state in &machine.states {
         let ident = state.ident;
-        let doc = format!(" Marker of state `{}` of lifecycle `{name}`.", state.name);
-        let successors = machine.successors(state);
-        let targets = successors
-            .iter()
-            .map(|&target| machine.states[target].ident);
-        let entries = successors
-            .iter()
-            .map(|&target| machine.states[target].entry_trait());
-        let private = private::local_at(ident.span());
         // Spanned at the variant, so diagnostics about a marker point at its state, and "the
         // trait is implemented for `Running`" points at the source of the edge.
-        quote_spanned! {ident.span()=>
-            #[doc = #doc]
-            #inner struct #ident;
-            #(
-                impl #private::Edge<#targets> for #ident {}
-                impl #entries for #ident {}
-            )*
+        markers.at(ident.span());
+        markers.doc(&format!(
+            " Marker of state `{}` of lifecycle `{name}`.",
+            state.name
+        ));
+        for tree in &inner {
+            markers.tree(tree.clone());
         }
-    });
-    let body: TokenStream = std::iter::once(declarations).chain(markers).collect();
+        markers.unit_struct(ident);
+        for target in machine.successors(state) {
+            let target = &machine.states[target];
+            markers.edge_impl(ident, target.ident);
+            markers.entry_impl(ident, &target.entry_trait());
+        }
+    }
+    let body: TokenStream = [declarations, markers.finish()].into_iter().collect();
     quote! {
         #[doc = #doc]
         #vis mod #module {

@@ -5,6 +5,7 @@ mod bulk;
 mod diagram;
 mod expand;
 mod model;
+mod spanned;
 mod transitions;
 mod valid;
 

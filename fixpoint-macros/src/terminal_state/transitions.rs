@@ -7,6 +7,7 @@ use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
 use super::bulk;
+use super::spanned::{Kit, Writer};
 use super::expand::{StateData, either, entered_states, table};
 use super::model::Machine;
 use crate::private;
@@ -131,17 +132,13 @@ fn finished_state(machine: &Machine<'_>) -> TokenStream {
 /// The entries of a finished machine, one per entered state, each held back by
 /// `Unfinished<Job>` (the finished machine's `Edge`s are one blanket impl in the runtime).
 fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
-    let edges = entered_states(machine).map(|(_, state)| {
-        let (ident, entry) = (state.ident, state.entry_trait());
+    let kit = Kit::new();
+    let mut edges = Writer::new(&kit);
+    for (_, state) in entered_states(machine) {
         // Every token at the target state, so that "required for .. to implement `ToRunning`"
         // and its "unsatisfied trait bound" point at it, not at the whole enum.
-        let (mut name, mut module) = (machine.ident.clone(), machine.module.clone());
-        name.set_span(ident.span());
-        module.set_span(ident.span());
-        let private = private::local_at(ident.span());
-        quote_spanned! {ident.span()=>
-            impl<__X: #private::Unfinished<#name>> #module::#entry for #private::Finished<#name, __X> {}
-        }
-    });
-    edges.collect()
+        edges.at(state.ident.span());
+        edges.finished_entry_impl(machine.ident, &machine.module, &state.entry_trait());
+    }
+    edges.finish()
 }
