@@ -88,8 +88,7 @@ fn doc_source(machine: &Machine<'_>) -> String {
 /// as a string literal. Only `#[terminal_state]` calls it, on an enum it has already validated
 /// (see [`expand_doc`]).
 pub(crate) fn lifecycle_doc(input: TokenStream) -> TokenStream {
-    let item = match syn::parse2::<LitStr>(input).and_then(|source| source.parse::<DeriveInput>())
-    {
+    let item = match syn::parse2::<LitStr>(input).and_then(|source| source.parse::<DeriveInput>()) {
         Ok(item) => item,
         Err(error) => return error.to_compile_error(),
     };
@@ -426,7 +425,10 @@ mod tests {
             assert!(drawn.contains(expected), "{expected} in {drawn}");
         }
         // Anything but the string literal is refused with an error, never a panic.
-        let refused = super::lifecycle_doc(quote::quote!(enum Job {})).to_string();
+        let refused = super::lifecycle_doc(quote::quote!(
+            enum Job {}
+        ))
+        .to_string();
         assert!(refused.contains("compile_error"), "{refused}");
     }
 

@@ -1,12 +1,11 @@
 //! Code generation for a validated lifecycle. Runtime items are named only through
 //! the facade's hidden module ([`private::path`]), std items by absolute path.
 
-use std::fmt::Write as _;
-
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{Fields, Type, Visibility};
 
+use super::bulk::put;
 use super::model::{Machine, StateDecl};
 use super::spanned::{Kit, Writer};
 use super::{attr, bulk, diagram, transitions};
@@ -51,7 +50,13 @@ fn expand_module(machine: &Machine<'_>) -> TokenStream {
     let mut declarations = String::from(private::ALIAS);
     let inner_text = inner.to_string();
     for (index, state) in entered_states(machine) {
-        declare_entry_trait(machine, index, state, (&inner_text, &table), &mut declarations);
+        declare_entry_trait(
+            machine,
+            index,
+            state,
+            (&inner_text, &table),
+            &mut declarations,
+        );
     }
     let declarations = bulk::lex_or_error(&declarations, machine.ident);
     let kit = Kit::new();
@@ -102,15 +107,17 @@ fn declare_entry_trait(
         .iter()
         .map(|s| s.name.as_str())
         .collect();
-    let _ = write!(
+    put(
         declarations,
-        "#[doc = \" Implemented by the states of `{name}` that may go to `{ident}`.\"] \
+        format_args!(
+            "#[doc = \" Implemented by the states of `{name}` that may go to `{ident}`.\"] \
          #[diagnostic::on_unimplemented(\
          message = \"illegal transition: lifecycle `{name}` does not let `{{Self}}` go to `{ident}`\", \
          label = \"`{{Self}}` cannot go to `{ident}`\", \
          note = \"`{ident}` may be entered only from {sources}\", note = {table})] \
          {vis_inner} trait {entry}: __fixpoint::Edge<{ident}> {{}}",
-        sources = either(&sources),
+            sources = either(&sources),
+        ),
     );
 }
 

@@ -1,15 +1,13 @@
 //! The transition methods of a lifecycle, as a trait of `Tracked`, and the same methods on a
 //! finished machine (`Terminal`), where every call fails with a message that names the contract.
 
-use std::fmt::Write as _;
-
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use super::bulk;
-use super::spanned::{Kit, Writer};
+use super::bulk::{self, put};
 use super::expand::{StateData, either, entered_states, table};
 use super::model::Machine;
+use super::spanned::{Kit, Writer};
 use crate::private;
 
 /// The transitions of a lifecycle: the trait, declared beside the enum, and the finished
@@ -65,18 +63,22 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
             },
             either(&sources)
         );
-        let _ = write!(
-            text,
-            "#[doc = {doc:?}] \
+        put(
+            &mut text,
+            format_args!(
+                "#[doc = {doc:?}] \
              #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
              fn"
+            ),
         );
         methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
         methods.push(TokenTree::Ident(state.method()).into());
-        let _ = write!(
-            text,
-            "(self, {params}) -> {output} where",
-            params = params.join(", ")
+        put(
+            &mut text,
+            format_args!(
+                "(self, {params}) -> {output} where",
+                params = params.join(", ")
+            ),
         );
         methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
         methods.push(bound);
@@ -87,9 +89,11 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
         } else {
             "__transition"
         };
-        let _ = write!(
-            text,
-            "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{target}>(self, {value}) }}"
+        put(
+            &mut text,
+            format_args!(
+                "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{target}>(self, {value}) }}"
+            ),
         );
     }
     methods.push(bulk::lex_or_error(&text, name));
