@@ -5,7 +5,7 @@ use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
 use super::bulk::{self, put};
-use super::expand::{StateData, either, entered_states, table};
+use super::expand::{StateData, either, entered_states};
 use super::model::Machine;
 use super::spanned::{Kit, Writer};
 use crate::private;
@@ -22,7 +22,8 @@ pub(super) struct Transitions {
 ///
 /// Lexed from text (see `bulk`) but for each method's bound, which is built at the target
 /// state's span, so that "required by this bound" points at its variant.
-pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
+/// `table` is the lifecycle's [`table`](super::expand::table).
+pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transitions {
     let (name, module, name_text) = (machine.ident, &machine.module, &machine.name);
     let trait_ident = format_ident!("{}Transitions", name);
     let doc = format!(
@@ -32,7 +33,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
          machine and returns it in the new state (a `Terminal` proof for a terminal one). \
          Import this trait where transitions are taken.\n\n\
          Declared transitions: {}.",
-        table(machine)
+        table
     );
     let module_text = module.to_string();
     // Text runs between the spanned tokens: the method's name (rustc's "method defined here"
