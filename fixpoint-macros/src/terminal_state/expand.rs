@@ -1,7 +1,7 @@
 //! Code generation for a validated lifecycle. Runtime items are named only through
 //! the facade's hidden module ([`private::path`]), std items by absolute path.
 
-use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::{Fields, Type, Visibility};
 
@@ -36,9 +36,9 @@ pub(crate) fn expand(machine: &Machine<'_>) -> syn::Result<TokenStream> {
 /// explain an illegal transition. Nothing in it names the user's scope, so it works for an enum
 /// declared inside a function body too.
 ///
-/// The entry traits' declarations are text, lexed in one call with the runtime alias that the
-/// impls name; each marker comes with the impls of its outgoing edges, as tokens at its state's
-/// span (see [`spanned`]), all in one stream.
+/// The entry traits' and the markers' declarations are text, lexed in one call with the runtime
+/// alias that the impls name; the impls of each marker's outgoing edges are tokens at its
+/// state's span (see [`spanned`]), all in one stream.
 fn expand_module(machine: &Machine<'_>, table: &str) -> TokenStream {
     let (vis, module, name) = (machine.vis, &machine.module, &machine.name);
     let doc = format!(
@@ -59,23 +59,26 @@ fn expand_module(machine: &Machine<'_>, table: &str) -> TokenStream {
             &mut declarations,
         );
     }
+    // The markers themselves: no diagnostic points into their declarations (their visibility
+    // put them at the attribute already), so they are text too.
+    for state in &machine.states {
+        put(
+            &mut declarations,
+            format_args!(
+                "#[doc = \" Marker of state `{0}` of lifecycle `{name}`.\"] \
+                 {inner_text} struct {0};",
+                state.name
+            ),
+        );
+    }
     let declarations = bulk::lex_or_error(&declarations, machine.ident);
     let kit = Kit::new();
     let mut markers = Writer::new(&kit);
-    let inner: Vec<TokenTree> = inner.into_iter().collect();
     for state in &machine.states {
         let ident = state.ident;
-        // Spanned at the variant, so diagnostics about a marker point at its state, and "the
-        // trait is implemented for `Running`" points at the source of the edge.
+        // Spanned at the variant, so that "the trait is implemented for `Running`" points at
+        // the source of the edge.
         markers.at(ident.span());
-        markers.doc(&format!(
-            " Marker of state `{}` of lifecycle `{name}`.",
-            state.name
-        ));
-        for tree in &inner {
-            markers.tree(tree.clone());
-        }
-        markers.unit_struct(ident);
         for target in machine.successors(state) {
             let target = &machine.states[target];
             markers.edge_impl(ident, target.ident);

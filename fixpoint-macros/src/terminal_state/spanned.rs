@@ -1,6 +1,6 @@
 //! Tokens at a user's span, written tree by tree from templates made once per lifecycle.
 //!
-//! The items whose diagnostics point at a state (a marker and the impls of its edges, a finished
+//! The items whose diagnostics point at a state (the impls of a marker's edges, a finished
 //! machine's entries) cannot be text lexed by rustc, which puts every token at the attribute.
 //! `quote_spanned!` makes each of their identifiers anew (validated and interned by code compiled
 //! unoptimized, like every proc macro's), and every stream it splices is one more round trip to
@@ -13,21 +13,16 @@ use proc_macro2::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, To
 pub(super) struct Kit {
     keyword_impl: Ident,
     keyword_for: Ident,
-    keyword_struct: Ident,
     runtime: Ident,
     edge: Ident,
     unfinished: Ident,
     finished: Ident,
     any: Ident,
-    doc: Ident,
     lt: Punct,
     gt: Punct,
     colon: Punct,
     joint_colon: Punct,
     comma: Punct,
-    semi: Punct,
-    pound: Punct,
-    eq: Punct,
 }
 
 impl Kit {
@@ -36,21 +31,16 @@ impl Kit {
         Kit {
             keyword_impl: ident("impl"),
             keyword_for: ident("for"),
-            keyword_struct: ident("struct"),
             runtime: ident("__fixpoint"),
             edge: ident("Edge"),
             unfinished: ident("Unfinished"),
             finished: ident("Finished"),
             any: ident("__X"),
-            doc: ident("doc"),
             lt: Punct::new('<', Spacing::Alone),
             gt: Punct::new('>', Spacing::Alone),
             colon: Punct::new(':', Spacing::Alone),
             joint_colon: Punct::new(':', Spacing::Joint),
             comma: Punct::new(',', Spacing::Alone),
-            semi: Punct::new(';', Spacing::Alone),
-            pound: Punct::new('#', Spacing::Alone),
-            eq: Punct::new('=', Spacing::Alone),
         }
     }
 }
@@ -81,11 +71,6 @@ impl<'k> Writer<'k> {
         self.trees.into_iter().collect()
     }
 
-    /// `tree` as it is, with its own span.
-    pub(super) fn tree(&mut self, tree: TokenTree) {
-        self.trees.push(tree);
-    }
-
     /// `ident` with its own span (the user's name of a state, or a name made at one).
     pub(super) fn own(&mut self, ident: &Ident) {
         self.trees.push(ident.clone().into());
@@ -114,34 +99,6 @@ impl<'k> Writer<'k> {
         let mut group = Group::new(Delimiter::Brace, TokenStream::new());
         group.set_span(self.span);
         self.trees.push(group.into());
-    }
-
-    /// `#[doc = "text"]`, the literal at the call site as `quote_spanned!` left it.
-    pub(super) fn doc(&mut self, text: &str) {
-        let kit = self.kit;
-        self.punct(&kit.pound);
-        let mut doc = kit.doc.clone();
-        doc.set_span(self.span);
-        let mut eq = kit.eq.clone();
-        eq.set_span(self.span);
-        let inner: TokenStream = [
-            TokenTree::from(doc),
-            eq.into(),
-            proc_macro2::Literal::string(text).into(),
-        ]
-        .into_iter()
-        .collect();
-        let mut group = Group::new(Delimiter::Bracket, inner);
-        group.set_span(self.span);
-        self.trees.push(group.into());
-    }
-
-    /// `struct Running;` (the visibility is written before it).
-    pub(super) fn unit_struct(&mut self, ident: &Ident) {
-        let kit = self.kit;
-        self.moved(&kit.keyword_struct);
-        self.own(ident);
-        self.punct(&kit.semi);
     }
 
     /// `impl __fixpoint::Edge<Target> for Source {}`.
