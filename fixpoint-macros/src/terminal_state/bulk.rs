@@ -122,7 +122,7 @@ struct DataText {
 
 impl<'m, 'a> Text<'m, 'a> {
     fn new(machine: &'m Machine<'a>) -> Self {
-        let name = machine.ident.to_string();
+        let name = machine.name.clone();
         Text {
             machine,
             resumed: format!("{name}Resumed"),
@@ -173,7 +173,8 @@ impl<'m, 'a> Text<'m, 'a> {
                 "], initial: {initial}u16, abandoned: {abandoned}u16, mermaid: {mermaid:?}, }}; \
              type Initial = {module}::{initial_state}; \
              type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
-             #[inline] fn state(&self) -> __fixpoint::State<Self> {{ match self {{",
+             #[inline] fn state(&self) -> __fixpoint::State<Self> {{ \
+             __fixpoint::state(match self {{",
                 mermaid = mermaid(machine),
                 initial_state = machine.states[initial].name,
             ),
@@ -181,16 +182,13 @@ impl<'m, 'a> Text<'m, 'a> {
         for (index, (state, data)) in machine.states.iter().zip(data).enumerate() {
             put(
                 out,
-                format_args!(
-                    "Self::{}{} => __fixpoint::state({index}u16),",
-                    state.name, data.wildcard
-                ),
+                format_args!("Self::{}{} => {index},", state.name, data.wildcard),
             );
         }
         put(
             out,
             format_args!(
-                "}} }} fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
+                "}}) }} fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
              __recorder: __R) -> {resumed}<__T, __R> {{ match self {{"
             ),
         );
@@ -218,17 +216,15 @@ impl<'m, 'a> Text<'m, 'a> {
         }
         out.push_str(
             "} } fn __unit(__state: __fixpoint::State<Self>) -> __fixpoint::Option<Self> { \
-             match __state.index() {",
+             __fixpoint::Some(match __state.index() {",
         );
         for (index, state) in machine.states.iter().enumerate() {
             if !state.carries_data() {
-                put(
-                    out,
-                    format_args!("{index} => __fixpoint::Some(Self::{}),", state.name),
-                );
+                put(out, format_args!("{index} => Self::{},", state.name));
             }
         }
-        out.push_str("_ => __fixpoint::None, } } }");
+        // The abandoned state is a unit one, so some arm is a value and `Some` is reached.
+        out.push_str("_ => return __fixpoint::None, }) } }");
     }
 
     /// The resumed enum, declared beside the lifecycle (so it names the runtime in full).
