@@ -46,9 +46,14 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
         let mut entry_module = module.clone();
         entry_module.set_span(ident.span());
         let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
-        let data = StateData::new(state);
-        let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
-        let value = data.value();
+        // A state without data (most) takes no parameter and `()`, with no tokens to render.
+        let (params, value) = if state.carries_data() {
+            let data = StateData::new(state);
+            let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
+            (params.join(", "), data.value().to_string())
+        } else {
+            (String::new(), "()".to_owned())
+        };
         let sources: Vec<&str> = machine
             .predecessors(index)
             .iter()
@@ -76,10 +81,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
         methods.push(TokenTree::Ident(state.method()).into());
         put(
             &mut text,
-            format_args!(
-                "(self, {params}) -> {output} where",
-                params = params.join(", ")
-            ),
+            format_args!("(self, {params}) -> {output} where"),
         );
         methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
         methods.push(bound);
