@@ -4,9 +4,9 @@
 //! a few thousand tokens per lifecycle that crossing was most of the attribute's own run time,
 //! paid at every `cargo check` of the user's crate. The impls here (`Lifecycle`, the state
 //! markers, the transitions of `Tracked`) carry no span of the user's: no diagnostic ever points
-//! into them, so they lose nothing by being text. Everything a diagnostic points at (the enum,
-//! the entry traits and their impls, the transitions trait, a finished machine's entries) is
-//! still built with `quote!`, at the user's spans.
+//! into them, so they lose nothing by being text. Every token a diagnostic points at (the
+//! enum's own, the impls of each marker's edges, each transition's name and bound, a finished
+//! machine's entries) is still made at the user's span (see `spanned`).
 
 use proc_macro2::{Ident, TokenStream};
 use quote::ToTokens;
@@ -147,8 +147,8 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             format_args!(
                 "#[automatically_derived] impl __fixpoint::Lifecycle for {name} {{ \
-             const SPEC: &'static __fixpoint::Spec = &__fixpoint::Spec {{ \
-             name: {name:?}, snake_name: {snake:?}, module: {module:?}, states: &[",
+                 const SPEC: &'static __fixpoint::Spec = &__fixpoint::Spec {{ \
+                 name: {name:?}, snake_name: {snake:?}, module: {module:?}, states: &[",
                 snake = names::snake_case(name),
             ),
         );
@@ -171,10 +171,10 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             format_args!(
                 "], initial: {initial}u16, abandoned: {abandoned}u16, mermaid: {mermaid:?}, }}; \
-             type Initial = {module}::{initial_state}; \
-             type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
-             #[inline] fn state(&self) -> __fixpoint::State<Self> {{ \
-             __fixpoint::state(match self {{",
+                 type Initial = {module}::{initial_state}; \
+                 type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
+                 #[inline] fn state(&self) -> __fixpoint::State<Self> {{ \
+                 __fixpoint::state(match self {{",
                 mermaid = mermaid(machine),
                 initial_state = machine.states[initial].name,
             ),
@@ -189,7 +189,7 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             format_args!(
                 "}}) }} fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
-             __recorder: __R) -> {resumed}<__T, __R> {{ match self {{"
+                 __recorder: __R) -> {resumed}<__T, __R> {{ match self {{"
             ),
         );
         for (state, data) in machine.states.iter().zip(data) {
@@ -199,7 +199,7 @@ impl<'m, 'a> Text<'m, 'a> {
                     out,
                     format_args!(
                         "__status @ Self::{ident}{} => \
-                     {resumed}::{ident}(__fixpoint::terminal(__status, __value)),",
+                         {resumed}::{ident}(__fixpoint::terminal(__status, __value)),",
                         data.wildcard
                     ),
                 );
@@ -208,7 +208,7 @@ impl<'m, 'a> Text<'m, 'a> {
                     out,
                     format_args!(
                         "Self::{ident}{} => \
-                     {resumed}::{ident}(__fixpoint::resume(__value, {}, __recorder)),",
+                         {resumed}::{ident}(__fixpoint::resume(__value, {}, __recorder)),",
                         data.pattern, data.value
                     ),
                 );
@@ -248,7 +248,7 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             format_args!(
                 "#[doc = {doc:?}] {vis} enum {resumed}<__T, __R = ::fixpoint::__private::NoRecorder> \
-             where __R: ::fixpoint::__private::RecorderSlot<{name}>, {{"
+                 where __R: ::fixpoint::__private::RecorderSlot<{name}>, {{"
             ),
         );
         for state in &machine.states {
@@ -269,7 +269,7 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             format_args!(
                 "}} #[automatically_derived] impl<__T, __R> ::core::fmt::Debug for {resumed}<__T, __R> \
-             where __R: ::fixpoint::__private::RecorderSlot<{name}>, __T: ::core::fmt::Debug,"
+                 where __R: ::fixpoint::__private::RecorderSlot<{name}>, __T: ::core::fmt::Debug,"
             ),
         );
         for state in machine
@@ -318,7 +318,7 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             format_args!(
                 "impl __fixpoint::Declared for {module}::{ident} {{ \
-             type Of = __fixpoint::Marker<{name}, {ty}, __fixpoint::{kind}, {index}>;",
+                 type Of = __fixpoint::Marker<{name}, {ty}, __fixpoint::{kind}, {index}>;",
                 ty = data.ty,
                 index = state_index(index),
             ),
@@ -342,9 +342,9 @@ impl<'m, 'a> Text<'m, 'a> {
             out,
             format_args!(
                 "impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
-             for __fixpoint::Tracked<{name}, __S, __T, __R> where \
-             __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
-             __R: __fixpoint::RecorderSlot<{name}>, {{}}"
+                 for __fixpoint::Tracked<{name}, __S, __T, __R> where \
+                 __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
+                 __R: __fixpoint::RecorderSlot<{name}>, {{}}"
             ),
         );
     }

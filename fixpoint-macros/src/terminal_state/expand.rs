@@ -115,11 +115,11 @@ fn declare_entry_trait(
         declarations,
         format_args!(
             "#[doc = \" Implemented by the states of `{name}` that may go to `{ident}`.\"] \
-         #[diagnostic::on_unimplemented(\
-         message = \"illegal transition: lifecycle `{name}` does not let `{{Self}}` go to `{ident}`\", \
-         label = \"`{{Self}}` cannot go to `{ident}`\", \
-         note = \"`{ident}` may be entered only from {sources}\", note = {table})] \
-         {vis_inner} trait {entry}: __fixpoint::Edge<{ident}> {{}}",
+             #[diagnostic::on_unimplemented(\
+             message = \"illegal transition: lifecycle `{name}` does not let `{{Self}}` go to `{ident}`\", \
+             label = \"`{{Self}}` cannot go to `{ident}`\", \
+             note = \"`{ident}` may be entered only from {sources}\", note = {table})] \
+             {vis_inner} trait {entry}: __fixpoint::Edge<{ident}> {{}}",
             sources = either(&sources),
         ),
     );

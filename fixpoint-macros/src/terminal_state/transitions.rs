@@ -73,8 +73,8 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
             &mut text,
             format_args!(
                 "#[doc = {doc:?}] \
-             #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
-             fn"
+                 #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
+                 fn"
             ),
         );
         methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
