@@ -97,7 +97,7 @@ pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
 
 /// The "Lifecycle" section of a `#[terminal_state]` enum's documentation: its state diagram and
 /// table, as a string literal. Generated code calls it as
-/// `#[cfg_attr(doc, doc = ::fixpoint::__private::lifecycle_doc!(enum ..))]`, so that only
+/// `#[cfg_attr(doc, doc = ::fixpoint::__private::lifecycle_doc!("enum .."))]`, so that only
 /// rustdoc pays for the drawing. Not a public API.
 #[doc(hidden)]
 #[proc_macro]

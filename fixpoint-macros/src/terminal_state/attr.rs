@@ -1,7 +1,7 @@
 //! The attribute grammar: `#[terminal_state(module = ..)]` and the variant attributes. Each
 //! check here concerns one attribute alone; rules across states live in `valid`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, DeriveInput, Ident, Meta, Token};
 
@@ -65,6 +65,9 @@ pub(crate) fn parse_to(attr: &Attribute, errors: &mut Errors) -> Option<Vec<Iden
         errors.spanned(&attr.meta, message);
         return None;
     };
+    if let Some(targets) = plain_targets(&list.tokens) {
+        return Some(targets);
+    }
     match list.parse_args_with(Punctuated::<Ident, Token![,]>::parse_terminated) {
         Ok(targets) if !targets.is_empty() => Some(targets.into_iter().collect()),
         Ok(_) => {
@@ -79,10 +82,34 @@ pub(crate) fn parse_to(attr: &Attribute, errors: &mut Errors) -> Option<Vec<Iden
 }
 
 /// The name an attribute is looked up by: `to` for `#[to(..)]`.
+/// The names of `#[to(A, B)]` read off its tokens, as syn would parse them, when they are just
+/// that: names separated by commas. Anything else is left to syn, and its error.
+fn plain_targets(tokens: &TokenStream) -> Option<Vec<Ident>> {
+    let mut targets = Vec::new();
+    let mut comma = false;
+    for tree in tokens.clone() {
+        match tree {
+            TokenTree::Ident(ident) if !comma => {
+                // A name that starts with a capital and is not `Self` is no keyword, so syn
+                // would take it too; any other (`self`, `r#type`, ..) is left to syn.
+                let text = ident.to_string();
+                if !text.starts_with(|c: char| c.is_ascii_uppercase()) || text == "Self" {
+                    return None;
+                }
+                targets.push(ident);
+            }
+            TokenTree::Punct(punct) if comma && punct.as_char() == ',' => {}
+            _ => return None,
+        }
+        comma = !comma;
+    }
+    (!targets.is_empty()).then_some(targets)
+}
+
 pub(crate) fn name(attr: &Attribute) -> Option<&'static str> {
-    VARIANT_ATTRS
-        .into_iter()
-        .find(|name| attr.path().is_ident(name))
+    // The attribute's name is read once: comparing an `Ident` with a `&str` formats it.
+    let ident = attr.path().get_ident()?.to_string();
+    VARIANT_ATTRS.into_iter().find(|name| ident == *name)
 }
 
 /// The enum without this macro's variant attributes: what the user's code sees.
@@ -103,4 +130,49 @@ fn path_text(path: &syn::Path) -> String {
         .map(|segment| segment.ident.to_string())
         .collect::<Vec<_>>()
         .join("::")
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use syn::punctuated::Punctuated;
+    use syn::{Ident, Token};
+
+    /// Whatever `#[to(..)]` the fast path reads, syn reads the same names; whatever syn would
+    /// refuse (or read otherwise), the fast path leaves to it.
+    #[test]
+    fn plain_targets_agree_with_syn() {
+        let cases = [
+            "Running, Failed",
+            "Running, Failed,",
+            "Done",
+            "",
+            ",",
+            "Running,, Failed",
+            "Running Failed",
+            "self",
+            "Self",
+            "r#Type",
+            "type",
+            "snake_case",
+            "B::C",
+            "1, \"x\"",
+        ];
+        for case in cases {
+            let tokens: TokenStream = case.parse().unwrap();
+            let parser = Punctuated::<Ident, Token![,]>::parse_terminated;
+            let by_syn = syn::parse::Parser::parse2(parser, tokens.clone())
+                .ok()
+                .map(|names| names.iter().map(ToString::to_string).collect::<Vec<_>>());
+            if let Some(fast) = super::plain_targets(&tokens) {
+                let fast: Vec<String> = fast.iter().map(ToString::to_string).collect();
+                assert_eq!(Some(fast), by_syn, "#[to({case})]");
+            }
+        }
+        let read = |case: &str| super::plain_targets(&case.parse().unwrap()).map(|t| t.len());
+        assert_eq!(read("Running, Failed"), Some(2));
+        assert_eq!(read("Running, Failed,"), Some(2));
+        assert_eq!(read("self"), None);
+        assert_eq!(read("Running Failed"), None);
+    }
 }

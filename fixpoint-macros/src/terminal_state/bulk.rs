@@ -4,11 +4,9 @@
 //! a few thousand tokens per lifecycle that crossing was most of the attribute's own run time,
 //! paid at every `cargo check` of the user's crate. The impls here (`Lifecycle`, the state
 //! markers, the transitions of `Tracked`) carry no span of the user's: no diagnostic ever points
-//! into them, so they lose nothing by being text. Everything a diagnostic points at (the enum,
-//! the entry traits and their impls, the transitions trait, a finished machine's entries) is
-//! still built with `quote!`, at the user's spans.
-
-use std::fmt::Write as _;
+//! into them, so they lose nothing by being text. Every token a diagnostic points at (the
+//! enum's own, the impls of each marker's edges, each transition's name and bound, a finished
+//! machine's entries) is still made at the user's span (see `spanned`).
 
 use proc_macro2::{Ident, TokenStream};
 use quote::ToTokens;
@@ -39,6 +37,16 @@ pub(super) fn expand(machine: &Machine<'_>) -> syn::Result<Bulk> {
     text.tracked_transitions(&mut out);
     let impls = lex_item(&out, machine.ident)?;
     Ok(Bulk { resumed, impls })
+}
+
+/// Appends `args` to `out`, formatted in one piece.
+///
+/// `write!` into a `String` calls `push_str` once per piece, and `push_str` is generic code,
+/// compiled unoptimized in a proc macro like the macro's own: a few hundred instructions a
+/// call, thousands of calls per lifecycle. `std::fmt::format` fills its `String` in the
+/// standard library's optimized code, and the result is appended in one call.
+pub(super) fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
+    out.push_str(&std::fmt::format(args));
 }
 
 /// The typed form of `state` with value `__T` and recorder `__R`, naming the runtime as
@@ -114,7 +122,7 @@ struct DataText {
 
 impl<'m, 'a> Text<'m, 'a> {
     fn new(machine: &'m Machine<'a>) -> Self {
-        let name = machine.ident.to_string();
+        let name = machine.name.clone();
         Text {
             machine,
             resumed: format!("{name}Resumed"),
@@ -135,75 +143,88 @@ impl<'m, 'a> Text<'m, 'a> {
         } = self;
         let initial = machine.initial().unwrap_or_default();
         let abandoned = machine.abandoned().unwrap_or_default();
-        let _ = write!(
+        put(
             out,
-            "#[automatically_derived] impl __fixpoint::Lifecycle for {name} {{ \
-             const SPEC: &'static __fixpoint::Spec = &__fixpoint::Spec {{ \
-             name: {name:?}, snake_name: {snake:?}, module: {module:?}, states: &[",
-            snake = names::snake_case(name),
+            format_args!(
+                "#[automatically_derived] impl __fixpoint::Lifecycle for {name} {{ \
+                 const SPEC: &'static __fixpoint::Spec = &__fixpoint::Spec {{ \
+                 name: {name:?}, snake_name: {snake:?}, module: {module:?}, states: &[",
+                snake = names::snake_case(name),
+            ),
         );
         for state in &machine.states {
-            let _ = write!(
+            put(
                 out,
-                "__fixpoint::StateSpec::new({:?}, {}, {}, &[",
-                state.name,
-                state.is_terminal(),
-                state.carries_data()
+                format_args!(
+                    "__fixpoint::StateSpec::new({:?}, {}, {}, &[",
+                    state.name,
+                    state.is_terminal(),
+                    state.carries_data()
+                ),
             );
             for target in machine.successors(state) {
-                let _ = write!(out, "{target},");
+                put(out, format_args!("{target},"));
             }
             out.push_str("]),");
         }
-        let _ = write!(
+        put(
             out,
-            "], initial: {initial}u16, abandoned: {abandoned}u16, mermaid: {mermaid:?}, }}; \
-             type Initial = {module}::{initial_state}; \
-             type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
-             #[inline] fn state(&self) -> __fixpoint::State<Self> {{ match self {{",
-            mermaid = mermaid(machine),
-            initial_state = machine.states[initial].name,
+            format_args!(
+                "], initial: {initial}u16, abandoned: {abandoned}u16, mermaid: {mermaid:?}, }}; \
+                 type Initial = {module}::{initial_state}; \
+                 type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
+                 #[inline] fn state(&self) -> __fixpoint::State<Self> {{ \
+                 __fixpoint::state(match self {{",
+                mermaid = mermaid(machine),
+                initial_state = machine.states[initial].name,
+            ),
         );
         for (index, (state, data)) in machine.states.iter().zip(data).enumerate() {
-            let _ = write!(
+            put(
                 out,
-                "Self::{}{} => __fixpoint::state({index}u16),",
-                state.name, data.wildcard
+                format_args!("Self::{}{} => {index},", state.name, data.wildcard),
             );
         }
-        let _ = write!(
+        put(
             out,
-            "}} }} fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
-             __recorder: __R) -> {resumed}<__T, __R> {{ match self {{"
+            format_args!(
+                "}}) }} fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
+                 __recorder: __R) -> {resumed}<__T, __R> {{ match self {{"
+            ),
         );
         for (state, data) in machine.states.iter().zip(data) {
             let ident = &state.name;
             if state.is_terminal() {
-                let _ = write!(
+                put(
                     out,
-                    "__status @ Self::{ident}{} => \
-                     {resumed}::{ident}(__fixpoint::terminal(__status, __value)),",
-                    data.wildcard
+                    format_args!(
+                        "__status @ Self::{ident}{} => \
+                         {resumed}::{ident}(__fixpoint::terminal(__status, __value)),",
+                        data.wildcard
+                    ),
                 );
             } else {
-                let _ = write!(
+                put(
                     out,
-                    "Self::{ident}{} => \
-                     {resumed}::{ident}(__fixpoint::resume(__value, {}, __recorder)),",
-                    data.pattern, data.value
+                    format_args!(
+                        "Self::{ident}{} => \
+                         {resumed}::{ident}(__fixpoint::resume(__value, {}, __recorder)),",
+                        data.pattern, data.value
+                    ),
                 );
             }
         }
         out.push_str(
             "} } fn __unit(__state: __fixpoint::State<Self>) -> __fixpoint::Option<Self> { \
-             match __state.index() {",
+             __fixpoint::Some(match __state.index() {",
         );
         for (index, state) in machine.states.iter().enumerate() {
             if !state.carries_data() {
-                let _ = write!(out, "{index} => __fixpoint::Some(Self::{}),", state.name);
+                put(out, format_args!("{index} => Self::{},", state.name));
             }
         }
-        out.push_str("_ => __fixpoint::None, } } }");
+        // The abandoned state is a unit one, so some arm is a value and `Some` is reached.
+        out.push_str("_ => return __fixpoint::None, }) } }");
     }
 
     /// The resumed enum, declared beside the lifecycle (so it names the runtime in full).
@@ -223,10 +244,12 @@ impl<'m, 'a> Text<'m, 'a> {
              `Lifecycle::resume`: a `Tracked` for a non-terminal state, a `Terminal` proof for \
              a terminal one."
         );
-        let _ = write!(
+        put(
             out,
-            "#[doc = {doc:?}] {vis} enum {resumed}<__T, __R = ::fixpoint::__private::NoRecorder> \
-             where __R: ::fixpoint::__private::RecorderSlot<{name}>, {{"
+            format_args!(
+                "#[doc = {doc:?}] {vis} enum {resumed}<__T, __R = ::fixpoint::__private::NoRecorder> \
+                 where __R: ::fixpoint::__private::RecorderSlot<{name}>, {{"
+            ),
         );
         for state in &machine.states {
             let kind = if state.is_terminal() {
@@ -235,24 +258,32 @@ impl<'m, 'a> Text<'m, 'a> {
                 "non-terminal"
             };
             let doc = format!(" Resumed in {kind} state `{}`.", state.name);
-            let _ = write!(out, "#[doc = {doc:?}] {}({}),", state.name, typed(state));
+            put(
+                out,
+                format_args!("#[doc = {doc:?}] {}({}),", state.name, typed(state)),
+            );
         }
         // `Debug` exactly when every variant's machine is: a state without data is as soon as
         // `__T` is, so only the data-carrying states and `Terminal` (once) need a bound.
-        let _ = write!(
+        put(
             out,
-            "}} #[automatically_derived] impl<__T, __R> ::core::fmt::Debug for {resumed}<__T, __R> \
-             where __R: ::fixpoint::__private::RecorderSlot<{name}>, __T: ::core::fmt::Debug,"
+            format_args!(
+                "}} #[automatically_derived] impl<__T, __R> ::core::fmt::Debug for {resumed}<__T, __R> \
+                 where __R: ::fixpoint::__private::RecorderSlot<{name}>, __T: ::core::fmt::Debug,"
+            ),
         );
         for state in machine
             .states
             .iter()
             .filter(|s| !s.is_terminal() && s.carries_data())
         {
-            let _ = write!(out, "{}: ::core::fmt::Debug,", typed(state));
+            put(out, format_args!("{}: ::core::fmt::Debug,", typed(state)));
         }
         if let Some(terminal) = machine.states.iter().find(|s| s.is_terminal()) {
-            let _ = write!(out, "{}: ::core::fmt::Debug,", typed(terminal));
+            put(
+                out,
+                format_args!("{}: ::core::fmt::Debug,", typed(terminal)),
+            );
         }
         // One chain of calls for every variant: each variant only picks its name and machine.
         out.push_str(
@@ -260,10 +291,12 @@ impl<'m, 'a> Text<'m, 'a> {
              let (name, machine): (&str, &dyn ::core::fmt::Debug) = match self {",
         );
         for state in &machine.states {
-            let _ = write!(
+            put(
                 out,
-                "Self::{ident}(machine) => ({ident:?}, machine),",
-                ident = state.name
+                format_args!(
+                    "Self::{ident}(machine) => ({ident:?}, machine),",
+                    ident = state.name
+                ),
             );
         }
         out.push_str("}; f.debug_tuple(name).field(machine).finish() } }");
@@ -281,18 +314,22 @@ impl<'m, 'a> Text<'m, 'a> {
         } else {
             "IsActive"
         };
-        let _ = write!(
+        put(
             out,
-            "impl __fixpoint::Declared for {module}::{ident} {{ \
-             type Of = __fixpoint::Marker<{name}, {ty}, __fixpoint::{kind}, {index}>;",
-            ty = data.ty,
-            index = state_index(index),
+            format_args!(
+                "impl __fixpoint::Declared for {module}::{ident} {{ \
+                 type Of = __fixpoint::Marker<{name}, {ty}, __fixpoint::{kind}, {index}>;",
+                ty = data.ty,
+                index = state_index(index),
+            ),
         );
         if state.carries_data() {
-            let _ = write!(
+            put(
                 out,
-                "#[inline] fn __into_status({}: {}) -> {name} {{ {name}::{ident}{} }}",
-                data.value, data.ty, data.pattern
+                format_args!(
+                    "#[inline] fn __into_status({}: {}) -> {name} {{ {name}::{ident}{} }}",
+                    data.value, data.ty, data.pattern
+                ),
             );
         }
         out.push('}');
@@ -301,12 +338,14 @@ impl<'m, 'a> Text<'m, 'a> {
     /// `impl ProjectStatusTransitions for Tracked`: empty, every method is provided.
     fn tracked_transitions(&self, out: &mut String) {
         let name = &self.name;
-        let _ = write!(
+        put(
             out,
-            "impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
-             for __fixpoint::Tracked<{name}, __S, __T, __R> where \
-             __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
-             __R: __fixpoint::RecorderSlot<{name}>, {{}}"
+            format_args!(
+                "impl<__S, __T, __R> {name}Transitions<__S, __T, __R> \
+                 for __fixpoint::Tracked<{name}, __S, __T, __R> where \
+                 __S: __fixpoint::Active + __fixpoint::StateMarker<Lifecycle = {name}>, \
+                 __R: __fixpoint::RecorderSlot<{name}>, {{}}"
+            ),
         );
     }
 }

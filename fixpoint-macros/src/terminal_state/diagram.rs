@@ -7,13 +7,13 @@ use std::fmt::Write as _;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 use syn::{
-    AttrStyle, Attribute, Data, DeriveInput, MacroDelimiter, Meta, MetaList, Path, Token, token,
+    AttrStyle, Attribute, DeriveInput, LitStr, MacroDelimiter, Meta, MetaList, Path, Token, token,
 };
 
 use super::attr::Args;
+use super::bulk;
 use super::model::{Machine, StateDecl};
 use crate::ctxt::Errors;
-use crate::private;
 
 /// Height of a state's box, and the vertical gap between layers.
 const BOX_HEIGHT: usize = 30;
@@ -28,28 +28,21 @@ const SIDE: usize = 72;
 const CHAR_WIDTH: usize = 8;
 
 /// The attribute appended to the enum:
-/// `#[cfg_attr(doc, doc = ::fixpoint::__private::lifecycle_doc!(enum Job { .. }))]`.
+/// `#[cfg_attr(doc, doc = ::fixpoint::__private::lifecycle_doc!("enum Job { .. }"))]`.
 ///
 /// The "Lifecycle" section (the diagram and the table of states and transitions) is drawn only
 /// when rustdoc reads the enum: `cargo check` and `cargo build` drop the attribute unread, so
-/// they neither draw a kilobyte of SVG per lifecycle nor lex it. The macro gets the enum's
-/// variants as written and draws them with the same model.
+/// they neither draw a kilobyte of SVG per lifecycle nor lex it. The macro gets the states as
+/// the enum's source text in one string literal, written from the validated model (names,
+/// flags and edges, the only things the diagram draws), and draws them with the same model:
+/// one token to carry, where the enum's own tokens were a hundred, each crossing the
+/// proc-macro bridge at every build.
 pub(crate) fn expand_doc(machine: &Machine<'_>) -> Attribute {
     let span = Span::call_site();
-    let name = machine.ident;
-    let variants = match &machine.original.data {
-        Data::Enum(data) => &data.variants,
-        // The model exists only for an enum.
-        Data::Struct(_) | Data::Union(_) => return doc_attr(span, quote!("")),
-    };
-    let private = private::path();
-    doc_attr(
-        span,
-        quote!(#private::lifecycle_doc!(enum #name { #variants })),
-    )
-}
-
-fn doc_attr(span: Span, value: TokenStream) -> Attribute {
+    let tokens = format!(
+        "doc, doc = ::fixpoint::__private::lifecycle_doc!({:?})",
+        doc_source(machine)
+    );
     Attribute {
         pound_token: Token![#](span),
         style: AttrStyle::Outer,
@@ -57,15 +50,45 @@ fn doc_attr(span: Span, value: TokenStream) -> Attribute {
         meta: Meta::List(MetaList {
             path: Path::from(Ident::new("cfg_attr", span)),
             delimiter: MacroDelimiter::Paren(token::Paren(span)),
-            tokens: quote!(doc, doc = #value),
+            tokens: bulk::lex_or_error(&tokens, machine.ident),
         }),
     }
 }
 
-/// `lifecycle_doc!(enum Job { .. })`: the "Lifecycle" section of the enum's documentation, as a
-/// string literal. Only `#[terminal_state]` calls it, on an enum it has already validated.
+/// `enum Job { #[initial] #[to(Running, Failed)] Queued, .. }`: what [`lifecycle_doc`] draws.
+fn doc_source(machine: &Machine<'_>) -> String {
+    let mut source = format!("enum {} {{", machine.ident);
+    for state in &machine.states {
+        let flags = [
+            (state.initial.is_some(), "#[initial] "),
+            (state.is_terminal(), "#[terminal] "),
+            (state.abandoned.is_some(), "#[abandoned] "),
+        ];
+        for (_, flag) in flags.iter().filter(|(on, _)| *on) {
+            source.push_str(flag);
+        }
+        let targets: Vec<&str> = machine
+            .successors(state)
+            .into_iter()
+            .map(|target| machine.states[target].name.as_str())
+            .collect();
+        if !targets.is_empty() {
+            source.push_str("#[to(");
+            source.push_str(&targets.join(", "));
+            source.push_str(")] ");
+        }
+        source.push_str(&state.name);
+        source.push_str(", ");
+    }
+    source.push('}');
+    source
+}
+
+/// `lifecycle_doc!("enum Job { .. }")`: the "Lifecycle" section of the enum's documentation,
+/// as a string literal. Only `#[terminal_state]` calls it, on an enum it has already validated
+/// (see [`expand_doc`]).
 pub(crate) fn lifecycle_doc(input: TokenStream) -> TokenStream {
-    let item = match syn::parse2::<DeriveInput>(input) {
+    let item = match syn::parse2::<LitStr>(input).and_then(|source| source.parse::<DeriveInput>()) {
         Ok(item) => item,
         Err(error) => return error.to_compile_error(),
     };
@@ -384,6 +407,29 @@ mod tests {
             );
         }
         assert!(errors.finish().is_ok());
+    }
+
+    /// The enum's source that the attribute hands to `lifecycle_doc!` draws the same section as
+    /// the enum itself: same states, flags and edges.
+    #[test]
+    fn doc_source_draws_the_same_section() {
+        let item = job();
+        let mut errors = Errors::default();
+        let machine = Machine::from_syn(&item, Default::default(), &mut errors).unwrap();
+        let source = super::doc_source(&machine);
+        let literal = proc_macro2::Literal::string(&source);
+        let drawn = super::lifecycle_doc(quote::quote!(#literal)).to_string();
+        for expected in [super::svg(&machine), super::text_table(&machine)] {
+            let expected = proc_macro2::Literal::string(&expected).to_string();
+            let expected = &expected[1..expected.len() - 1];
+            assert!(drawn.contains(expected), "{expected} in {drawn}");
+        }
+        // Anything but the string literal is refused with an error, never a panic.
+        let refused = super::lifecycle_doc(quote::quote!(
+            enum Job {}
+        ))
+        .to_string();
+        assert!(refused.contains("compile_error"), "{refused}");
     }
 
     /// The text table beside the drawing lists the markers and the targets of each state.

@@ -5,6 +5,7 @@ mod bulk;
 mod diagram;
 mod expand;
 mod model;
+mod spanned;
 mod transitions;
 mod valid;
 
@@ -25,7 +26,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     })
 }
 
-/// `lifecycle_doc!(enum ..)`: the diagram section of a lifecycle's documentation.
+/// `lifecycle_doc!("enum ..")`: the diagram section of a lifecycle's documentation.
 pub(crate) fn lifecycle_doc(input: TokenStream) -> TokenStream {
     diagram::lifecycle_doc(input)
 }

@@ -11,6 +11,8 @@ use crate::names;
 pub(crate) struct Machine<'a> {
     pub(crate) original: &'a DeriveInput,
     pub(crate) ident: &'a Ident,
+    /// The enum's name as text, read once (formatting an `Ident` asks the compiler for it).
+    pub(crate) name: String,
     pub(crate) vis: &'a Visibility,
     /// The generated module of state markers.
     pub(crate) module: Ident,
@@ -24,6 +26,10 @@ pub(crate) struct StateDecl<'a> {
     /// The variant's name as text, read once: comparing two `Ident`s formats both, which
     /// made lookups by name most of the attribute's own run time.
     pub(crate) name: String,
+    /// The names of [`method`](Self::method) and [`entry_trait`](Self::entry_trait), made
+    /// once: the expansion and the checks name them several times each.
+    pub(crate) method_name: String,
+    pub(crate) entry_name: String,
     pub(crate) initial: Option<&'a Attribute>,
     pub(crate) terminal: Option<&'a Attribute>,
     pub(crate) abandoned: Option<&'a Attribute>,
@@ -54,12 +60,10 @@ impl<'a> Machine<'a> {
                 "this attribute belongs on a variant of the lifecycle enum, not on the enum",
             );
         }
-        let module = args.module.unwrap_or_else(|| {
-            names::ident(
-                &names::snake_case(&item.ident.to_string()),
-                item.ident.span(),
-            )
-        });
+        let name = item.ident.to_string();
+        let module = args
+            .module
+            .unwrap_or_else(|| names::ident(&names::snake_case(&name), item.ident.span()));
         let mut states: Vec<StateDecl<'a>> = data
             .variants
             .iter()
@@ -79,6 +83,7 @@ impl<'a> Machine<'a> {
         Some(Machine {
             original: item,
             ident: &item.ident,
+            name,
             vis: &item.vis,
             module,
             states,
@@ -126,10 +131,13 @@ fn not_an_enum<T>(keyword: impl quote::ToTokens, ident: &Ident, errors: &mut Err
 
 impl<'a> StateDecl<'a> {
     fn from_syn(variant: &'a Variant, errors: &mut Errors) -> Self {
+        let name = variant.ident.to_string();
         let mut state = StateDecl {
             original: variant,
             ident: &variant.ident,
-            name: variant.ident.to_string(),
+            method_name: format!("to_{}", names::snake_case(&name)),
+            entry_name: format!("To{}", name.trim_start_matches("r#")),
+            name,
             initial: None,
             terminal: None,
             abandoned: None,
@@ -195,13 +203,11 @@ impl<'a> StateDecl<'a> {
 
     /// The transition method that enters this state: `to_input_needed`.
     pub(crate) fn method(&self) -> Ident {
-        let name = format!("to_{}", names::snake_case(&self.name));
-        Ident::new(&name, self.ident.span())
+        Ident::new(&self.method_name, self.ident.span())
     }
 
     /// The per-target trait whose diagnostic explains an illegal entry: `ToInputNeeded`.
     pub(crate) fn entry_trait(&self) -> Ident {
-        let name = format!("To{}", self.name.trim_start_matches("r#"));
-        Ident::new(&name, self.ident.span())
+        Ident::new(&self.entry_name, self.ident.span())
     }
 }

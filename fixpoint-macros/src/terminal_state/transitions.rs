@@ -1,14 +1,13 @@
 //! The transition methods of a lifecycle, as a trait of `Tracked`, and the same methods on a
 //! finished machine (`Terminal`), where every call fails with a message that names the contract.
 
-use std::fmt::Write as _;
-
-use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use super::bulk;
-use super::expand::{StateData, either, entered_states, table};
+use super::bulk::{self, put};
+use super::expand::{StateData, either, entered_states};
 use super::model::Machine;
+use super::spanned::{Kit, Writer};
 use crate::private;
 
 /// The transitions of a lifecycle: the trait, declared beside the enum, and the finished
@@ -23,39 +22,46 @@ pub(super) struct Transitions {
 ///
 /// Lexed from text (see `bulk`) but for each method's bound, which is built at the target
 /// state's span, so that "required by this bound" points at its variant.
-pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
-    let (name, module) = (machine.ident, &machine.module);
+/// `table` is the lifecycle's [`table`](super::expand::table).
+pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transitions {
+    let (name, module, name_text) = (machine.ident, &machine.module, &machine.name);
     let trait_ident = format_ident!("{}Transitions", name);
     let doc = format!(
-        " The transitions of lifecycle [`{name}`], as methods of `Tracked<{name}, S, T, R>`.\n\n\
+        " The transitions of lifecycle [`{name_text}`], as methods of \
+         `Tracked<{name_text}, S, T, R>`.\n\n\
          Each method exists only in the states whose `#[to(..)]` names its target, consumes the \
          machine and returns it in the new state (a `Terminal` proof for a terminal one). \
          Import this trait where transitions are taken.\n\n\
          Declared transitions: {}.",
-        table(machine)
+        table
     );
-    let (name_text, module_text) = (name.to_string(), module.to_string());
+    let module_text = module.to_string();
     // Text runs between the spanned tokens: the method's name (rustc's "method defined here"
     // points at it) and its bound ("required by this bound"). The pieces are joined once at
     // the end: every join is a round trip to rustc's token store.
     let mut methods: Vec<TokenStream> = Vec::new();
     let mut text = String::new();
     for (index, state) in entered_states(machine) {
-        let (ident, entry) = (state.ident, state.entry_trait());
+        let (ident, entry, target) = (state.ident, state.entry_trait(), &state.name);
         let mut entry_module = module.clone();
         entry_module.set_span(ident.span());
         let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
-        let data = StateData::new(state);
-        let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
-        let value = data.value();
-        let sources: Vec<&Ident> = machine
+        // A state without data (most) takes no parameter and `()`, with no tokens to render.
+        let (params, value) = if state.carries_data() {
+            let data = StateData::new(state);
+            let params: Vec<String> = data.params().iter().map(ToString::to_string).collect();
+            (params.join(", "), data.value().to_string())
+        } else {
+            (String::new(), "()".to_owned())
+        };
+        let sources: Vec<&str> = machine
             .predecessors(index)
             .iter()
-            .map(|s| s.ident)
+            .map(|s| s.name.as_str())
             .collect();
-        let output = bulk::typed_state("::fixpoint::__private", &name_text, &module_text, state);
+        let output = bulk::typed_state("::fixpoint::__private", name_text, &module_text, state);
         let doc = format!(
-            " Goes to `{ident}`{}. Declared from {}.",
+            " Goes to `{target}`{}. Declared from {}.",
             if state.is_terminal() {
                 ", finishing the lifecycle"
             } else {
@@ -63,18 +69,19 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
             },
             either(&sources)
         );
-        let _ = write!(
-            text,
-            "#[doc = {doc:?}] \
-             #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
-             fn"
+        put(
+            &mut text,
+            format_args!(
+                "#[doc = {doc:?}] \
+                 #[must_use = \"a transition consumes the machine and returns it in its new state\"] \
+                 fn"
+            ),
         );
         methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
         methods.push(TokenTree::Ident(state.method()).into());
-        let _ = write!(
-            text,
-            "(self, {params}) -> {output} where",
-            params = params.join(", ")
+        put(
+            &mut text,
+            format_args!("(self, {params}) -> {output} where"),
         );
         methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
         methods.push(bound);
@@ -85,9 +92,11 @@ pub(super) fn expand_transitions(machine: &Machine<'_>) -> Transitions {
         } else {
             "__transition"
         };
-        let _ = write!(
-            text,
-            "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{ident}>(self, {value}) }}"
+        put(
+            &mut text,
+            format_args!(
+                "{{ ::fixpoint::__private::Transit::{step}::<{module_text}::{target}>(self, {value}) }}"
+            ),
         );
     }
     methods.push(bulk::lex_or_error(&text, name));
@@ -130,17 +139,13 @@ fn finished_state(machine: &Machine<'_>) -> TokenStream {
 /// The entries of a finished machine, one per entered state, each held back by
 /// `Unfinished<Job>` (the finished machine's `Edge`s are one blanket impl in the runtime).
 fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
-    let edges = entered_states(machine).map(|(_, state)| {
-        let (ident, entry) = (state.ident, state.entry_trait());
+    let kit = Kit::new();
+    let mut edges = Writer::new(&kit);
+    for (_, state) in entered_states(machine) {
         // Every token at the target state, so that "required for .. to implement `ToRunning`"
         // and its "unsatisfied trait bound" point at it, not at the whole enum.
-        let (mut name, mut module) = (machine.ident.clone(), machine.module.clone());
-        name.set_span(ident.span());
-        module.set_span(ident.span());
-        let private = private::local_at(ident.span());
-        quote_spanned! {ident.span()=>
-            impl<__X: #private::Unfinished<#name>> #module::#entry for #private::Finished<#name, __X> {}
-        }
-    });
-    edges.collect()
+        edges.at(state.ident.span());
+        edges.finished_entry_impl(machine.ident, &machine.module, &state.entry_trait());
+    }
+    edges.finish()
 }

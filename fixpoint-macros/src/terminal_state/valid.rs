@@ -242,11 +242,11 @@ fn finishing_states(machine: &Machine<'_>) -> BTreeSet<usize> {
 
 /// The generated method and trait names of two states never collide, nor with a marker.
 fn check_generated_names(machine: &Machine<'_>, errors: &mut Errors) {
-    let markers: BTreeSet<String> = machine.states.iter().map(|s| s.name.clone()).collect();
+    let markers: BTreeSet<&String> = machine.states.iter().map(|s| &s.name).collect();
     let mut methods = BTreeSet::new();
     for state in &machine.states {
-        let method = state.method().to_string();
-        if !methods.insert(method.clone()) {
+        let method = &state.method_name;
+        if !methods.insert(method) {
             errors.spanned(
                 state.ident,
                 format_args!(
@@ -256,8 +256,8 @@ fn check_generated_names(machine: &Machine<'_>, errors: &mut Errors) {
                 ),
             );
         }
-        let entry = state.entry_trait().to_string();
-        if markers.contains(&entry) {
+        let entry = &state.entry_name;
+        if markers.contains(entry) {
             errors.spanned(
                 state.ident,
                 format_args!(
