@@ -58,6 +58,9 @@ use proc_macro::TokenStream;
 ///   marker per state (`project_status::Running`), with the enum's visibility. A marker is a
 ///   type, never a value: it implements fixpoint's marker traits and nothing else (every trait
 ///   impl is paid for at every build of the crate); implement others on it where you need them.
+///   Each declared edge is `impl Edge<Running> for Initialized`: the bound of every transition,
+///   and the one generic code writes (`S: Edge<project_status::Failed>` for "any state that may
+///   fail"). An undeclared transition fails on it, and rustc lists the edges the state has.
 /// - `trait ProjectStatusTransitions`: the transition methods `to_running()`,
 ///   `to_input_needed(follow_up_id)`, … of [`Tracked`]; each exists only in the states that
 ///   declare the edge. Import it where transitions are taken. On a finished machine

@@ -16,7 +16,7 @@ fn finish_any<T, R: RecorderSlot<Job>>(job: Tracked<Job, job::Running, T, R>, ok
 /// Works for any state that may go to `Failed`.
 fn fail_from<S, T>(job: Tracked<Job, S, T>) -> Terminal<Job, T>
 where
-    S: fixpoint::Active + fixpoint::StateMarker<Lifecycle = Job> + job::ToFailed,
+    S: fixpoint::Active + fixpoint::StateMarker<Lifecycle = Job> + fixpoint::Edge<job::Failed>,
 {
     job.to_failed()
 }

@@ -43,8 +43,8 @@ pub trait Unfinished<L>: 'static {}
 #[diagnostic::do_not_recommend]
 impl<L: Lifecycle, S: Active + StateMarker<Lifecycle = L>> Unfinished<L> for S {}
 
-/// A finished machine "may go" to every state of its lifecycle as far as [`Edge`] knows: the
-/// lifecycle's own per-target trait then asks `X: Unfinished<L>`, which fails with the message.
+/// A finished machine "may go" to every state of its lifecycle as far as [`Edge`] knows, if
+/// `X: Unfinished<L>`: for a `Terminal` that never holds, and the message is the one above.
 impl<L, X, N> Edge<N> for Finished<L, X>
 where
     L: Lifecycle,

@@ -230,10 +230,26 @@ pub trait Final: StateMarker {}
 
 /// `Self -> To` is a declared transition. Generated for each `#[to(..)]` target; never for a
 /// terminal `Self`.
+///
+/// It is the bound of every transition, the generated methods (`to_running()`) as much as
+/// [`Tracked::transition`] in generic code, so an undeclared one reads, wherever it is tried:
+///
+/// ```text
+/// error[E0277]: illegal transition: `Queued` has no declared edge to `job::Done`
+///    |     let done = job.to_done();
+///    |                    ^^^^^^^ `Queued` may not go to `job::Done`
+/// help: the following other types implement trait `Edge<To>`
+///    |     #[initial] #[to(Running, Failed)] Queued,
+///    |                                       ^^^^^^ `Queued` implements `Edge<Running>`
+///    |                                              `Queued` implements `Edge<job::Failed>`
+/// ```
 #[diagnostic::on_unimplemented(
     message = "illegal transition: `{Self}` has no declared edge to `{To}`",
     label = "`{Self}` may not go to `{To}`",
-    note = "the `#[to(..)]` attributes of a `#[terminal_state]` enum declare every legal transition"
+    note = "a `#[terminal_state]` enum declares every legal transition in the `#[to(..)]` of the \
+            state it leaves: the edges `{Self}` has are listed below",
+    note = "if `{Self}` should be able to go to `{To}`, name the target in that `#[to(..)]`; \
+            otherwise take a path the lifecycle declares"
 )]
 pub trait Edge<To: StateMarker>: StateMarker {}
 

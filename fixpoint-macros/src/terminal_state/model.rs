@@ -26,10 +26,9 @@ pub(crate) struct StateDecl<'a> {
     /// The variant's name as text, read once: comparing two `Ident`s formats both, which
     /// made lookups by name most of the attribute's own run time.
     pub(crate) name: String,
-    /// The names of [`method`](Self::method) and [`entry_trait`](Self::entry_trait), made
-    /// once: the expansion and the checks name them several times each.
+    /// The name of [`method`](Self::method), made once: the expansion and the checks name it
+    /// several times each.
     pub(crate) method_name: String,
-    pub(crate) entry_name: String,
     pub(crate) initial: Option<&'a Attribute>,
     pub(crate) terminal: Option<&'a Attribute>,
     pub(crate) abandoned: Option<&'a Attribute>,
@@ -136,7 +135,6 @@ impl<'a> StateDecl<'a> {
             original: variant,
             ident: &variant.ident,
             method_name: format!("to_{}", names::snake_case(&name)),
-            entry_name: format!("To{}", name.trim_start_matches("r#")),
             name,
             initial: None,
             terminal: None,
@@ -204,10 +202,5 @@ impl<'a> StateDecl<'a> {
     /// The transition method that enters this state: `to_input_needed`.
     pub(crate) fn method(&self) -> Ident {
         Ident::new(&self.method_name, self.ident.span())
-    }
-
-    /// The per-target trait whose diagnostic explains an illegal entry: `ToInputNeeded`.
-    pub(crate) fn entry_trait(&self) -> Ident {
-        Ident::new(&self.entry_name, self.ident.span())
     }
 }

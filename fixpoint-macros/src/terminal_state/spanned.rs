@@ -1,7 +1,7 @@
 //! Tokens at a user's span, written tree by tree from templates made once per lifecycle.
 //!
-//! The items whose diagnostics point at a state (the impls of a marker's edges, a finished
-//! machine's entries) cannot be text lexed by rustc, which puts every token at the attribute.
+//! The items whose diagnostics point at a state (the impls of a marker's edges) cannot be text
+//! lexed by rustc, which puts every token at the attribute.
 //! `quote_spanned!` makes each of their identifiers anew (validated and interned by code compiled
 //! unoptimized, like every proc macro's), and every stream it splices is one more round trip to
 //! rustc's token store. Here each token is a copy of a template with its span set, and all of
@@ -15,14 +15,10 @@ pub(super) struct Kit {
     keyword_for: Ident,
     runtime: Ident,
     edge: Ident,
-    unfinished: Ident,
-    finished: Ident,
-    any: Ident,
     lt: Punct,
     gt: Punct,
     colon: Punct,
     joint_colon: Punct,
-    comma: Punct,
 }
 
 impl Kit {
@@ -33,14 +29,10 @@ impl Kit {
             keyword_for: ident("for"),
             runtime: ident("__fixpoint"),
             edge: ident("Edge"),
-            unfinished: ident("Unfinished"),
-            finished: ident("Finished"),
-            any: ident("__X"),
             lt: Punct::new('<', Spacing::Alone),
             gt: Punct::new('>', Spacing::Alone),
             colon: Punct::new(':', Spacing::Alone),
             joint_colon: Punct::new(':', Spacing::Joint),
-            comma: Punct::new(',', Spacing::Alone),
         }
     }
 }
@@ -113,46 +105,6 @@ impl<'k> Writer<'k> {
         self.punct(&kit.gt);
         self.moved(&kit.keyword_for);
         self.own(source);
-        self.braces();
-    }
-
-    /// `impl ToTarget for Source {}`.
-    pub(super) fn entry_impl(&mut self, source: &Ident, entry: &Ident) {
-        let kit = self.kit;
-        self.moved(&kit.keyword_impl);
-        self.own(entry);
-        self.moved(&kit.keyword_for);
-        self.own(source);
-        self.braces();
-    }
-
-    /// `impl<__X: __fixpoint::Unfinished<Job>> job::ToTarget
-    /// for __fixpoint::Finished<Job, __X> {}`, every token at the current span.
-    pub(super) fn finished_entry_impl(&mut self, name: &Ident, module: &Ident, entry: &Ident) {
-        let kit = self.kit;
-        self.moved(&kit.keyword_impl);
-        self.punct(&kit.lt);
-        self.moved(&kit.any);
-        self.punct(&kit.colon);
-        self.moved(&kit.runtime);
-        self.path_sep();
-        self.moved(&kit.unfinished);
-        self.punct(&kit.lt);
-        self.moved(name);
-        self.punct(&kit.gt);
-        self.punct(&kit.gt);
-        self.moved(module);
-        self.path_sep();
-        self.moved(entry);
-        self.moved(&kit.keyword_for);
-        self.moved(&kit.runtime);
-        self.path_sep();
-        self.moved(&kit.finished);
-        self.punct(&kit.lt);
-        self.moved(name);
-        self.punct(&kit.comma);
-        self.moved(&kit.any);
-        self.punct(&kit.gt);
         self.braces();
     }
 }

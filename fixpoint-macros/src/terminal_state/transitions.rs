@@ -7,7 +7,6 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use super::bulk::{self, put};
 use super::expand::{StateData, either, entered_states};
 use super::model::Machine;
-use super::spanned::{Kit, Writer};
 use crate::private;
 
 /// The transitions of a lifecycle: the trait, declared beside the enum, and the finished
@@ -42,10 +41,12 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
     let mut methods: Vec<TokenStream> = Vec::new();
     let mut text = String::new();
     for (index, state) in entered_states(machine) {
-        let (ident, entry, target) = (state.ident, state.entry_trait(), &state.name);
-        let mut entry_module = module.clone();
-        entry_module.set_span(ident.span());
-        let bound = quote_spanned!(ident.span()=> __S: #entry_module::#entry);
+        let (ident, target) = (state.ident, &state.name);
+        let mut target_module = module.clone();
+        target_module.set_span(ident.span());
+        // At the target's variant: "required by this bound" points at the state being entered.
+        let runtime = private::at(ident.span());
+        let bound = quote_spanned!(ident.span()=> __S: #runtime::Edge<#target_module::#ident>);
         // A state without data (most) takes no parameter and `()`, with no tokens to render.
         let (params, value) = if state.carries_data() {
             let data = StateData::new(state);
@@ -111,16 +112,15 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
     declaration.extend([TokenTree::Group(Group::new(Delimiter::Brace, methods))]);
     let local = private::local();
     let finished_state = finished_state(machine);
-    let edges = expand_finished_edges(machine);
+    // A transition called on a finished machine resolves here (to the trait's provided body),
+    // and fails on its bound: the runtime's `Edge` impl for a `Finished` state asks
+    // `Terminal<Job, ()>: Unfinished<Job>`, whose message is "a finished machine has no
+    // transitions".
     let finished = quote! {
-        // A transition called on a finished machine resolves here (to the trait's default
-        // body), and fails on its bound with "a finished machine has no transitions".
         impl<__T> #trait_ident<#finished_state, __T, #local::NoRecorder>
             for #local::Terminal<#name, __T>
         {
         }
-
-        #edges
     };
     Transitions {
         declaration,
@@ -134,18 +134,4 @@ fn finished_state(machine: &Machine<'_>) -> TokenStream {
     let name = machine.ident;
     let local = private::local();
     quote!(#local::Finished<#name, #local::Terminal<#name, ()>>)
-}
-
-/// The entries of a finished machine, one per entered state, each held back by
-/// `Unfinished<Job>` (the finished machine's `Edge`s are one blanket impl in the runtime).
-fn expand_finished_edges(machine: &Machine<'_>) -> TokenStream {
-    let kit = Kit::new();
-    let mut edges = Writer::new(&kit);
-    for (_, state) in entered_states(machine) {
-        // Every token at the target state, so that "required for .. to implement `ToRunning`"
-        // and its "unsatisfied trait bound" point at it, not at the whole enum.
-        edges.at(state.ident.span());
-        edges.finished_entry_impl(machine.ident, &machine.module, &state.entry_trait());
-    }
-    edges.finish()
 }

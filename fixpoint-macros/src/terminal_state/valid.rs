@@ -240,9 +240,8 @@ fn finishing_states(machine: &Machine<'_>) -> BTreeSet<usize> {
     }
 }
 
-/// The generated method and trait names of two states never collide, nor with a marker.
+/// The generated method names of two states never collide.
 fn check_generated_names(machine: &Machine<'_>, errors: &mut Errors) {
-    let markers: BTreeSet<&String> = machine.states.iter().map(|s| &s.name).collect();
     let mut methods = BTreeSet::new();
     for state in &machine.states {
         let method = &state.method_name;
@@ -251,17 +250,6 @@ fn check_generated_names(machine: &Machine<'_>, errors: &mut Errors) {
                 state.ident,
                 format_args!(
                     "state `{}` would get transition method `{method}`, like another state; \
-                     rename one of them",
-                    state.ident
-                ),
-            );
-        }
-        let entry = &state.entry_name;
-        if markers.contains(entry) {
-            errors.spanned(
-                state.ident,
-                format_args!(
-                    "state `{entry}` collides with the trait `{entry}` generated for state `{}`; \
                      rename one of them",
                     state.ident
                 ),
