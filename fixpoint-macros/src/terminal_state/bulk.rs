@@ -5,8 +5,8 @@
 //! paid at every `cargo check` of the user's crate. The impls here (`Lifecycle`, the state
 //! markers, the transitions of `Tracked`) carry no span of the user's: no diagnostic ever points
 //! into them, so they lose nothing by being text. Every token a diagnostic points at (the
-//! enum's own, the impls of each marker's edges, each transition's name and bound, a finished
-//! machine's entries) is still made at the user's span (see `spanned`).
+//! enum's own, the impls of each marker's edges, each transition's name and bound) is still
+//! made at the user's span (see `spanned`).
 
 use proc_macro2::{Ident, TokenStream};
 use quote::ToTokens;
