@@ -128,7 +128,7 @@ fn lifecycle_section() {
     println!("\n   What does not compile (see ui-tests/terminal_state/):");
     println!("     project.to_completed() from Initialized ->");
     println!("       error[E0277]: illegal transition: `Initialized` has no declared edge to");
-    println!("       `project_status::Completed` (and the edges `Initialized` has, at its `#[to]`)");
+    println!("       `project_status::Completed`, and lists the edges `Initialized` has");
     println!("     returning a running project where a Terminal is required -> error[E0308]");
     println!("     closing a handle through `&`, `Arc` or a `View` -> error[E0507] / error[E0599]");
 
