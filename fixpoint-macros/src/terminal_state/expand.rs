@@ -207,14 +207,11 @@ pub(super) fn inner_visibility(vis: &Visibility) -> TokenStream {
 pub(super) fn entered_states<'m, 'a>(
     machine: &'m Machine<'a>,
 ) -> impl Iterator<Item = (usize, &'m StateDecl<'a>)> + 'm {
-    machine.states.iter().enumerate().filter(|&(index, _)| {
-        machine.states.iter().any(|state| {
-            state
-                .to
-                .as_ref()
-                .is_some_and(|to| to.resolved.contains(&Some(index)))
-        })
-    })
+    machine
+        .states
+        .iter()
+        .enumerate()
+        .filter(|&(index, _)| machine.states.iter().any(|state| state.enters(index)))
 }
 
 /// `` `A` ``, `` `A` or `B` ``, `` `A`, `B` or `C` ``; `no state` for none.

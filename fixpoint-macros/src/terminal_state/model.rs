@@ -99,12 +99,7 @@ impl<'a> Machine<'a> {
     pub(crate) fn predecessors(&self, index: usize) -> Vec<&StateDecl<'a>> {
         self.states
             .iter()
-            .filter(|state| {
-                state
-                    .to
-                    .as_ref()
-                    .is_some_and(|to| to.resolved.contains(&Some(index)))
-            })
+            .filter(|state| state.enters(index))
             .collect()
     }
 
@@ -197,6 +192,13 @@ impl<'a> StateDecl<'a> {
 
     pub(crate) fn carries_data(&self) -> bool {
         !self.fields().is_empty()
+    }
+
+    /// Whether this state's `#[to(..)]` names the state at `index`.
+    pub(crate) fn enters(&self, index: usize) -> bool {
+        self.to
+            .as_ref()
+            .is_some_and(|to| to.resolved.contains(&Some(index)))
     }
 
     /// The transition method that enters this state: `to_input_needed`.
