@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fixpoint_macros::terminal_state;
@@ -12,6 +13,7 @@ use tokio::sync::oneshot;
 use super::diagnosis::Diagnosis;
 use super::escalation::Escalation;
 use super::group::{Group, GroupGuard};
+use super::outside::{self, Capture, Outside};
 use super::progress::{Progress, Threshold};
 use super::tail::{Line, Stream, Tail};
 use super::watcher::{End, Watcher};
@@ -60,7 +62,8 @@ pub struct Run {
     pub key: String,
     /// Its pid, which is also its process group id, once spawned.
     pub pid: Option<u32>,
-    /// How long it ran, from spawn to the end of its watch.
+    /// How long it ran: from its spawn to its end (for a killed child, until the signal that
+    /// ended it took effect, however late its watch reported).
     pub ran_for: Duration,
     /// The last lines of its output (standard output and error, in the order they were read).
     pub tail: Vec<Line>,
@@ -155,10 +158,11 @@ impl fmt::Display for Kill {
 
 /// A child process run with a deadline kept from outside.
 ///
-/// The child is spawned in a process group of its own, and a watcher task of the runtime, not
-/// the code awaiting [`run`](Watched::run), keeps its deadline with the runtime's timer. At the
-/// deadline the watcher reads the child's stuck state from `/proc` (a [`Diagnosis`]), then sends
-/// `SIGTERM` to the whole group, `SIGKILL` after the grace, and reaps it. An [`Escalation`] shared
+/// The child is spawned in a process group of its own, and its deadline is kept outside the
+/// runtime, by the [`timekeeper`](super::timekeeper): at the deadline a thread of its own reads
+/// the child's stuck state from `/proc` (a [`Diagnosis`]), then sends `SIGTERM` to the whole
+/// group and `SIGKILL` after the grace, whether or not any runtime worker is free; a watcher
+/// task reaps it and reports. An [`Escalation`] shared
 /// between runs makes a hang that keeps recurring capture every thread's stack, or stay stopped
 /// for inspection.
 ///
@@ -173,9 +177,11 @@ impl fmt::Display for Kill {
 /// deadline.
 ///
 /// If the future of `run` is dropped, the watcher ends the group the same way (without a
-/// diagnosis); if the runtime itself goes, the group gets `SIGKILL`. On a multi-threaded runtime
-/// the deadline holds even when the task awaiting `run` blocks its thread; on a current-thread
-/// runtime, a blocked thread blocks the watcher too.
+/// diagnosis); if the runtime itself goes, the group gets `SIGKILL`. The kill holds at the
+/// deadline whatever the runtime does: every worker blocked, the awaiting task's own worker
+/// blocked, a current-thread runtime blocked by its caller, a paused test clock. What a blocked
+/// thread does delay is the *report*: `run` returns when its task runs again, with
+/// [`Run::ran_for`] saying when the child really ended.
 ///
 /// ```
 /// use std::process::Command;
@@ -291,9 +297,9 @@ impl Watched {
     /// deadline (and records it in the [`Escalation`] as a timeout). The outcome is
     /// [`ChildStatus::Killed`].
     ///
-    /// The watcher sleeps on the runtime's timer until the earliest moment the child could be
-    /// wedged, and again if it wrote meanwhile: one wake per threshold of healthy output, no
-    /// polling. The deadline still holds for a child that keeps writing.
+    /// The timekeeper looks at the earliest moment the child could be wedged, and again if it
+    /// wrote meanwhile: one wake per threshold of healthy output, no polling, no runtime worker
+    /// needed. The deadline still holds for a child that keeps writing.
     ///
     /// ```
     /// use std::process::Command;
@@ -386,19 +392,31 @@ impl Watched {
         if let Some(stderr) = child.stderr.take() {
             readers.push(tokio::spawn(tail.clone().follow(Stream::Stderr, stderr)));
         }
+        let started = Instant::now();
+        let (decide, decided) = oneshot::channel();
+        let capture = Capture {
+            key: key.clone(),
+            group,
+            leader: outside::pidfd(group),
+            started,
+            deadline: self.deadline,
+            grace: self.grace,
+            escalation: self.escalation.clone(),
+            tail: tail.clone(),
+            decide: Mutex::new(Some(decide)),
+        };
         Ok(Watcher {
             stdin: child.stdin.take(),
             child,
             group,
             guard: GroupGuard::new(group),
             key,
-            deadline: self.deadline,
             grace: self.grace,
             escalation: self.escalation,
-            silence,
+            outside: Outside::arm(capture, decided, silence.as_ref()),
             tail,
             readers,
-            started: Instant::now(),
+            started,
         })
     }
 }

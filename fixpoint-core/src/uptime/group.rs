@@ -47,7 +47,7 @@ impl Group {
         let Ok(mut sigchld) = signal(SignalKind::child()) else {
             return;
         };
-        let give_up = tokio::time::sleep(limit);
+        let give_up = super::timekeeper::sleep(limit);
         tokio::pin!(give_up);
         loop {
             match rustix::process::waitpgid(self.0, WaitOptions::NOHANG) {

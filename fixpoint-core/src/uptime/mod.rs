@@ -1,9 +1,15 @@
 //! Uptime primitives: runtime tools for work that must not settle into a fixpoint in a process
 //! left running for months, each from an incident where a service stayed "up" and did nothing.
 //!
+//! - Time is kept outside the work *and* outside the runtime: the `timekeeper` (feature
+//!   `tokio`) is one thread per process with a timer heap that keeps every deadline this crate
+//!   keeps (a watched child's deadline and silence, a watchdog's threshold, a supervisor's
+//!   shutdown grace, a restart child's start limit and stop time), so none of them waits for a
+//!   free runtime worker, and tokio's paused test clock neither stops nor jumps them.
 //! - A deadline lives outside the work it limits (feature `process`, Linux): [`Watched`] runs a
-//!   child process in its own process group with a deadline kept by a watcher task, kills the
-//!   whole group at the deadline and reaps it; the outcome is a terminal [`ChildStatus`].
+//!   child process in its own process group; at its deadline the timekeeper captures its stuck
+//!   state and kills the whole group, on a thread of its own; the watcher task reaps it and
+//!   reports a terminal [`ChildStatus`].
 //! - A timeout is a tourniquet, not a diagnosis: before it kills, the watcher captures the
 //!   child's stuck state ([`Diagnosis`]: process tree, states, wait channels, threads,
 //!   descriptors, last output), and an [`Escalation`] makes a hang that keeps recurring capture
@@ -29,14 +35,18 @@ mod escalation;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod group;
 mod marker;
+#[cfg(all(feature = "process", target_os = "linux"))]
+mod outside;
 #[cfg(feature = "tokio")]
 mod periodic;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod procfs;
 #[cfg(feature = "tokio")]
-mod progress;
+pub(crate) mod progress;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod tail;
+#[cfg(feature = "tokio")]
+pub mod timekeeper;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod watcher;
 mod worker;

@@ -209,11 +209,12 @@ pub enum ThresholdError {
 /// Watches a [`Progress`] from outside the work: [`wedged`](Self::wedged) resolves when no
 /// progress arrived within the threshold.
 ///
-/// It sleeps on the runtime's timer until the earliest moment the work could be wedged (the
-/// last progress plus the threshold), looks once, and sleeps again if the work progressed:
-/// no thread, no polling, one timer wake per threshold of healthy work. It measures the
-/// monotonic clock, which `tokio::time::pause` does not stop: test it in real time, with a
-/// short threshold.
+/// It sleeps on the [`timekeeper`](super::timekeeper)'s clock until the earliest moment the
+/// work could be wedged (the last progress plus the threshold), looks once, and sleeps again
+/// if the work progressed: no polling, one timer wake per threshold of healthy work, and no
+/// runtime worker needed for the wake (a watchdog over work that blocks every worker still
+/// fires). It measures the monotonic clock, which `tokio::time::pause` does not stop: test it
+/// in real time, with a short threshold.
 ///
 /// ```
 /// use std::time::Duration;
@@ -254,8 +255,101 @@ impl Watchdog {
                     last_progress_note: self.progress.note(),
                 };
             }
-            tokio::time::sleep(threshold - silent).await;
+            super::timekeeper::sleep(threshold - silent).await;
         }
+    }
+}
+
+impl Watchdog {
+    /// Calls `on_wedged` on the timekeeper's thread once the work has gone a whole threshold
+    /// without progress, with no task and no runtime worker involved; dropping the returned
+    /// [`Watching`] stops it. `on_wedged` must be short and must not block (end a row, abort a
+    /// task, signal a process, or start a thread).
+    pub(crate) fn on_wedged(&self, on_wedged: impl FnOnce(Wedged) + Send + 'static) -> Watching {
+        let shared = Arc::new(Mutex::new(Watch {
+            stopped: false,
+            timer: None,
+            on_wedged: Some(Box::new(on_wedged)),
+        }));
+        let first = self.progress.silent_for();
+        arm(
+            &shared,
+            self.clone(),
+            self.threshold.get().saturating_sub(first),
+        );
+        Watching { shared }
+    }
+}
+
+type OnWedged = Box<dyn FnOnce(Wedged) + Send>;
+
+struct Watch {
+    stopped: bool,
+    timer: Option<super::timekeeper::Timer>,
+    on_wedged: Option<OnWedged>,
+}
+
+/// Sets the next look `after` from now.
+fn arm(shared: &Arc<Mutex<Watch>>, watchdog: Watchdog, after: Duration) {
+    let looked = Arc::clone(shared);
+    let timer = super::timekeeper::at(std::time::Instant::now() + after, move || {
+        look(&looked, watchdog);
+    });
+    let mut watch = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    if watch.stopped {
+        drop(watch);
+        timer.cancel();
+    } else {
+        watch.timer = Some(timer);
+    }
+}
+
+/// One look, on the timekeeper's thread: wedged now, or the next look set.
+fn look(shared: &Arc<Mutex<Watch>>, watchdog: Watchdog) {
+    let silent = watchdog.progress.silent_for();
+    let threshold = watchdog.threshold.get();
+    if silent < threshold {
+        return arm(shared, watchdog, threshold - silent);
+    }
+    let on_wedged = {
+        let mut watch = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        if watch.stopped {
+            return;
+        }
+        watch.timer = None; // this one fired
+        watch.on_wedged.take()
+    };
+    if let Some(on_wedged) = on_wedged {
+        on_wedged(Wedged {
+            for_: silent,
+            last_progress_note: watchdog.progress.note(),
+        });
+    }
+}
+
+/// A watchdog kept on the timekeeper's thread ([`Watchdog::on_wedged`]): dropping it stops
+/// the watch (the callback never runs after the drop returns, unless it had begun).
+pub(crate) struct Watching {
+    shared: Arc<Mutex<Watch>>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let timer = {
+            let mut watch = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            watch.stopped = true;
+            watch.on_wedged = None;
+            watch.timer.take()
+        };
+        if let Some(timer) = timer {
+            timer.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for Watching {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watching").finish_non_exhaustive()
     }
 }
 

@@ -1,5 +1,6 @@
-//! The watcher: the task that owns a watched child, keeps its deadline and its silence
-//! threshold from outside the code that waits for it, and ends its group.
+//! The watcher: the task that owns a watched child, reaps it, and reports how it ended. Its
+//! deadline and silence threshold are kept outside the runtime ([`Outside`]): the watcher
+//! learns of a kill, it does not need to be free to make one.
 
 use std::io;
 use std::process::ExitStatus;
@@ -9,19 +10,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::child::{Ending, Kill};
-use super::diagnosis::Diagnosis;
-use super::escalation::{Escalated, Escalation, Level};
+use super::escalation::Escalation;
 use super::group::{Group, GroupGuard};
-use super::progress::{Watchdog, Wedged};
+use super::outside::{Decided, Outside};
 use super::tail::{Line, Tail};
-
-/// Resolves when `silence` declares the child wedged; never without one.
-async fn silent(silence: Option<&Watchdog>) -> Wedged {
-    match silence {
-        Some(watchdog) => watchdog.wedged().await,
-        None => std::future::pending().await,
-    }
-}
+use super::timekeeper;
 
 /// The longest a watcher waits for killed members of its group to die, to reap them (they die at
 /// once unless stuck in an uninterruptible sleep).
@@ -35,11 +28,10 @@ pub(super) struct Watcher {
     pub(super) group: Group,
     pub(super) guard: GroupGuard,
     pub(super) key: String,
-    pub(super) deadline: Duration,
     pub(super) grace: Duration,
     pub(super) escalation: Option<Escalation>,
-    /// The watchdog over the lines it writes, with `wedged_after`.
-    pub(super) silence: Option<Watchdog>,
+    /// Its deadline and silence, kept by the timekeeper.
+    pub(super) outside: Outside,
     pub(super) tail: Tail,
     pub(super) readers: Vec<JoinHandle<()>>,
     pub(super) started: Instant,
@@ -62,8 +54,7 @@ pub(super) enum End {
 /// What woke the watcher.
 enum Woken {
     Exited(io::Result<ExitStatus>),
-    Deadline,
-    Wedged(Wedged),
+    Decided(Decided),
     Cancelled,
 }
 
@@ -72,11 +63,16 @@ impl Watcher {
         let woken = tokio::select! {
             biased;
             status = self.child.wait() => Woken::Exited(status),
-            () = tokio::time::sleep(self.deadline) => Woken::Deadline,
-            wedged = silent(self.silence.as_ref()) => Woken::Wedged(wedged),
+            Ok(decided) = &mut self.outside.decided => Woken::Decided(decided),
             _ = cancelled => Woken::Cancelled,
         };
         let end = match woken {
+            // A deadline that fired as the child ended: its decision stands (the signals were
+            // sent), reported once made.
+            Woken::Exited(_) if !self.outside.claim() => match (&mut self.outside.decided).await {
+                Ok(decided) => return self.decided(decided).await,
+                Err(_) => End::Lost,
+            },
             Woken::Exited(Ok(status)) => {
                 // It ended by itself: whatever hung before, its streak of timeouts is over.
                 if let Some(escalation) = &self.escalation {
@@ -85,10 +81,9 @@ impl Watcher {
                 End::Exited(status)
             }
             Woken::Exited(Err(_)) => End::Lost,
-            // Boxed: the capture's futures are large, and only a timeout pays for them.
-            Woken::Deadline => return Box::pin(self.at_deadline(None)).await,
-            Woken::Wedged(wedged) => return Box::pin(self.at_deadline(Some(wedged))).await,
+            Woken::Decided(decided) => return self.decided(decided).await,
             Woken::Cancelled => {
+                self.outside.claim();
                 self.end_group().await;
                 End::Cancelled
             }
@@ -96,69 +91,28 @@ impl Watcher {
         self.finish(end).await
     }
 
-    /// Captures the stuck state, escalates if asked, and ends the group (or keeps it stopped):
-    /// at the deadline, or once `wedged` (silent for its threshold).
-    async fn at_deadline(mut self, wedged: Option<Wedged>) -> Report {
-        let mut diagnosis = self.diagnose().await;
-        diagnosis.wedged = wedged.map(|wedged| Wedged {
-            last_progress_note: diagnosis.tail.last().map(ToString::to_string),
-            ..wedged
+    /// Reports what the deadline (or the silence) decided: the group was ended, or is kept
+    /// stopped for inspection, on the capture thread; the leader is reaped here.
+    async fn decided(mut self, decided: Decided) -> Report {
+        let ran_for = decided.at.saturating_duration_since(self.started);
+        let kill = Box::new(Kill {
+            diagnosis: decided.diagnosis,
+            ended_by: decided.ended_by,
         });
-        let signature = diagnosis.signature();
-        let level = self
-            .escalation
-            .as_ref()
-            .map(|e| e.record(&self.key, &signature, Instant::now()));
-        if let Some(level) = level {
-            diagnosis.repeated = level.repeated;
+        if let Ending::StoppedForInspection(window) = decided.ended_by {
+            return self.keep_stopped(kill, window, ran_for);
         }
-        if let Some(level) = level.filter(|l| l.deep) {
-            diagnosis.deepen().await;
-            self.announce(&diagnosis, level);
-            if let Some(window) = level.inspect_for {
-                self.group.stop();
-                return self.keep_stopped(diagnosis, window);
-            }
-        }
-        let ended_by = self.end_group().await;
-        self.finish(End::Killed(Box::new(Kill {
-            diagnosis,
-            ended_by,
-        })))
-        .await
-    }
-
-    async fn diagnose(&self) -> Diagnosis {
-        let (key, group, ran_for, deadline) = (
-            self.key.clone(),
-            self.group.id(),
-            self.started.elapsed(),
-            self.deadline,
-        );
-        let tail = self.tail.snapshot();
-        let capture = move || Diagnosis::capture(&key, group, ran_for, deadline, tail);
-        tokio::task::spawn_blocking(capture.clone())
-            .await
-            .unwrap_or_else(|_| capture())
-    }
-
-    fn announce(&self, diagnosis: &Diagnosis, level: Level) {
-        let Some(escalation) = &self.escalation else {
-            return;
-        };
-        escalation.announce(&Escalated {
-            key: self.key.clone(),
-            repeated: level.repeated,
-            stopped: level.inspect_for.map(|window| (self.group.id(), window)),
-            pids: diagnosis.processes.iter().map(|p| p.pid).collect(),
-        });
+        let _ = self.child.wait().await;
+        let mut report = self.finish(End::Killed(kill)).await;
+        report.ran_for = ran_for;
+        report
     }
 
     /// `SIGTERM` to the group, `SIGKILL` after the grace, and the leader reaped.
     async fn end_group(&mut self) -> Ending {
         self.group.terminate();
         let grace = self.grace;
-        if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
+        if timekeeper::timeout(grace, self.child.wait()).await.is_ok() {
             return Ending::Terminated;
         }
         self.group.kill();
@@ -166,20 +120,18 @@ impl Watcher {
         Ending::KilledAfterGrace(grace)
     }
 
-    /// Reports now, and leaves the stopped group to a task that kills and reaps it after `window`.
-    fn keep_stopped(self, diagnosis: Diagnosis, window: Duration) -> Report {
+    /// Reports now, and leaves the stopped group to be killed after `window` (by the
+    /// timekeeper) and reaped (by a task).
+    fn keep_stopped(self, kill: Box<Kill>, window: Duration, ran_for: Duration) -> Report {
         let report = Report {
-            end: End::Killed(Box::new(Kill {
-                diagnosis,
-                ended_by: Ending::StoppedForInspection(window),
-            })),
-            ran_for: self.started.elapsed(),
+            end: End::Killed(kill),
+            ran_for,
             tail: self.tail.snapshot(),
         };
+        let group = self.group;
+        timekeeper::at(Instant::now() + window, move || group.kill()).detach();
         tokio::spawn(async move {
-            tokio::time::sleep(window).await;
             let mut watcher = self;
-            watcher.group.kill();
             let _ = watcher.child.wait().await;
             watcher.finish(End::Cancelled).await;
         });
@@ -198,7 +150,7 @@ impl Watcher {
         let readers = std::mem::take(&mut self.readers);
         let aborts: Vec<_> = readers.iter().map(JoinHandle::abort_handle).collect();
         // A process that left the group may still hold the pipes: wait for them only so long.
-        if tokio::time::timeout(self.grace, async {
+        if timekeeper::timeout(self.grace, async {
             for reader in readers {
                 let _ = reader.await;
             }

@@ -19,6 +19,7 @@ use super::{ChildError, ChildInfo, ChildState, RestartError, RestartReport, Shar
 use crate::lifecycle::{Lifecycle, StateMarker};
 use crate::task::store::StatusStore;
 use crate::task::supervisor::{Finished, Outcome, Supervisor, TaskHandle, UNRESPONSIVE_AFTER};
+use crate::uptime::timekeeper;
 
 mod intensity;
 mod stopping;
@@ -294,10 +295,19 @@ where
         bump(&self.shared.counters.attempts);
         if let Some((reported, limit)) = reported {
             self.set_state(index, ChildState::Starting);
+            let reason = format!("did not report started within {limit:?}");
+            // Ended at the limit by the timekeeper, even when this driver's worker is not free
+            // then: its end is read next, an abnormal one, under its policy.
+            let deadline = std::time::Instant::now() + limit;
+            let ending = timekeeper::at(deadline, {
+                let (task, reason) = (task.clone(), reason.clone());
+                move || task.end(&reason)
+            });
             // `Ok(Err(_))` means the attempt ended before it reported: its end is read next.
-            if tokio::time::timeout(limit, reported).await.is_err() {
-                // Ended here, its end is read next too: an abnormal one, under its policy.
-                task.end(&format!("did not report started within {limit:?}"));
+            match timekeeper::timeout_at(deadline, reported).await {
+                Ok(_) => drop(ending.cancel()),
+                // Ended already by the timekeeper's action; ending twice ends nothing twice.
+                Err(_) => task.end(&reason),
             }
         }
         self.children[index].phase = Phase::Running(Live { task, stop });

@@ -18,7 +18,7 @@ use core::fmt;
 use core::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
@@ -33,6 +33,7 @@ use queue::Queued;
 
 use super::store::{Retention, RowWrite, StatusStore, StoreError};
 use crate::lifecycle::{Lifecycle, Recorded, State, StateMarker, Tracked};
+use crate::uptime::timekeeper;
 
 /// How a supervisor keeps its lease, what it keeps of finished tasks, and for how long.
 ///
@@ -362,9 +363,14 @@ where
     /// (abandoned, reason "aborted") and aborts it, applies every write to the store, and
     /// releases the lease.
     ///
-    /// The grace is a deadline kept from outside the tasks: a task blocked in a synchronous
-    /// call cannot be stopped, but its row is ended all the same, and the report comes back
-    /// at most [`UNRESPONSIVE_AFTER`] past the grace. A task that has not stopped by then is
+    /// The grace is a deadline kept from outside the tasks and outside the runtime, by the
+    /// [`timekeeper`](crate::uptime::timekeeper): a task blocked in a synchronous call cannot
+    /// be stopped, but its row is ended at the deadline all the same, even when every worker
+    /// is blocked, and the report comes back at most [`UNRESPONSIVE_AFTER`] past the grace
+    /// (the final writes go through the store: one whose I/O runs on the runtime, as
+    /// `PostgresStore`'s does, needs a free worker for them; `MemoryStore` and `SqliteStore`
+    /// do not). A caller whose own thread is blocked returns when its thread is free again;
+    /// the rows were ended on time. A task that has not stopped by then is
     /// named in [`Report::unresponsive`], counted in [`Counters::unresponsive`], its row's
     /// reason says it did not yield, and (with the `tracing` feature) an error event names
     /// it; whatever it records when its call returns is dropped.
@@ -374,18 +380,24 @@ where
     /// The store's error when the final writes cannot be applied, the rows read or the lease
     /// released.
     pub async fn shutdown(mut self, grace: Duration) -> Result<Report<L>, StoreError> {
-        let deadline = tokio::time::Instant::now() + grace;
+        let deadline = Instant::now() + grace;
+        // The decision is the timekeeper's: at the deadline every live row is ended and its
+        // task aborted on its thread, even when no runtime worker is free and this caller's
+        // own thread is blocked.
+        let children = Arc::clone(&self.children);
+        let _ending = timekeeper::at(deadline, move || children.end_all("aborted"));
         let mut finished = Vec::new();
         let mut unresponsive = Vec::new();
         loop {
-            match tokio::time::timeout_at(deadline, self.join_next()).await {
+            match timekeeper::timeout_at(deadline, self.join_next()).await {
                 Ok(Some(task)) => finished.push(task),
                 Ok(None) => break,
                 Err(_) => {
+                    // Done already when the timekeeper fired; ending twice ends nothing twice.
                     self.children.end_all("aborted");
-                    let settled = tokio::time::Instant::now() + UNRESPONSIVE_AFTER;
+                    let settled = deadline + UNRESPONSIVE_AFTER;
                     while let Ok(Some(task)) =
-                        tokio::time::timeout_at(settled, self.join_next()).await
+                        timekeeper::timeout_at(settled, self.join_next()).await
                     {
                         finished.push(task);
                     }

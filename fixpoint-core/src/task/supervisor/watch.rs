@@ -1,12 +1,9 @@
-//! Watched tasks: a [`Watchdog`](crate::uptime::Watchdog) beside the task, on the runtime's
-//! timer, ends the row of a task that stops progressing (abandoned, with the wedge as the
-//! reason) and aborts it; it stops when the task ends.
+//! Watched tasks: a [`Watchdog`](crate::uptime::Watchdog) kept by the timekeeper, outside the
+//! runtime, ends the row of a task that stops progressing (abandoned, with the wedge as the
+//! reason) and aborts it, even when the task blocks every worker; it stops when the task ends.
 
-use core::future::{Future, poll_fn};
-use core::pin::pin;
-use core::task::Poll;
-
-use tokio::sync::oneshot;
+use core::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::child::TaskHandle;
 use crate::uptime::{Progress, Threshold};
@@ -15,51 +12,60 @@ use crate::uptime::{Progress, Threshold};
 pub(super) struct Watch {
     progress: Progress,
     threshold: Threshold,
-    ended: oneshot::Receiver<()>,
+    slot: Arc<Mutex<Slot>>,
+}
+
+/// The watch, once started, and whether the task has ended already.
+#[derive(Default)]
+struct Slot {
+    ended: bool,
+    watching: Option<crate::uptime::progress::Watching>,
 }
 
 /// Held by the task's body: dropped when the task ends, however it ends, which stops the
 /// watchdog.
 pub(super) struct Running {
-    _held: oneshot::Sender<()>,
+    slot: Arc<Mutex<Slot>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let watching = {
+            let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            slot.ended = true;
+            slot.watching.take()
+        };
+        drop(watching);
+    }
 }
 
 impl Watch {
     /// A watch over `progress`, and the token the body holds while it runs.
     pub(super) fn new(progress: &Progress, threshold: Threshold) -> (Self, Running) {
-        let (running, ended) = oneshot::channel();
+        let slot = Arc::new(Mutex::new(Slot::default()));
         let watch = Watch {
             progress: progress.clone(),
             threshold,
-            ended,
+            slot: Arc::clone(&slot),
         };
-        (watch, Running { _held: running })
+        (watch, Running { slot })
     }
 
-    /// Starts the watchdog on the runtime: when the task goes a whole threshold without
+    /// Starts the watchdog on the timekeeper: when the task goes a whole threshold without
     /// progress, its row is ended with the wedge as the reason and the task is aborted.
     pub(super) fn start(self, task: TaskHandle) {
-        let Watch {
-            progress,
-            threshold,
-            mut ended,
-        } = self;
-        tokio::spawn(async move {
-            let watchdog = progress.watchdog(threshold);
-            let mut wedged = pin!(watchdog.wedged());
-            let wedged = poll_fn(|cx| {
-                if pin!(&mut ended).poll(cx).is_ready() {
-                    return Poll::Ready(None); // the task ended: nothing left to watch
-                }
-                wedged.as_mut().poll(cx).map(Some)
-            })
-            .await;
-            if let Some(wedged) = wedged {
+        let watching = self
+            .progress
+            .watchdog(self.threshold)
+            .on_wedged(move |wedged| {
                 #[cfg(feature = "tracing")]
                 tracing::warn!(task = task.id(), %wedged, "supervised task wedged; aborted");
                 task.end(&wedged.to_string());
-            }
-        });
+            });
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if !slot.ended {
+            slot.watching = Some(watching);
+        }
     }
 }
 

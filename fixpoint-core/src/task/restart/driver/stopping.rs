@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::uptime::timekeeper;
 
 impl<L, S> Driver<L, S>
 where
@@ -25,7 +26,16 @@ where
         live.task.note(why);
         live.stop.stop();
         let grace = self.children[index].spec.shutdown;
-        if !self.await_end(live.task.id(), grace).await {
+        // The row is ended at the end of the shutdown time by the timekeeper, even when this
+        // driver's worker is not free to notice then.
+        let task = live.task.clone();
+        let reason = why.to_owned();
+        let ending = timekeeper::at(std::time::Instant::now() + grace, move || {
+            task.end(&reason);
+        });
+        if self.await_end(live.task.id(), grace).await {
+            ending.cancel();
+        } else {
             live.task.end(why);
             // Aborted: its end is read shortly, or (blocked in a synchronous call) its row
             // was ended without it.
@@ -41,9 +51,9 @@ where
             self.backlog.remove(found);
             return true;
         }
-        let deadline = Instant::now() + grace;
+        let deadline = std::time::Instant::now() + grace;
         loop {
-            match tokio::time::timeout_at(deadline, self.inner.join_next()).await {
+            match timekeeper::timeout_at(deadline, self.inner.join_next()).await {
                 Ok(Some(finished)) if &*finished.id == id => return true,
                 Ok(Some(other)) => self.backlog.push_back(other),
                 Ok(None) | Err(_) => return false,
