@@ -81,26 +81,86 @@ enum Backend {
     Postgres(String),
 }
 
-impl Backend {
-    /// The backend the arguments after the program (or after `work`) name: `--postgres URL`,
-    /// else a SQLite path (`default` when none is given).
-    fn from_args(args: &[String], default: impl FnOnce() -> String) -> (Backend, &[String]) {
+/// How to call the example; printed with exit code 2 when the arguments are not of it.
+const USAGE: &str = "usage: fleet [PATH.db | --postgres URL]
+       fleet work (PATH.db | --postgres URL) TASKS LEASE_MS   (the worker process)";
+
+/// What the command line asks for.
+enum Args {
+    /// Parts 1 and 2 on this backend; the SQLite file is a temporary one when none is named.
+    Story(Option<Backend>),
+    /// The worker process of part 2.
+    Work {
+        backend: Backend,
+        tasks: usize,
+        lease: Duration,
+    },
+}
+
+impl Args {
+    /// Reads the arguments after the program's name strictly: anything unexpected is an error
+    /// saying what was wrong, never a guess (a `--postgres` without its URL is not a path).
+    fn parse(args: &[String]) -> Result<Args, String> {
         match args {
-            [flag, url, rest @ ..] if flag == "--postgres" => {
-                #[cfg(feature = "postgres")]
-                return (Backend::Postgres(url.clone()), rest);
-                #[cfg(not(feature = "postgres"))]
-                {
-                    let _ = (url, rest);
-                    eprintln!(
-                        "--postgres needs the feature: cargo run --example fleet --features sqlite,postgres -- --postgres URL"
-                    );
-                    std::process::exit(2);
-                }
+            [work, rest @ ..] if work == "work" => {
+                let (backend, rest) = Backend::parse(rest)?;
+                let backend = backend.ok_or("`work` needs a backend: PATH.db or --postgres URL")?;
+                let [tasks, lease] = rest else {
+                    return Err(format!(
+                        "`work` takes TASKS and LEASE_MS after the backend, got {rest:?}"
+                    ));
+                };
+                let tasks = tasks
+                    .parse()
+                    .map_err(|_| format!("TASKS must be a number of tasks, got {tasks:?}"))?;
+                let lease = lease
+                    .parse()
+                    .map(Duration::from_millis)
+                    .map_err(|_| format!("LEASE_MS must be milliseconds, got {lease:?}"))?;
+                Ok(Args::Work {
+                    backend,
+                    tasks,
+                    lease,
+                })
             }
-            [path, rest @ ..] => (Backend::Sqlite(path.clone()), rest),
-            [] => (Backend::Sqlite(default()), &[]),
+            args => match Backend::parse(args)? {
+                (backend, []) => Ok(Args::Story(backend)),
+                (_, extra) => Err(format!("unexpected arguments {extra:?}")),
+            },
         }
+    }
+}
+
+impl Backend {
+    /// The backend the first arguments name (`--postgres URL`, or a SQLite path), and the rest;
+    /// `None` when there are no arguments.
+    fn parse(args: &[String]) -> Result<(Option<Backend>, &[String]), String> {
+        match args {
+            [] => Ok((None, args)),
+            [flag, rest @ ..] if flag == "--postgres" => match rest {
+                [url, rest @ ..] if !url.trim().is_empty() && !url.starts_with("--") => {
+                    Self::postgres(url).map(|backend| (Some(backend), rest))
+                }
+                _ => Err("--postgres needs a connection URL, for example \
+                          --postgres \"host=127.0.0.1 user=postgres\" (was the variable empty?)"
+                    .to_owned()),
+            },
+            [flag, ..] if flag.starts_with('-') => Err(format!("unknown option {flag:?}")),
+            [path, rest @ ..] => Ok((Some(Backend::Sqlite(path.clone())), rest)),
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[allow(clippy::unnecessary_wraps)] // an error without the feature
+    fn postgres(url: &str) -> Result<Backend, String> {
+        Ok(Backend::Postgres(url.to_owned()))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn postgres(_: &str) -> Result<Backend, String> {
+        Err("--postgres needs the feature: \
+             cargo run --example fleet --features sqlite,postgres -- --postgres URL"
+            .to_owned())
     }
 
     /// The arguments that name this backend to the child process.
@@ -139,7 +199,11 @@ impl Backend {
     /// Starts afresh: no file, or an empty table.
     async fn clear(&self) {
         match self {
-            Backend::Sqlite(path) => drop(std::fs::remove_file(path)),
+            Backend::Sqlite(path) => {
+                for file in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
+                    drop(std::fs::remove_file(file));
+                }
+            }
             #[cfg(feature = "postgres")]
             Backend::Postgres(url) => {
                 let store = postgres(url).await;
@@ -244,14 +308,19 @@ fn count(rows: &[fixpoint::Row]) -> Vec<(String, usize)> {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("work") {
-        let (backend, rest) = Backend::from_args(&args[2..], String::new);
-        let projects = rest[0].parse().expect("a number of projects");
-        let lease = Duration::from_millis(rest[1].parse().expect("a lease in milliseconds"));
-        backend.work(projects, lease).await;
-        return;
-    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let backend = match Args::parse(&args) {
+        Ok(Args::Work {
+            backend,
+            tasks,
+            lease,
+        }) => return backend.work(tasks, lease).await,
+        Ok(Args::Story(backend)) => backend,
+        Err(error) => {
+            eprintln!("fleet: {error}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
 
     println!("Part 1: plain tokio::spawn, the process restarts\n");
     let default_hook = std::panic::take_hook();
@@ -264,9 +333,12 @@ async fn main() {
         rows.len()
     );
 
-    let scratch = std::env::temp_dir().join(format!("fixpoint-fleet-{}.db", std::process::id()));
-    let temporary = args.len() == 1;
-    let (backend, _) = Backend::from_args(&args[1..], || scratch.display().to_string());
+    let temporary = backend.is_none();
+    let backend = backend.unwrap_or_else(|| {
+        let scratch =
+            std::env::temp_dir().join(format!("fixpoint-fleet-{}.db", std::process::id()));
+        Backend::Sqlite(scratch.display().to_string())
+    });
     println!(
         "Part 2: a Supervisor on {}, killed with SIGKILL mid-flight\n",
         backend.describe()
@@ -284,9 +356,20 @@ async fn main() {
     BufReader::new(child.stdout.take().expect("piped"))
         .read_line(&mut ready)
         .expect("ready line");
+    let Some(owner) = ready.trim().strip_prefix("ready ").map(str::to_owned) else {
+        // It ended (or said something else) before it was ready: the story cannot go on.
+        let status = child.wait().expect("reap the worker");
+        eprintln!(
+            "fleet: the worker process failed before it was ready ({status}); its error is above"
+        );
+        if temporary {
+            backend.clear().await;
+        }
+        std::process::exit(1);
+    };
     child.kill().expect("SIGKILL the worker");
     child.wait().expect("reap the worker");
-    backend.reconcile(ready.trim(), lease).await;
+    backend.reconcile(&owner, lease).await;
     let _ = ProjectStatus::mermaid();
     if temporary {
         backend.clear().await;

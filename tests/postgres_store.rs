@@ -5,6 +5,8 @@
 
 #[path = "common/postgres.rs"]
 mod cluster;
+#[path = "common/example.rs"]
+mod example;
 
 use std::time::{Duration, Instant};
 
@@ -176,22 +178,11 @@ async fn errors_say_what_the_server_said() {
 #[test]
 fn the_fleet_example_runs_on_postgres() {
     let url = Cluster::shared().create_database("fleet_example");
-    let deps = std::env::current_exe().unwrap();
-    let example = deps
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/fleet");
+    let example = example::example("fleet");
     let output = std::process::Command::new(&example)
         .args(["--postgres", &url])
         .output()
-        .unwrap_or_else(|error| {
-            panic!(
-                "{}: {error} (built by `cargo test --all-features`)",
-                example.display()
-            )
-        });
+        .unwrap_or_else(|error| panic!("{}: {error}", example.display()));
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}");
     assert!(

@@ -147,13 +147,58 @@ async fn ten_thousand_random_faults_end_terminal_in_sqlite() {
     ten_thousand_faults(SqliteStore::open(&path).unwrap()).await;
 }
 
-/// The `fleet` example, which `cargo test` builds beside this test.
+/// The `fleet` example, built now.
 fn fleet_example() -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let target = deps.parent().unwrap().parent().unwrap();
-    target
-        .join("examples")
-        .join(format!("fleet{}", std::env::consts::EXE_SUFFIX))
+    common::example::example("fleet")
+}
+
+/// The example's arguments are read strictly: a `--postgres` without its URL (an empty
+/// variable), an unknown option or a `work` missing its counts is an error with exit code 2,
+/// and nothing is written where it runs; a worker process that fails makes the example fail.
+#[test]
+fn the_fleet_example_refuses_what_it_does_not_understand_and_fails_with_its_worker() {
+    let here = std::env::temp_dir().join(format!("fixpoint-fleet-args-{}", std::process::id()));
+    std::fs::create_dir_all(&here).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(fleet_example())
+            .args(args)
+            .current_dir(&here)
+            .output()
+            .unwrap()
+    };
+    for (args, says) in [
+        (&["--postgres"][..], "--postgres needs a connection URL"),
+        (&["--postgres", ""][..], "--postgres needs a connection URL"),
+        (
+            &["--postgres", "--x"][..],
+            "--postgres needs a connection URL",
+        ),
+        (&["--bogus"][..], "unknown option \"--bogus\""),
+        (&["a.db", "extra"][..], "unexpected arguments [\"extra\"]"),
+        (&["work", "a.db"][..], "`work` takes TASKS and LEASE_MS"),
+        (
+            &["work", "a.db", "many", "300"][..],
+            "TASKS must be a number",
+        ),
+    ] {
+        let output = run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(stderr.contains("usage: fleet"), "{args:?}: {stderr}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&here).unwrap().collect();
+    assert!(left.is_empty(), "files left where it ran: {left:?}");
+
+    // A worker that cannot open its file fails before it is ready: so does the example.
+    let output = run(&["/nonexistent-directory/fleet.db"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the worker process failed before it was ready"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&here).unwrap();
 }
 
 /// A child process runs supervised tasks against a SQLite file and is killed with SIGKILL
@@ -173,7 +218,7 @@ async fn a_process_killed_mid_flight_is_reconciled_to_zero_non_terminal_rows() {
         ])
         .stdout(Stdio::piped())
         .spawn()
-        .expect("the fleet example is built by `cargo test --all-features`");
+        .expect("the fleet example runs");
     let mut ready = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut ready)

@@ -25,6 +25,7 @@ pub fn quiet_injected_panics() {
     }));
 }
 
+pub mod example;
 #[cfg(feature = "tokio")]
 mod flaky;
 #[cfg(feature = "tokio")]
