@@ -252,3 +252,110 @@ async fn a_role_without_create_uses_an_existing_schema() {
         Ok(1)
     );
 }
+
+/// The bug as it was met: a task fails with an error whose text holds a NUL byte (bytes
+/// decoded lossily), which PostgreSQL's text refuses. The reason lands sanitized, every other
+/// row lands, and the shutdown is `Ok`: one bad string no longer stalls every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_a_reason_stalls_nothing() {
+    let url = Cluster::shared().create_database("nul_reason");
+    let store = PostgresStore::<Job>::connect(&url).await.unwrap();
+    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
+    for n in 0..11 {
+        supervisor
+            .spawn(format!("task-{n:02}"), (), move |job| async move {
+                let running = job.to_running();
+                if n == 7 {
+                    let bytes = b"connection reset: \x00\xff garbage";
+                    return Err(String::from_utf8_lossy(bytes).into_owned());
+                }
+                Ok(running.to_done())
+            })
+            .await
+            .unwrap();
+    }
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        supervisor.shutdown(Duration::from_secs(5)),
+    )
+    .await
+    .expect("no write is retried forever")
+    .expect("every row ended");
+    let ended: Vec<_> = report
+        .rows
+        .iter()
+        .map(|row| (row.id.as_str(), row.status.as_str(), row.reason.as_deref()))
+        .collect();
+    assert_eq!(ended.len(), 11);
+    assert!(
+        ended.contains(&(
+            "task-07",
+            "Failed",
+            Some("connection reset: \u{2400}\u{FFFD} garbage")
+        )),
+        "{ended:?}"
+    );
+    assert_eq!(
+        ended
+            .iter()
+            .filter(|(_, status, _)| *status == "Done")
+            .count(),
+        10
+    );
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+}
+
+/// A write the server refuses for its data (here a `CHECK` another client added to the
+/// table) stands alone, told apart by its SQLSTATE: in a batch of a thousand it alone is
+/// refused, the other 999 land in the same commit, and nothing is retried.
+#[tokio::test]
+async fn a_write_the_server_refuses_for_its_data_stands_alone() {
+    let url = Cluster::shared().create_database("poison_write");
+    let store = PostgresStore::<Job>::connect(&url).await.unwrap();
+    let table = PostgresStore::<Job>::table();
+    store
+        .pool()
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(&format!(
+            "ALTER TABLE {table} ADD CONSTRAINT no_poison CHECK (reason IS DISTINCT FROM 'poison')"
+        ))
+        .await
+        .unwrap();
+    let ids: Vec<String> = (0..1000).map(|n| format!("row-{n:04}")).collect();
+    for id in &ids {
+        store.insert(id, "me").await.unwrap();
+    }
+    let state = |name| Job::parse_state(name).unwrap();
+    let start = fixpoint::Transition::new(state("Queued"), state("Running")).unwrap();
+    let writes: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| match n {
+            404 => fixpoint::RowWrite::reason(id.as_str(), "poison"),
+            // A second refusal of another kind, after the bad write: still answered.
+            900 => fixpoint::RowWrite::transition(
+                "ghost",
+                fixpoint::Transition::new(state("Queued"), state("Running")).unwrap(),
+            ),
+            _ => fixpoint::RowWrite::transition(id.as_str(), start),
+        })
+        .collect();
+    let refused = store.apply("me", &writes).await.unwrap();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0].0, 404);
+    assert!(
+        matches!(&refused[0].1, fixpoint::StoreError::Rejected { id, cause }
+            if id == "row-0404" && cause.contains("no_poison")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused[1],
+        (900, fixpoint::StoreError::NotFound { id: "ghost".into() })
+    );
+    let rows = store.rows().await.unwrap();
+    let running = rows.iter().filter(|row| row.status == "Running").count();
+    assert_eq!(running, 998, "every write but the two refused landed");
+    assert!(rows.iter().all(|row| row.reason.is_none()));
+}

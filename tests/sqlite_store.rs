@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use common::quiet_injected_panics;
 use fixpoint::{
-    Config, Lifecycle, Outcome, Row, RowWrite, SpawnError, SqliteStore, StatusStore, StoreError,
-    Supervisor, Transition, terminal_state,
+    Config, Lifecycle, MAX_REASON_BYTES, Outcome, Row, RowWrite, SpawnError, SqliteStore,
+    StatusStore, StoreError, Supervisor, Transition, terminal_state,
 };
 use tokio::sync::watch;
 use tokio::time::timeout;
@@ -234,6 +234,8 @@ fn a_sigkill_after_flush_loses_nothing() {
 const FULL: &str = "database or disk is full";
 /// Pages the full-disk test's file may use: the schema, and a few hundred rows.
 const PAGES: u32 = 24;
+/// Rows beside the probe whose reasons, together, need more pages than the file has.
+const FILLERS: usize = 8;
 /// How long any request of the full-disk test may take before the test calls it a hang.
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -267,11 +269,18 @@ fn is_a_prefix(row: &Row, n: usize) -> bool {
 /// read queued in the same transaction as the failing batch still answers.
 async fn a_batch_is_all_or_nothing(store: &SqliteStore<ProjectStatus>) {
     store.insert("probe", "tester").await.unwrap();
+    for filler in 0..FILLERS {
+        store
+            .insert(&format!("probe-{filler}"), "tester")
+            .await
+            .unwrap();
+    }
     let start = Transition::new(state("Initialized"), state("Running")).unwrap();
-    let batch = [
-        RowWrite::transition("probe", start),
-        RowWrite::reason("probe", "x".repeat(PAGES as usize * 4096)),
-    ];
+    // Reasons are cut at `MAX_REASON_BYTES`: the batch fills the file with several.
+    let mut batch = vec![RowWrite::transition("probe", start)];
+    batch.extend((0..FILLERS).map(|filler| {
+        RowWrite::reason(format!("probe-{filler}"), "x".repeat(MAX_REASON_BYTES - 64))
+    }));
     // The store's thread waits on `hold` until every request below is queued behind it.
     let (release, hold) = std::sync::mpsc::channel::<()>();
     let held = store.configure(move |_| {
@@ -356,8 +365,12 @@ async fn a_full_disk_is_an_error_the_supervisor_reports_and_survives() {
     assert!(flushed.as_ref().is_err_and(full_disk_error), "{flushed:?}");
     assert!(supervisor.counters().store_errors() > 0);
     let rows = timeout(PATIENCE, store.rows()).await.unwrap().unwrap();
-    assert_eq!(rows.len(), spawned + 1, "a refused spawn leaves no row");
-    let task_rows = || rows.iter().filter(|row| row.id != "probe");
+    assert_eq!(
+        rows.len(),
+        spawned + 1 + FILLERS,
+        "a refused spawn leaves no row"
+    );
+    let task_rows = || rows.iter().filter(|row| !row.id.starts_with("probe"));
     for (n, row) in task_rows().enumerate() {
         assert!(is_a_prefix(row, n), "half-written: {row:?}");
     }
@@ -386,11 +399,11 @@ async fn a_full_disk_is_an_error_the_supervisor_reports_and_survives() {
         .unwrap()
         .unwrap();
     let report = supervisor.shutdown(PATIENCE).await.unwrap();
-    assert_eq!(report.rows.len(), spawned + 1);
+    assert_eq!(report.rows.len(), spawned + 1 + FILLERS);
     for (n, row) in report
         .rows
         .iter()
-        .filter(|row| row.id != "probe")
+        .filter(|row| !row.id.starts_with("probe"))
         .enumerate()
     {
         let want = if n.is_multiple_of(2) {
@@ -443,4 +456,106 @@ fn table_name_keeps_acronyms_whole() {
     let _module_named_alike: http_job::Queued = http_job::Queued;
     assert_eq!(HTTPJob::snake_name(), "http_job");
     assert_eq!(SqliteStore::<HTTPJob>::table(), "http_job_status");
+}
+
+/// A write SQLite refuses for its data (here: a trigger another client installed on the table)
+/// stands alone: in a batch of a thousand it alone is refused, and a supervisor whose task
+/// fails with that reason ends every row, reports the refused write by id, and shuts down `Ok`.
+/// Nothing is retried forever.
+#[tokio::test]
+async fn a_write_the_database_refuses_for_its_data_stands_alone() {
+    let path = scratch_file("poison");
+    let store = SqliteStore::<ProjectStatus>::open(&path).unwrap();
+    let table = SqliteStore::<ProjectStatus>::table();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER no_poison BEFORE UPDATE OF reason ON {table} \
+             WHEN NEW.reason = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END;"
+        ))
+        .unwrap();
+
+    let ids: Vec<String> = (0..1000).map(|n| format!("row-{n:04}")).collect();
+    for id in &ids {
+        store.insert(id, "me").await.unwrap();
+    }
+    let writes: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| match n {
+            404 => RowWrite::reason(id.as_str(), "poison"),
+            _ => RowWrite::transition(
+                id.as_str(),
+                Transition::new(state("Initialized"), state("Running")).unwrap(),
+            ),
+        })
+        .collect();
+    let refused = store.apply("me", &writes).await.unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let (index, error) = &refused[0];
+    assert_eq!(*index, 404);
+    assert!(
+        matches!(error, StoreError::Rejected { id, cause } if id == "row-0404" && cause.contains("poison refused")),
+        "{error:?}"
+    );
+    let rows = store.rows().await.unwrap();
+    assert_eq!(
+        rows.iter().filter(|row| row.status == "Running").count(),
+        999
+    );
+
+    // The same through a supervisor: one task fails with the reason the table refuses.
+    let fresh = scratch_file("poison-supervised");
+    let store = SqliteStore::<ProjectStatus>::open(&fresh).unwrap();
+    rusqlite::Connection::open(&fresh)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER no_poison BEFORE UPDATE OF reason ON {table} \
+             WHEN NEW.reason = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END;"
+        ))
+        .unwrap();
+    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
+    for n in 0..11 {
+        supervisor
+            .spawn(format!("task-{n:02}"), (), move |row| async move {
+                let running = row.to_running();
+                if n == 5 {
+                    return Err("poison".to_owned());
+                }
+                Ok(running.to_completed())
+            })
+            .await
+            .unwrap();
+    }
+    let report = timeout(
+        Duration::from_secs(30),
+        supervisor.shutdown(Duration::from_secs(5)),
+    )
+    .await
+    .expect("a refused write is not retried forever")
+    .expect("every row ended: the shutdown is Ok");
+    let ended: Vec<_> = report
+        .rows
+        .iter()
+        .map(|row| (row.id.as_str(), row.status.as_str(), row.reason.as_deref()))
+        .collect();
+    assert_eq!(ended.len(), 11);
+    assert!(ended.contains(&("task-05", "Failed", None)), "{ended:?}");
+    assert_eq!(
+        ended
+            .iter()
+            .filter(|(_, status, _)| *status == "Completed")
+            .count(),
+        10,
+        "{ended:?}"
+    );
+    assert_eq!(report.refused.len(), 1, "{:?}", report.refused);
+    assert_eq!(report.refused[0].id, "task-05");
+    assert!(matches!(
+        report.refused[0].error,
+        StoreError::Rejected { .. }
+    ));
+    for file in [path, fresh] {
+        let _ = std::fs::remove_file(file);
+    }
 }

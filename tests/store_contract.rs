@@ -11,8 +11,8 @@ use std::time::Duration;
 mod cluster;
 
 use fixpoint::{
-    Lifecycle, MemoryStore, Retention, Row, RowWrite, SqliteStore, StatusStore, StoreError,
-    Transition,
+    Lifecycle, MAX_REASON_BYTES, MemoryStore, Retention, Row, RowWrite, SqliteStore, StatusStore,
+    StoreError, Transition,
 };
 
 #[path = "common/job.rs"]
@@ -189,6 +189,67 @@ pub async fn a_batch_answers_each_write<S: StatusStore<Job>>(store: S) {
         seen,
         [("a", "Done", None), ("b", "Queued", Some("kept waiting"))]
     );
+}
+
+/// Reasons no backend could hold as they came (a NUL byte, which PostgreSQL's text refuses;
+/// 10 MB of a dumped response) land sanitized: the NUL as `␀`, the dump cut with a marker
+/// within [`MAX_REASON_BYTES`]. Text decoded lossily lands as it is.
+pub async fn odd_reasons_land_sanitized<S: StatusStore<Job>>(store: S) {
+    for id in ["nul", "huge", "lossy"] {
+        store.insert(id, "me").await.unwrap();
+    }
+    let lossy = String::from_utf8_lossy(b"bad \xff\xfe byte").into_owned();
+    let huge = "é".repeat(5 << 20); // 10 MiB of two-byte characters
+    store.annotate("nul", "me", "exit\0code 3").await.unwrap();
+    store.annotate("huge", "me", &huge).await.unwrap();
+    store.annotate("lossy", "me", &lossy).await.unwrap();
+    let rows = store.rows().await.unwrap();
+    let reason = |id: &str| {
+        let row = rows.iter().find(|row| row.id == id).unwrap();
+        row.reason.clone().unwrap()
+    };
+    assert_eq!(reason("nul"), "exit\u{2400}code 3");
+    let cut = reason("huge");
+    assert!(cut.len() <= MAX_REASON_BYTES, "{} bytes kept", cut.len());
+    assert!(cut.starts_with("éé"), "the start is kept");
+    assert!(
+        cut.ends_with("… [cut: 10485760 bytes in all]"),
+        "{}",
+        &cut[cut.len() - 40..]
+    );
+    assert_eq!(reason("lossy"), lossy);
+}
+
+/// One refused write among a thousand stands alone: the other 999 land, in order.
+pub async fn one_refused_write_among_a_thousand_stands_alone<S: StatusStore<Job>>(store: S) {
+    let ids: Vec<String> = (0..1000).map(|n| format!("t{n:04}")).collect();
+    for id in &ids {
+        store.insert(id, "me").await.unwrap();
+    }
+    let writes: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| match n {
+            // t0617 is Queued: this transition is refused.
+            617 => RowWrite::transition(id.as_str(), step("Running", "Done")),
+            _ => RowWrite::transition(id.as_str(), step("Queued", "Running")),
+        })
+        .collect();
+    let refused = store.apply("me", &writes).await.unwrap();
+    assert_eq!(
+        refused,
+        [(
+            617,
+            StoreError::Conflict {
+                id: "t0617".into(),
+                expected: "Running",
+                found: "Queued".into()
+            }
+        )]
+    );
+    let rows = store.rows().await.unwrap();
+    let running = rows.iter().filter(|row| row.status == "Running").count();
+    assert_eq!(running, 999);
 }
 
 /// Rows of a live lease are nobody's orphans; once it lapses, its unfinished rows are;
@@ -390,6 +451,8 @@ macro_rules! store_contract {
                 writes_from_a_former_owner_are_refused,
                 retention_never_touches_a_live_row,
                 a_terminal_row_says_when_it_finished,
+                odd_reasons_land_sanitized,
+                one_refused_write_among_a_thousand_stands_alone,
             );
         }
     };

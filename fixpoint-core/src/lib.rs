@@ -78,9 +78,10 @@ pub use task::{
 };
 #[cfg(feature = "tokio")]
 pub use task::{
-    Config, Counters, Finished, MemoryStore, Orphan, Outcome, Reconciled, Refused, Report,
-    Retention, Row, RowChange, RowWrite, SpawnError, StatusStore, StoreError, Supervisor,
-    TaskHandle, TaskOutput, TaskRecorder, Transition, UNRESPONSIVE_AFTER,
+    Config, Counters, Finished, Flushed, KEPT_REFUSALS, MAX_REASON_BYTES, MemoryStore, Orphan,
+    Outcome, Reconciled, Refused, RefusedWrite, Report, Retention, Row, RowChange, RowWrite,
+    SpawnError, StatusStore, StoreError, Supervisor, TaskHandle, TaskOutput, TaskRecorder,
+    Transition, UNRESPONSIVE_AFTER, sanitize_reason,
 };
 #[cfg(feature = "postgres")]
 pub use task::{DEFAULT_POOL_SIZE, PostgresStore};

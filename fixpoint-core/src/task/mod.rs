@@ -28,11 +28,13 @@ pub use restart::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{
-    Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError, Transition,
+    MAX_REASON_BYTES, Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError,
+    Transition, sanitize_reason,
 };
 pub use supervisor::{
-    Config, Counters, Finished, Machine, Orphan, Outcome, Reconciled, Report, SpawnError,
-    Supervisor, TaskHandle, TaskOutput, TaskRecorder, UNRESPONSIVE_AFTER,
+    Config, Counters, Finished, Flushed, KEPT_REFUSALS, Machine, Orphan, Outcome, Reconciled,
+    RefusedWrite, Report, SpawnError, Supervisor, TaskHandle, TaskOutput, TaskRecorder,
+    UNRESPONSIVE_AFTER,
 };
 
 /// Milliseconds since the Unix epoch: lease expiry is compared across processes.

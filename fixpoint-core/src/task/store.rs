@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::lifecycle::{IllegalTransition, Lifecycle, State, UnknownState};
 
-pub use super::write::{Retention, RowChange, RowWrite, Transition};
+pub use super::write::{
+    MAX_REASON_BYTES, Retention, RowChange, RowWrite, Transition, sanitize_reason,
+};
 
 /// One task's status row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,13 +82,16 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// Applies `writes` for `owner`, in order, as one unit where the backend has one (a single
     /// transaction in SQL stores), and returns the writes it refused, by index:
     /// [`StoreError::NotFound`], [`StoreError::Fenced`] when the row is not `owner`'s,
-    /// [`StoreError::Conflict`] when a transition's row is not in its `from` state. A refused
-    /// write changes nothing and the others still apply.
+    /// [`StoreError::Conflict`] when a transition's row is not in its `from` state,
+    /// [`StoreError::Rejected`] when the backend refused that write for its data (a constraint,
+    /// a value it cannot hold). A refused write changes nothing and the others still apply:
+    /// one bad write never holds back its batch.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the batch could not be applied: then none of it was, and
-    /// the caller may retry it whole.
+    /// [`StoreError::Backend`] when the batch could not be applied for a reason that is not
+    /// its data (the connection lost, the server restarting, a lock timeout, a full disk):
+    /// then none of it was, and the caller may retry it whole.
     fn apply(
         &self,
         owner: &str,
@@ -259,6 +264,19 @@ pub enum StoreError {
         id: String,
         /// The stored status.
         status: String,
+    },
+    /// The backend refused this one write for its data (a constraint of the table, a value it
+    /// cannot hold): the write changed nothing, and the other writes of its batch applied. It
+    /// is not retried: the same data would be refused again.
+    #[error(
+        "the status store refused a write to task `{id}` for its data: {cause}; the write was \
+         dropped, the rest of its batch applied"
+    )]
+    Rejected {
+        /// The id of the row the write was for.
+        id: String,
+        /// What the backend said.
+        cause: String,
     },
     /// The storage backend failed.
     #[error("status store: {0}")]

@@ -73,6 +73,44 @@ impl<L: Lifecycle> fmt::Debug for Transition<L> {
     }
 }
 
+/// The longest reason a row keeps, in bytes: a longer one is cut at a character boundary and
+/// ends with a marker saying how long it was (an error that dumps a 10 MB response body
+/// keeps its first 16 KiB).
+pub const MAX_REASON_BYTES: usize = 16 * 1024;
+
+/// Makes `reason` fit for every store, in place: each NUL byte (which PostgreSQL's text
+/// refuses) becomes `␀` (U+2400), and a reason longer than [`MAX_REASON_BYTES`] is cut at a
+/// character boundary and marked `… [cut: N bytes in all]`, the whole within the limit.
+/// Anything else (text decoded lossily, with its U+FFFD) is kept as it is. Every
+/// [`RowWrite::reason`] goes through it.
+///
+/// ```
+/// use fixpoint::{sanitize_reason, MAX_REASON_BYTES};
+///
+/// let mut reason = String::from("bad\0byte");
+/// sanitize_reason(&mut reason);
+/// assert_eq!(reason, "bad\u{2400}byte");
+///
+/// let mut dump = "x".repeat(10 << 20);
+/// sanitize_reason(&mut dump);
+/// assert!(dump.len() <= MAX_REASON_BYTES);
+/// assert!(dump.ends_with("… [cut: 10485760 bytes in all]"));
+/// ```
+pub fn sanitize_reason(reason: &mut String) {
+    if reason.contains('\0') {
+        *reason = reason.replace('\0', "\u{2400}");
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        let marker = format!("… [cut: {} bytes in all]", reason.len());
+        let mut keep = MAX_REASON_BYTES - marker.len();
+        while !reason.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        reason.truncate(keep);
+        reason.push_str(&marker);
+    }
+}
+
 /// One write of a batch: a transition of a row, or the reason it ended where it did.
 ///
 /// A supervisor makes these for its tasks; a store applies them with
@@ -123,11 +161,15 @@ impl<L> RowWrite<L> {
         }
     }
 
-    /// The reason of row `id`.
+    /// The reason of row `id`, made fit for every store (see [`sanitize_reason`]): a NUL
+    /// byte becomes `␀` and a reason over [`MAX_REASON_BYTES`] is cut with a marker, so that
+    /// no error text, however odd, can make a backend refuse the write.
     pub fn reason(id: impl Into<Arc<str>>, reason: impl Into<String>) -> Self {
+        let mut reason = reason.into();
+        sanitize_reason(&mut reason);
         RowWrite {
             id: id.into(),
-            change: RowChange::Reason(reason.into()),
+            change: RowChange::Reason(reason),
         }
     }
 

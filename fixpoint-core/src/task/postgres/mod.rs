@@ -11,8 +11,10 @@
 //!
 //! A batch ([`StatusStore::apply`]) is one statement, a call of the table's `<table>_apply`
 //! function: one round trip and one transaction however many writes it holds, each write still
-//! a compare-and-set of its own, in order.
+//! a compare-and-set of its own, in order. A batch the server refuses for its data is applied
+//! again with each bad write isolated (`isolate`).
 
+mod isolate;
 mod sql;
 
 use core::fmt;
@@ -224,11 +226,12 @@ impl<L: Lifecycle> PostgresStore<L> {
     }
 
     /// One call of `<table>_apply`, tried again when the server aborted it for a deadlock.
+    /// `Ok(None)` when the server refused it for its data: none of it applied.
     async fn apply_batch(
         &self,
         owner: &str,
         batch: &Batch<'_>,
-    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    ) -> Result<Option<Vec<tokio_postgres::Row>>, StoreError> {
         let client = self.client().await?;
         let statement = client
             .prepare_cached(&self.sql.apply)
@@ -240,7 +243,8 @@ impl<L: Lifecycle> PostgresStore<L> {
         loop {
             match client.query(&statement, &params).await {
                 Err(error) if attempt < DEADLOCK_RETRIES && is_deadlock(&error) => attempt += 1,
-                answer => return answer.map_err(backend),
+                Err(error) if isolate::refuses_data(&error) => return Ok(None),
+                answer => return answer.map(Some).map_err(backend),
             }
         }
     }
@@ -349,8 +353,11 @@ impl<L: Lifecycle> StatusStore<L> for PostgresStore<L> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = self.apply_batch(owner, &Batch::new(writes)).await?;
-        rows.iter().map(|row| refusal(row, owner, writes)).collect()
+        match self.apply_batch(owner, &Batch::new(writes)).await? {
+            Some(rows) => rows.iter().map(|row| refusal(row, owner, writes)).collect(),
+            // One write or more the server refuses for its data: each stands alone.
+            None => self.apply_isolating(owner, writes).await,
+        }
     }
 
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {

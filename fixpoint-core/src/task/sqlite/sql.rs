@@ -113,13 +113,41 @@ pub(super) fn apply<L: Lifecycle>(
                 step.from().name()
             ]),
             RowChange::Reason(text) => reason.execute(params![text, id, owner]),
-        }
-        .map_err(backend)?;
+        };
+        // A statement SQLite refuses for its data is undone alone (the transaction stands):
+        // that write is refused, the batch goes on. Anything else fails the batch whole.
+        let changed = match changed {
+            Err(error) if refuses_data(&error) && !transaction.is_autocommit() => {
+                refused.push((index, rejected(id, &error)));
+                continue;
+            }
+            changed => changed.map_err(backend)?,
+        };
         if changed != 1 {
             refused.push((index, refusal(transaction, sql, owner, write)?));
         }
     }
     Ok(refused)
+}
+
+/// Whether SQLite refused a statement for the data it writes: a constraint (`CHECK`,
+/// `NOT NULL`, a trigger's `RAISE(ABORT, ..)`), a value too big, a type it will not store.
+/// Busy, locked, I/O, full-disk and out-of-memory errors are not the data's fault.
+fn refuses_data(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch)
+    )
+}
+
+fn rejected(id: &str, error: &rusqlite::Error) -> StoreError {
+    #[cfg(feature = "tracing")]
+    tracing::error!(task = id, %error, "SQLite refused a status write for its data; the rest of the batch applies");
+    StoreError::Rejected {
+        id: id.to_owned(),
+        cause: error.to_string(),
+    }
 }
 
 /// Why `write` changed nothing: the row is missing, another owner's, or in another state.

@@ -25,7 +25,10 @@ use tokio::task::AbortHandle;
 
 pub use child::{TaskHandle, TaskRecorder};
 pub use children::TaskOutput;
-pub use report::{Counters, Finished, Orphan, Outcome, Reconciled, Report, SpawnError};
+pub use report::{
+    Counters, Finished, Flushed, KEPT_REFUSALS, Orphan, Outcome, Reconciled, RefusedWrite, Report,
+    SpawnError,
+};
 
 use child::Child;
 use children::Children;
@@ -341,22 +344,28 @@ where
         self.children.next().await
     }
 
-    /// Waits until the store has applied every write recorded so far.
+    /// Waits until the store has applied every write recorded so far, and reports the writes
+    /// it refused since the previous flush ([`Flushed::refused`], by row id). A write refused
+    /// for its data ([`StoreError::Rejected`]) stood alone: the flush is still `Ok`, every
+    /// other write landed.
     ///
     /// # Errors
     ///
-    /// The store's error while it cannot apply them: the writes stay queued, in order, and
-    /// are retried; none is lost or half-written.
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    /// The store's error while it cannot apply them (the connection lost, the server
+    /// restarting): the writes stay queued, in order, and are retried whole; none is lost or
+    /// half-written.
+    pub async fn flush(&self) -> Result<Flushed, StoreError> {
         // Nothing queued and nothing in the writer's hands (a store that applies writes at
         // once had them applied as they were made): no need to wake the writer and wait.
-        if self.children.writes.settled() {
-            return Ok(());
+        if !self.children.writes.settled() {
+            let (done, flushed) = oneshot::channel();
+            self.children.writes.send(Queued::Flush(done));
+            // A dropped answer means the writer is gone with the runtime: nothing to wait for.
+            flushed.await.unwrap_or(Ok(()))?;
         }
-        let (done, flushed) = oneshot::channel();
-        self.children.writes.send(Queued::Flush(done));
-        // A dropped answer means the writer is gone with the runtime: nothing left to wait for.
-        flushed.await.unwrap_or(Ok(()))
+        Ok(Flushed {
+            refused: self.children.counters.take_refused(),
+        })
     }
 
     /// Gives the tasks `grace` to finish; then ends the row of every task still running
@@ -407,14 +416,16 @@ where
             }
         }
         finished.extend(self.children.drain());
-        self.flush().await?;
+        let mut refused = self.flush().await?.refused;
         self.maintenance.abort();
         self.store.release_lease(&self.owner).await?;
         let rows = self.store.rows().await?;
+        refused.extend(self.children.counters.take_refused());
         Ok(Report {
             finished,
             unresponsive,
             rows,
+            refused,
         })
     }
 

@@ -2,8 +2,9 @@
 //! and its counters.
 
 use core::fmt;
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::child::TaskRecorder;
 use crate::lifecycle::{Lifecycle, Recorded, State};
@@ -46,7 +47,37 @@ pub struct Report<L> {
     pub unresponsive: Vec<String>,
     /// The store's rows after the flush: every one of this supervisor's rows is terminal.
     pub rows: Vec<Row>,
+    /// The writes the store refused since the last [`flush`](super::Supervisor::flush)
+    /// reported them (the most recent [`KEPT_REFUSALS`]), by the id of their row: a write
+    /// refused for its data ([`StoreError::Rejected`]) stands alone, and every other write
+    /// of its batch landed.
+    pub refused: Vec<RefusedWrite>,
 }
+
+/// A write the store refused, by the id of its row, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedWrite {
+    /// The id of the row the write was for.
+    pub id: String,
+    /// Why the store refused it.
+    pub error: StoreError,
+}
+
+/// What [`Supervisor::flush`](super::Supervisor::flush) reports once the store has applied
+/// every write recorded before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Flushed {
+    /// The writes the store refused since the previous flush (the most recent
+    /// [`KEPT_REFUSALS`]), by the id of their row. Each is reported once: by a flush, or by
+    /// the shutdown's [`Report::refused`].
+    pub refused: Vec<RefusedWrite>,
+}
+
+/// How many refused writes a supervisor keeps for its next [`Flushed`] or [`Report`]; past
+/// that the oldest are forgotten (each is counted and, with feature `tracing`, logged when
+/// it happens).
+pub const KEPT_REFUSALS: usize = 1024;
 
 impl<L: Lifecycle> fmt::Debug for Outcome<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -75,6 +106,7 @@ impl<L: Lifecycle> fmt::Debug for Report<L> {
             .field("finished", &self.finished)
             .field("unresponsive", &self.unresponsive)
             .field("rows", &self.rows)
+            .field("refused", &self.refused)
             .finish()
     }
 }
@@ -125,6 +157,9 @@ pub struct Counters {
     pub(super) pruned: AtomicU64,
     pub(super) outcomes_dropped: AtomicU64,
     pub(super) store_errors: AtomicU64,
+    pub(super) rejected_writes: AtomicU64,
+    /// Refused writes not yet reported, the most recent [`KEPT_REFUSALS`].
+    pub(super) refused: Mutex<VecDeque<RefusedWrite>>,
 }
 
 impl Counters {
@@ -197,6 +232,34 @@ impl Counters {
     #[must_use]
     pub fn store_errors(&self) -> u64 {
         self.store_errors.load(Ordering::Relaxed)
+    }
+
+    /// Writes the store refused for their data ([`StoreError::Rejected`]): each stood alone,
+    /// and the rest of its batch landed.
+    #[must_use]
+    pub fn rejected_writes(&self) -> u64 {
+        self.rejected_writes.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a refused write for the next flush or shutdown to report.
+    pub(super) fn note_refused(&self, id: &str, error: StoreError) {
+        if matches!(error, StoreError::Rejected { .. }) {
+            Counters::add(&self.rejected_writes, 1);
+        }
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        if refused.len() == KEPT_REFUSALS {
+            refused.pop_front();
+        }
+        refused.push_back(RefusedWrite {
+            id: id.to_owned(),
+            error,
+        });
+    }
+
+    /// The refused writes kept since the last call.
+    pub(super) fn take_refused(&self) -> Vec<RefusedWrite> {
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        refused.drain(..).collect()
     }
 
     pub(super) fn add(counter: &AtomicU64, n: u64) {

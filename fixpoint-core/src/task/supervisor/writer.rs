@@ -161,7 +161,10 @@ fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, context: Context
         match &children {
             Some(children) => refused_write(children, slot, write, error),
             // Children gone means every task has ended: nothing is left to stop.
-            None => failed(&error, context.counters),
+            None => {
+                failed(&error, context.counters);
+                context.counters.note_refused(write.id(), error);
+            }
         }
     }
     batch.writes.clear();
@@ -176,6 +179,7 @@ pub(super) fn refused_write<L: Lifecycle>(
     write: &RowWrite<L>,
     error: StoreError,
 ) {
+    children.counters.note_refused(write.id(), error.clone());
     match error {
         StoreError::Fenced { .. } => {
             Counters::add(&children.counters.fenced_writes, 1);
