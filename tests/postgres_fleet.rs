@@ -75,6 +75,10 @@ impl StatusStore<ProjectStatus> for Witness {
         self.store.release_lease(owner).await
     }
 
+    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
+        self.store.reap_leases(grace).await
+    }
+
     async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
         self.store.orphans().await
     }

@@ -958,3 +958,133 @@ fn a_crash_mid_storm_does_not_refill_the_restart_budget() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+const LOOP_CHILD: &str = "FIXPOINT_RESTART_LOOP_CHILD";
+const LOOP_INTENSITY: u32 = 3;
+const LOOP_LEASE: Duration = Duration::from_secs(1);
+const LOOP_HEARTBEAT: Duration = Duration::from_millis(200);
+
+/// The child process of the crash loop: a restart supervisor whose one child serves until
+/// stopped, on the SQLite file; says how it ended, if it ends before it is killed.
+fn serve_until_killed(path: &str) -> ! {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = runtime.block_on(async {
+        let supervisor = RestartSupervisor::builder()
+            .intensity(LOOP_INTENSITY, Duration::from_secs(3600))
+            .backoff(RestartBackoff::ZERO)
+            .config(Config {
+                lease_ttl: LOOP_LEASE,
+                heartbeat: LOOP_HEARTBEAT,
+                ..Config::default()
+            })
+            .child(child("server", &Log::default(), |_| Plan::Serve))
+            .start(SqliteStore::<Job>::open(path).unwrap())
+            .await
+            .unwrap();
+        supervisor.wait().await
+    });
+    match result {
+        Err(RestartError::GaveUp { restarts, .. }) => {
+            println!("gave up after {restarts} restarts");
+            std::process::exit(3);
+        }
+        other => panic!("the loop child ended otherwise: {other:?}"),
+    }
+}
+
+/// A crash loop of processes killed faster than their lease: four processes are SIGKILLed
+/// 200 ms after they start (1 s leases), and a fifth starts at once, before any of their
+/// leases lapsed. No process starts after them, yet the fifth ends each orphaned attempt on
+/// its heartbeat, counts it, and gives up within a lease and a heartbeat of the last kill
+/// (with slack): the intensity caps the loop while the process runs, not when some later
+/// process happens to start. Every attempt row is then terminal, five in all.
+#[test]
+fn a_crash_loop_faster_than_the_lease_is_capped_while_a_process_runs() {
+    if let Ok(path) = std::env::var(LOOP_CHILD) {
+        serve_until_killed(&path);
+    }
+    let path =
+        std::env::temp_dir().join(format!("fixpoint-restart-loop-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let name = "a_crash_loop_faster_than_the_lease_is_capped_while_a_process_runs";
+    let spawn = || {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(LOOP_CHILD, &path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The store is created before the first child, so that no child races another to it.
+    let store = SqliteStore::<Job>::open(&path).unwrap();
+    let attempts = || runtime.block_on(store.rows()).unwrap_or_default().len();
+    let mut last_kill = std::time::Instant::now();
+    for killed in 1..=LOOP_INTENSITY as usize + 1 {
+        let mut process = spawn();
+        let started = std::time::Instant::now();
+        while attempts() < killed {
+            assert!(started.elapsed() < Duration::from_secs(30), "no attempt");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        process.kill().unwrap(); // SIGKILL: no destructor, no lease released
+        process.wait().unwrap();
+        last_kill = std::time::Instant::now();
+    }
+    let mut survivor = spawn();
+    let limit = LOOP_LEASE + LOOP_HEARTBEAT + Duration::from_millis(1500);
+    let status = loop {
+        if let Some(status) = survivor.try_wait().unwrap() {
+            break status;
+        }
+        if last_kill.elapsed() > Duration::from_secs(20) {
+            survivor.kill().unwrap();
+            panic!("the surviving process never gave up: the loop escaped its intensity");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let gave_up_after = last_kill.elapsed();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut survivor.stdout.take().unwrap(), &mut said).unwrap();
+    assert_eq!(status.code(), Some(3), "{said}");
+    assert!(
+        said.contains(&format!("gave up after {} restarts", LOOP_INTENSITY + 1)),
+        "{said}"
+    );
+    assert!(
+        gave_up_after <= limit,
+        "gave up {gave_up_after:?} after the last kill, past lease + heartbeat + slack ({limit:?})"
+    );
+    let rows = runtime.block_on(store.rows()).unwrap();
+    let mut ids: Vec<_> = rows.iter().map(|row| row.id.clone()).collect();
+    ids.sort();
+    let expected: Vec<_> = (1..=LOOP_INTENSITY + 2)
+        .map(|n| format!("server#{n}"))
+        .collect();
+    assert_eq!(ids, expected, "one attempt per process, numbered on");
+    for row in &rows {
+        let orphan = row.id != format!("server#{}", LOOP_INTENSITY + 2);
+        let ended = if orphan {
+            row.status == "Failed"
+        } else {
+            // The survivor's own attempt, stopped as it gave up.
+            let reason = row.reason.as_deref().unwrap_or_default();
+            reason.starts_with("stopped by its restart supervisor: it gave up")
+        };
+        assert!(ended, "{row:?} in {rows:#?}");
+        assert!(row.state::<Job>().unwrap().is_terminal(), "{row:?}");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

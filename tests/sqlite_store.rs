@@ -559,3 +559,59 @@ async fn a_write_the_database_refuses_for_its_data_stands_alone() {
         let _ = std::fs::remove_file(file);
     }
 }
+
+/// A thousand owners that died without releasing their lease (what a SIGKILL leaves: a lease
+/// row, and an unfinished row each) leave nothing behind once a survivor has run its
+/// heartbeat past their lease: every lease row reaped, every row ended, naming its dead owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_dead_owners_are_reaped_by_a_survivors_heartbeat() {
+    const DEAD: usize = 1000;
+    let path = scratch_file("dead-owners");
+    let store = SqliteStore::<ProjectStatus>::open(&path).unwrap();
+    let lease = Duration::from_millis(300);
+    for owner in 0..DEAD {
+        let owner = format!("killed-{owner:04}");
+        store.renew_lease(&owner, lease).await.unwrap();
+        store
+            .insert(&format!("row-of-{owner}"), &owner)
+            .await
+            .unwrap();
+    }
+    let config = Config {
+        lease_ttl: lease,
+        heartbeat: Duration::from_millis(100),
+        ..Config::default()
+    };
+    let supervisor = Supervisor::start(store.clone(), config).await.unwrap();
+    let leases = || -> i64 {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM fixpoint_leases", [], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(leases(), DEAD as i64 + 1);
+    // Their leases lapse at 300 ms and are reaped a lease later, on the next heartbeat.
+    let begun = std::time::Instant::now();
+    let limit = lease * 2 + config.heartbeat * 2 + Duration::from_secs(2);
+    while (leases() > 1 || supervisor.counters().orphans_ended() < DEAD as u64)
+        && begun.elapsed() < limit
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(leases(), 1, "only the survivor's lease is left");
+    assert_eq!(supervisor.counters().leases_reaped(), DEAD as u64);
+    assert_eq!(supervisor.counters().orphans_ended(), DEAD as u64);
+    let report = supervisor.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(report.rows.len(), DEAD);
+    for row in &report.rows {
+        let dead = row.id.strip_prefix("row-of-").unwrap();
+        assert_eq!(row.status, "Failed", "{row:?}");
+        let reason = row.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with(&format!("orphaned: its owner `{dead}` stopped renewing")),
+            "{reason}"
+        );
+    }
+    assert_eq!(leases(), 0, "a graceful shutdown releases its own");
+    let _ = std::fs::remove_file(&path);
+}

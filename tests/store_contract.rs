@@ -252,6 +252,44 @@ pub async fn one_refused_write_among_a_thousand_stands_alone<S: StatusStore<Job>
     assert_eq!(running, 999);
 }
 
+/// Leases that expired more than the grace ago are reaped, each once; a live lease and a
+/// lease still within the grace are kept; a dead owner's unfinished row stays an orphan.
+pub async fn dead_leases_are_reaped<S: StatusStore<Job>>(store: S) {
+    for owner in 0..100 {
+        lapse(&store, &format!("dead-{owner:03}")).await;
+    }
+    store
+        .renew_lease("live", Duration::from_secs(600))
+        .await
+        .unwrap();
+    store.insert("left", "dead-007").await.unwrap();
+    store.insert("kept", "live").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        store.reap_leases(Duration::from_secs(3600)).await,
+        Ok(0),
+        "within the grace"
+    );
+    assert_eq!(store.reap_leases(Duration::ZERO).await, Ok(100));
+    assert_eq!(store.reap_leases(Duration::ZERO).await, Ok(0), "each once");
+    let orphans: Vec<_> = store
+        .orphans()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+    assert_eq!(orphans, ["left"], "the live lease still holds its row");
+    store
+        .renew_lease("dead-007", Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert!(
+        store.orphans().await.unwrap().is_empty(),
+        "an owner that renews after its lease was reaped holds its rows again"
+    );
+}
+
 /// Rows of a live lease are nobody's orphans; once it lapses, its unfinished rows are;
 /// finished rows never are.
 pub async fn orphans_only_after_the_lease_expires<S: StatusStore<Job>>(store: S) {
@@ -453,6 +491,7 @@ macro_rules! store_contract {
                 a_terminal_row_says_when_it_finished,
                 odd_reasons_land_sanitized,
                 one_refused_write_among_a_thousand_stands_alone,
+                dead_leases_are_reaped,
             );
         }
     };
@@ -509,6 +548,10 @@ impl<S: StatusStore<Job>> StatusStore<Job> for AtOnce<S> {
 
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
         self.0.release_lease(owner).await
+    }
+
+    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
+        self.0.reap_leases(grace).await
     }
 
     async fn orphans(&self) -> Result<Vec<Row>, StoreError> {

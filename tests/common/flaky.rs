@@ -94,6 +94,10 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
         self.inner.release_lease(owner).await
     }
 
+    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
+        self.inner.reap_leases(grace).await
+    }
+
     async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
         self.inner.orphans().await
     }

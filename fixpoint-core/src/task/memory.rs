@@ -347,6 +347,23 @@ impl<L: Lifecycle> StatusStore<L> for MemoryStore<L> {
         Ok(())
     }
 
+    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
+        let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        let before = now_millis().saturating_sub(grace);
+        let mut inner = self.lock();
+        let mut reaped = 0;
+        for lease in inner.owners.values_mut() {
+            if lease.is_some_and(|expires| expires < before) {
+                *lease = None;
+                reaped += 1;
+            }
+        }
+        if reaped > 0 {
+            inner.forget_owners();
+        }
+        Ok(reaped)
+    }
+
     async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
         let now = now_millis();
         let inner = self.lock();

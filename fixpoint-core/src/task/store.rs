@@ -135,6 +135,18 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// The backend's error.
     fn release_lease(&self, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Deletes the leases that expired more than `grace` ago, and returns how many: the
+    /// lease rows of owners that died without releasing theirs (a SIGKILL, a lost host). Every
+    /// live supervisor calls it on its heartbeat, so a crashed owner's lease row is reaped by
+    /// the survivors. A deleted lease changes nothing else: its owner's unfinished rows were
+    /// orphans already (an owner with no live lease), and an owner that renews writes a new
+    /// one.
+    ///
+    /// # Errors
+    ///
+    /// The backend's error.
+    fn reap_leases(&self, grace: Duration) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// The non-terminal rows whose owner holds no live lease: what a crashed process left.
     ///
     /// # Errors
@@ -324,6 +336,10 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Arc<S> {
 
     fn release_lease(&self, owner: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).release_lease(owner)
+    }
+
+    fn reap_leases(&self, grace: Duration) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        (**self).reap_leases(grace)
     }
 
     fn orphans(&self) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {

@@ -367,6 +367,11 @@ impl<L: Lifecycle> StatusStore<L> for PostgresStore<L> {
             .map(drop)
     }
 
+    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
+        let grace = grace.as_secs_f64().min(LONGEST);
+        self.execute(self.sql.reap_leases, &[&grace]).await
+    }
+
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
         self.execute(self.sql.release, &[&owner]).await.map(drop)
     }

@@ -12,6 +12,7 @@ pub(super) struct Sql {
     pub(super) apply: String,
     pub(super) renew: &'static str,
     pub(super) release: &'static str,
+    pub(super) reap_leases: &'static str,
     pub(super) orphans: String,
     pub(super) adopt: String,
     pub(super) prune_by_age: String,
@@ -54,6 +55,8 @@ impl Sql {
                     VALUES ($1, now() + $2::float8 * interval '1 second') \
                     ON CONFLICT (owner) DO UPDATE SET expires_at = excluded.expires_at",
             release: "DELETE FROM fixpoint_leases WHERE owner = $1",
+            reap_leases: "DELETE FROM fixpoint_leases \
+                          WHERE expires_at < now() - $1::float8 * interval '1 second'",
             // Rows in any state but a terminal one are unfinished.
             orphans: format!(
                 "SELECT id, owner, status, reason, NULL::int8 FROM {table} WHERE NOT {terminal} \

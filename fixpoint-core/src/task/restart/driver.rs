@@ -3,7 +3,7 @@
 //! and the caller say.
 
 use core::future::{Future, poll_fn};
-use core::pin::pin;
+use core::pin::{Pin, pin};
 use core::task::Poll;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
@@ -22,6 +22,7 @@ use crate::task::supervisor::{Finished, Outcome, Supervisor, TaskHandle, UNRESPO
 use crate::uptime::timekeeper;
 
 mod intensity;
+mod orphans;
 mod stopping;
 /// What the caller asks of the running supervisor.
 pub(super) enum Command<L: Lifecycle> {
@@ -65,6 +66,8 @@ enum Event<L: Lifecycle> {
     Ended(Finished<L>),
     Command(Option<Command<L>>),
     Due,
+    /// A heartbeat: time to look for attempts that dead processes left running.
+    Sweep,
 }
 
 pub(super) struct Driver<L: Lifecycle + Send, S: StatusStore<L>> {
@@ -80,6 +83,8 @@ pub(super) struct Driver<L: Lifecycle + Send, S: StatusStore<L>> {
     random: u64,
     /// A child ended for good: once none is left to run, the supervisor stops.
     ended_for_good: bool,
+    /// The next heartbeat's look for orphaned attempts (see `orphans`).
+    sweep: timekeeper::Sleep,
 }
 
 impl<L, S> Driver<L, S>
@@ -95,6 +100,7 @@ where
         shared: Arc<Shared>,
     ) -> Self {
         let random = crate::task::now_millis().unsigned_abs() | 1;
+        let sweep = timekeeper::sleep(inner.config().heartbeat);
         Driver {
             inner,
             policy,
@@ -105,6 +111,7 @@ where
             shared,
             random,
             ended_for_good: false,
+            sweep,
         }
     }
 
@@ -172,6 +179,11 @@ where
             }
             match self.next_event().await {
                 Event::Due => {}
+                Event::Sweep => {
+                    if let Err(error) = self.sweep().await {
+                        return Err(self.give_up_with(error).await);
+                    }
+                }
                 Event::Ended(finished) => {
                     if let Err(error) = self.on_end(finished).await {
                         return Err(self.give_up_with(error).await);
@@ -224,11 +236,15 @@ where
             .iter()
             .any(|entry| matches!(entry.phase, Phase::Running(_)));
         let mut sleep = pin!(due.map(tokio::time::sleep_until));
+        let sweep = &mut self.sweep;
         let mut ended = pin!(self.inner.join_next());
         let commands = &mut self.commands;
         poll_fn(|cx| {
             if let Poll::Ready(command) = commands.poll_recv(cx) {
                 return Poll::Ready(Event::Command(command));
+            }
+            if Pin::new(&mut *sweep).poll(cx).is_ready() {
+                return Poll::Ready(Event::Sweep);
             }
             // With nothing running, `join_next` has nothing to wait for: it is not polled.
             if running && let Poll::Ready(Some(finished)) = ended.as_mut().poll(cx) {

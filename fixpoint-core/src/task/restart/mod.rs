@@ -281,7 +281,13 @@ where
         self,
         store: S,
     ) -> Result<RestartSupervisor<L>, RestartError> {
-        let inner = Supervisor::start(store, self.config).await?;
+        // Its own heartbeat ends orphaned attempts and counts them (the driver's sweep): the
+        // inner supervisor's would end them uncounted.
+        let config = Config {
+            end_orphans: false,
+            ..self.config
+        };
+        let inner = Supervisor::start(store, config).await?;
         let (commands, received) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
         // Listed at once, as starting: the supervisor's task reads their past before it

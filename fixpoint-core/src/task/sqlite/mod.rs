@@ -258,6 +258,18 @@ impl<L: Lifecycle> StatusStore<L> for SqliteStore<L> {
         .await
     }
 
+    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
+        let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self.run(move |transaction, _| {
+            transaction
+                .prepare_cached("DELETE FROM fixpoint_leases WHERE expires_at < ?1")
+                .and_then(|mut statement| statement.execute([now_millis().saturating_sub(grace)]))
+                .map(|deleted| deleted as u64)
+                .map_err(backend)
+        })
+        .await
+    }
+
     async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
         let owner = owner.to_owned();
         self.run(move |transaction, _| {

@@ -57,8 +57,18 @@ pub struct Config {
     /// How long the lease lasts without renewal: after a crash, another process may reconcile
     /// this supervisor's rows once it has passed.
     pub lease_ttl: Duration,
-    /// How often the lease is renewed (well under `lease_ttl`).
+    /// How often the lease is renewed (well under `lease_ttl`), and the store reaped: each
+    /// heartbeat also deletes the leases that expired more than a `lease_ttl` ago (owners
+    /// that died without releasing theirs, [`StatusStore::reap_leases`]) and, with
+    /// [`end_orphans`](Self::end_orphans), ends the rows such owners left unfinished.
     pub heartbeat: Duration,
+    /// Whether each heartbeat ends the orphans it finds (unfinished rows whose owner's lease
+    /// lapsed): adopted, then moved to the `#[abandoned]` state with a reason naming the dead
+    /// owner, so no row stays unfinished longer than the lease and one heartbeat, though the
+    /// process that owned it never comes back. On by default. Turn it off to leave orphans
+    /// to an explicit [`Supervisor::reconcile`] that resumes them (then only a process that
+    /// calls it ends them).
+    pub end_orphans: bool,
     /// Which terminal rows the store forgets (store-wide; non-terminal rows never).
     pub retention: Retention,
     /// How often the retention policy runs.
@@ -70,12 +80,13 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// A 30 s lease renewed every 5 s; [`Retention::default`] applied every minute; up to
-    /// 16,384 unread outcomes.
+    /// A 30 s lease renewed every 5 s, orphans ended and dead leases reaped on the same
+    /// beat; [`Retention::default`] applied every minute; up to 16,384 unread outcomes.
     fn default() -> Self {
         Config {
             lease_ttl: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
+            end_orphans: true,
             retention: Retention::default(),
             prune_every: Duration::from_secs(60),
             unread_outcomes: 16_384,
@@ -219,6 +230,12 @@ where
         &self.owner
     }
 
+    /// The configuration it was started with.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The store.
     #[must_use]
     pub fn store(&self) -> &S {
@@ -355,17 +372,24 @@ where
     /// restarting): the writes stay queued, in order, and are retried whole; none is lost or
     /// half-written.
     pub async fn flush(&self) -> Result<Flushed, StoreError> {
-        // Nothing queued and nothing in the writer's hands (a store that applies writes at
-        // once had them applied as they were made): no need to wake the writer and wait.
-        if !self.children.writes.settled() {
-            let (done, flushed) = oneshot::channel();
-            self.children.writes.send(Queued::Flush(done));
-            // A dropped answer means the writer is gone with the runtime: nothing to wait for.
-            flushed.await.unwrap_or(Ok(()))?;
-        }
+        self.flush_writes().await?;
         Ok(Flushed {
             refused: self.children.counters.take_refused(),
         })
+    }
+
+    /// Waits until the store has applied every write recorded so far; the refusals stay for
+    /// the caller's next flush or shutdown.
+    pub(crate) async fn flush_writes(&self) -> Result<(), StoreError> {
+        // Nothing queued and nothing in the writer's hands (a store that applies writes at
+        // once had them applied as they were made): no need to wake the writer and wait.
+        if self.children.writes.settled() {
+            return Ok(());
+        }
+        let (done, flushed) = oneshot::channel();
+        self.children.writes.send(Queued::Flush(done));
+        // A dropped answer means the writer is gone with the runtime: nothing left to wait for.
+        flushed.await.unwrap_or(Ok(()))
     }
 
     /// Gives the tasks `grace` to finish; then ends the row of every task still running

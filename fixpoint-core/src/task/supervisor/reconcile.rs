@@ -48,7 +48,7 @@ where
                 self.reconcile_one(row, &mut resume, &mut report).await?;
             }
         }
-        self.flush().await?;
+        self.flush_writes().await?;
         Ok(report)
     }
 

@@ -158,6 +158,8 @@ pub struct Counters {
     pub(super) outcomes_dropped: AtomicU64,
     pub(super) store_errors: AtomicU64,
     pub(super) rejected_writes: AtomicU64,
+    pub(super) leases_reaped: AtomicU64,
+    pub(super) orphans_ended: AtomicU64,
     /// Refused writes not yet reported, the most recent [`KEPT_REFUSALS`].
     pub(super) refused: Mutex<VecDeque<RefusedWrite>>,
 }
@@ -239,6 +241,20 @@ impl Counters {
     #[must_use]
     pub fn rejected_writes(&self) -> u64 {
         self.rejected_writes.load(Ordering::Relaxed)
+    }
+
+    /// Leases of dead owners this supervisor deleted on its heartbeats
+    /// ([`StatusStore::reap_leases`](crate::task::StatusStore::reap_leases)).
+    #[must_use]
+    pub fn leases_reaped(&self) -> u64 {
+        self.leases_reaped.load(Ordering::Relaxed)
+    }
+
+    /// Orphans (unfinished rows of owners whose lease lapsed) this supervisor's heartbeats
+    /// ended, with [`Config::end_orphans`](super::Config::end_orphans).
+    #[must_use]
+    pub fn orphans_ended(&self) -> u64 {
+        self.orphans_ended.load(Ordering::Relaxed)
     }
 
     /// Keeps a refused write for the next flush or shutdown to report.

@@ -11,7 +11,7 @@ use super::children::Children;
 use super::queue::{Queued, Receiver};
 use super::report::Counters;
 use crate::lifecycle::{Event, Lifecycle};
-use crate::task::store::{Refused, RowWrite, StatusStore, StoreError};
+use crate::task::store::{Refused, RowWrite, StatusStore, StoreError, Transition};
 
 /// The most writes applied as one batch (one transaction in SQL stores).
 const BATCH: usize = 1024;
@@ -209,7 +209,9 @@ pub(super) fn failed(_error: &StoreError, counters: &Counters) {
     tracing::error!(error = %_error, "status store write failed");
 }
 
-/// Keeps the lease alive and prunes finished rows, each on its own cadence.
+/// Keeps the lease alive and prunes finished rows, each on its own cadence; on each heartbeat
+/// also reaps what dead owners left: their expired leases, and (with `end_orphans`) their
+/// unfinished rows.
 pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
     store: Arc<S>,
     owner: Arc<str>,
@@ -226,6 +228,7 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
             if let Err(error) = store.renew_lease(&owner, config.lease_ttl).await {
                 failed(&error, counters);
             }
+            reap(&*store, &owner, config, counters).await;
             renew_at = now + config.heartbeat;
         }
         if now >= prune_at {
@@ -236,6 +239,64 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
             prune_at = now + config.prune_every;
         }
     }
+}
+
+/// One heartbeat's reaping: dead owners' leases, and their orphans.
+async fn reap<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    config: Config,
+    counters: &Counters,
+) {
+    match store.reap_leases(config.lease_ttl).await {
+        Ok(reaped) => Counters::add(&counters.leases_reaped, reaped),
+        Err(error) => failed(&error, counters),
+    }
+    if config.end_orphans {
+        match end_orphans(store, owner, counters).await {
+            Ok(ended) => Counters::add(&counters.orphans_ended, ended),
+            Err(error) => failed(&error, counters),
+        }
+    }
+}
+
+/// Adopts every orphan and moves it to the abandoned state, with the dead owner named.
+/// Compare-and-set all the way: an orphan another supervisor adopts first is left to it.
+pub(super) async fn end_orphans<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    counters: &Counters,
+) -> Result<u64, StoreError> {
+    let mut ended = 0;
+    for row in store.orphans().await? {
+        // A poisoned row is left as it is, for a person to look at (reconcile reports it).
+        let Ok(state) = row.state::<L>() else {
+            continue;
+        };
+        let Ok(abandon) = Transition::new(state, L::abandoned()) else {
+            continue;
+        };
+        if !store.adopt(&row.id, &row.owner, state, owner).await? {
+            continue;
+        }
+        let reason = format!(
+            "orphaned: its owner `{}` stopped renewing its lease; ended by `{owner}`",
+            row.owner
+        );
+        let id: Arc<str> = row.id.as_str().into();
+        let writes = [
+            RowWrite::transition(Arc::clone(&id), abandon),
+            RowWrite::reason(id, reason),
+        ];
+        for (_, error) in store.apply(owner, &writes).await? {
+            failed(&error, counters);
+            counters.note_refused(&row.id, error);
+        }
+        #[cfg(feature = "tracing")]
+        tracing::warn!(task = %row.id, dead_owner = %row.owner, "orphaned row ended");
+        ended += 1;
+    }
+    Ok(ended)
 }
 
 #[cfg(feature = "tracing")]
