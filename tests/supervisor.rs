@@ -347,10 +347,11 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
         refused
             .unwrap_err()
             .to_string()
-            .contains("CHECK constraint failed")
+            .contains("lifecycle `ProjectStatus` refuses `Completed -> Paused`")
     );
 
-    // A poisoned row (written under an older schema without the CHECK) is reported, untouched.
+    // A row in a state the lifecycle does not declare (written under an older schema
+    // without the CHECK): opening refuses to migrate, with the rows per state, untouched.
     let legacy = scratch_file("legacy");
     let old = rusqlite::Connection::open(&legacy).unwrap();
     old.execute_batch(
@@ -358,31 +359,26 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
          INSERT INTO project_status_status VALUES ('p9', 'gone', 'Paused', NULL, 0);",
     )
     .unwrap();
-    let mut supervisor = Supervisor::start(
-        SqliteStore::<ProjectStatus>::open(&legacy).unwrap(),
-        Config::default(),
-    )
-    .await
-    .unwrap();
-    let reconciled = supervisor
-        .reconcile(|_| None::<std::future::Ready<fixpoint::Terminal<ProjectStatus, String>>>)
-        .await
-        .unwrap();
-    assert_eq!(reconciled.poisoned, ["p9"]);
-    let rows = supervisor.store().rows().await.unwrap();
     assert_eq!(
-        (rows[0].status.as_str(), rows[0].owner.as_str()),
-        ("Paused", "gone")
+        SqliteStore::<ProjectStatus>::open(&legacy).unwrap_err(),
+        StoreError::StatesRemoved {
+            table: "project_status_status".into(),
+            rows: vec![("Paused".into(), 1)],
+        }
     );
-    assert!(rows[0].state::<ProjectStatus>().is_err());
+    let untouched: (String, String) = old
+        .query_row(
+            "SELECT status, owner FROM project_status_status WHERE id = 'p9'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(untouched, ("Paused".to_owned(), "gone".to_owned()));
 
     // A second spawn under a running task's id is refused, and the first task is untouched.
-    let (_, mut tasks) = (
-        drop(supervisor),
-        Supervisor::start(MemoryStore::<ProjectStatus>::new(), Config::default())
-            .await
-            .unwrap(),
-    );
+    let mut tasks = Supervisor::start(MemoryStore::<ProjectStatus>::new(), Config::default())
+        .await
+        .unwrap();
     tasks
         .spawn("same", (), |p| async move {
             std::future::pending::<()>().await;

@@ -12,6 +12,8 @@ mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod restart;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;

@@ -290,9 +290,35 @@ pub enum StoreError {
         /// What the backend said.
         cause: String,
     },
+    /// Opening the store would migrate its table to a lifecycle that no longer declares
+    /// states some rows hold: nothing was changed. Move those rows to declared states (or
+    /// delete them), or declare the states again.
+    #[error(
+        "table `{table}` holds rows in states the lifecycle no longer declares ({}); nothing \
+         was migrated: move those rows to declared states or delete them, or declare the \
+         states again",
+        list_states(rows)
+    )]
+    StatesRemoved {
+        /// The table.
+        table: String,
+        /// Each state the lifecycle no longer declares, with how many rows hold it.
+        rows: Vec<(String, u64)>,
+    },
     /// The storage backend failed.
     #[error("status store: {0}")]
     Backend(String),
+}
+
+fn list_states(rows: &[(String, u64)]) -> String {
+    let listed: Vec<String> = rows
+        .iter()
+        .map(|(state, count)| {
+            let plural = if *count == 1 { "" } else { "s" };
+            format!("`{state}`: {count} row{plural}")
+        })
+        .collect();
+    listed.join(", ")
 }
 
 /// A shared store: several supervisors of one process (or a supervisor and the code that

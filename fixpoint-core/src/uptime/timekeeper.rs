@@ -434,28 +434,33 @@ mod tests {
     fn actions_fire_once_in_deadline_order_and_cancelled_ones_never() {
         let order = Arc::new(Mutex::new(Vec::new()));
         let start = Instant::now();
-        let timers: Vec<_> = [30u64, 10, 20, 40]
-            .into_iter()
-            .map(|ms| {
-                let order = Arc::clone(&order);
-                at(start + Duration::from_millis(ms), move || {
-                    order.lock().unwrap().push(ms);
-                })
+        // Far apart, so that a loaded machine cannot reorder them or fire the cancelled one
+        // before it is cancelled.
+        let mut timers = [300u64, 100, 500, 400].into_iter().map(|ms| {
+            let order = Arc::clone(&order);
+            at(start + Duration::from_millis(ms), move || {
+                order.lock().unwrap().push(ms);
             })
-            .collect();
-        let mut timers = timers.into_iter();
-        let (t30, t10, t20, t40) = (
+        });
+        let (t300, t100, t500, t400) = (
             timers.next().unwrap(),
             timers.next().unwrap(),
             timers.next().unwrap(),
             timers.next().unwrap(),
         );
-        assert!(t20.cancel(), "cancelled before its deadline");
-        std::thread::sleep(Duration::from_millis(80));
-        assert!(!t30.cancel(), "fired already");
-        t10.detach();
-        drop(t40);
-        assert_eq!(*order.lock().unwrap(), [10, 30, 40]);
+        assert!(t500.cancel(), "cancelled before its deadline");
+        while order.lock().unwrap().len() < 3 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "timers did not fire"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!t300.cancel(), "fired already");
+        t100.detach();
+        drop(t400);
+        std::thread::sleep(Duration::from_millis(150)); // past the cancelled one's deadline
+        assert_eq!(*order.lock().unwrap(), [100, 300, 400]);
     }
 
     #[test]

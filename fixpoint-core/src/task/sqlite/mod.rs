@@ -6,6 +6,7 @@
 //! prepared statements (`sql`), and commits whatever requests are waiting in one transaction
 //! (group commit).
 
+mod schema;
 mod sql;
 mod thread;
 
@@ -61,9 +62,15 @@ impl<L: Lifecycle> SqliteStore<L> {
     /// Opens (creating if needed) the store at `path`, with the lifecycle's table, and starts
     /// its thread (which ends when the last clone of the store is dropped).
     ///
+    /// A table set up for another form of the lifecycle (states or edges added since, or by an
+    /// earlier version of this crate) is migrated to this one in one transaction: its `CHECK`
+    /// and triggers replaced, its rows kept.
+    ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when the file cannot be opened or the schema applied.
+    /// [`StoreError::StatesRemoved`], with the count of rows per state, when rows hold states
+    /// the lifecycle no longer declares (nothing is changed); [`StoreError::Backend`] when the
+    /// file cannot be opened or the schema applied.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         Self::open_with(path, |_| Ok(()))
     }
@@ -87,7 +94,7 @@ impl<L: Lifecycle> SqliteStore<L> {
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(backend)?;
         setup(&connection).map_err(backend)?;
-        connection.execute_batch(&Self::schema()).map_err(backend)?;
+        schema::Schema::new::<L>(&Self::table()).set_up(&mut connection)?;
         connection.set_prepared_statement_cache_capacity(32);
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
@@ -157,32 +164,14 @@ impl<L: Lifecycle> SqliteStore<L> {
     }
 
     /// The schema, generated from the lifecycle: the status column accepts exactly the
-    /// declared states.
+    /// declared states, and two triggers refuse, for any client that writes the table (the
+    /// `sqlite3` shell, another program, a migration), an insert in any state but the initial
+    /// one and a change of status the lifecycle does not declare (an undeclared edge, any
+    /// move out of a terminal state). Opening a file whose table was set up for an earlier
+    /// form of the lifecycle migrates it in one transaction (see [`open`](Self::open)).
     #[must_use]
     pub fn schema() -> String {
-        // `status = 'A' OR status = 'B' ..` rather than `status IN ('A', 'B', ..)`: SQLite
-        // builds a temporary index for an IN list of more than two values every time the
-        // constraint is checked, which was half the cost of a transition. And no index on
-        // `status`: every transition moved the row's entry in it, which cost as much as the
-        // rest of the update, and no query needs it (`orphans` and `prune` read most rows).
-        let states: Vec<String> = L::states()
-            .map(|state| format!("status = '{}'", state.name()))
-            .collect();
-        format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\n\
-             \x20   id TEXT PRIMARY KEY NOT NULL,\n\
-             \x20   owner TEXT NOT NULL,\n\
-             \x20   status TEXT NOT NULL CHECK ({states}),\n\
-             \x20   reason TEXT,\n\
-             \x20   updated_at INTEGER NOT NULL\n\
-             );\n\
-             CREATE TABLE IF NOT EXISTS fixpoint_leases (\n\
-             \x20   owner TEXT PRIMARY KEY NOT NULL,\n\
-             \x20   expires_at INTEGER NOT NULL\n\
-             );",
-            table = Self::table(),
-            states = states.join(" OR "),
-        )
+        schema::Schema::new::<L>(&Self::table()).script()
     }
 
     /// Runs `work` on the store's thread inside a group's transaction (again, if SQLite rolls
