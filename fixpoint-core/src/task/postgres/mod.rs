@@ -15,6 +15,7 @@
 //! again with each bad write isolated (`isolate`).
 
 mod isolate;
+mod schema;
 mod sql;
 
 use core::fmt;
@@ -137,11 +138,17 @@ impl<L: Lifecycle> PostgresStore<L> {
     /// only to use the tables and the function (`SELECT`, `INSERT`, `UPDATE`, `DELETE`,
     /// `EXECUTE`) connects to a schema another role made.
     ///
+    /// A table set up for another form of the lifecycle (states or edges added since, or by an
+    /// earlier version of this crate, before the trigger) is migrated in the same transaction:
+    /// its `CHECK` and trigger replaced, its rows kept (this needs the table's owner).
+    ///
     /// # Errors
     ///
-    /// [`StoreError::Backend`] when no connection can be had or the schema cannot be applied.
+    /// [`StoreError::StatesRemoved`], with the count of rows per state, when rows hold states
+    /// the lifecycle no longer declares (nothing is changed); [`StoreError::Backend`] when no
+    /// connection can be had or the schema cannot be applied.
     pub async fn from_pool(pool: Pool) -> Result<Self, StoreError> {
-        let schema = sql::Schema::new::<L>(&Self::table());
+        let schema = schema::Schema::new::<L>(&Self::table());
         let mut client = pool.get().await.map_err(pool_error)?;
         let transaction = client.transaction().await.map_err(backend)?;
         transaction
@@ -153,23 +160,41 @@ impl<L: Lifecycle> PostgresStore<L> {
         let found = transaction
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL, to_regclass('fixpoint_leases') IS NOT NULL, \
-                 (SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure($2))",
+                 (SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure($2)), \
+                 obj_description(to_regclass($1), 'pg_class')",
                 &[&Self::table(), &schema.signature],
             )
             .await
             .map_err(backend)?;
-        let (has_table, has_leases, body): (bool, bool, Option<String>) = (
+        let (has_table, has_leases, body, comment): (bool, bool, Option<String>, Option<String>) = (
             found.try_get(0).map_err(backend)?,
             found.try_get(1).map_err(backend)?,
             found.try_get(2).map_err(backend)?,
+            found.try_get(3).map_err(backend)?,
         );
-        let missing = [
-            (!has_table).then_some(schema.table.as_str()),
-            (!has_leases).then_some(schema.leases),
-            (body.as_deref() != Some(schema.body.as_str())).then_some(schema.function.as_str()),
-        ];
-        for ddl in missing.into_iter().flatten() {
-            transaction.batch_execute(ddl).await.map_err(backend)?;
+        if !has_leases {
+            transaction
+                .batch_execute(schema.leases)
+                .await
+                .map_err(backend)?;
+        }
+        if !has_table {
+            transaction
+                .batch_execute(&schema.table)
+                .await
+                .map_err(backend)?;
+        }
+        // The comment says which lifecycle the table enforces: a new table gets its trigger
+        // and comment here, a table set up for another form of the lifecycle (or before the
+        // trigger) is migrated.
+        if comment.as_deref() != Some(schema.comment.as_str()) {
+            schema.migrate(&transaction).await?;
+        }
+        if body.as_deref() != Some(schema.body.as_str()) {
+            transaction
+                .batch_execute(&schema.function)
+                .await
+                .map_err(backend)?;
         }
         transaction.commit().await.map_err(backend)?;
         Ok(PostgresStore {
@@ -187,11 +212,15 @@ impl<L: Lifecycle> PostgresStore<L> {
     }
 
     /// The schema, generated from the lifecycle: the status table (its `CHECK` accepts exactly
-    /// the declared states), the shared `fixpoint_leases` table, and `<table>_apply`, the
-    /// function that applies a batch in order in one statement.
+    /// the declared states), the shared `fixpoint_leases` table, `<table>_apply`, the
+    /// function that applies a batch in order in one statement, and `<table>_lifecycle`, the
+    /// trigger that refuses for any client (psql, another language, a migration, the apply
+    /// function itself) an insert in any state but the initial one and a change of status the
+    /// lifecycle does not declare: an undeclared edge, any move out of a terminal state. The
+    /// table's comment names the lifecycle it enforces.
     #[must_use]
     pub fn schema() -> String {
-        sql::Schema::new::<L>(&Self::table()).script()
+        schema::Schema::new::<L>(&Self::table()).script()
     }
 
     /// The store's pool, for queries of your own against the same database.

@@ -21,7 +21,7 @@ pub(super) struct Sql {
 }
 
 /// `status IN ('A', 'B', ..)` over the states `keep` selects.
-fn status_in<L: Lifecycle>(keep: impl Fn(bool) -> bool) -> String {
+pub(super) fn status_in<L: Lifecycle>(keep: impl Fn(bool) -> bool) -> String {
     let names: Vec<String> = L::states()
         .filter(|state| keep(state.is_terminal()))
         .map(|state| format!("'{}'", state.name()))
@@ -85,87 +85,5 @@ impl Sql {
                  THEN (extract(epoch FROM updated_at) * 1000)::int8 END FROM {table} {BY_ID}"
             ),
         }
-    }
-}
-
-/// The schema's three parts: the status table (its `CHECK` lists exactly the declared
-/// states), the leases every lifecycle's table shares, and `<table>_apply`, which applies a
-/// batch in order.
-///
-/// `<table>_apply` is a function so that a batch is one statement: one round trip and one
-/// transaction, whatever its size, with each write still a compare-and-set of its own (a
-/// batch may move one row twice, which a single `UPDATE` cannot). It returns the refused
-/// writes only: their index, and the row's owner and status when the row exists.
-pub(super) struct Schema {
-    pub(super) table: String,
-    pub(super) leases: &'static str,
-    /// `<table>_apply(text, text[], text[], text[], text[])`, as `to_regprocedure` takes it.
-    pub(super) signature: String,
-    /// The function's body, as the server keeps it (`pg_proc.prosrc`).
-    pub(super) body: String,
-    pub(super) function: String,
-}
-
-const LEASES: &str = "CREATE TABLE IF NOT EXISTS fixpoint_leases (\n\
-    \x20   owner text PRIMARY KEY,\n\
-    \x20   expires_at timestamptz NOT NULL\n\
-    );";
-
-/// The body of `<table>_apply`; `TABLE` stands for the table's name.
-const APPLY: &str = "
-DECLARE
-    changed integer;
-BEGIN
-    FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP
-        IF tos[i] IS NULL THEN
-            UPDATE TABLE SET reason = reasons[i]
-             WHERE id = ids[i] AND owner = writer;
-        ELSE
-            UPDATE TABLE SET status = tos[i], updated_at = now()
-             WHERE id = ids[i] AND owner = writer AND status = froms[i];
-        END IF;
-        GET DIAGNOSTICS changed = ROW_COUNT;
-        IF changed <> 1 THEN
-            idx := i - 1;
-            found_owner := NULL;
-            found_status := NULL;
-            SELECT t.owner, t.status INTO found_owner, found_status
-              FROM TABLE t WHERE t.id = ids[i];
-            RETURN NEXT;
-        END IF;
-    END LOOP;
-END
-";
-
-impl Schema {
-    pub(super) fn new<L: Lifecycle>(table: &str) -> Self {
-        let states = status_in::<L>(|_| true);
-        let body = APPLY.replace("TABLE", table);
-        Schema {
-            table: format!(
-                "CREATE TABLE IF NOT EXISTS {table} (\n\
-                 \x20   id text PRIMARY KEY,\n\
-                 \x20   owner text NOT NULL,\n\
-                 \x20   status text NOT NULL CHECK ({states}),\n\
-                 \x20   reason text,\n\
-                 \x20   updated_at timestamptz NOT NULL DEFAULT now(),\n\
-                 \x20   seq bigint GENERATED ALWAYS AS IDENTITY\n\
-                 );"
-            ),
-            leases: LEASES,
-            signature: format!("{table}_apply(text, text[], text[], text[], text[])"),
-            function: format!(
-                "CREATE OR REPLACE FUNCTION {table}_apply(\n\
-                 \x20   writer text, ids text[], froms text[], tos text[], reasons text[]\n\
-                 ) RETURNS TABLE (idx integer, found_owner text, found_status text)\n\
-                 LANGUAGE plpgsql AS $fixpoint${body}$fixpoint$;"
-            ),
-            body,
-        }
-    }
-
-    /// All of it, as one script.
-    pub(super) fn script(&self) -> String {
-        format!("{}\n{}\n{}", self.table, self.leases, self.function)
     }
 }
