@@ -1,7 +1,9 @@
 //! Transitions per second through a `SqliteStore` (a WAL file, `synchronous = NORMAL`): the
 //! store alone applying batches of 1,024 transitions to existing rows, and a `Supervisor`
 //! end to end (start, 1,000 spawns of two transitions each, join, flush); and the inserts
-//! that bound the latter, one after another as a supervisor spawns, or all at once.
+//! that bound the latter, one after another as a supervisor spawns, or all at once. The
+//! batches run with the lifecycle's triggers and without, for their cost;
+//! `FIXPOINT_COUNT=<side>` counts that cost's instructions under callgrind instead.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -11,7 +13,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use fixpoint::{Config, Lifecycle, RowWrite, SqliteStore, StatusStore, Supervisor, Transition};
 
 /// Transitions per `apply`, as the supervisor's writer sends them.
@@ -49,16 +51,16 @@ fn flip_batch(round: usize) -> Vec<RowWrite<Worker>> {
         .collect()
 }
 
-fn store_apply(c: &mut Criterion) {
-    let rt = runtime();
-    let path = scratch("apply");
+/// A store whose table holds `BLOCKS * BATCH` idle rows, filled through a second connection
+/// in one transaction (the benches measure transitions, not inserts); with `triggers: false`,
+/// the lifecycle's triggers dropped, for the cost they add.
+fn filled_store(name: &str, triggers: bool) -> (SqliteStore<Worker>, PathBuf) {
+    let path = scratch(name);
     let store = SqliteStore::<Worker>::open(&path).unwrap();
-    // The table is filled through a second connection in one transaction: the bench measures
-    // transitions, not inserts.
     let mut fill = rusqlite::Connection::open(&path).unwrap();
+    let table = SqliteStore::<Worker>::table();
     let fill_tx = fill.transaction().unwrap();
     {
-        let table = SqliteStore::<Worker>::table();
         let mut insert = fill_tx
             .prepare(&format!(
                 "INSERT INTO {table} (id, owner, status, updated_at) VALUES (?1, 'me', 'Idle', 0)"
@@ -68,29 +70,47 @@ fn store_apply(c: &mut Criterion) {
             insert.execute([format!("w{row:07}")]).unwrap();
         }
     }
+    if !triggers {
+        fill_tx
+            .execute_batch(&format!(
+                "DROP TRIGGER {table}_insert; DROP TRIGGER {table}_lifecycle;"
+            ))
+            .unwrap();
+    }
     fill_tx.commit().unwrap();
-    drop(fill);
+    (store, path)
+}
 
+fn store_apply(c: &mut Criterion) {
+    let rt = runtime();
     let mut group = c.benchmark_group("sqlite/store_apply");
     group.throughput(Throughput::Elements(BATCH as u64));
-    let mut round = 0;
-    group.bench_function("batch_of_1024_transitions", |b| {
-        b.iter_custom(|iters| {
-            let batches: Vec<_> = (0..iters).map(|i| flip_batch(round + i as usize)).collect();
-            round += iters as usize;
-            rt.block_on(async {
-                let start = Instant::now();
-                for batch in &batches {
-                    let applied = store.apply("me", batch).await.unwrap();
-                    assert!(applied.is_empty(), "every flip applies: {applied:?}");
-                }
-                start.elapsed()
-            })
+    // The lifecycle's triggers check every transition for any client; the second side shows
+    // what they cost, on the same batches.
+    for (name, triggers) in [
+        ("batch_of_1024_transitions", true),
+        ("batch_of_1024_transitions_no_triggers", false),
+    ] {
+        let (store, path) = filled_store(name, triggers);
+        let mut round = 0;
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let batches: Vec<_> = (0..iters).map(|i| flip_batch(round + i as usize)).collect();
+                round += iters as usize;
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for batch in &batches {
+                        let applied = store.apply("me", batch).await.unwrap();
+                        assert!(applied.is_empty(), "every flip applies: {applied:?}");
+                    }
+                    start.elapsed()
+                })
+            });
         });
-    });
+        drop(store);
+        remove(&path);
+    }
     group.finish();
-    drop(store);
-    remove(&path);
 }
 
 fn supervisor_end_to_end(c: &mut Criterion) {
@@ -183,4 +203,31 @@ fn store_insert(c: &mut Criterion) {
 }
 
 criterion_group!(benches, store_apply, supervisor_end_to_end, store_insert);
-criterion_main!(benches);
+
+/// `FIXPOINT_COUNT=<side> valgrind --tool=callgrind <this bench>` applies 50 batches of 1,024
+/// transitions with the lifecycle's triggers (`triggers`) or without (`no_triggers`), or fills
+/// the table alone (`none`: the baseline to subtract), instead of criterion. Every thread
+/// counts: the store's own thread runs SQLite.
+fn count(side: &str) {
+    let rt = runtime();
+    let (store, path) = filled_store(&format!("count-{side}"), side != "no_triggers");
+    if side != "none" {
+        rt.block_on(async {
+            for round in 0..50 {
+                let applied = store.apply("me", &flip_batch(round)).await.unwrap();
+                assert!(applied.is_empty());
+            }
+        });
+    }
+    drop(store);
+    remove(&path);
+}
+
+fn main() {
+    if let Ok(side) = std::env::var("FIXPOINT_COUNT") {
+        count(&side);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
