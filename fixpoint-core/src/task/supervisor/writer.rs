@@ -221,6 +221,7 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
     let counters = &*counters;
     let start = tokio::time::Instant::now();
     let (mut renew_at, mut prune_at) = (start + config.heartbeat, start + config.prune_every);
+    let mut ending = Vec::new();
     loop {
         tokio::time::sleep_until(renew_at.min(prune_at)).await;
         let now = tokio::time::Instant::now();
@@ -228,7 +229,7 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
             if let Err(error) = store.renew_lease(&owner, config.lease_ttl).await {
                 failed(&error, counters);
             }
-            reap(&*store, &owner, config, counters).await;
+            reap(&*store, &owner, config, counters, &mut ending).await;
             renew_at = now + config.heartbeat;
         }
         if now >= prune_at {
@@ -241,33 +242,48 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
     }
 }
 
-/// One heartbeat's reaping: dead owners' leases, and their orphans.
+/// One heartbeat's reaping: dead owners' leases, and their orphans. `ending` holds the writes
+/// that end orphans this supervisor adopted: kept across heartbeats until the store applies
+/// them (an adopted row is no orphan any more: no later sweep would find it again).
 async fn reap<L: Lifecycle, S: StatusStore<L>>(
     store: &S,
     owner: &str,
     config: Config,
     counters: &Counters,
+    ending: &mut Vec<RowWrite<L>>,
 ) {
     match store.reap_leases(config.lease_ttl).await {
         Ok(reaped) => Counters::add(&counters.leases_reaped, reaped),
         Err(error) => failed(&error, counters),
     }
     if config.end_orphans {
-        match end_orphans(store, owner, counters).await {
-            Ok(ended) => Counters::add(&counters.orphans_ended, ended),
-            Err(error) => failed(&error, counters),
+        if let Err(error) = adopt_orphans(store, owner, ending).await {
+            failed(&error, counters);
+        }
+        if !ending.is_empty() {
+            match store.apply(owner, ending).await {
+                Ok(refused) => {
+                    for (index, error) in refused {
+                        failed(&error, counters);
+                        counters.note_refused(ending[index].id(), error);
+                    }
+                    Counters::add(&counters.orphans_ended, ending.len() as u64 / 2);
+                    ending.clear();
+                }
+                Err(error) => failed(&error, counters),
+            }
         }
     }
 }
 
-/// Adopts every orphan and moves it to the abandoned state, with the dead owner named.
-/// Compare-and-set all the way: an orphan another supervisor adopts first is left to it.
-pub(super) async fn end_orphans<L: Lifecycle, S: StatusStore<L>>(
+/// Adopts every orphan, and queues in `ending` its move to the abandoned state with the dead
+/// owner named. Compare-and-set all the way: an orphan another supervisor adopts first is
+/// left to it.
+async fn adopt_orphans<L: Lifecycle, S: StatusStore<L>>(
     store: &S,
     owner: &str,
-    counters: &Counters,
-) -> Result<u64, StoreError> {
-    let mut ended = 0;
+    ending: &mut Vec<RowWrite<L>>,
+) -> Result<(), StoreError> {
     for row in store.orphans().await? {
         // A poisoned row is left as it is, for a person to look at (reconcile reports it).
         let Ok(state) = row.state::<L>() else {
@@ -283,20 +299,13 @@ pub(super) async fn end_orphans<L: Lifecycle, S: StatusStore<L>>(
             "orphaned: its owner `{}` stopped renewing its lease; ended by `{owner}`",
             row.owner
         );
-        let id: Arc<str> = row.id.as_str().into();
-        let writes = [
-            RowWrite::transition(Arc::clone(&id), abandon),
-            RowWrite::reason(id, reason),
-        ];
-        for (_, error) in store.apply(owner, &writes).await? {
-            failed(&error, counters);
-            counters.note_refused(&row.id, error);
-        }
         #[cfg(feature = "tracing")]
         tracing::warn!(task = %row.id, dead_owner = %row.owner, "orphaned row ended");
-        ended += 1;
+        let id: Arc<str> = row.id.into();
+        ending.push(RowWrite::transition(Arc::clone(&id), abandon));
+        ending.push(RowWrite::reason(id, reason));
     }
-    Ok(ended)
+    Ok(())
 }
 
 #[cfg(feature = "tracing")]
