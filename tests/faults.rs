@@ -479,6 +479,35 @@ fn watchdog(fault: Fault) -> Option<Cell> {
     })
 }
 
+/// A bus subscription's bounded wait for an answer that never comes, awaited by a free
+/// caller.
+fn bus_wait(fault: Fault) -> Option<Cell> {
+    if matches!(fault, Fault::OwnWorkerBlocked | Fault::CurrentThreadBlocked) {
+        return None;
+    }
+    let begun = Instant::now();
+    let (report, waited) = std::sync::mpsc::channel();
+    let returned = fault.run(move || async move {
+        let answers: fixpoint::Bus<u64, &str> = fixpoint::Bus::new();
+        let mut answer = answers.subscribe(7);
+        let waited = answer.wait_within(DEADLINE, || None).await;
+        report.send((begun.elapsed(), waited)).unwrap();
+    });
+    let (at, waited) = waited.recv().unwrap();
+    let note = match waited {
+        Err(fixpoint::WaitError::TimedOut { .. }) => String::new(),
+        other => format!("{other:?}"),
+    };
+    Some(Cell {
+        api: "Bus wait_within",
+        fault: fault.name(),
+        promised: DEADLINE,
+        measured: Some(at),
+        returned,
+        note,
+    })
+}
+
 /// A timekeeper timeout over a future that never ends, awaited by a free caller.
 fn timeout(fault: Fault) -> Option<Cell> {
     if matches!(fault, Fault::OwnWorkerBlocked | Fault::CurrentThreadBlocked) {
@@ -549,6 +578,7 @@ fn every_deadline_holds_under_every_fault_from_outside() {
             cells.push(await_started(fault));
         }
         cells.extend(watchdog(fault));
+        cells.extend(bus_wait(fault));
         cells.extend(timeout(fault));
     }
     print(&cells);

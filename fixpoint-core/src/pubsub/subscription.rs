@@ -79,7 +79,9 @@ impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Subscription<K, E, S> {
         Ok(event)
     }
 
-    /// Like [`wait`](Subscription::wait), for at most `limit`.
+    /// Like [`wait`](Subscription::wait), for at most `limit`, kept by the
+    /// [`timekeeper`](crate::uptime::timekeeper): the limit holds with every runtime worker
+    /// busy, and on tokio's paused clock it is real time.
     ///
     /// # Errors
     ///
@@ -102,7 +104,7 @@ impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Subscription<K, E, S> {
         limit: Duration,
         recheck: impl FnOnce() -> Option<E>,
     ) -> Result<E, WaitError> {
-        match tokio::time::timeout(limit, self.wait(recheck)).await {
+        match crate::uptime::timekeeper::timeout(limit, self.wait(recheck)).await {
             Ok(result) => result,
             Err(_) => Err(WaitError::TimedOut { limit }),
         }

@@ -77,7 +77,9 @@ impl PgSubscription {
         }
     }
 
-    /// Like [`wait`](PgSubscription::wait), for at most `limit`.
+    /// Like [`wait`](PgSubscription::wait), for at most `limit`, kept by the
+    /// [`timekeeper`](crate::uptime::timekeeper): the limit holds with every runtime worker
+    /// busy, and on tokio's paused clock it is real time.
     ///
     /// # Errors
     ///
@@ -92,7 +94,7 @@ impl PgSubscription {
         F: FnMut() -> R,
         R: Future<Output = Result<Option<String>, tokio_postgres::Error>>,
     {
-        match tokio::time::timeout(limit, self.wait(recheck)).await {
+        match crate::uptime::timekeeper::timeout(limit, self.wait(recheck)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(PgWaitError::TimedOut { limit }),
         }
