@@ -12,7 +12,6 @@
 //! verdicts, then asserted.
 
 use std::future::Future;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -27,6 +26,8 @@ use tokio::runtime::{Builder, Runtime};
 
 #[path = "common/job.rs"]
 mod jobs;
+#[path = "common/matrix.rs"]
+mod matrix;
 use jobs::*;
 
 /// The deadline (or threshold, or grace) of every cell.
@@ -535,33 +536,32 @@ fn timeout(fault: Fault) -> Option<Cell> {
 }
 
 fn print(cells: &[Cell]) {
-    let mut table = String::from(
-        "\nfault matrix (deadline 300 ms, kept within -5 ms / +100 ms; 'returned' is when the \
-         caller got its answer: late only where its own thread was blocked)\n",
+    let rows: Vec<Vec<String>> = cells
+        .iter()
+        .map(|cell| {
+            let measured = cell
+                .measured
+                .map_or_else(|| "never".to_owned(), |m| format!("{} ms", m.as_millis()));
+            let verdict = if cell.kept() {
+                "kept".to_owned()
+            } else {
+                format!("BROKEN {}", cell.note)
+            };
+            vec![
+                cell.api.to_owned(),
+                cell.fault.to_owned(),
+                measured,
+                format!("{} ms", cell.returned.as_millis()),
+                verdict,
+            ]
+        })
+        .collect();
+    matrix::print(
+        "fault matrix (deadline 300 ms, kept within -5 ms / +100 ms; 'returned' is when the \
+         caller got its answer: late only where its own thread was blocked)",
+        &["api", "fault", "kept at", "returned", "verdict"],
+        &rows,
     );
-    table += &format!(
-        "{:<34} {:<32} {:>9} {:>9}  {}\n",
-        "api", "fault", "kept at", "returned", "verdict"
-    );
-    for cell in cells {
-        let measured = cell
-            .measured
-            .map_or_else(|| "never".to_owned(), |m| format!("{} ms", m.as_millis()));
-        let verdict = if cell.kept() {
-            "kept".to_owned()
-        } else {
-            format!("BROKEN {}", cell.note)
-        };
-        table += &format!(
-            "{:<34} {:<32} {:>9} {:>6} ms  {verdict}\n",
-            cell.api,
-            cell.fault,
-            measured,
-            cell.returned.as_millis(),
-        );
-    }
-    // Past the harness's capture: the matrix is the test's report, pass or fail.
-    let _ = std::io::stderr().write_all(table.as_bytes());
 }
 
 #[test]

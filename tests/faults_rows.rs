@@ -11,6 +11,8 @@
 mod cluster;
 #[path = "common/job.rs"]
 mod jobs;
+#[path = "common/matrix.rs"]
+mod matrix;
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::PathBuf;
@@ -48,30 +50,34 @@ impl Cell {
 }
 
 fn print(cells: &[Cell]) {
-    let mut table = String::from("\nfault matrix, rows (kept within the promise + 100 ms)\n");
-    table += &format!(
-        "{:<14} {:<28} {:<44} {:>9} {:>9}  verdict\n",
-        "store", "fault", "promise", "promised", "measured"
+    let rows: Vec<Vec<String>> = cells
+        .iter()
+        .map(|cell| {
+            let measured = cell
+                .measured
+                .map_or_else(|| "never".to_owned(), |m| format!("{} ms", m.as_millis()));
+            let verdict = if cell.kept() {
+                "kept".to_owned()
+            } else {
+                format!("BROKEN {}", cell.note)
+            };
+            vec![
+                cell.store.to_owned(),
+                cell.fault.to_owned(),
+                cell.promise.to_owned(),
+                format!("{} ms", cell.promised.as_millis()),
+                measured,
+                verdict,
+            ]
+        })
+        .collect();
+    matrix::print(
+        "fault matrix, rows (kept within the promise + 100 ms)",
+        &[
+            "store", "fault", "promise", "promised", "measured", "verdict",
+        ],
+        &rows,
     );
-    for cell in cells {
-        let measured = cell
-            .measured
-            .map_or_else(|| "never".to_owned(), |m| format!("{} ms", m.as_millis()));
-        let verdict = if cell.kept() {
-            "kept".to_owned()
-        } else {
-            format!("BROKEN {}", cell.note)
-        };
-        table += &format!(
-            "{:<14} {:<28} {:<44} {:>6} ms {:>9}  {verdict}\n",
-            cell.store,
-            cell.fault,
-            cell.promise,
-            cell.promised.as_millis(),
-            measured,
-        );
-    }
-    let _ = std::io::stderr().write_all(table.as_bytes());
 }
 
 /// Where the rows live, as the child process is told.

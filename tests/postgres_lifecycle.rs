@@ -13,62 +13,9 @@ mod cluster;
 use cluster::Cluster;
 use fixpoint::{PostgresStore, StatusStore, StoreError};
 
-mod v1 {
-    #[fixpoint::terminal_state]
-    #[derive(Debug)]
-    pub enum Rollout {
-        #[initial]
-        #[to(Running, Failed)]
-        Queued,
-        #[to(Done, Failed)]
-        Running,
-        #[terminal]
-        Done,
-        #[terminal]
-        #[abandoned]
-        Failed,
-    }
-}
-
-/// The same lifecycle, grown: a state and two edges more.
-mod v2 {
-    #[fixpoint::terminal_state]
-    #[derive(Debug)]
-    pub enum Rollout {
-        #[initial]
-        #[to(Running, Failed)]
-        Queued,
-        #[to(Done, Paused, Failed)]
-        Running,
-        #[to(Running, Failed)]
-        Paused,
-        #[terminal]
-        Done,
-        #[terminal]
-        #[abandoned]
-        Failed,
-    }
-}
-
-/// Grown differently: `Paused` gone again.
-mod v3 {
-    #[fixpoint::terminal_state]
-    #[derive(Debug)]
-    pub enum Rollout {
-        #[initial]
-        #[to(Running, Failed)]
-        Queued,
-        #[to(Done, Canary, Failed)]
-        Running,
-        #[to(Done, Failed)]
-        Canary,
-        #[terminal]
-        Done,
-        #[terminal]
-        #[abandoned]
-        Failed,
-    }
-}
+#[path = "common/rollouts.rs"]
+mod rollouts;
+use rollouts::{v1, v2, v3};
 
 /// What the server said, for a statement that must be refused.
 async fn refused(raw: &tokio_postgres::Client, sql: &str) -> String {
