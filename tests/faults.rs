@@ -539,20 +539,12 @@ fn print(cells: &[Cell]) {
     let rows: Vec<Vec<String>> = cells
         .iter()
         .map(|cell| {
-            let measured = cell
-                .measured
-                .map_or_else(|| "never".to_owned(), |m| format!("{} ms", m.as_millis()));
-            let verdict = if cell.kept() {
-                "kept".to_owned()
-            } else {
-                format!("BROKEN {}", cell.note)
-            };
             vec![
                 cell.api.to_owned(),
                 cell.fault.to_owned(),
-                measured,
+                matrix::millis(cell.measured),
                 format!("{} ms", cell.returned.as_millis()),
-                verdict,
+                matrix::verdict(cell.kept(), &cell.note),
             ]
         })
         .collect();

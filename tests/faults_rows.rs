@@ -53,21 +53,13 @@ fn print(cells: &[Cell]) {
     let rows: Vec<Vec<String>> = cells
         .iter()
         .map(|cell| {
-            let measured = cell
-                .measured
-                .map_or_else(|| "never".to_owned(), |m| format!("{} ms", m.as_millis()));
-            let verdict = if cell.kept() {
-                "kept".to_owned()
-            } else {
-                format!("BROKEN {}", cell.note)
-            };
             vec![
                 cell.store.to_owned(),
                 cell.fault.to_owned(),
                 cell.promise.to_owned(),
                 format!("{} ms", cell.promised.as_millis()),
-                measured,
-                verdict,
+                matrix::millis(cell.measured),
+                matrix::verdict(cell.kept(), &cell.note),
             ]
         })
         .collect();

@@ -25,3 +25,17 @@ pub fn print(title: &str, header: &[&str], rows: &[Vec<String>]) {
     }
     let _ = std::io::stderr().write_all(table.as_bytes());
 }
+
+/// A measured time as the matrices show it.
+pub fn millis(measured: Option<std::time::Duration>) -> String {
+    measured.map_or_else(|| "never".to_owned(), |m| format!("{} ms", m.as_millis()))
+}
+
+/// A cell's verdict: `kept`, or what broke.
+pub fn verdict(kept: bool, note: &str) -> String {
+    if kept {
+        "kept".to_owned()
+    } else {
+        format!("BROKEN {note}")
+    }
+}
