@@ -24,6 +24,9 @@ use fixpoint::{
 };
 use tokio::runtime::{Builder, Runtime};
 
+#[cfg(feature = "postgres")]
+#[path = "common/postgres.rs"]
+mod cluster;
 #[path = "common/job.rs"]
 mod jobs;
 #[path = "common/matrix.rs"]
@@ -509,6 +512,42 @@ fn bus_wait(fault: Fault) -> Option<Cell> {
     })
 }
 
+/// A `PgBus` subscription's bounded wait for a notification that never comes, subscribed while
+/// the workers are free, awaited by a free caller while every worker is blocked (or on the
+/// paused clock).
+#[cfg(feature = "postgres")]
+fn pg_bus_wait(fault: Fault, url: &str) -> Option<Cell> {
+    if matches!(fault, Fault::OwnWorkerBlocked | Fault::CurrentThreadBlocked) {
+        return None;
+    }
+    let runtime = fault.runtime(2);
+    let (at, waited, returned) = runtime.block_on(async {
+        let bus = fixpoint::PgBus::connect(url).await.unwrap();
+        let mut answer = bus.subscribe("answers").await.unwrap();
+        if fault == Fault::EveryWorkerBlocked {
+            for _ in 0..2 {
+                tokio::spawn(async { std::thread::sleep(BLOCK) });
+            }
+        }
+        let begun = Instant::now();
+        let waited = answer.wait_within(DEADLINE, || async { Ok(None) }).await;
+        (begun.elapsed(), waited, begun.elapsed())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    let note = match waited {
+        Err(fixpoint::PgWaitError::TimedOut { .. }) => String::new(),
+        other => format!("{other:?}"),
+    };
+    Some(Cell {
+        api: "PgBus wait_within",
+        fault: fault.name(),
+        promised: DEADLINE,
+        measured: Some(at),
+        returned,
+        note,
+    })
+}
+
 /// A timekeeper timeout over a future that never ends, awaited by a free caller.
 fn timeout(fault: Fault) -> Option<Cell> {
     if matches!(fault, Fault::OwnWorkerBlocked | Fault::CurrentThreadBlocked) {
@@ -559,6 +598,8 @@ fn print(cells: &[Cell]) {
 #[test]
 fn every_deadline_holds_under_every_fault_from_outside() {
     let mut cells = Vec::new();
+    #[cfg(feature = "postgres")]
+    let pg = cluster::Cluster::shared().create_database("faults_pg_bus");
     for fault in Fault::ALL {
         cells.push(watched_deadline(fault));
         cells.push(watched_silence(fault));
@@ -571,6 +612,8 @@ fn every_deadline_holds_under_every_fault_from_outside() {
         }
         cells.extend(watchdog(fault));
         cells.extend(bus_wait(fault));
+        #[cfg(feature = "postgres")]
+        cells.extend(pg_bus_wait(fault, &pg));
         cells.extend(timeout(fault));
     }
     print(&cells);
