@@ -183,6 +183,15 @@ impl Keeper {
 
 /// How many timers have fired in this process, and how many are waiting: for tests and for a
 /// look at the timekeeper's load.
+///
+/// ```
+/// use std::time::Duration;
+/// use fixpoint::uptime::timekeeper;
+///
+/// let waiting = timekeeper::sleep(Duration::from_secs(3600));
+/// assert!(timekeeper::stats().waiting >= 1);
+/// drop(waiting); // cancelled: it never fires
+/// ```
 #[must_use]
 pub fn stats() -> Stats {
     let timers = KEEPER.lock();
@@ -301,6 +310,18 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// Waits until `deadline`, on the timekeeper's clock (see [`sleep`]).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let deadline = Instant::now() + Duration::from_millis(20);
+/// let sleep = fixpoint::uptime::timekeeper::sleep_until(deadline);
+/// assert_eq!(sleep.deadline(), deadline);
+/// sleep.await;
+/// assert!(Instant::now() >= deadline);
+/// # }
+/// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     let signal = Arc::new(Signal::default());
     let id = KEEPER.insert(deadline, Action::Wake(Arc::clone(&signal)));
@@ -383,6 +404,16 @@ pub fn timeout<F: IntoFuture>(limit: Duration, future: F) -> Timeout<F::IntoFutu
 }
 
 /// Runs `future` until `deadline` at most, on the timekeeper's clock (see [`timeout`]).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use fixpoint::uptime::timekeeper;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let deadline = Instant::now() + Duration::from_secs(1);
+/// assert_eq!(timekeeper::timeout_at(deadline, async { 7 }).await, Ok(7));
+/// # }
+/// ```
 pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
     Timeout {
         future: future.into_future(),
