@@ -14,6 +14,7 @@
 //! a compare-and-set of its own, in order. A batch the server refuses for its data is applied
 //! again with each bad write isolated (`isolate`).
 
+mod batch;
 mod isolate;
 mod schema;
 mod sql;
@@ -28,8 +29,9 @@ use deadpool_postgres::{
     tokio_postgres::{self, NoTls, error::SqlState},
 };
 
-use super::store::{Refused, Retention, Row, RowChange, RowWrite, StatusStore, StoreError};
+use super::store::{Refused, Retention, Row, RowWrite, StatusStore, StoreError};
 use crate::lifecycle::{Lifecycle, State};
+use batch::{Batch, refusal};
 use sql::Sql;
 
 /// How many connections [`PostgresStore::connect`] keeps at most: the supervisor's writer,
@@ -277,74 +279,6 @@ impl<L: Lifecycle> PostgresStore<L> {
             }
         }
     }
-}
-
-/// A batch as the columns `<table>_apply` takes: a transition has `to` (and `from`), a reason
-/// has neither.
-struct Batch<'a> {
-    ids: Vec<&'a str>,
-    froms: Vec<Option<&'static str>>,
-    tos: Vec<Option<&'static str>>,
-    reasons: Vec<Option<&'a str>>,
-}
-
-impl<'a> Batch<'a> {
-    fn new<L: Lifecycle>(writes: &'a [RowWrite<L>]) -> Self {
-        let mut batch = Batch {
-            ids: Vec::with_capacity(writes.len()),
-            froms: Vec::with_capacity(writes.len()),
-            tos: Vec::with_capacity(writes.len()),
-            reasons: Vec::with_capacity(writes.len()),
-        };
-        for write in writes {
-            batch.ids.push(write.id());
-            let (from, to, reason) = match write.change() {
-                RowChange::Transition(step) => {
-                    (Some(step.from().name()), Some(step.to().name()), None)
-                }
-                RowChange::Reason(text) => (None, None, Some(text.as_str())),
-            };
-            batch.froms.push(from);
-            batch.tos.push(to);
-            batch.reasons.push(reason);
-        }
-        batch
-    }
-}
-
-/// Why the write `<table>_apply` returned changed nothing: the row is missing, another
-/// owner's, or in another state.
-fn refusal<L: Lifecycle>(
-    row: &tokio_postgres::Row,
-    owner: &str,
-    writes: &[RowWrite<L>],
-) -> Result<(usize, StoreError), StoreError> {
-    let index: i32 = row.try_get(0).map_err(backend)?;
-    let found_owner: Option<String> = row.try_get(1).map_err(backend)?;
-    let found_status: Option<String> = row.try_get(2).map_err(backend)?;
-    let position = usize::try_from(index)
-        .ok()
-        .filter(|&position| position < writes.len())
-        .ok_or_else(|| {
-            StoreError::Backend(format!(
-                "the server refused write {index}, not in the batch"
-            ))
-        })?;
-    let write = &writes[position];
-    let id = write.id().to_owned();
-    let error = match (found_owner, write.change()) {
-        (None, _) => StoreError::NotFound { id },
-        (Some(found), _) if found != owner => StoreError::Fenced { id, owner: found },
-        (Some(_), RowChange::Transition(step)) => StoreError::Conflict {
-            id,
-            expected: step.from().name(),
-            found: found_status.unwrap_or_default(),
-        },
-        (Some(_), RowChange::Reason(_)) => {
-            StoreError::Backend(format!("row `{id}` was not updated"))
-        }
-    };
-    Ok((position, error))
 }
 
 impl<L: Lifecycle> StatusStore<L> for PostgresStore<L> {
