@@ -520,14 +520,22 @@ fn pg_bus_wait(fault: Fault, url: &str) -> Option<Cell> {
     if matches!(fault, Fault::OwnWorkerBlocked | Fault::CurrentThreadBlocked) {
         return None;
     }
-    let runtime = fault.runtime(2);
+    // Connected on a running clock (the driver's own connect timeout is tokio's), paused
+    // for the wait.
+    let runtime = match fault {
+        Fault::PausedClock => Builder::new_current_thread().enable_all().build().unwrap(),
+        _ => fault.runtime(2),
+    };
     let (at, waited, returned) = runtime.block_on(async {
         let bus = fixpoint::PgBus::connect(url).await.unwrap();
         let mut answer = bus.subscribe("answers").await.unwrap();
-        if fault == Fault::EveryWorkerBlocked {
-            for _ in 0..2 {
-                tokio::spawn(async { std::thread::sleep(BLOCK) });
+        match fault {
+            Fault::EveryWorkerBlocked => {
+                for _ in 0..2 {
+                    tokio::spawn(async { std::thread::sleep(BLOCK) });
+                }
             }
+            _ => tokio::time::pause(),
         }
         let begun = Instant::now();
         let waited = answer.wait_within(DEADLINE, || async { Ok(None) }).await;

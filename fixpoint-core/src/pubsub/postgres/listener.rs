@@ -124,7 +124,7 @@ impl Listener {
             let event = tokio::select! {
                 _ = &mut link.driver => Wake::Lost,
                 command = self.commands.recv() => Wake::Command(command),
-                () = tokio::time::sleep(self.options.heartbeat.max(MIN_HEARTBEAT)) => Wake::Idle,
+                () = crate::uptime::timekeeper::sleep(self.options.heartbeat.max(MIN_HEARTBEAT)) => Wake::Idle,
             };
             let served = match event {
                 Wake::Lost => Err(Lost),
@@ -198,9 +198,10 @@ impl Listener {
         self.gauges.listening.store(alive, Ordering::Relaxed);
     }
 
-    /// Runs `statement` within the bus's statement limit.
+    /// Runs `statement` within the bus's statement limit, kept by the timekeeper: a paused
+    /// test clock that jumps while the server answers does not make it look unresponsive.
     async fn execute(&self, client: &Client, statement: &str) -> Result<(), Failure> {
-        match tokio::time::timeout(
+        match crate::uptime::timekeeper::timeout(
             self.options.statement_timeout,
             client.batch_execute(statement),
         )
@@ -293,7 +294,7 @@ impl Listener {
     /// cuts the wait short (it gets the outcome of the very next attempt). `false` when the
     /// bus was dropped.
     async fn pause(&mut self, delay: Duration) -> bool {
-        let sleep = tokio::time::sleep(delay);
+        let sleep = crate::uptime::timekeeper::sleep(delay);
         tokio::pin!(sleep);
         loop {
             tokio::select! {

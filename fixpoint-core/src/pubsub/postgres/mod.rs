@@ -261,7 +261,9 @@ impl PgBus {
         let limit = self.shared.options.statement_timeout;
         let params: [&(dyn ToSql + Sync); 2] = [&channel, &payload];
         let sent = publisher.client.execute(&publisher.notify, &params);
-        let outcome = match tokio::time::timeout(limit, sent).await {
+        // On the timekeeper's clock: a paused test clock must not make the server look
+        // unresponsive while it answers.
+        let outcome = match crate::uptime::timekeeper::timeout(limit, sent).await {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(source)) => PgBusError::Publish {
                 topic: topic.to_owned(),
