@@ -223,10 +223,11 @@ fn end_of(
         let limit = begun + Duration::from_secs(20);
         while Instant::now() < limit {
             let rows = reader.block_on(store.rows()).unwrap();
-            if let Some(row) = rows
-                .into_iter()
-                .find(|row| row.id == id && row.finished_at.is_some())
-            {
+            // Ended with its reason: the status and the reason are two writes, and a read may
+            // fall between them.
+            let ended =
+                |row: &Row| row.id == id && row.finished_at.is_some() && row.reason.is_some();
+            if let Some(row) = rows.into_iter().find(ended) {
                 return Some((begun.elapsed(), row));
             }
             std::thread::sleep(Duration::from_millis(1));
