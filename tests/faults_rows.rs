@@ -422,27 +422,21 @@ fn owner_killed(backend: &Backend) -> [Cell; 2] {
 }
 
 /// Tasks that block both workers at shutdown: their rows are ended at the grace through the
-/// store's writer thread, read meanwhile by a raw client.
+/// store's writer thread (and, for Postgres, connections on the store's I/O thread), read
+/// meanwhile by a raw client on a thread of its own.
 fn workers_blocked(backend: &Backend) -> Cell {
-    let Backend::Sqlite(path) = backend else {
-        unreachable!("only a store whose I/O needs no runtime worker keeps this promise")
-    };
     let grace = Duration::from_millis(300);
     let rt = runtime(2);
     let begun = Instant::now();
     let watcher = {
-        let path = path.clone();
+        let backend = backend.clone();
         std::thread::spawn(move || {
-            let raw = rusqlite::Connection::open(&path).unwrap();
+            let mut ended = raw_count(
+                &backend,
+                "SELECT count(*) FROM job_status WHERE status = 'Failed'",
+            );
             while begun.elapsed() < Duration::from_secs(10) {
-                let ended: i64 = raw
-                    .query_row(
-                        "SELECT count(*) FROM job_status WHERE status = 'Failed'",
-                        [],
-                        |row| row.get(0),
-                    )
-                    .unwrap_or(0);
-                if ended == 2 {
+                if ended() == 2 {
                     return Some(begun.elapsed());
                 }
                 std::thread::sleep(Duration::from_millis(1));
@@ -476,6 +470,33 @@ fn workers_blocked(backend: &Backend) -> Cell {
         promised: grace,
         measured: watcher.join().unwrap(),
         note,
+    }
+}
+
+/// A count `query` reads with a client of the backend's own, outside any store and runtime
+/// of the test's (0 while it cannot be read).
+fn raw_count(backend: &Backend, query: &'static str) -> Box<dyn FnMut() -> i64> {
+    match backend {
+        Backend::Sqlite(path) => {
+            let raw = rusqlite::Connection::open(path).unwrap();
+            Box::new(move || raw.query_row(query, [], |row| row.get(0)).unwrap_or(0))
+        }
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(url) => {
+            let rt = Builder::new_current_thread().enable_all().build().unwrap();
+            let raw = rt.block_on(async {
+                let (client, connection) =
+                    fixpoint::tokio_postgres::connect(url, fixpoint::tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                client
+            });
+            Box::new(move || {
+                rt.block_on(raw.query_one(query, &[]))
+                    .map_or(0, |row| row.get(0))
+            })
+        }
     }
 }
 
@@ -568,6 +589,9 @@ fn every_row_ends_under_every_fault_from_outside() {
         )));
         cells.extend(owner_killed(&Backend::Postgres(
             shared.create_database("rows_killed"),
+        )));
+        cells.push(workers_blocked(&Backend::Postgres(
+            shared.create_database("rows_blocked"),
         )));
         // Its own server: this cell crashes it. Durable, as in production: a server that
         // acknowledges commits it has not flushed loses them in a crash, whoever wrote them.

@@ -84,7 +84,7 @@ pub use task::{
     Transition, UNRESPONSIVE_AFTER, sanitize_reason,
 };
 #[cfg(feature = "postgres")]
-pub use task::{DEFAULT_POOL_SIZE, PostgresStore};
+pub use task::{DEFAULT_POOL_SIZE, PgIoThread, PostgresStore};
 /// The driver whose types [`PgBus`] speaks: its `Config`, the clients `PgBus::publish_in`
 /// takes, the errors a re-check returns.
 #[cfg(feature = "postgres")]

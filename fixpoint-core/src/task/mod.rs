@@ -22,7 +22,7 @@ mod write;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_POOL_SIZE, PostgresStore};
+pub use postgres::{DEFAULT_POOL_SIZE, PgIoThread, PostgresStore};
 pub use restart::{
     Attempt, ChildError, ChildInfo, ChildSpec, ChildState, Intensity, Restart, RestartBackoff,
     RestartBuilder, RestartCounters, RestartError, RestartReport, RestartSupervisor, Strategy,

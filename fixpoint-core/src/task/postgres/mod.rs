@@ -15,9 +15,12 @@
 //! again with each bad write isolated (`isolate`).
 
 mod batch;
+mod io;
 mod isolate;
 mod schema;
 mod sql;
+
+pub use io::PgIoThread;
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -71,6 +74,9 @@ const SCHEMA_LOCK: i64 = 0x6669_7870_6f69_6e74; // "fixpoint"
 ///
 /// Connections are plain TCP from [`connect`](Self::connect); for TLS, other timeouts or a
 /// bigger pool, build a [`deadpool_postgres::Pool`] and use [`from_pool`](Self::from_pool).
+/// The connections run on a thread of their own ([`PgIoThread`]), not on your runtime's
+/// workers, so the supervisor's writes reach the server while every worker is blocked; a pool
+/// of your own keeps that only if its manager opens them with [`PgIoThread`] too.
 ///
 /// ```no_run
 /// use fixpoint::{PostgresStore, Supervisor, terminal_state};
@@ -117,9 +123,12 @@ impl<L: Lifecycle> PostgresStore<L> {
                  `host=.. port=.. user=.. dbname=..` or `postgresql://user@host:port/dbname`"
             ))
         })?;
-        let manager = Manager::from_config(
+        let connect = PgIoThread::new(NoTls).map_err(|error| {
+            StoreError::Backend(format!("cannot start the Postgres I/O thread: {error}"))
+        })?;
+        let manager = Manager::from_connect(
             config,
-            NoTls,
+            connect,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

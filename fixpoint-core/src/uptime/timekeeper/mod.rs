@@ -241,6 +241,7 @@ impl Timer {
     }
 
     /// Lets it fire whatever happens to this handle.
+    #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))]
     pub(crate) fn detach(mut self) {
         self.id = None;
     }
