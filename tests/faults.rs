@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fixpoint::task::Machine;
-use fixpoint::uptime::{ChildStatus, Progress, Threshold, Watched, timekeeper};
+use fixpoint::uptime::{ChildStatus, Periodic, Progress, Threshold, Watched, timekeeper};
 use fixpoint::{
     ChildSpec, Config, MemoryStore, RestartBackoff, RestartSupervisor, Row, StatusStore, Supervisor,
 };
@@ -583,6 +583,76 @@ fn timeout(fault: Fault) -> Option<Cell> {
     })
 }
 
+/// A periodic job's cadence (its period the matrix's deadline). Its cycles run on the
+/// runtime, on the runtime's clock: a caller that blocks its own worker holds none back; a
+/// cycle that every blocked worker held back runs as soon as one is free, and the next a whole
+/// period later (no burst of missed cycles); on the paused clock one cycle runs per period the
+/// clock advances, measured on that clock.
+fn periodic(fault: Fault) -> Cell {
+    let begun = Instant::now();
+    let paused_begun = tokio::time::Instant::now();
+    let cycles = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&cycles);
+    let returned = fault.run(move || async move {
+        let paused_begun = tokio::time::Instant::now().max(paused_begun);
+        let task = Periodic::every(DEADLINE)
+            .named("matrix")
+            .run(move || {
+                let at = if fault == Fault::PausedClock {
+                    paused_begun.elapsed()
+                } else {
+                    begun.elapsed()
+                };
+                seen.lock().unwrap().push(at);
+                async { Ok::<(), String>(()) }
+            })
+            .no_reaper("the cycle only records when it ran")
+            .start()
+            .await
+            .unwrap();
+        if fault == Fault::PausedClock {
+            tokio::time::sleep(DEADLINE * 3 + DEADLINE / 2).await;
+        } else {
+            timekeeper::sleep_until(begun + BLOCK + DEADLINE * 2 + DEADLINE / 2).await;
+        }
+        task.stop();
+    });
+    let cycles = cycles.lock().unwrap().clone();
+    let (measured, note) = match fault {
+        Fault::OwnWorkerBlocked => (cycles.get(1).copied(), String::new()),
+        Fault::PausedClock => (
+            cycles.get(1).copied(),
+            if cycles.len() == 4 {
+                String::new()
+            } else {
+                format!("{} cycles in 3.5 periods: {cycles:?}", cycles.len())
+            },
+        ),
+        Fault::EveryWorkerBlocked | Fault::CurrentThreadBlocked => {
+            // The first cycle once the runtime is free, and the gap to the next.
+            let freed = cycles.iter().position(|at| *at + EARLY >= BLOCK);
+            match freed.and_then(|k| Some((cycles[k], *cycles.get(k + 1)?))) {
+                Some((first, next)) if first <= BLOCK + SLACK => {
+                    (Some(next - first), String::new())
+                }
+                Some((first, next)) => (
+                    Some(next - first),
+                    format!("the held-back cycle ran at {first:?}, not when the runtime freed"),
+                ),
+                None => (None, format!("cycles at {cycles:?}")),
+            }
+        }
+    };
+    Cell {
+        api: "Periodic cadence",
+        fault: fault.name(),
+        promised: DEADLINE,
+        measured,
+        returned,
+        note,
+    }
+}
+
 fn print(cells: &[Cell]) {
     let rows: Vec<Vec<String>> = cells
         .iter()
@@ -624,6 +694,7 @@ fn every_deadline_holds_under_every_fault_from_outside() {
         #[cfg(feature = "postgres")]
         cells.extend(pg_bus_wait(fault, &pg));
         cells.extend(timeout(fault));
+        cells.push(periodic(fault));
     }
     print(&cells);
     let broken: Vec<_> = cells

@@ -182,3 +182,32 @@ async fn a_stopped_job_runs_no_more() {
     cycles(5).await;
     assert_eq!(runs.load(Ordering::Relaxed), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_start_cancelled_before_it_returns_leaves_no_cycles_behind() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = Arc::clone(&runs);
+    let start = Periodic::every(HOUR)
+        .run(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            async { Ok::<(), String>(()) }
+        })
+        .no_reaper("the job writes nothing")
+        .start();
+    let mut start = Box::pin(start);
+    // Polled once: the first cycle runs and the cycles' task is being handed over; then the
+    // caller gives up on the start (a `select!` or a timeout elsewhere).
+    tokio::select! {
+        biased;
+        _ = &mut start => panic!("the start waits for its task to be spawned"),
+        () = std::future::ready(()) => {}
+    }
+    drop(start);
+    assert_eq!(runs.load(Ordering::Relaxed), 1, "the first run ran");
+    cycles(3).await;
+    assert_eq!(
+        runs.load(Ordering::Relaxed),
+        1,
+        "a start dropped before it returned its task keeps no cadence running"
+    );
+}

@@ -9,7 +9,7 @@ use core::fmt;
 use core::future::Future;
 use core::num::NonZeroU32;
 use core::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -246,9 +246,20 @@ impl<F, R: Reaps> Periodic<Job<F>, R> {
                 tick: MIN_PERIOD,
             });
         }
+        // The cadence counts from the start, not from the first poll of the cycles' task.
+        let first = Instant::now() + self.period;
         self.cycle().await.map_err(PeriodicError::FirstRun)?;
         let history = Arc::new(Mutex::new(History::started(self.name)));
-        let task = tokio::spawn(self.cycles(Arc::clone(&history))).abort_handle();
+        let cycles = self.cycles(first, Arc::downgrade(&history));
+        // Spawned from a thread of the blocking pool, the cycles' task enters the runtime's
+        // shared queue, where any free worker takes it. Spawned from this task, it would wait
+        // in this worker's next-task slot, which no other worker may take: a caller that went
+        // on to block its thread would hold every cycle back. While the blocking task runs, a
+        // paused clock cannot jump past the first tick before the cycles' task has set it.
+        let runtime = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || runtime.spawn(cycles).abort_handle())
+            .await
+            .ok(); // cancelled: the runtime is shutting down, and runs no task anymore
         Ok(PeriodicTask { history, task })
     }
 
@@ -267,17 +278,25 @@ impl<F, R: Reaps> Periodic<Job<F>, R> {
         job.and(reaped)
     }
 
-    async fn cycles<E, Fut>(mut self, history: Arc<Mutex<History>>)
+    /// The cycles from `first` on, until the [`PeriodicTask`] (which holds the history) is
+    /// gone: aborted by its drop, or ended at its next tick if the start was cancelled before
+    /// the task could be handed back.
+    async fn cycles<E, Fut>(mut self, first: Instant, history: Weak<Mutex<History>>)
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(), E>>,
         E: fmt::Display,
         R: ReapWith<E>,
     {
-        let mut cadence = tokio::time::interval_at(Instant::now() + self.period, self.period);
+        let mut cadence = tokio::time::interval_at(first, self.period);
+        // A cycle the runtime held back runs once when it is free, and the next a period
+        // later: no burst of the missed ones.
         cadence.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             cadence.tick().await;
+            let Some(history) = history.upgrade() else {
+                return;
+            };
             let result = self.cycle().await.map_err(|error| error.to_string());
             lock(&history).record(result, self.escalate_after);
         }
@@ -325,7 +344,8 @@ pub enum PeriodicError<E> {
 #[must_use = "dropping a `PeriodicTask` stops its cycles; keep it as long as the job must run"]
 pub struct PeriodicTask {
     history: Arc<Mutex<History>>,
-    task: AbortHandle,
+    /// `None` when the runtime was shutting down at the start.
+    task: Option<AbortHandle>,
 }
 
 impl PeriodicTask {
@@ -342,7 +362,9 @@ impl PeriodicTask {
 
 impl Drop for PeriodicTask {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
