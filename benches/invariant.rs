@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fixpoint::{Checked, invariant};
+use fixpoint::{invariant, invariant::Checked};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

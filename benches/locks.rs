@@ -1,4 +1,4 @@
-//! `fixpoint::Mutex`, `RwLock` and the owned forms beside the tokio primitives they wrap:
+//! `fixpoint::lock::Mutex`, `RwLock` and the owned forms beside the tokio primitives they wrap:
 //! uncontended lock + unlock, 64 tasks on one mutex, and the owned acquisitions beside tokio's
 //! `*_owned`. `FIXPOINT_COUNT=<side>` runs one side's loop instead, for callgrind.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use fixpoint::{LockScope, Mutex, RwLock, Semaphore};
+use fixpoint::lock::{LockScope, Mutex, RwLock, Semaphore};
 use tokio::runtime::Runtime;
 
 const TASKS: usize = 64;

@@ -18,7 +18,7 @@ mod postgres;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use fixpoint::pubsub::{PgBus, PgSubscription};
+use fixpoint::bus::{PgBus, PgSubscription};
 use postgres::{Cluster, Options};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;

@@ -18,8 +18,14 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fixpoint::deadpool_postgres::tokio_postgres::{self, NoTls};
-use fixpoint::{Config, Lifecycle, PostgresStore, RowWrite, StatusStore, Supervisor, Transition};
+use fixpoint::store::{
+    deadpool_postgres::tokio_postgres, deadpool_postgres::tokio_postgres::NoTls,
+};
+use fixpoint::{
+    Lifecycle,
+    store::{PostgresStore, RowWrite, StatusStore, Transition},
+    task::{Config, Supervisor},
+};
 
 /// Transitions per `apply`, as the supervisor's writer sends them at most.
 const BATCH: usize = 1024;

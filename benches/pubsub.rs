@@ -1,4 +1,4 @@
-//! `fixpoint::Bus` beside the tokio channels it competes with: publish then receive, one topic,
+//! `fixpoint::bus::Bus` beside the tokio channels it competes with: publish then receive, one topic,
 //! one subscriber, in batches of 1,000 events on a current-thread runtime, against
 //! `tokio::sync::broadcast` and tokio's unbounded `mpsc`; a topic per question beside a tokio
 //! `oneshot` per question; and unsubscribing 1k, 10k and 100k subscribers of one topic, whose
@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
-use fixpoint::{Bus, BusLimits, Subscription};
+use fixpoint::bus::{Bus, BusLimits, Subscription};
 use tokio::runtime::Runtime;
 use tokio::sync::{broadcast, mpsc};
 

@@ -14,7 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
-use fixpoint::{ChildSpec, Config, MemoryStore, RestartBackoff, RestartSupervisor, Supervisor};
+use fixpoint::{
+    restart::{ChildSpec, RestartBackoff, RestartSupervisor},
+    store::MemoryStore,
+    task::{Config, Supervisor},
+};
 use tokio::sync::Notify;
 
 const RESTARTS: u32 = 1_000;

@@ -1,4 +1,4 @@
-//! `fixpoint::Semaphore` beside the `tokio::sync::Semaphore` it wraps: uncontended
+//! `fixpoint::lock::Semaphore` beside the `tokio::sync::Semaphore` it wraps: uncontended
 //! acquire + release, and 64 tasks contending for 2 permits. `FIXPOINT_COUNT=<side>` runs one
 //! side's loop instead, for callgrind.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use fixpoint::{LockScope, Semaphore};
+use fixpoint::lock::{LockScope, Semaphore};
 use tokio::runtime::Runtime;
 
 const TASKS: usize = 64;

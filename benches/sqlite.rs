@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
-use fixpoint::{Config, Lifecycle, RowWrite, SqliteStore, StatusStore, Supervisor, Transition};
+use fixpoint::{
+    Lifecycle,
+    store::{RowWrite, SqliteStore, StatusStore, Transition},
+    task::{Config, Supervisor},
+};
 
 /// Transitions per `apply`, as the supervisor's writer sends them.
 const BATCH: usize = 1024;

@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group};
-use fixpoint::{Config, MemoryStore, Supervisor};
+use fixpoint::{
+    store::MemoryStore,
+    task::{Config, Supervisor},
+};
 use tokio::task::JoinSet;
 
 const BATCH: u64 = 1_000;

@@ -13,7 +13,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
-use fixpoint::uptime::{ChildStatus, Progress, Threshold, Watched};
+use fixpoint::{
+    process::{ChildStatus, Watched},
+    uptime::{Progress, Threshold},
+};
 
 const CHILD: &str = "0.1";
 /// The lines of the chatty child.
@@ -54,7 +57,7 @@ fn child(c: &mut Criterion) {
 
 /// `seq 1 100000` watched on `side`: `bare`, with a `progress` noted on every line, or
 /// `wedged_after` a threshold (a bare tick on every line).
-async fn chatty(side: &str) -> fixpoint::uptime::Outcome {
+async fn chatty(side: &str) -> fixpoint::process::Outcome {
     let mut command = Command::new("seq");
     command.args(["1", &LINES.to_string()]);
     let watched = Watched::new(command, Duration::from_secs(60));

@@ -14,7 +14,10 @@
 
 use std::time::Duration;
 
-use fixpoint::{LockScope, Semaphore, bounded, lock_scope};
+use fixpoint::{
+    lock::{LockScope, Semaphore, bounded},
+    lock_scope,
+};
 
 /// How long the agent may think while it holds a permit.
 const THINKING_LIMIT: Duration = Duration::from_secs(5);
@@ -68,7 +71,7 @@ async fn client_after(
 }
 
 #[lock_scope(no_unbounded_await)]
-async fn new_request(pool: &Semaphore) -> Result<(), fixpoint::AcquireTimeout> {
+async fn new_request(pool: &Semaphore) -> Result<(), fixpoint::lock::AcquireTimeout> {
     let permit = pool
         .acquire_timeout(&lock_scope, Duration::from_millis(200))
         .await?;

@@ -21,8 +21,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[cfg(feature = "postgres")]
-use fixpoint::PostgresStore;
-use fixpoint::{Config, Lifecycle, SqliteStore, StatusStore, Supervisor, terminal_state};
+use fixpoint::store::PostgresStore;
+use fixpoint::{
+    Lifecycle,
+    store::{SqliteStore, StatusStore},
+    task::{Config, Supervisor},
+    terminal_state,
+};
 
 /// The project row's lifecycle.
 #[terminal_state]
@@ -296,7 +301,7 @@ async fn work<S: StatusStore<ProjectStatus>>(store: S, projects: usize, lease: D
     std::future::pending::<()>().await;
 }
 
-fn count(rows: &[fixpoint::Row]) -> Vec<(String, usize)> {
+fn count(rows: &[fixpoint::store::Row]) -> Vec<(String, usize)> {
     let mut counts: HashMap<String, usize> = HashMap::new();
     for row in rows {
         *counts.entry(row.status.clone()).or_default() += 1;

@@ -8,7 +8,7 @@
 //!
 //! Run it with `cargo run --example follow_up`.
 
-use fixpoint::Checked;
+use fixpoint::invariant::Checked;
 
 /// Where a project is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

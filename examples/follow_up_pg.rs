@@ -3,7 +3,7 @@
 //! A handler saved a follow-up question, and the user's answer came back from another
 //! connection: recorded in `answers`, then announced with `NOTIFY`. The handler `LISTEN`ed only
 //! after saving the question, so an answer that came in between went to a channel nobody
-//! listened to, and the handler waited forever. With `fixpoint::pubsub::PgBus`, the wait is
+//! listened to, and the handler waited forever. With `fixpoint::bus::PgBus`, the wait is
 //! built from a subscription whose `LISTEN` the server confirmed before the write, and it
 //! re-checks the table first, so the answer is found whenever it came.
 //!
@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use fixpoint::pubsub::{PgBus, PgWaitError};
+use fixpoint::bus::{PgBus, PgWaitError};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 /// How long each handler waits here, so that the example ends; in production it had no bound.

@@ -2,7 +2,7 @@
 //!
 //! A handler saved a follow-up question (which notified listeners), set the status, and only
 //! then subscribed to wait for the answer. An answer that arrived in between went to a topic
-//! with no listener and was dropped; the handler waited forever. With `fixpoint::Bus` the only
+//! with no listener and was dropped; the handler waited forever. With `fixpoint::bus::Bus` the only
 //! way to wait is a subscription opened before the write, and the wait re-checks the store
 //! first, so the answer is found whenever it came.
 //!
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fixpoint::{Bus, WaitError};
+use fixpoint::bus::{Bus, WaitError};
 
 /// The answers table: the user's answer is recorded here, then announced on the bus.
 type Answers = Arc<Mutex<HashMap<u64, String>>>;

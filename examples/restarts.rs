@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fixpoint::{
-    ChildSpec, MemoryStore, Restart, RestartBackoff, RestartError, RestartSupervisor, Row,
-    StatusStore, terminal_state,
+    restart::{ChildSpec, Restart, RestartBackoff, RestartError, RestartSupervisor},
+    store::{MemoryStore, Row, StatusStore},
+    terminal_state,
 };
 
 /// A worker's lifecycle.

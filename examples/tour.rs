@@ -9,8 +9,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fixpoint::{
-    Bus, Checked, Config, Event, Lifecycle, LockScope, MemoryStore, Outcome, Semaphore,
-    StatusStore, Supervisor, Terminal, Tracked, bounded, invariant, lock_scope, terminal_state,
+    Event, Lifecycle, Terminal, Tracked,
+    bus::Bus,
+    invariant,
+    invariant::Checked,
+    lock::{LockScope, Semaphore, bounded},
+    lock_scope,
+    store::{MemoryStore, StatusStore},
+    task::{Config, Outcome, Supervisor},
+    terminal_state,
 };
 
 fn main() {
@@ -175,7 +182,7 @@ async fn agent_run_after(pool: Semaphore) -> Option<String> {
 }
 
 #[lock_scope(no_unbounded_await)]
-async fn one_more_request(pool: &Semaphore) -> Result<(), fixpoint::AcquireTimeout> {
+async fn one_more_request(pool: &Semaphore) -> Result<(), fixpoint::lock::AcquireTimeout> {
     let permit = pool
         .acquire_timeout(&lock_scope, Duration::from_millis(100))
         .await?;
@@ -505,11 +512,11 @@ fn supervisor_section() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. Uptime: liveness is a property of the output; a backoff marker answers one predicate
+// 6. Uptime: liveness is a property of the output; a cooldown marker answers one predicate
 // ---------------------------------------------------------------------------------------------
 
 fn uptime_section() {
-    println!("6. Uptime: liveness is a property of the output, a backoff has one predicate\n");
+    println!("6. Uptime: liveness is a property of the output, a cooldown has one predicate\n");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -541,24 +548,24 @@ fn uptime_section() {
         );
     });
 
-    // The backoff marker is asked whether it is active, never whether its file exists.
+    // The cooldown marker is asked whether it is active, never whether its file exists.
     let dir = std::env::temp_dir().join(format!("fixpoint-tour-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("upstream.backoff");
-    let backoff = fixpoint::uptime::BackoffFile::open(&path).unwrap();
-    backoff.start(Duration::from_millis(100)).unwrap();
-    let during = backoff.is_active();
+    let path = dir.join("upstream.cooldown");
+    let cooldown = fixpoint::uptime::CooldownFile::open(&path).unwrap();
+    cooldown.start(Duration::from_millis(100)).unwrap();
+    let during = cooldown.is_active();
     std::thread::sleep(Duration::from_millis(150));
     println!(
-        "   a backoff file: active {during}, then {} by its time while the file still exists ({})",
-        backoff.is_active(),
+        "   a cooldown file: active {during}, then {} by its time while the file still exists ({})",
+        cooldown.is_active(),
         path.exists()
     );
     std::fs::write(&path, "garbage").unwrap();
     println!(
         "   a garbled marker is expired, loudly: active {}, unreadable {}",
-        backoff.is_active(),
-        backoff.unreadable()
+        cooldown.is_active(),
+        cooldown.unreadable()
     );
     std::fs::remove_dir_all(&dir).unwrap();
     println!("   -> `cargo run --example uptime --features process` replays the uptime incidents:");
@@ -578,7 +585,7 @@ async fn produce(progress: fixpoint::uptime::Progress) {
         "for i in 1 2 3 4 5; do echo frame $i; sleep 0.1; done; echo waiting for the GPU; sleep 1000",
     ]);
     // Aborted as wedged, the task drops this run, and the watcher kills the child's group.
-    fixpoint::uptime::Watched::new(render, Duration::from_secs(3600))
+    fixpoint::process::Watched::new(render, Duration::from_secs(3600))
         .progress(&progress)
         .run()
         .await;

@@ -10,11 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use fixpoint::uptime::{
-    BackoffFile, ChildStatus, Escalation, EscalationPolicy, GlobalWorker, Periodic, PeriodicError,
-    Threshold, Watched, reap_orphans,
+use fixpoint::{
+    process::{ChildStatus, Escalation, EscalationPolicy, Watched, reap_orphans},
+    uptime::{CooldownFile, GlobalWorker, Periodic, PeriodicError, Threshold},
 };
-use fixpoint::{MemoryStore, StatusStore, Supervisor, terminal_state};
+use fixpoint::{
+    store::{MemoryStore, StatusStore},
+    task::Supervisor,
+    terminal_state,
+};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -270,7 +274,7 @@ fn one_predicate_for_a_self_healing_marker() {
     let dir = std::env::temp_dir().join(format!("fixpoint-uptime-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("upstream.backoff");
-    let backoff = BackoffFile::open(&path).unwrap();
+    let backoff = CooldownFile::open(&path).unwrap();
     backoff.start(Duration::from_millis(200)).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // Before: one consumer asked whether the file exists, not whether the backoff is active.

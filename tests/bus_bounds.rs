@@ -7,7 +7,7 @@ mod common;
 
 use common::XorShift;
 
-use fixpoint::{Bus, BusLimits, PublishError, WaitError};
+use fixpoint::bus::{Bus, BusLimits, PublishError, WaitError};
 
 /// A subscription nobody waits on holds at most its backlog, the latest events, and says how
 /// many it lost: once to the next wait, in total when closed.

@@ -18,9 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fixpoint::task::Machine;
-use fixpoint::uptime::{ChildStatus, Periodic, Progress, Threshold, Watched, timekeeper};
 use fixpoint::{
-    ChildSpec, Config, MemoryStore, RestartBackoff, RestartSupervisor, Row, StatusStore, Supervisor,
+    process::{ChildStatus, Watched},
+    uptime::{Periodic, Progress, Threshold, timekeeper},
+};
+use fixpoint::{
+    restart::{ChildSpec, RestartBackoff, RestartSupervisor},
+    store::{MemoryStore, Row, StatusStore},
+    task::{Config, Supervisor},
 };
 use tokio::runtime::{Builder, Runtime};
 
@@ -370,7 +375,7 @@ fn shutdown(fault: Fault) -> Cell {
     }
     // The report itself is promised past the grace only to a caller whose thread is free.
     let free = matches!(fault, Fault::EveryWorkerBlocked | Fault::PausedClock);
-    let promised = DEADLINE + fixpoint::UNRESPONSIVE_AFTER + SLACK;
+    let promised = DEADLINE + fixpoint::task::UNRESPONSIVE_AFTER + SLACK;
     if free && back > promised && cell.note.is_empty() {
         cell.note = format!("the report came back after {back:?}");
     }
@@ -493,14 +498,14 @@ fn bus_wait(fault: Fault) -> Option<Cell> {
     let begun = Instant::now();
     let (report, waited) = std::sync::mpsc::channel();
     let returned = fault.run(move || async move {
-        let answers: fixpoint::Bus<u64, &str> = fixpoint::Bus::new();
+        let answers: fixpoint::bus::Bus<u64, &str> = fixpoint::bus::Bus::new();
         let mut answer = answers.subscribe(7);
         let waited = answer.wait_within(DEADLINE, || None).await;
         report.send((begun.elapsed(), waited)).unwrap();
     });
     let (at, waited) = waited.recv().unwrap();
     let note = match waited {
-        Err(fixpoint::WaitError::TimedOut { .. }) => String::new(),
+        Err(fixpoint::bus::WaitError::TimedOut { .. }) => String::new(),
         other => format!("{other:?}"),
     };
     Some(Cell {
@@ -528,7 +533,7 @@ fn pg_bus_wait(fault: Fault, url: &str) -> Option<Cell> {
         _ => fault.runtime(2),
     };
     let (at, waited, returned) = runtime.block_on(async {
-        let bus = fixpoint::PgBus::connect(url).await.unwrap();
+        let bus = fixpoint::bus::PgBus::connect(url).await.unwrap();
         let mut answer = bus.subscribe("answers").await.unwrap();
         match fault {
             Fault::EveryWorkerBlocked => {
@@ -544,7 +549,7 @@ fn pg_bus_wait(fault: Fault, url: &str) -> Option<Cell> {
     });
     runtime.shutdown_timeout(Duration::from_secs(5));
     let note = match waited {
-        Err(fixpoint::PgWaitError::TimedOut { .. }) => String::new(),
+        Err(fixpoint::bus::PgWaitError::TimedOut { .. }) => String::new(),
         other => format!("{other:?}"),
     };
     Some(Cell {

@@ -20,7 +20,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fixpoint::{Config, Row, SqliteStore, StatusStore, StoreError, Supervisor};
+use fixpoint::{
+    store::{Row, SqliteStore, StatusStore, StoreError},
+    task::{Config, Supervisor},
+};
 use jobs::*;
 use tokio::runtime::{Builder, Runtime};
 
@@ -126,7 +129,7 @@ impl Backend {
             Backend::Sqlite(path) => AnyStore::Sqlite(SqliteStore::open(path).unwrap()),
             #[cfg(feature = "postgres")]
             Backend::Postgres(url) => {
-                AnyStore::Postgres(fixpoint::PostgresStore::connect(url).await.unwrap())
+                AnyStore::Postgres(fixpoint::store::PostgresStore::connect(url).await.unwrap())
             }
         };
         with(Arc::new(store)).await
@@ -148,7 +151,9 @@ impl Backend {
             }
             #[cfg(feature = "postgres")]
             Backend::Postgres(url) => {
-                let store = fixpoint::PostgresStore::<Job>::connect(url).await.unwrap();
+                let store = fixpoint::store::PostgresStore::<Job>::connect(url)
+                    .await
+                    .unwrap();
                 store
                     .pool()
                     .get()
@@ -173,7 +178,9 @@ impl Backend {
                 .unwrap(),
             #[cfg(feature = "postgres")]
             Backend::Postgres(url) => {
-                let store = fixpoint::PostgresStore::<Job>::connect(url).await.unwrap();
+                let store = fixpoint::store::PostgresStore::<Job>::connect(url)
+                    .await
+                    .unwrap();
                 let client = store.pool().get().await.unwrap();
                 client
                     .query_one("SELECT count(*) FROM fixpoint_leases", &[])
@@ -189,7 +196,7 @@ impl Backend {
 enum AnyStore {
     Sqlite(SqliteStore<Job>),
     #[cfg(feature = "postgres")]
-    Postgres(fixpoint::PostgresStore<Job>),
+    Postgres(fixpoint::store::PostgresStore<Job>),
 }
 
 macro_rules! each {
@@ -210,8 +217,8 @@ impl StatusStore<Job> for AnyStore {
     async fn apply(
         &self,
         owner: &str,
-        writes: &[fixpoint::RowWrite<Job>],
-    ) -> Result<fixpoint::Refused, StoreError> {
+        writes: &[fixpoint::store::RowWrite<Job>],
+    ) -> Result<fixpoint::store::Refused, StoreError> {
         each!(self, store => store.apply(owner, writes).await)
     }
 
@@ -241,7 +248,7 @@ impl StatusStore<Job> for AnyStore {
         each!(self, store => store.adopt(id, from_owner, status, to_owner).await)
     }
 
-    async fn prune(&self, retention: fixpoint::Retention) -> Result<u64, StoreError> {
+    async fn prune(&self, retention: fixpoint::store::Retention) -> Result<u64, StoreError> {
         each!(self, store => store.prune(retention).await)
     }
 
@@ -485,10 +492,12 @@ fn raw_count(backend: &Backend, query: &'static str) -> Box<dyn FnMut() -> i64> 
         Backend::Postgres(url) => {
             let rt = Builder::new_current_thread().enable_all().build().unwrap();
             let raw = rt.block_on(async {
-                let (client, connection) =
-                    fixpoint::tokio_postgres::connect(url, fixpoint::tokio_postgres::NoTls)
-                        .await
-                        .unwrap();
+                let (client, connection) = fixpoint::store::tokio_postgres::connect(
+                    url,
+                    fixpoint::store::tokio_postgres::NoTls,
+                )
+                .await
+                .unwrap();
                 tokio::spawn(connection);
                 client
             });

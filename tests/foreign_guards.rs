@@ -42,7 +42,8 @@ fn clippy_rejects_foreign_guards_held_across_an_await() {
     assert!(
         stderr
             .contains("holding a disallowed type across an await point `tokio::sync::MutexGuard`")
-            && stderr.contains("release tokio's mutex before awaiting, or use fixpoint::Mutex"),
+            && stderr
+                .contains("release tokio's mutex before awaiting, or use fixpoint::lock::Mutex"),
         "{stderr}"
     );
     assert!(

@@ -2,7 +2,7 @@
 //! violation reads as, and the helpers for tests.
 
 use fixpoint::invariant::{Invariants, assert_all_hold, check_all};
-use fixpoint::{Checked, invariant};
+use fixpoint::{invariant, invariant::Checked};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,7 +258,7 @@ mod interior_mutability {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use fixpoint::invariant::NoInteriorMutability;
-    use fixpoint::{Checked, invariant};
+    use fixpoint::{invariant, invariant::Checked};
     use static_assertions::{assert_impl_all, assert_not_impl_any};
 
     // Plain data of every shape passes the type-level check; the cells it is built on do not,

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use fixpoint::{Semaphore, bounded, lock_scope};
+use fixpoint::{
+    lock::{Semaphore, bounded},
+    lock_scope,
+};
 
 async fn user_reply() -> String {
     String::from("yes")

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use fixpoint::{LockKind, LockScope, Mutex, RwLock, Semaphore, lock_scope};
+use fixpoint::{
+    lock::{LockKind, LockScope, Mutex, RwLock, Semaphore},
+    lock_scope,
+};
 use tokio::sync::Notify;
 
 /// Counts a holder inside its critical section until dropped, cancellation included; made

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use fixpoint::pubsub::{PAYLOAD_MAX_BYTES, PgBus, PgBusError, PgBusOptions, PgWaitError};
+use fixpoint::bus::{PAYLOAD_MAX_BYTES, PgBus, PgBusError, PgBusOptions, PgWaitError};
 use postgres::{Cluster, eventually};
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, NoTls};

@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use cluster::{Cluster, DATABASE, Options};
 use fixpoint::{
-    Config, PostgresStore, Refused, Retention, Row, RowWrite, State, StatusStore, StoreError,
-    Supervisor,
+    State,
+    store::{PostgresStore, Refused, Retention, Row, RowWrite, StatusStore, StoreError},
+    task::{Config, Supervisor},
 };
 use project::*;
 

@@ -11,7 +11,7 @@
 mod cluster;
 
 use cluster::Cluster;
-use fixpoint::{PostgresStore, StatusStore, StoreError};
+use fixpoint::store::{PostgresStore, StatusStore, StoreError};
 
 #[path = "common/rollouts.rs"]
 mod rollouts;

@@ -11,7 +11,11 @@ mod example;
 use std::time::{Duration, Instant};
 
 use cluster::Cluster;
-use fixpoint::{Config, Lifecycle, PostgresStore, StatusStore, Supervisor};
+use fixpoint::{
+    Lifecycle,
+    store::{PostgresStore, StatusStore},
+    task::{Config, Supervisor},
+};
 
 #[path = "common/job.rs"]
 mod jobs;
@@ -101,7 +105,7 @@ async fn the_table_refuses_undeclared_states() {
     let code = error.code().cloned();
     assert_eq!(
         code,
-        Some(fixpoint::deadpool_postgres::tokio_postgres::error::SqlState::CHECK_VIOLATION),
+        Some(fixpoint::store::deadpool_postgres::tokio_postgres::error::SqlState::CHECK_VIOLATION),
         "{error:?}"
     );
     client
@@ -244,7 +248,7 @@ async fn a_role_without_create_uses_an_existing_schema() {
         .unwrap();
     assert_eq!(
         store
-            .prune(fixpoint::Retention {
+            .prune(fixpoint::store::Retention {
                 max_age: None,
                 max_rows: Some(0)
             })
@@ -328,31 +332,34 @@ async fn a_write_the_server_refuses_for_its_data_stands_alone() {
         store.insert(id, "me").await.unwrap();
     }
     let state = |name| Job::parse_state(name).unwrap();
-    let start = fixpoint::Transition::new(state("Queued"), state("Running")).unwrap();
+    let start = fixpoint::store::Transition::new(state("Queued"), state("Running")).unwrap();
     let writes: Vec<_> = ids
         .iter()
         .enumerate()
         .map(|(n, id)| match n {
-            404 => fixpoint::RowWrite::reason(id.as_str(), "poison"),
+            404 => fixpoint::store::RowWrite::reason(id.as_str(), "poison"),
             // A second refusal of another kind, after the bad write: still answered.
-            900 => fixpoint::RowWrite::transition(
+            900 => fixpoint::store::RowWrite::transition(
                 "ghost",
-                fixpoint::Transition::new(state("Queued"), state("Running")).unwrap(),
+                fixpoint::store::Transition::new(state("Queued"), state("Running")).unwrap(),
             ),
-            _ => fixpoint::RowWrite::transition(id.as_str(), start),
+            _ => fixpoint::store::RowWrite::transition(id.as_str(), start),
         })
         .collect();
     let refused = store.apply("me", &writes).await.unwrap();
     assert_eq!(refused.len(), 2, "{refused:?}");
     assert_eq!(refused[0].0, 404);
     assert!(
-        matches!(&refused[0].1, fixpoint::StoreError::Rejected { id, cause }
+        matches!(&refused[0].1, fixpoint::store::StoreError::Rejected { id, cause }
             if id == "row-0404" && cause.contains("no_poison")),
         "{refused:?}"
     );
     assert_eq!(
         refused[1],
-        (900, fixpoint::StoreError::NotFound { id: "ghost".into() })
+        (
+            900,
+            fixpoint::store::StoreError::NotFound { id: "ghost".into() }
+        )
     );
     let rows = store.rows().await.unwrap();
     let running = rows.iter().filter(|row| row.status == "Running").count();

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fixpoint::{Bus, PublishError, Registry, RemoveError, Subscription, WaitError};
+use fixpoint::bus::{Bus, PublishError, Registry, RemoveError, Subscription, WaitError};
 
 // A bus is shared between tasks and threads; a subscription moves into the task that waits.
 static_assertions::assert_impl_all!(Bus<String, String>: Send, Sync, Clone);

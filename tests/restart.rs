@@ -14,8 +14,12 @@ use std::time::Duration;
 use common::quiet_injected_panics;
 use fixpoint::uptime::Threshold;
 use fixpoint::{
-    ChildError, ChildSpec, ChildState, Config, MemoryStore, Restart, RestartBackoff, RestartError,
-    RestartSupervisor, Row, SqliteStore, StatusStore, Strategy,
+    restart::{
+        ChildError, ChildSpec, ChildState, Restart, RestartBackoff, RestartError,
+        RestartSupervisor, Strategy,
+    },
+    store::{MemoryStore, Row, SqliteStore, StatusStore},
+    task::Config,
 };
 
 #[path = "common/job.rs"]
@@ -127,7 +131,7 @@ async fn until_row(store: &Store, id: &str, wanted: impl Fn(&Row) -> bool) -> Ro
     panic!("timed out waiting for row `{id}`");
 }
 
-fn builder() -> fixpoint::RestartBuilder<Job> {
+fn builder() -> fixpoint::restart::RestartBuilder<Job> {
     RestartSupervisor::builder()
         .intensity(100, Duration::from_secs(3600))
         .backoff(RestartBackoff::ZERO)
@@ -845,7 +849,7 @@ async fn a_nested_supervisor_aborted_by_its_parent_ends_its_childrens_rows() {
 const CRASH_CHILD: &str = "FIXPOINT_RESTART_CRASH_CHILD";
 const CRASH_INTENSITY: u32 = 8;
 
-fn crash_supervisor() -> fixpoint::RestartBuilder<Job> {
+fn crash_supervisor() -> fixpoint::restart::RestartBuilder<Job> {
     RestartSupervisor::builder()
         .intensity(CRASH_INTENSITY, Duration::from_secs(3600))
         .config(Config {

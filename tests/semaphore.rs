@@ -8,7 +8,10 @@ use common::XorShift;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fixpoint::{HandOff, LockScope, Semaphore, lock_scope};
+use fixpoint::{
+    lock::{HandOff, LockScope, Semaphore},
+    lock_scope,
+};
 use tokio::sync::Notify;
 
 /// The bug, as it was: a client holds its permit while it waits for a reply that never comes.
@@ -21,7 +24,10 @@ async fn client_waiting_for_a_closed_laptop(pool: Semaphore, user: &'static str)
 }
 
 #[lock_scope(no_unbounded_await)]
-async fn third_request(pool: &Semaphore, limit: Duration) -> Result<(), fixpoint::AcquireTimeout> {
+async fn third_request(
+    pool: &Semaphore,
+    limit: Duration,
+) -> Result<(), fixpoint::lock::AcquireTimeout> {
     let permit = pool.acquire_timeout(&lock_scope, limit).await?;
     drop(permit);
     Ok(())

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use fixpoint::{Bus, BusLimits, WaitError};
+use fixpoint::bus::{Bus, BusLimits, WaitError};
 
 const QUESTIONS: u64 = 1_000_000;
 const WARM_UP: u64 = 100_000;

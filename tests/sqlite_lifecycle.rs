@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use fixpoint::{SqliteStore, StatusStore, StoreError};
+use fixpoint::store::{SqliteStore, StatusStore, StoreError};
 use rusqlite::Connection;
 
 fn scratch(name: &str) -> PathBuf {

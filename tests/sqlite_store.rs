@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use common::quiet_injected_panics;
 use fixpoint::{
-    Config, Lifecycle, MAX_REASON_BYTES, Outcome, Row, RowWrite, SpawnError, SqliteStore,
-    StatusStore, StoreError, Supervisor, Transition, terminal_state,
+    Lifecycle,
+    store::{MAX_REASON_BYTES, Row, RowWrite, SqliteStore, StatusStore, StoreError, Transition},
+    task::{Config, Outcome, SpawnError, Supervisor},
+    terminal_state,
 };
 use tokio::sync::watch;
 use tokio::time::timeout;

@@ -11,8 +11,11 @@ use std::time::Duration;
 mod cluster;
 
 use fixpoint::{
-    Lifecycle, MAX_REASON_BYTES, MemoryStore, Retention, Row, RowWrite, SqliteStore, StatusStore,
-    StoreError, Transition,
+    Lifecycle,
+    store::{
+        MAX_REASON_BYTES, MemoryStore, Retention, Row, RowWrite, SqliteStore, StatusStore,
+        StoreError, Transition,
+    },
 };
 
 #[path = "common/job.rs"]
@@ -536,7 +539,7 @@ impl<S: StatusStore<Job>> StatusStore<Job> for AtOnce<S> {
         &self,
         owner: &str,
         writes: &[RowWrite<Job>],
-    ) -> Result<fixpoint::Refused, StoreError> {
+    ) -> Result<fixpoint::store::Refused, StoreError> {
         self.0
             .apply_now(owner, writes)
             .expect("this store applies writes at once")
@@ -588,5 +591,5 @@ store_contract!(shared, |_| std::sync::Arc::new(MemoryStore::<Job>::new()));
 #[cfg(feature = "postgres")]
 store_contract!(async postgres, |test: &str| {
     let url = cluster::Cluster::shared().create_database(test);
-    async move { fixpoint::PostgresStore::<Job>::connect(&url).await.unwrap() }
+    async move { fixpoint::store::PostgresStore::<Job>::connect(&url).await.unwrap() }
 });

@@ -13,7 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fixpoint::{
-    Config, Lifecycle, MemoryStore, Outcome, Row, SqliteStore, StatusStore, StoreError, Supervisor,
+    Lifecycle,
+    store::{MemoryStore, Row, SqliteStore, StatusStore, StoreError},
+    task::{Config, Outcome, Supervisor},
 };
 
 #[path = "common/project.rs"]

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fixpoint::{
-    Config, Lifecycle, MemoryStore, Outcome, Recorded, Retention, StatusStore, Supervisor,
-    TaskRecorder, Terminal, Tracked, terminal_state,
+    Lifecycle, Recorded, Terminal, Tracked,
+    store::{MemoryStore, Retention, StatusStore},
+    task::{Config, Outcome, Supervisor, TaskRecorder},
+    terminal_state,
 };
 use tokio::sync::Notify;
 

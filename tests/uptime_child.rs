@@ -11,9 +11,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fixpoint::uptime::{
-    ChildStatus, Ending, Escalated, Escalation, EscalationPolicy, Kill, Progress, StackSource,
-    StartError, Stream, Threshold, Watched, reap_orphans,
+use fixpoint::{
+    process::{
+        ChildStatus, Ending, Escalated, Escalation, EscalationPolicy, Kill, StackSource,
+        StartError, Stream, Watched, reap_orphans,
+    },
+    uptime::{Progress, Threshold},
 };
 
 const DEADLINE: Duration = Duration::from_millis(800);
@@ -49,7 +52,7 @@ fn group_members(pgid: u32) -> Vec<(u32, char)> {
     members
 }
 
-fn killed(outcome: &fixpoint::uptime::Outcome) -> &Kill {
+fn killed(outcome: &fixpoint::process::Outcome) -> &Kill {
     match outcome.status() {
         ChildStatus::Killed(kill) => kill,
         other => panic!("expected the child killed at its deadline, got {other:?}"),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use fixpoint::uptime::{BackoffFile, Periodic};
+use fixpoint::uptime::{CooldownFile, Periodic};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -67,7 +67,7 @@ fn an_unreadable_marker_is_a_warning_once() {
     std::fs::write(&path, "not a marker").unwrap();
     let capture = capture::Capture::default();
     tracing::subscriber::with_default(capture.clone(), || {
-        let backoff = BackoffFile::open(&path).unwrap();
+        let backoff = CooldownFile::open(&path).unwrap();
         for _ in 0..10 {
             assert!(!backoff.is_active());
         }

@@ -1,15 +1,15 @@
-//! The backoff marker answers one question, `is_active()`, and heals itself: a consumer in
-//! another process sees the backoff end without anyone deleting the file, and a garbled
+//! The cooldown marker answers one question, `is_active()`, and heals itself: a consumer in
+//! another process sees the cooldown end without anyone deleting the file, and a garbled
 //! marker does not stop the work.
 //!
 //! The other process is this test binary again, run with `MARKER_CONSUMER` set to the
-//! marker's path: its `consumer` test then plays the worker that checks the backoff.
+//! marker's path: its `consumer` test then plays the worker that checks the cooldown.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fixpoint::uptime::{Backoff, BackoffFile, MarkerError};
+use fixpoint::uptime::{Cooldown, CooldownFile, MarkerError};
 
 /// A fresh directory for one test's marker.
 fn directory(test: &str) -> PathBuf {
@@ -35,30 +35,33 @@ fn consumer_process(path: &Path) -> String {
     stdout
 }
 
-/// The worker of another process: while the backoff is active it waits (as long as the
+/// The worker of another process: while the cooldown is active it waits (as long as the
 /// marker says, then asks again), and then it works. It never looks at the file itself.
 #[test]
 fn consumer() {
     let Some(path) = std::env::var_os("MARKER_CONSUMER") else {
         return; // run as a test of its own: nothing to consume
     };
-    let backoff = BackoffFile::open(PathBuf::from(path)).unwrap();
-    println!("active at start: {}", backoff.is_active());
+    let cooldown = CooldownFile::open(PathBuf::from(path)).unwrap();
+    println!("active at start: {}", cooldown.is_active());
     let give_up = Instant::now() + Duration::from_secs(60);
-    while let Some(left) = backoff.remaining() {
-        assert!(Instant::now() < give_up, "the backoff never ended");
+    while let Some(left) = cooldown.remaining() {
+        assert!(Instant::now() < give_up, "the cooldown never ended");
         std::thread::sleep(left);
     }
-    println!("working; unreadable markers seen: {}", backoff.unreadable());
+    println!(
+        "working; unreadable markers seen: {}",
+        cooldown.unreadable()
+    );
 }
 
 #[test]
-fn another_process_sees_the_backoff_end_without_anyone_deleting_the_file() {
-    let path = directory("ends").join("queue.backoff");
-    let backoff = BackoffFile::open(&path).unwrap();
+fn another_process_sees_the_cooldown_end_without_anyone_deleting_the_file() {
+    let path = directory("ends").join("queue.cooldown");
+    let cooldown = CooldownFile::open(&path).unwrap();
     // Long enough that the consumer starts inside it even on a loaded machine.
     let started = Instant::now();
-    backoff.start(Duration::from_secs(2)).unwrap();
+    cooldown.start(Duration::from_secs(2)).unwrap();
     let printed = consumer_process(&path);
     assert!(printed.contains("active at start: true"), "{printed}");
     assert!(
@@ -70,14 +73,14 @@ fn another_process_sees_the_backoff_end_without_anyone_deleting_the_file() {
     assert!(started.elapsed() >= Duration::from_millis(2000 - 5));
     assert!(
         path.exists(),
-        "the backoff ended by its time, with its file still there"
+        "the cooldown ended by its time, with its file still there"
     );
-    assert!(!backoff.is_active());
+    assert!(!cooldown.is_active());
 }
 
 #[test]
 fn a_garbled_marker_does_not_stop_the_work() {
-    let path = directory("garbled").join("queue.backoff");
+    let path = directory("garbled").join("queue.cooldown");
     std::fs::write(&path, "2099-01-01T00:00:00Z\n").unwrap(); // some other writer's format
     let printed = consumer_process(&path);
     assert!(printed.contains("active at start: false"), "{printed}");
@@ -86,39 +89,39 @@ fn a_garbled_marker_does_not_stop_the_work() {
         "{printed}"
     );
 
-    let backoff = BackoffFile::open(&path).unwrap();
-    assert!(!backoff.is_active());
-    assert_eq!(backoff.unreadable(), 1, "an unreadable marker is counted");
+    let cooldown = CooldownFile::open(&path).unwrap();
+    assert!(!cooldown.is_active());
+    assert_eq!(cooldown.unreadable(), 1, "an unreadable marker is counted");
     // A marker written over the garbled one works again.
-    backoff.start(Duration::from_secs(60)).unwrap();
-    assert!(backoff.is_active());
-    assert_eq!(backoff.unreadable(), 1);
+    cooldown.start(Duration::from_secs(60)).unwrap();
+    assert!(cooldown.is_active());
+    assert_eq!(cooldown.unreadable(), 1);
 }
 
 #[test]
 fn a_truncated_marker_is_expired_not_active_forever() {
     let dir = directory("truncated");
-    let path = dir.join("queue.backoff");
-    let backoff = BackoffFile::open(&path).unwrap();
-    backoff.start(Duration::from_secs(3600)).unwrap();
+    let path = dir.join("queue.cooldown");
+    let cooldown = CooldownFile::open(&path).unwrap();
+    cooldown.start(Duration::from_secs(3600)).unwrap();
     let whole = std::fs::read(&path).unwrap();
     for cut in 0..whole.len() {
         std::fs::write(&path, &whole[..cut]).unwrap();
         assert!(
-            !backoff.is_active(),
+            !cooldown.is_active(),
             "a marker cut at byte {cut} read as active"
         );
     }
     std::fs::write(&path, &whole).unwrap();
-    assert!(backoff.is_active());
+    assert!(cooldown.is_active());
 }
 
 #[test]
 fn the_marker_is_replaced_atomically() {
     let dir = directory("atomic");
-    let path = dir.join("queue.backoff");
-    let writer = BackoffFile::open(&path).unwrap();
-    let reader = BackoffFile::open(&path).unwrap();
+    let path = dir.join("queue.cooldown");
+    let writer = CooldownFile::open(&path).unwrap();
+    let reader = CooldownFile::open(&path).unwrap();
     writer.start(Duration::from_secs(3600)).unwrap();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -140,11 +143,11 @@ fn the_marker_is_replaced_atomically() {
 }
 
 #[test]
-fn ending_the_backoff_ends_it_for_every_reader() {
-    let path = directory("end").join("queue.backoff");
+fn ending_the_cooldown_ends_it_for_every_reader() {
+    let path = directory("end").join("queue.cooldown");
     let (one, other) = (
-        BackoffFile::open(&path).unwrap(),
-        BackoffFile::open(&path).unwrap(),
+        CooldownFile::open(&path).unwrap(),
+        CooldownFile::open(&path).unwrap(),
     );
     assert_eq!(other.remaining(), None, "no marker: not active");
     one.start(Duration::from_secs(60)).unwrap();
@@ -158,8 +161,8 @@ fn ending_the_backoff_ends_it_for_every_reader() {
 fn a_marker_in_a_missing_directory_is_a_typed_error() {
     let path = directory("missing")
         .join("no-such-dir")
-        .join("queue.backoff");
-    let error = BackoffFile::open(&path).unwrap_err();
+        .join("queue.cooldown");
+    let error = CooldownFile::open(&path).unwrap_err();
     assert!(
         matches!(&error, MarkerError::MissingDirectory { directory, .. } if directory.ends_with("no-such-dir")),
         "{error:?}"
@@ -168,14 +171,14 @@ fn a_marker_in_a_missing_directory_is_a_typed_error() {
 }
 
 #[test]
-fn the_in_process_backoff_ends_by_itself() {
-    let backoff = Backoff::new();
-    assert!(!backoff.is_active());
-    backoff.start(Duration::from_millis(30));
-    assert!(backoff.is_active());
-    std::thread::sleep(backoff.remaining().unwrap());
-    assert!(!backoff.is_active(), "nobody ended it: its time did");
-    backoff.start(Duration::from_secs(60));
-    backoff.end();
-    assert_eq!(backoff.remaining(), None);
+fn the_in_process_cooldown_ends_by_itself() {
+    let cooldown = Cooldown::new();
+    assert!(!cooldown.is_active());
+    cooldown.start(Duration::from_millis(30));
+    assert!(cooldown.is_active());
+    std::thread::sleep(cooldown.remaining().unwrap());
+    assert!(!cooldown.is_active(), "nobody ended it: its time did");
+    cooldown.start(Duration::from_secs(60));
+    cooldown.end();
+    assert_eq!(cooldown.remaining(), None);
 }

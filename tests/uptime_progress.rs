@@ -8,8 +8,14 @@ use std::time::Duration;
 
 #[path = "common/project.rs"]
 mod project;
-use fixpoint::uptime::{Progress, Threshold, ThresholdError, Watched};
-use fixpoint::{Config, MemoryStore, Outcome, Retention, StatusStore, Supervisor};
+use fixpoint::{
+    process::Watched,
+    uptime::{Progress, Threshold, ThresholdError},
+};
+use fixpoint::{
+    store::{MemoryStore, Retention, StatusStore},
+    task::{Config, Outcome, Supervisor},
+};
 use project::*;
 
 // The handle a work clones and ticks is one pointer.
@@ -121,7 +127,7 @@ fn a_threshold_under_the_clock_tick_is_a_typed_error() {
 /// The next task to end; a test that waits a minute has failed (a watchdog that never fired).
 async fn next<S: StatusStore<ProjectStatus>>(
     supervisor: &mut Supervisor<ProjectStatus, S>,
-) -> fixpoint::Finished<ProjectStatus> {
+) -> fixpoint::task::Finished<ProjectStatus> {
     tokio::time::timeout(Duration::from_secs(60), supervisor.join_next())
         .await
         .expect("no task ended within a minute")

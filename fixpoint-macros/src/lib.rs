@@ -108,14 +108,14 @@ pub fn lifecycle_doc(input: TokenStream) -> TokenStream {
     terminal_state::lifecycle_doc(input.into()).into()
 }
 
-/// Rejects, at compile time, a `fixpoint::Permit` held across an await that has no bound.
+/// Rejects, at compile time, a `fixpoint::lock::Permit` held across an await that has no bound.
 ///
 /// On an `async fn`, or on an `impl` block (each async method is checked). The function gets a
 /// local `lock_scope`; acquire permits through it (`pool.acquire(&lock_scope)`), and the borrow
 /// checker decides, exactly, whether a permit is alive at each await:
 ///
 /// ```compile_fail,E0502
-/// use fixpoint::{lock_scope, Semaphore};
+/// use fixpoint::{lock_scope, lock::Semaphore};
 ///
 /// async fn user_reply() -> String { String::new() }
 ///
@@ -134,7 +134,7 @@ pub fn lifecycle_doc(input: TokenStream) -> TokenStream {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::{allow_unbounded, bounded, lock_scope, Semaphore};
+/// use fixpoint::{lock::{allow_unbounded, bounded, Semaphore}, lock_scope};
 ///
 /// async fn user_reply() -> String { String::new() }
 ///
@@ -161,12 +161,12 @@ pub fn lifecycle_doc(input: TokenStream) -> TokenStream {
 /// # }
 /// ```
 ///
-/// An await counts as bounded when its future is `fixpoint::bounded(..)`, `.bounded(..)`,
+/// An await counts as bounded when its future is `fixpoint::lock::bounded(..)`, `.bounded(..)`,
 /// `tokio::time::timeout(..)`, a tokio `sleep`, `Semaphore::acquire_timeout(..)`, a lock's
 /// `lock_timeout`, `read_timeout`, `write_timeout` or `_owned_timeout` given `&lock_scope`, or
 /// an `allow_unbounded("reason", ..)` exception; the type of each is checked, so a look-alike
 /// does not pass. Every other await is unbounded, including `select!`/`join!` and awaits inside
-/// an async block that the function awaits. A `fixpoint::Mutex` or `RwLock` guard
+/// an async block that the function awaits. A `fixpoint::lock::Mutex` or `RwLock` guard
 /// (`lock(&lock_scope)`, `read`, `write`, their `_owned` forms) is checked like a permit; a
 /// `lock()` or `read()` that takes no `&lock_scope`, such as tokio's, is an ordinary await.
 ///
@@ -193,7 +193,7 @@ pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
 /// deserialization, so that it cannot live only in a comment.
 ///
 /// ```
-/// use fixpoint::{invariant, Checked};
+/// use fixpoint::{invariant, invariant::Checked};
 ///
 /// #[derive(Debug, Clone, Copy, PartialEq)]
 /// pub enum Status { Running, InputNeeded }
@@ -264,7 +264,7 @@ pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
-/// use fixpoint::{invariant, Checked};
+/// use fixpoint::{invariant, invariant::Checked};
 ///
 /// #[invariant(self.generation.load(Ordering::Acquire) >= self.first, "generations only grow")]
 /// pub struct Epoch {

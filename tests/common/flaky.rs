@@ -3,7 +3,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use fixpoint::{Lifecycle, Refused, Retention, Row, RowWrite, State, StatusStore, StoreError};
+use fixpoint::{
+    Lifecycle, State,
+    store::{Refused, Retention, Row, RowWrite, StatusStore, StoreError},
+};
 
 /// A store whose `apply` fails (as a full or hung disk would) while `fail(true)` holds, or
 /// for one owner's writes only (`fail_owner`).

@@ -1,6 +1,6 @@
 use std::cell::Cell;
 
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 
 #[invariant(core::mem::size_of_val(&self.value) <= 8, "a slot holds at most 8 bytes")]
 pub struct Slot<T> {

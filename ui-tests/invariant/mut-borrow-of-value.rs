@@ -1,4 +1,4 @@
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Status {

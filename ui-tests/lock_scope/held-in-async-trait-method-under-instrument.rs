@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use fixpoint::{Semaphore, lock_scope};
+use fixpoint::{lock::Semaphore, lock_scope};
 
 async fn user_reply() -> String {
     String::from("yes")

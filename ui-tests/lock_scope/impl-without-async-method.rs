@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 pub struct Agent {
     pool: Semaphore,

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fixpoint::{lock_scope, LockScope, Semaphore};
+use fixpoint::{lock_scope, lock::{LockScope, Semaphore}};
 
 /// Not fixpoint's: its `lock_timeout` waits for as long as it takes.
 struct Cache;

@@ -1,11 +1,11 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 async fn user_reply() -> String {
     String::from("yes")
 }
 
 struct Session<'s> {
-    permit: fixpoint::Permit<'s>,
+    permit: fixpoint::lock::Permit<'s>,
     user: &'static str,
 }
 

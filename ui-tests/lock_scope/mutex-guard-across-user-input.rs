@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Mutex};
+use fixpoint::{lock_scope, lock::Mutex};
 
 async fn user_reply() -> String {
     String::from("yes")

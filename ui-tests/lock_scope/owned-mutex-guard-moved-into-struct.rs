@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Mutex, MutexGuard};
+use fixpoint::{lock_scope, lock::{Mutex, MutexGuard}};
 
 async fn user_reply() -> String {
     String::from("yes")

@@ -1,10 +1,10 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 async fn user_reply() -> String {
     String::from("yes")
 }
 
-async fn ask_holding(_permit: &fixpoint::Permit<'_>) -> String {
+async fn ask_holding(_permit: &fixpoint::lock::Permit<'_>) -> String {
     user_reply().await
 }
 

@@ -1,10 +1,10 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 async fn user_reply() -> String {
     String::from("yes")
 }
 
-async fn acquire_and_ask(pool: &Semaphore, scope: &fixpoint::LockScope) -> String {
+async fn acquire_and_ask(pool: &Semaphore, scope: &fixpoint::lock::LockScope) -> String {
     let _permit = pool.acquire(scope).await;
     user_reply().await
 }

@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Mutex, Semaphore};
+use fixpoint::{lock_scope, lock::{Mutex, Semaphore}};
 
 #[lock_scope(no_unbounded_await)]
 async fn record(agents: &Semaphore, answers: &Mutex<Vec<String>>) {

@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 #[lock_scope(no_unbounded_await)]
 async fn nested(agents: &Semaphore, tools: &Semaphore) {

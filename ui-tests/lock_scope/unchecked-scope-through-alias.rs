@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 async fn user_reply() -> String {
     String::from("yes")
@@ -6,7 +6,7 @@ async fn user_reply() -> String {
 
 #[lock_scope(no_unbounded_await)]
 async fn ask(pool: &Semaphore) -> String {
-    use fixpoint::LockScope as Scope;
+    use fixpoint::lock::LockScope as Scope;
     let scope = Scope::unchecked("just this once");
     let permit = pool.acquire(&scope).await;
     let reply = user_reply().await;

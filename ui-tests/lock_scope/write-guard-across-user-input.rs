@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, RwLock};
+use fixpoint::{lock_scope, lock::RwLock};
 
 async fn user_reply() -> String {
     String::from("yes")

@@ -2,7 +2,7 @@ use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 
 /// Interior mutability is fine where no rule looks: the rules read `low` and `high` only.
 #[invariant(self.low <= self.high, "a range is not inverted")]

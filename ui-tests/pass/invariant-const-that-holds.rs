@@ -1,5 +1,5 @@
 use fixpoint::invariant::Invariants;
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 
 #[invariant(const core::mem::size_of::<Self>() <= 64, "a slot fits one cache line")]
 #[invariant(const Self::CAPACITY.is_power_of_two(), "the capacity is a power of two")]

@@ -1,4 +1,4 @@
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 
 /// A window over sorted items: generic over the item and the borrow.
 #[invariant(self.items.windows(2).all(|w| w[0] <= w[1]), "the items are sorted")]

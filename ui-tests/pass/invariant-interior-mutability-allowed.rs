@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 
 /// A rule may read a field that changes behind `&` when the field says why the rule holds
 /// anyway.
@@ -36,5 +36,5 @@ fn main() {
     epoch.generation.fetch_add(1, Ordering::AcqRel);
     epoch.label_with("");
     epoch.label_with("nightly");
-    assert!(fixpoint::Invariants::check(&*epoch).is_ok());
+    assert!(fixpoint::invariant::Invariants::check(&*epoch).is_ok());
 }

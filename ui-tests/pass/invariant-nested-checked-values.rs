@@ -1,4 +1,4 @@
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 
 #[invariant(!self.name.is_empty(), "a person has a name")]
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
-use fixpoint::invariant::{assert_all_hold, check_all, Invariants};
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant::{assert_all_hold, check_all, Invariants}};
+use fixpoint::{invariant, invariant::Checked};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Status {

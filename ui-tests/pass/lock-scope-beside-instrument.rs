@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fixpoint::{bounded, lock_scope, Semaphore};
+use fixpoint::{lock::{bounded, Semaphore}, lock_scope};
 use tracing::instrument;
 
 async fn user_reply() -> String {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fixpoint::{lock_scope, Mutex, RwLock};
+use fixpoint::{lock_scope, lock::{Mutex, RwLock}};
 
 async fn user_reply() -> String {
     String::from("yes")
@@ -10,13 +10,13 @@ async fn user_reply() -> String {
 async fn ask(
     answers: &Mutex<Vec<String>>,
     config: &RwLock<String>,
-) -> Result<usize, fixpoint::AcquireTimeout> {
+) -> Result<usize, fixpoint::lock::AcquireTimeout> {
     let limit = Duration::from_secs(1);
     let mut list = answers.lock_timeout(&lock_scope, limit).await?;
     let name = config.read_timeout(&lock_scope, limit).await?;
-    let reply = fixpoint::bounded(limit, user_reply()).await.unwrap_or_default();
+    let reply = fixpoint::lock::bounded(limit, user_reply()).await.unwrap_or_default();
     list.push(reply + &name);
-    let slow = fixpoint::allow_unbounded("the reply has its own deadline", user_reply()).await;
+    let slow = fixpoint::lock::allow_unbounded("the reply has its own deadline", user_reply()).await;
     list.push(slow);
     drop(name);
     let mut owned = config.write_owned_timeout(&lock_scope, limit).await?;

@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 async fn user_reply() -> String {
     String::from("yes")
@@ -7,7 +7,7 @@ async fn user_reply() -> String {
 #[lock_scope(no_unbounded_await)]
 async fn ask(pool: &Semaphore) -> String {
     let permit = pool.acquire(&lock_scope).await;
-    let reply = fixpoint::allow_unbounded(
+    let reply = fixpoint::lock::allow_unbounded(
         "the reply comes from a local cache that answers at once",
         user_reply(),
     )

@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, Mutex, RwLock};
+use fixpoint::{lock_scope, lock::{Mutex, RwLock}};
 
 async fn user_reply() -> String {
     String::from("yes")

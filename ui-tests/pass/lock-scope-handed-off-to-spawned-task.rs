@@ -1,11 +1,11 @@
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 async fn user_reply() -> String {
     String::from("yes")
 }
 
 #[lock_scope(no_unbounded_await)]
-async fn worker(handoff: fixpoint::HandOff) -> usize {
+async fn worker(handoff: fixpoint::lock::HandOff) -> usize {
     // `handoff` is entered into this scope before the first line: it is a permit here.
     let held = handoff.held_for();
     drop(handoff);

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 use tracing::instrument;
 
 async fn user_reply() -> String {

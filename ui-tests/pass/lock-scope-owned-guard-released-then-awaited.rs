@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fixpoint::{lock_scope, Mutex, Semaphore};
+use fixpoint::{lock_scope, lock::{Mutex, Semaphore}};
 
 async fn user_reply() -> String {
     String::from("yes")

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 // tokio's own locks take no scope: their waits are plain unbounded awaits, fine while no
 // permit is held, as they were before the lock verbs were known to the attribute.

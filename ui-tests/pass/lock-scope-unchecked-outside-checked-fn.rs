@@ -1,4 +1,4 @@
-use fixpoint::{lock_scope, LockScope, Semaphore};
+use fixpoint::{lock_scope, lock::{LockScope, Semaphore}};
 
 async fn user_reply() -> String {
     String::from("yes")

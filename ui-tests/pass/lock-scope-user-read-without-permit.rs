@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fixpoint::{lock_scope, Semaphore};
+use fixpoint::{lock_scope, lock::Semaphore};
 
 /// A user's store whose methods share the lock verbs' names but take no scope.
 struct Store(u32);

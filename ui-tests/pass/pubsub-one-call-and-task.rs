@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fixpoint::{Bus, WaitError};
+use fixpoint::{bus::{Bus, WaitError}};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

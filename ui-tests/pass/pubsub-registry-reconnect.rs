@@ -1,4 +1,4 @@
-use fixpoint::{Registry, RemoveError, Ticket};
+use fixpoint::{bus::{Registry, RemoveError, Ticket}};
 
 struct Connection(&'static str);
 

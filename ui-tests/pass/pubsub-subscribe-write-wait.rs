@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use fixpoint::Bus;
+use fixpoint::bus::Bus;
 
 /// Saves the question (which notifies), then waits for the answer: subscribed first.
 async fn ask(answers: &Bus<u64, String>, recorded: Option<String>) -> String {

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use fixpoint::Subscription;
+use fixpoint::bus::Subscription;
 
 fn cleanup(answer: Arc<Subscription<u64, String>>) {
     let _closed = answer.close();

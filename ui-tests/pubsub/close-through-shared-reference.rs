@@ -1,4 +1,4 @@
-use fixpoint::Subscription;
+use fixpoint::bus::Subscription;
 
 fn cleanup(answer: &Subscription<u64, String>) {
     let _closed = answer.close();

@@ -1,4 +1,4 @@
-use fixpoint::Registry;
+use fixpoint::bus::Registry;
 
 fn on_tab_closed(tabs: &Registry<&'static str, String>, user: &'static str) {
     let _ = tabs.remove(user);

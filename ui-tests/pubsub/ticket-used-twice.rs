@@ -1,4 +1,4 @@
-use fixpoint::Registry;
+use fixpoint::bus::Registry;
 
 fn main() {
     let tabs: Registry<&str, String> = Registry::new();

@@ -1,4 +1,4 @@
-use fixpoint::Bus;
+use fixpoint::bus::Bus;
 
 async fn wait_for_answer(answers: &Bus<u64, String>) {
     let closed = answers.subscribe(7).close();

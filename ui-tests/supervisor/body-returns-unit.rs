@@ -1,4 +1,4 @@
-use fixpoint::{terminal_state, MemoryStore, Supervisor};
+use fixpoint::{terminal_state, store::MemoryStore, task::Supervisor};
 
 #[terminal_state]
 pub enum Job {

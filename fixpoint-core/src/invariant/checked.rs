@@ -16,7 +16,7 @@ use super::{Invariants, Violation};
 /// can skip the check.
 ///
 /// ```
-/// use fixpoint::{invariant, Checked};
+/// use fixpoint::{invariant, invariant::Checked};
 ///
 /// #[derive(Debug, Clone, Copy, PartialEq)]
 /// pub enum Status { Running, InputNeeded }
@@ -38,7 +38,7 @@ use super::{Invariants, Violation};
 /// Writing around the check does not compile:
 ///
 /// ```compile_fail,E0594
-/// # use fixpoint::{invariant, Checked};
+/// # use fixpoint::{invariant, invariant::Checked};
 /// # #[invariant(self.budget > 0, "a project has a budget")]
 /// # pub struct Project { budget: u32 }
 /// let mut project = Checked::new(Project { budget: 5 }).unwrap();
@@ -46,7 +46,7 @@ use super::{Invariants, Violation};
 /// ```
 ///
 /// ```compile_fail,E0596
-/// # use fixpoint::{invariant, Checked};
+/// # use fixpoint::{invariant, invariant::Checked};
 /// # #[invariant(self.budget > 0, "a project has a budget")]
 /// # pub struct Project { budget: u32 }
 /// let mut project = Checked::new(Project { budget: 5 }).unwrap();

@@ -31,8 +31,8 @@ macro_rules! access {
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-            /// let config = fixpoint::RwLock::new("config", 7);
-            /// let scope = fixpoint::LockScope::unchecked("a doctest");
+            /// let config = fixpoint::lock::RwLock::new("config", 7);
+            /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
             #[doc = concat!("assert_eq!(*config.", stringify!($lock), "(&scope).await, 7);")]
             /// # }
             /// ```
@@ -64,15 +64,15 @@ macro_rules! access {
             ///
             /// # Errors
             ///
-            /// [`AcquireTimeout`](crate::AcquireTimeout) when the access did not come in time:
+            /// [`AcquireTimeout`](crate::lock::AcquireTimeout) when the access did not come in time:
             /// it names the holders, where they locked and for how long.
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
             /// use std::time::Duration;
             ///
-            /// let config = fixpoint::RwLock::new("config", 7);
-            /// let scope = fixpoint::LockScope::unchecked("a doctest");
+            /// let config = fixpoint::lock::RwLock::new("config", 7);
+            /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
             #[doc = concat!("let guard = config.", stringify!($lock_timeout), "(&scope, Duration::from_secs(1));")]
             /// assert_eq!(*guard.await.unwrap(), 7);
             /// # }
@@ -90,8 +90,8 @@ macro_rules! access {
             #[doc = concat!($noun, " access if it can be had right now.")]
             ///
             /// ```
-            /// let config = fixpoint::RwLock::new("config", 7);
-            /// let scope = fixpoint::LockScope::unchecked("a doctest");
+            /// let config = fixpoint::lock::RwLock::new("config", 7);
+            /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
             #[doc = concat!("assert_eq!(config.", stringify!($try_lock), "(&scope).as_deref(), Some(&7));")]
             /// ```
             #[track_caller]
@@ -110,8 +110,8 @@ macro_rules! access {
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-            /// let config = fixpoint::RwLock::new("config", 7);
-            /// let scope = fixpoint::LockScope::unchecked("a doctest");
+            /// let config = fixpoint::lock::RwLock::new("config", 7);
+            /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
             #[doc = concat!("let guard = config.", stringify!($lock_owned), "(&scope).await;")]
             /// drop(config); // the guard keeps the lock alive
             /// assert_eq!(*guard, 7);
@@ -143,15 +143,15 @@ macro_rules! access {
             ///
             /// # Errors
             ///
-            /// [`AcquireTimeout`](crate::AcquireTimeout) naming the holders, when the access
+            /// [`AcquireTimeout`](crate::lock::AcquireTimeout) naming the holders, when the access
             /// did not come in time.
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
             /// use std::time::Duration;
             ///
-            /// let config = fixpoint::RwLock::new("config", 7);
-            /// let scope = fixpoint::LockScope::unchecked("a doctest");
+            /// let config = fixpoint::lock::RwLock::new("config", 7);
+            /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
             #[doc = concat!("let guard = config.", stringify!($lock_owned_timeout), "(&scope, Duration::from_secs(1));")]
             /// assert_eq!(*guard.await.unwrap(), 7);
             /// # }
@@ -172,8 +172,8 @@ macro_rules! access {
             #[doc = concat!($noun, " access if it can be had right now, owned.")]
             ///
             /// ```
-            /// let config = fixpoint::RwLock::new("config", 7);
-            /// let scope = fixpoint::LockScope::unchecked("a doctest");
+            /// let config = fixpoint::lock::RwLock::new("config", 7);
+            /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
             #[doc = concat!("assert_eq!(config.", stringify!($try_lock_owned), "(&scope).as_deref(), Some(&7));")]
             /// ```
             #[track_caller]
@@ -219,8 +219,8 @@ macro_rules! access {
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-            /// let config = fixpoint::RwLock::new("config", ());
-            /// let scope = fixpoint::LockScope::unchecked("a doctest");
+            /// let config = fixpoint::lock::RwLock::new("config", ());
+            /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
             #[doc = concat!("let guard = config.", stringify!($lock), "(&scope).await;")]
             /// guard.set_label("config reload");
             /// assert_eq!(config.holders()[0].label.as_deref(), Some("config reload"));

@@ -12,7 +12,7 @@ use super::scope::VisiblyBounded;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
 ///
-/// let answer = fixpoint::bounded(Duration::from_millis(5), std::future::pending::<u8>()).await;
+/// let answer = fixpoint::lock::bounded(Duration::from_millis(5), std::future::pending::<u8>()).await;
 /// assert!(answer.is_err());
 /// # }
 /// ```
@@ -39,7 +39,7 @@ impl VisiblyBounded for tokio::time::Sleep {}
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let ready = fixpoint::allow_unbounded("the peer's handshake has its own deadline", async { 7 });
+/// let ready = fixpoint::lock::allow_unbounded("the peer's handshake has its own deadline", async { 7 });
 /// assert_eq!(ready.reason(), "the peer's handshake has its own deadline");
 /// assert_eq!(ready.await, 7);
 /// # }

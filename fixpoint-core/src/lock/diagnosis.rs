@@ -9,7 +9,7 @@ use std::time::Duration;
 pub struct Holder {
     /// Where the permit was acquired.
     pub location: &'static Location<'static>,
-    /// The label set with [`Permit::set_label`](crate::Permit::set_label) or a guard's
+    /// The label set with [`Permit::set_label`](crate::lock::Permit::set_label) or a guard's
     /// `set_label`.
     pub label: Option<String>,
     /// How long the permit had been held when this was read.
@@ -35,7 +35,7 @@ impl fmt::Display for Holder {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
-/// use fixpoint::{LockKind, LockScope, Mutex};
+/// use fixpoint::{lock::{LockKind, LockScope, Mutex}};
 ///
 /// let cache = Mutex::new("cache", 0_u32);
 /// let scope = LockScope::unchecked("a doctest");
@@ -66,13 +66,13 @@ pub struct AcquireTimeout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LockKind {
-    /// A permit of a [`Semaphore`](crate::Semaphore).
+    /// A permit of a [`Semaphore`](crate::lock::Semaphore).
     Semaphore,
-    /// A [`Mutex`](crate::Mutex).
+    /// A [`Mutex`](crate::lock::Mutex).
     Mutex,
-    /// Read access to an [`RwLock`](crate::RwLock).
+    /// Read access to an [`RwLock`](crate::lock::RwLock).
     Read,
-    /// Write access to an [`RwLock`](crate::RwLock).
+    /// Write access to an [`RwLock`](crate::lock::RwLock).
     Write,
 }
 
@@ -121,8 +121,8 @@ pub(crate) fn human(duration: Duration) -> String {
     }
 }
 
-/// The gauges of a lock, read by [`Semaphore::gauges`](crate::Semaphore::gauges),
-/// [`Mutex::gauges`](crate::Mutex::gauges) or [`RwLock::gauges`](crate::RwLock::gauges).
+/// The gauges of a lock, read by [`Semaphore::gauges`](crate::lock::Semaphore::gauges),
+/// [`Mutex::gauges`](crate::lock::Mutex::gauges) or [`RwLock::gauges`](crate::lock::RwLock::gauges).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Gauges {

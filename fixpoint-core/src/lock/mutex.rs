@@ -14,7 +14,7 @@ use super::record::{Hold, LockWithin, Record, RecordRef};
 use super::scope::LockScope;
 
 /// A mutex (tokio's, underneath) whose guard borrows the [`LockScope`] as a
-/// [`Permit`](crate::Permit) does: `#[lock_scope(no_unbounded_await)]` rejects a guard held
+/// [`Permit`](crate::lock::Permit) does: `#[lock_scope(no_unbounded_await)]` rejects a guard held
 /// across an unbounded await, and a timed-out [`lock_timeout`](Mutex::lock_timeout)
 /// names the holder, where it locked and for how long.
 ///
@@ -23,14 +23,14 @@ use super::scope::LockScope;
 /// [`lock_timeout`](Mutex::lock_timeout) or [`lock_owned_timeout`](Mutex::lock_owned_timeout)
 /// through.
 ///
-/// Cloning is cheap and shares the value, like [`Semaphore`](crate::Semaphore).
+/// Cloning is cheap and shares the value, like [`Semaphore`](crate::lock::Semaphore).
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::{lock_scope, Mutex};
+/// use fixpoint::{lock_scope, lock::Mutex};
 ///
 /// #[lock_scope(no_unbounded_await)]
-/// async fn record_answer(answers: &Mutex<Vec<String>>) -> Result<(), fixpoint::AcquireTimeout> {
+/// async fn record_answer(answers: &Mutex<Vec<String>>) -> Result<(), fixpoint::lock::AcquireTimeout> {
 ///     let mut list = answers.lock_timeout(&lock_scope, Duration::from_secs(1)).await?;
 ///     list.push("yes".to_owned());
 ///     Ok(())
@@ -59,7 +59,7 @@ impl<T> Mutex<T> {
     /// A mutex named `name` (the name appears in diagnoses) holding `value`.
     ///
     /// ```
-    /// let cache = fixpoint::Mutex::new("cache", 0_u32);
+    /// let cache = fixpoint::lock::Mutex::new("cache", 0_u32);
     /// assert_eq!(cache.name(), "cache");
     /// ```
     #[must_use]
@@ -82,8 +82,8 @@ impl<T> Mutex<T> {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let count = fixpoint::lock::Mutex::new("count", 1);
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// *count.lock(&scope).await += 1;
     /// assert_eq!(*count.lock(&scope).await, 2);
     /// # }
@@ -113,15 +113,15 @@ impl<T> Mutex<T> {
     ///
     /// # Errors
     ///
-    /// [`AcquireTimeout`](crate::AcquireTimeout) when the lock did not come free in time: it
+    /// [`AcquireTimeout`](crate::lock::AcquireTimeout) when the lock did not come free in time: it
     /// names the holder, where it locked and for how long it has held the lock.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::time::Duration;
     ///
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let count = fixpoint::lock::Mutex::new("count", 1);
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let guard = count.lock_timeout(&scope, Duration::from_secs(1)).await.unwrap();
     /// assert_eq!(*guard, 1);
     /// # }
@@ -139,8 +139,8 @@ impl<T> Mutex<T> {
     /// The lock if it is free right now.
     ///
     /// ```
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let count = fixpoint::lock::Mutex::new("count", 1);
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let guard = count.try_lock(&scope).unwrap();
     /// assert!(count.try_lock(&scope).is_none());
     /// drop(guard);
@@ -160,14 +160,14 @@ impl<T> Mutex<T> {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// struct Session { state: fixpoint::Mutex<u32>, turns: u32 }
+    /// struct Session { state: fixpoint::lock::Mutex<u32>, turns: u32 }
     ///
     /// impl Session {
     ///     fn turn(&mut self) { self.turns += 1 }
     /// }
     ///
-    /// let mut session = Session { state: fixpoint::Mutex::new("state", 0), turns: 0 };
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let mut session = Session { state: fixpoint::lock::Mutex::new("state", 0), turns: 0 };
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let mut state = session.state.lock_owned(&scope).await;
     /// session.turn(); // the guard does not borrow `session`
     /// *state += 1;
@@ -199,15 +199,15 @@ impl<T> Mutex<T> {
     ///
     /// # Errors
     ///
-    /// [`AcquireTimeout`](crate::AcquireTimeout) naming the holder, when the lock did not
+    /// [`AcquireTimeout`](crate::lock::AcquireTimeout) naming the holder, when the lock did not
     /// come free in time.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::time::Duration;
     ///
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let count = fixpoint::lock::Mutex::new("count", 1);
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let guard = count.lock_owned_timeout(&scope, Duration::from_secs(1)).await;
     /// drop(count); // the guard keeps the mutex alive
     /// assert_eq!(*guard.unwrap(), 1);
@@ -230,8 +230,8 @@ impl<T> Mutex<T> {
     /// guard of [`lock_owned`](Mutex::lock_owned).
     ///
     /// ```
-    /// let count = fixpoint::Mutex::new("count", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let count = fixpoint::lock::Mutex::new("count", 1);
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// assert_eq!(count.try_lock_owned(&scope).as_deref(), Some(&1));
     /// ```
     #[track_caller]
@@ -251,7 +251,7 @@ impl<T> Mutex<T> {
     /// Whether the mutex is held, by whom, and how many wait for it.
     ///
     /// ```
-    /// let cache = fixpoint::Mutex::new("cache", ());
+    /// let cache = fixpoint::lock::Mutex::new("cache", ());
     /// assert_eq!(cache.gauges().in_flight, 0);
     /// ```
     #[must_use]
@@ -262,7 +262,7 @@ impl<T> Mutex<T> {
     /// The holder, if the mutex is held.
     ///
     /// ```
-    /// let cache = fixpoint::Mutex::new("cache", ());
+    /// let cache = fixpoint::lock::Mutex::new("cache", ());
     /// assert!(cache.holders().is_empty());
     /// ```
     #[must_use]
@@ -287,7 +287,7 @@ impl<T> fmt::Debug for Mutex<T> {
 /// Holding it across an unbounded await does not compile:
 ///
 /// ```compile_fail,E0502
-/// use fixpoint::{lock_scope, Mutex};
+/// use fixpoint::{lock_scope, lock::Mutex};
 ///
 /// async fn user_reply() -> String { String::new() }
 ///
@@ -324,8 +324,8 @@ impl<'s, T> MutexGuard<'s, T> {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let cache = fixpoint::Mutex::new("cache", ());
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let cache = fixpoint::lock::Mutex::new("cache", ());
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let guard = cache.lock(&scope).await;
     /// guard.set_label("cache refresh for alice");
     /// assert_eq!(cache.holders()[0].label.as_deref(), Some("cache refresh for alice"));

@@ -46,7 +46,7 @@ impl SemaphoreRef<'_> {
 /// Holding it across an unbounded await does not compile:
 ///
 /// ```compile_fail,E0502
-/// use fixpoint::{lock_scope, Semaphore};
+/// use fixpoint::{lock_scope, lock::Semaphore};
 ///
 /// async fn user_reply() -> String { String::new() }
 ///
@@ -123,7 +123,7 @@ impl<'s> Permit<'s> {
     /// across its own waits (there is no other way to make one).
     ///
     /// ```
-    /// use fixpoint::{lock_scope, HandOff, Semaphore};
+    /// use fixpoint::{lock_scope, lock::{HandOff, Semaphore}};
     ///
     /// #[lock_scope(no_unbounded_await)]
     /// async fn worker(permit: HandOff) -> usize {

@@ -11,7 +11,7 @@ use super::record::Record;
 const MAX_READERS: u32 = 32;
 
 /// A reader-writer lock (tokio's, underneath) whose guards borrow the
-/// [`LockScope`](crate::LockScope) as a [`Permit`](crate::Permit) does:
+/// [`LockScope`](crate::lock::LockScope) as a [`Permit`](crate::lock::Permit) does:
 /// `#[lock_scope(no_unbounded_await)]` rejects a guard held across an unbounded await, and a
 /// timed-out [`read_timeout`](RwLock::read_timeout) or [`write_timeout`](RwLock::write_timeout)
 /// names the holders, where they locked and for how long.
@@ -20,14 +20,14 @@ const MAX_READERS: u32 = 32;
 /// before a [`read`](RwLock::read), [`write`](RwLock::write) or their `_owned` forms, and lets
 /// their `_timeout` forms through.
 ///
-/// Cloning is cheap and shares the value, like [`Semaphore`](crate::Semaphore).
+/// Cloning is cheap and shares the value, like [`Semaphore`](crate::lock::Semaphore).
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::{lock_scope, RwLock};
+/// use fixpoint::{lock_scope, lock::RwLock};
 ///
 /// #[lock_scope(no_unbounded_await)]
-/// async fn rename(config: &RwLock<String>) -> Result<usize, fixpoint::AcquireTimeout> {
+/// async fn rename(config: &RwLock<String>) -> Result<usize, fixpoint::lock::AcquireTimeout> {
 ///     let limit = Duration::from_secs(1);
 ///     config.write_timeout(&lock_scope, limit).await?.push_str("-v2");
 ///     let name = config.read_timeout(&lock_scope, limit).await?;
@@ -57,7 +57,7 @@ impl<T> RwLock<T> {
     /// to 32 readers at once; more wait, as they would for a writer.
     ///
     /// ```
-    /// let config = fixpoint::RwLock::new("config", 7);
+    /// let config = fixpoint::lock::RwLock::new("config", 7);
     /// assert_eq!((config.name(), config.gauges().permits), ("config", 32));
     /// ```
     #[must_use]
@@ -73,7 +73,7 @@ impl<T> RwLock<T> {
     /// When `max_readers` is 0 or exceeds tokio's limit (`u32::MAX >> 3`).
     ///
     /// ```
-    /// let config = fixpoint::RwLock::with_max_readers("config", 7, 4);
+    /// let config = fixpoint::lock::RwLock::with_max_readers("config", 7, 4);
     /// assert_eq!(config.gauges().permits, 4);
     /// ```
     #[must_use]
@@ -98,7 +98,7 @@ impl<T> RwLock<T> {
     /// Readers or writer now, waiters, and the longest current hold.
     ///
     /// ```
-    /// let config = fixpoint::RwLock::new("config", ());
+    /// let config = fixpoint::lock::RwLock::new("config", ());
     /// assert_eq!(config.gauges().in_flight, 0);
     /// ```
     #[must_use]
@@ -109,7 +109,7 @@ impl<T> RwLock<T> {
     /// Everyone holding the lock now, the longest hold first.
     ///
     /// ```
-    /// let config = fixpoint::RwLock::new("config", ());
+    /// let config = fixpoint::lock::RwLock::new("config", ());
     /// assert!(config.holders().is_empty());
     /// ```
     #[must_use]

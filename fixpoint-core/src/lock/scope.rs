@@ -13,8 +13,8 @@ pub struct LockScope {
     /// a permit is alive there, the build fails with
     /// `cannot borrow lock_scope.no_permit_across_unbounded_await as mutable because it is also
     /// borrowed as immutable`: release the permit before the wait, bound the wait
-    /// (`fixpoint::bounded(duration, future)`), or declare the exception with its reason
-    /// (`fixpoint::allow_unbounded("why", future)`).
+    /// (`fixpoint::lock::bounded(duration, future)`), or declare the exception with its reason
+    /// (`fixpoint::lock::allow_unbounded("why", future)`).
     pub no_permit_across_unbounded_await: Checkpoint,
     unchecked: Option<&'static str>,
 }
@@ -25,7 +25,7 @@ impl LockScope {
     /// a reviewer (or `grep unchecked`) finds it.
     ///
     /// ```
-    /// let scope = fixpoint::LockScope::unchecked("the legacy handler is migrated in #123");
+    /// let scope = fixpoint::lock::LockScope::unchecked("the legacy handler is migrated in #123");
     /// assert_eq!(scope.reason(), Some("the legacy handler is migrated in #123"));
     /// ```
     #[must_use]
@@ -80,16 +80,16 @@ pub fn checkpoint_after<F>(future: F, _: &mut Checkpoint) -> F {
 /// A future the attribute accepts as visibly bounded: it ends within a known time, or it
 /// declares why it may not.
 ///
-/// Implemented for [`bounded`](crate::bounded) / `tokio::time::timeout` futures, `tokio` sleeps,
-/// [`Semaphore::acquire_timeout`](crate::Semaphore::acquire_timeout) and the `*_timeout` waits
-/// of [`Mutex`](crate::Mutex) and [`RwLock`](crate::RwLock), and
-/// [`allow_unbounded`](crate::allow_unbounded) exceptions.
+/// Implemented for [`bounded`](crate::lock::bounded) / `tokio::time::timeout` futures, `tokio` sleeps,
+/// [`Semaphore::acquire_timeout`](crate::lock::Semaphore::acquire_timeout) and the `*_timeout` waits
+/// of [`Mutex`](crate::lock::Mutex) and [`RwLock`](crate::lock::RwLock), and
+/// [`allow_unbounded`](crate::lock::allow_unbounded) exceptions.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a bounded wait, so it may not be awaited while a permit is held",
     label = "awaited as if it were bounded",
     note = "inside #[lock_scope(no_unbounded_await)], `bounded`, `timeout`, `sleep`, \
             `acquire_timeout`, the locks' `*_timeout` and `allow_unbounded` must be fixpoint's or \
-            tokio's own; wrap the future in `fixpoint::bounded(duration, future)` instead"
+            tokio's own; wrap the future in `fixpoint::lock::bounded(duration, future)` instead"
 )]
 pub trait VisiblyBounded {}
 

@@ -24,10 +24,10 @@ use super::slots::Slots;
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::{lock_scope, Semaphore};
+/// use fixpoint::{lock_scope, lock::Semaphore};
 ///
 /// #[lock_scope(no_unbounded_await)]
-/// async fn run_agent(pool: &Semaphore) -> Result<(), fixpoint::AcquireTimeout> {
+/// async fn run_agent(pool: &Semaphore) -> Result<(), fixpoint::lock::AcquireTimeout> {
 ///     let permit = pool.acquire_timeout(&lock_scope, Duration::from_secs(1)).await?;
 ///     permit.set_label("agent run for alice");
 ///     // ... bounded work only while the permit is held ...
@@ -132,14 +132,14 @@ impl Semaphore {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// struct Pool { agents: fixpoint::Semaphore, runs: u32 }
+    /// struct Pool { agents: fixpoint::lock::Semaphore, runs: u32 }
     ///
     /// impl Pool {
     ///     fn count_run(&mut self) { self.runs += 1 }
     /// }
     ///
-    /// let mut pool = Pool { agents: fixpoint::Semaphore::new("agents", 1), runs: 0 };
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let mut pool = Pool { agents: fixpoint::lock::Semaphore::new("agents", 1), runs: 0 };
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let permit = pool.agents.acquire_owned(&scope).await;
     /// pool.count_run(); // the permit does not borrow `pool`
     /// drop(pool); // nor does it need it: it keeps the semaphore alive
@@ -167,8 +167,8 @@ impl Semaphore {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::time::Duration;
     ///
-    /// let pool = fixpoint::Semaphore::new("agents", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let pool = fixpoint::lock::Semaphore::new("agents", 1);
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let permit = pool.acquire_owned_timeout(&scope, Duration::from_secs(1)).await;
     /// assert!(permit.is_ok());
     /// # }
@@ -192,8 +192,8 @@ impl Semaphore {
     /// with the permit of [`acquire_owned`](Semaphore::acquire_owned).
     ///
     /// ```
-    /// let pool = fixpoint::Semaphore::new("agents", 1);
-    /// let scope = fixpoint::LockScope::unchecked("a doctest");
+    /// let pool = fixpoint::lock::Semaphore::new("agents", 1);
+    /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
     /// let permit = pool.try_acquire_owned(&scope);
     /// assert!(permit.is_some() && pool.try_acquire(&scope).is_none());
     /// ```

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::lifecycle::Lifecycle;
+use crate::Lifecycle;
 
 /// Asserts that lifecycle `L` declares exactly the reviewed table `expected`: every state, in any
 /// order, with the states its `#[to(..)]` names (a terminal state lists none).

@@ -1,8 +1,8 @@
-//! A self-healing backoff marker: the only question it answers is whether the backoff is
-//! active ([`is_active`](Backoff::is_active), [`remaining`](Backoff::remaining)); the
+//! A self-healing cooldown marker: the only question it answers is whether the cooldown is
+//! active ([`is_active`](Cooldown::is_active), [`remaining`](Cooldown::remaining)); the
 //! timestamp comparison lives here, once, and no API answers "does the marker exist".
 //!
-//! [`Backoff`] holds it in process; [`BackoffFile`] shares it between processes through a
+//! [`Cooldown`] holds it in process; [`CooldownFile`] shares it between processes through a
 //! file whose format is private and written atomically (write, then rename). A marker file
 //! whose content cannot be read is expired, loudly: a counter, and with the `tracing`
 //! feature a warning, never "active forever".
@@ -13,50 +13,50 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A backoff in this process: active from [`start`](Self::start) for the given duration, then
+/// A cooldown in this process: active from [`start`](Self::start) for the given duration, then
 /// over by itself.
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::uptime::Backoff;
+/// use fixpoint::uptime::Cooldown;
 ///
-/// let backoff = Backoff::new();
-/// assert!(!backoff.is_active());
-/// backoff.start(Duration::from_secs(60));
-/// assert!(backoff.is_active());
-/// assert!(backoff.remaining().unwrap() <= Duration::from_secs(60));
+/// let cooldown = Cooldown::new();
+/// assert!(!cooldown.is_active());
+/// cooldown.start(Duration::from_secs(60));
+/// assert!(cooldown.is_active());
+/// assert!(cooldown.remaining().unwrap() <= Duration::from_secs(60));
 /// ```
 #[derive(Debug, Default)]
-pub struct Backoff {
+pub struct Cooldown {
     until: Mutex<Option<Instant>>,
 }
 
-impl Backoff {
-    /// An inactive backoff.
+impl Cooldown {
+    /// An inactive cooldown.
     #[must_use]
     pub const fn new() -> Self {
-        Backoff {
+        Cooldown {
             until: Mutex::new(None),
         }
     }
 
-    /// Activates the backoff for `length` from now (replacing any running one).
+    /// Activates the cooldown for `length` from now (replacing any running one).
     pub fn start(&self, length: Duration) {
         *self.lock() = Instant::now().checked_add(length);
     }
 
-    /// Ends the backoff now.
+    /// Ends the cooldown now.
     pub fn end(&self) {
         *self.lock() = None;
     }
 
-    /// Whether the backoff is active: the only question a consumer asks.
+    /// Whether the cooldown is active: the only question a consumer asks.
     #[must_use]
     pub fn is_active(&self) -> bool {
         self.remaining().is_some()
     }
 
-    /// How long the backoff has left; `None` when it is not active.
+    /// How long the cooldown has left; `None` when it is not active.
     #[must_use]
     pub fn remaining(&self) -> Option<Duration> {
         let until = (*self.lock())?;
@@ -70,31 +70,31 @@ impl Backoff {
     }
 }
 
-/// A backoff shared between processes through a file: each process opens the same path and
-/// asks [`is_active`](Self::is_active); the backoff ends when its time is up, without anyone
+/// A cooldown shared between processes through a file: each process opens the same path and
+/// asks [`is_active`](Self::is_active); the cooldown ends when its time is up, without anyone
 /// deleting the file.
 ///
-/// The file holds the wall-clock end of the backoff and its length, in a private format,
+/// The file holds the wall-clock end of the cooldown and its length, in a private format,
 /// replaced atomically (written beside it, then renamed over it): a reader sees the old
 /// marker or the new one, never half of one. A marker that cannot be read (garbled, or
 /// unreadable) is expired, counted in [`unreadable`](Self::unreadable) and, with the
-/// `tracing` feature, warned about. A clock set back cannot stretch a backoff past its
+/// `tracing` feature, warned about. A clock set back cannot stretch a cooldown past its
 /// length.
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::uptime::BackoffFile;
+/// use fixpoint::uptime::CooldownFile;
 ///
-/// let path = std::env::temp_dir().join(format!("fixpoint-doc-{}.backoff", std::process::id()));
-/// let backoff = BackoffFile::open(&path).unwrap();
-/// backoff.start(Duration::from_secs(60)).unwrap();
+/// let path = std::env::temp_dir().join(format!("fixpoint-doc-{}.cooldown", std::process::id()));
+/// let cooldown = CooldownFile::open(&path).unwrap();
+/// cooldown.start(Duration::from_secs(60)).unwrap();
 /// // Any process that opens the same path agrees.
-/// assert!(BackoffFile::open(&path).unwrap().is_active());
-/// backoff.end().unwrap();
-/// assert!(!backoff.is_active());
+/// assert!(CooldownFile::open(&path).unwrap().is_active());
+/// cooldown.end().unwrap();
+/// assert!(!cooldown.is_active());
 /// ```
 #[derive(Debug)]
-pub struct BackoffFile {
+pub struct CooldownFile {
     path: PathBuf,
     unreadable: AtomicU64,
     /// A hash of the last unreadable content, so a consumer asking every second warns once
@@ -103,13 +103,13 @@ pub struct BackoffFile {
 }
 
 /// The first line of a marker file: a file without it is not a marker.
-const MAGIC: &str = "fixpoint-backoff 1";
+const MAGIC: &str = "fixpoint-cooldown 1";
 /// The last line: a file without it was cut short.
 const END: &str = "end";
 
 static TEMP_FILES: AtomicU64 = AtomicU64::new(0);
 
-impl BackoffFile {
+impl CooldownFile {
     /// The marker at `path`; the file itself may or may not exist yet (no file: inactive).
     ///
     /// # Errors
@@ -122,7 +122,7 @@ impl BackoffFile {
         if !directory.is_dir() {
             return Err(MarkerError::MissingDirectory { path, directory });
         }
-        Ok(BackoffFile {
+        Ok(CooldownFile {
             path,
             unreadable: AtomicU64::new(0),
             last_unreadable: AtomicU64::new(0),
@@ -135,7 +135,7 @@ impl BackoffFile {
         &self.path
     }
 
-    /// Activates the backoff for `length` from now, for every process that reads this path.
+    /// Activates the cooldown for `length` from now, for every process that reads this path.
     ///
     /// # Errors
     ///
@@ -145,7 +145,7 @@ impl BackoffFile {
         self.replace(&format!("{MAGIC}\n{until}\n{}\n{END}\n", millis(length)))
     }
 
-    /// Ends the backoff now, for every process (an expired marker replaces it).
+    /// Ends the cooldown now, for every process (an expired marker replaces it).
     ///
     /// # Errors
     ///
@@ -154,13 +154,13 @@ impl BackoffFile {
         self.replace(&format!("{MAGIC}\n0\n0\n{END}\n"))
     }
 
-    /// Whether the backoff is active: the only question a consumer asks.
+    /// Whether the cooldown is active: the only question a consumer asks.
     #[must_use]
     pub fn is_active(&self) -> bool {
         self.remaining().is_some()
     }
 
-    /// How long the backoff has left; `None` when it is not active: no marker, an expired
+    /// How long the cooldown has left; `None` when it is not active: no marker, an expired
     /// one, or one that cannot be read (counted, and warned about with `tracing`).
     #[must_use]
     pub fn remaining(&self) -> Option<Duration> {
@@ -170,7 +170,7 @@ impl BackoffFile {
             Err(error) => return self.unreadable_marker(&error.to_string(), &error.to_string()),
         };
         let Some((until, length)) = parse(&text) else {
-            return self.unreadable_marker("not a whole backoff marker", &text);
+            return self.unreadable_marker("not a whole cooldown marker", &text);
         };
         self.last_unreadable.store(0, Ordering::Relaxed);
         let left = until.saturating_sub(wall_millis()).min(length);
@@ -198,7 +198,7 @@ impl BackoffFile {
         tracing::warn!(
             path = %self.path.display(),
             why,
-            "backoff marker cannot be read; treated as expired"
+            "cooldown marker cannot be read; treated as expired"
         );
         #[cfg(not(feature = "tracing"))]
         let _ = why;
@@ -228,7 +228,7 @@ impl BackoffFile {
     }
 }
 
-/// The end (wall-clock milliseconds) and the length of the backoff a marker holds.
+/// The end (wall-clock milliseconds) and the length of the cooldown a marker holds.
 fn parse(text: &str) -> Option<(u64, u64)> {
     let mut lines = text.lines();
     if lines.next()? != MAGIC {
@@ -257,13 +257,13 @@ fn wall_millis() -> u64 {
         .map_or(0, millis)
 }
 
-/// A backoff marker that cannot be opened or written.
+/// A cooldown marker that cannot be opened or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MarkerError {
     /// The directory that would hold the marker does not exist.
     #[error(
-        "the backoff marker {path:?} is in {directory:?}, which does not exist; create the \
+        "the cooldown marker {path:?} is in {directory:?}, which does not exist; create the \
          directory first, or put the marker in one that exists"
     )]
     MissingDirectory {
@@ -274,7 +274,7 @@ pub enum MarkerError {
     },
     /// The marker could not be written or renamed into place.
     #[error(
-        "cannot write the backoff marker {path:?}: {source}; the process needs write access \
+        "cannot write the cooldown marker {path:?}: {source}; the process needs write access \
          to its directory"
     )]
     Write {
@@ -290,16 +290,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_clock_set_back_cannot_stretch_a_backoff_past_its_length() {
+    fn a_clock_set_back_cannot_stretch_a_cooldown_past_its_length() {
         let path =
-            std::env::temp_dir().join(format!("fixpoint-clock-{}.backoff", std::process::id()));
-        let backoff = BackoffFile::open(&path).unwrap();
+            std::env::temp_dir().join(format!("fixpoint-clock-{}.cooldown", std::process::id()));
+        let cooldown = CooldownFile::open(&path).unwrap();
         // As if written before the wall clock was set back ten hours.
         let until = wall_millis() + 10 * 3_600_000;
-        backoff
+        cooldown
             .replace(&format!("{MAGIC}\n{until}\n60000\n{END}\n"))
             .unwrap();
-        let left = backoff.remaining().unwrap();
+        let left = cooldown.remaining().unwrap();
         assert!(left <= Duration::from_secs(60), "{left:?}");
         let _ = std::fs::remove_file(&path);
     }

@@ -141,7 +141,7 @@ fn now() -> u64 {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::uptime::{Threshold, ThresholdError};
+/// use fixpoint::{uptime::{Threshold, ThresholdError}};
 ///
 /// let threshold = Threshold::new(Duration::from_secs(30)).unwrap();
 /// assert_eq!(threshold.get(), Duration::from_secs(30));
@@ -218,7 +218,7 @@ pub enum ThresholdError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use fixpoint::uptime::{Progress, Threshold};
+/// use fixpoint::{uptime::{Progress, Threshold}};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let progress = Progress::new();

@@ -19,8 +19,8 @@ pub(crate) fn check_no_unchecked_scope(block: &Block, errors: &mut Errors) {
     scan(block.to_token_stream(), &names, errors);
 }
 
-/// `LockScope` and the local names the body gives it (`use fixpoint::LockScope as Scope;`,
-/// `type Scope = fixpoint::LockScope;`). An alias made outside the fn is not visible here.
+/// `LockScope` and the local names the body gives it (`use fixpoint::lock::LockScope as Scope;`,
+/// `type Scope = fixpoint::lock::LockScope;`). An alias made outside the fn is not visible here.
 fn scope_names(block: &Block) -> BTreeSet<String> {
     let mut names = BTreeSet::from([SCOPE_TYPE.to_owned()]);
     collect_aliases(block.to_token_stream(), &mut names);
@@ -95,7 +95,7 @@ fn scope_path_start(before: &[TokenTree], names: &BTreeSet<String>) -> Option<us
     }
 }
 
-/// The `<` that opens `<LockScope>` (or `<fixpoint::LockScope as ..>`), when it names the scope.
+/// The `<` that opens `<LockScope>` (or `<fixpoint::lock::LockScope as ..>`), when it names the scope.
 fn qualified_start(
     before: &[TokenTree],
     close_at: usize,
@@ -149,7 +149,7 @@ mod tests {
         );
         assert_eq!(
             count(quote!({
-                let s = fixpoint::LockScope::unchecked("x");
+                let s = fixpoint::lock::LockScope::unchecked("x");
             })),
             1
         );
@@ -182,14 +182,14 @@ mod tests {
         );
         assert_eq!(
             count(quote!({
-                use fixpoint::LockScope as S;
+                use fixpoint::lock::LockScope as S;
                 let s = S::unchecked("x");
             })),
             1
         );
         assert_eq!(
             count(quote!({
-                type S = fixpoint::LockScope;
+                type S = fixpoint::lock::LockScope;
                 let s = S::unchecked("x");
             })),
             1

@@ -47,7 +47,7 @@ fn try_expand(args: TokenStream, item: &mut Item) -> syn::Result<()> {
 
 /// The only policy is `no_unbounded_await`.
 fn check_policy(args: TokenStream, errors: &mut Errors) {
-    let hint = "write #[lock_scope(no_unbounded_await)]: no permit of a fixpoint::Semaphore may \
+    let hint = "write #[lock_scope(no_unbounded_await)]: no permit of a fixpoint::lock::Semaphore may \
                 be held across an await that has no bound";
     if args.is_empty() {
         errors.spanned(

@@ -1,4 +1,4 @@
-use fixpoint::{invariant, Checked};
+use fixpoint::{invariant, invariant::Checked};
 use serde::{Deserialize, Serialize};
 
 #[invariant(self.low <= self.high, "a range is not inverted")]

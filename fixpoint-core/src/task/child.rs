@@ -1,0 +1,240 @@
+//! One supervised task as its recorder, its handle, the writer and the registry see it: the
+//! writes it may still make, and who ended its row if the task itself did not.
+
+use core::fmt;
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::task::JoinHandle;
+
+use super::children::Children;
+use super::report::Counters;
+use crate::lifecycle::{Event, Lifecycle, Recorder, State};
+use crate::store::{RowChange, RowWrite, Transition};
+
+/// Who ends the row: the task, by its own transitions, unless one of the others took over.
+pub(super) const BY_TASK: u8 = 0;
+/// The store refused a write: another supervisor adopted the row.
+pub(super) const FENCED: u8 = 1;
+/// `TaskHandle::abort`, the shutdown after its grace, or the supervisor dropped.
+pub(super) const ENDED_BY_SUPERVISOR: u8 = 2;
+
+/// One task, shared by its wrapper, its recorder, its handle, the writer (to fence it) and
+/// the registry (to end it).
+pub(super) struct Child<L> {
+    pub(super) id: Arc<str>,
+    pub(super) slot: AtomicUsize,
+    /// The task's handle, to abort it (never joined: the task reports through its `Exit`);
+    /// set once, right after the spawn. A plain lock, not a once-cell: taken once uncontended,
+    /// it costs a fraction of a once-cell's initialization.
+    task: Mutex<Option<JoinHandle<()>>>,
+    /// Who ended the row: [`BY_TASK`] while the task's own writes stand.
+    ended_by: AtomicU8,
+    /// The state the task last recorded, for the supervisor to end the row from. Both are
+    /// read and written under `writing`, with the writes they decide.
+    state: AtomicU16,
+    /// Held while the row is written: the task's own writes and the supervisor's end of the
+    /// row are made one at a time, each with the check that decides it.
+    writing: Mutex<()>,
+    pub(super) children: Arc<Children<L>>,
+}
+
+impl<L: Lifecycle> Child<L> {
+    pub(super) fn new(id: Arc<str>, state: State<L>, children: &Arc<Children<L>>) -> Arc<Self> {
+        Arc::new(Child {
+            id,
+            slot: AtomicUsize::new(usize::MAX),
+            task: Mutex::new(None),
+            ended_by: AtomicU8::new(BY_TASK),
+            state: AtomicU16::new(state_index(state)),
+            writing: Mutex::new(()),
+            children: Arc::clone(children),
+        })
+    }
+
+    /// Who ended the row.
+    pub(super) fn ended_by(&self) -> u8 {
+        self.ended_by.load(Ordering::Acquire)
+    }
+
+    /// Writes the task's write, unless its row was ended for it (fenced, or ended by the
+    /// supervisor): the check and the write are one step against [`end`](Self::end). A closed
+    /// queue means the supervisor and its writer are gone with the runtime; the row is then
+    /// an orphan for the next start's `reconcile`.
+    #[inline]
+    pub(super) fn write(&self, write: RowWrite<L>) {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.ended_by.load(Ordering::Acquire) != BY_TASK {
+            return;
+        }
+        if let RowChange::Transition(step) = write.change() {
+            self.state.store(state_index(step.to()), Ordering::Relaxed);
+        }
+        self.children
+            .write(write, self.slot.load(Ordering::Relaxed));
+    }
+
+    /// The store refused a write because another supervisor owns the row now: end the task
+    /// and never write the row again. Returns whether this call fenced it (then counted
+    /// before the task is aborted, so whoever sees it end sees the count).
+    pub(super) fn fence(&self) -> bool {
+        let first = self
+            .ended_by
+            .compare_exchange(BY_TASK, FENCED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if first {
+            Counters::add(&self.children.counters.fenced, 1);
+        }
+        self.abort_task();
+        first
+    }
+
+    /// Ends the row now, without waiting for the task to stop (it may be blocked in a
+    /// synchronous call, where no abort reaches it): the abandoned state from the state the
+    /// task last recorded, with `reason`; the task's own writes from here on are dropped, and
+    /// its task is aborted. Returns whether this call ended the row (not if the task had
+    /// already reached a terminal state, been fenced, or been ended).
+    pub(super) fn end(&self, reason: &str) -> bool {
+        let ended = {
+            let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            let state = State::<L>::from_index(self.state.load(Ordering::Relaxed));
+            match Transition::new(state, L::abandoned()) {
+                // Terminal already: the task's own end stands.
+                Err(_) => false,
+                Ok(_) if self.ended_by.load(Ordering::Acquire) != BY_TASK => false,
+                Ok(abandon) => {
+                    self.ended_by.store(ENDED_BY_SUPERVISOR, Ordering::Release);
+                    let slot = self.slot.load(Ordering::Relaxed);
+                    let id = &self.id;
+                    self.children
+                        .write(RowWrite::transition(Arc::clone(id), abandon), slot);
+                    self.children
+                        .write(RowWrite::reason(Arc::clone(id), reason), slot);
+                    true
+                }
+            }
+        };
+        self.abort_task();
+        ended
+    }
+
+    /// Keeps the handle of the task just spawned, to abort it.
+    #[inline]
+    pub(super) fn set_task(&self, task: JoinHandle<()>) {
+        *self.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task);
+    }
+
+    fn abort_task(&self) {
+        // Under the lock: an abort only marks the task and schedules it, it runs nothing here.
+        if let Some(task) = &*self.task.lock().unwrap_or_else(PoisonError::into_inner) {
+            task.abort();
+        }
+    }
+}
+
+fn state_index<L: Lifecycle>(state: State<L>) -> u16 {
+    // A lifecycle's states are numbered in a `u16` by the macro.
+    u16::try_from(state.index()).unwrap_or(u16::MAX)
+}
+
+/// The recorder of one supervised task: queues each transition for the store, from any
+/// context (a drop during a panic or an abort included).
+pub struct TaskRecorder<L> {
+    pub(super) child: Arc<Child<L>>,
+}
+
+impl<L: Lifecycle> Recorder<L> for TaskRecorder<L> {
+    fn record(&self, event: Event<L>) {
+        // A typed machine only takes declared edges (or abandons a live state): the check
+        // cannot fail here, and the store is never handed an unchecked move.
+        if let Ok(transition) = Transition::new(event.from, event.to) {
+            super::writer::trace(&self.child.id, event);
+            self.child
+                .write(RowWrite::transition(Arc::clone(&self.child.id), transition));
+        }
+    }
+}
+
+impl<L> fmt::Debug for TaskRecorder<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskRecorder")
+            .field("id", &self.child.id)
+            .finish()
+    }
+}
+
+/// What a [`TaskHandle`] can do to its task, whatever its lifecycle.
+trait EndTask: Send + Sync {
+    fn id(&self) -> &str;
+    fn end(&self, reason: &str);
+    fn note(&self, reason: &str);
+}
+
+impl<L: Lifecycle> EndTask for Child<L> {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn end(&self, reason: &str) {
+        Child::end(self, reason);
+    }
+
+    fn note(&self, reason: &str) {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = State::<L>::from_index(self.state.load(Ordering::Relaxed));
+        // A row that has ended keeps the reason it ended with.
+        if self.ended_by.load(Ordering::Acquire) == BY_TASK && !state.is_terminal() {
+            let slot = self.slot.load(Ordering::Relaxed);
+            self.children
+                .write(RowWrite::reason(Arc::clone(&self.id), reason), slot);
+        }
+    }
+}
+
+/// A running task: its id, and the means to abort it.
+#[derive(Clone)]
+pub struct TaskHandle {
+    /// The task, whatever its lifecycle (its id included: one `Arc` to clone, not two).
+    child: Arc<dyn EndTask>,
+}
+
+impl TaskHandle {
+    pub(super) fn new<L: Lifecycle>(child: &Arc<Child<L>>) -> Self {
+        TaskHandle {
+            child: Arc::clone(child) as Arc<dyn EndTask>,
+        }
+    }
+
+    /// The task's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        self.child.id()
+    }
+
+    /// Aborts the task. Its row is ended at once, in the `#[abandoned]` state with reason
+    /// "aborted", even if the task is blocked in a synchronous call that no abort can reach
+    /// until it returns; whatever the task records afterwards is dropped. A task that has
+    /// already finished keeps its row.
+    pub fn abort(&self) {
+        self.child.end("aborted");
+    }
+
+    /// Ends the task's row with `reason` and aborts it, as [`abort`](Self::abort) does.
+    pub(crate) fn end(&self, reason: &str) {
+        self.child.end(reason);
+    }
+
+    /// Sets the row's reason, in order with the task's own writes, unless the row has ended
+    /// (by the task or for it): a reason the task's own end writes later replaces it.
+    pub(crate) fn note(&self, reason: &str) {
+        self.child.note(reason);
+    }
+}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.id())
+            .finish()
+    }
+}

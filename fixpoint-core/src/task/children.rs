@@ -1,0 +1,388 @@
+//! The supervisor's children: each task reaps itself when it ends, whether or not anyone
+//! joins it, so a spawn-and-forget service holds only its live tasks and a bounded queue of
+//! unread outcomes.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+
+use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
+
+use super::queue::{Sender, Written};
+use super::report::{Counters, Finished, Outcome};
+use super::writer;
+use crate::lifecycle::{Lifecycle, State, Terminal};
+use crate::store::RowWrite;
+
+/// How many ended children free slots keep at most, to be freed by the spawns that reuse
+/// their slots.
+const KEPT_FREE_CHILDREN: usize = 1024;
+
+/// The live children and the outcomes nobody has read yet.
+pub(super) struct Children<L> {
+    state: Mutex<Slots<L>>,
+    finished_ready: Notify,
+    unread_outcomes: usize,
+    /// The one sender of the writer's queue: the writer stops once every child is gone.
+    pub(super) writes: Sender<L>,
+    pub(super) counters: Arc<Counters>,
+}
+
+struct Slots<L> {
+    /// Every slot, live or free. A free slot keeps its last child until the next spawn
+    /// takes it, so that the child (its id, its task's memory) is freed on the spawning
+    /// thread, which allocated it: freeing it on the worker that ran it makes the two
+    /// threads contend for the allocator.
+    slots: Vec<Slot<L>>,
+    /// Free slots, oldest first: the slot taken is the one whose task ended longest ago,
+    /// whose memory its worker has long let go.
+    free: VecDeque<usize>,
+    count: usize,
+    /// The supervisor is gone: a free slot keeps nothing (the children would keep the
+    /// registry alive).
+    closed: bool,
+    finished: VecDeque<Finished<L>>,
+    /// `join_next` waits for a task to end: the next one to end notifies it.
+    waiting: bool,
+}
+
+struct Slot<L> {
+    child: Option<Arc<Child<L>>>,
+    running: bool,
+}
+
+impl<L: Lifecycle> Children<L> {
+    pub(super) fn new(unread_outcomes: usize, writes: Sender<L>, counters: Arc<Counters>) -> Self {
+        Children {
+            state: Mutex::new(Slots {
+                slots: Vec::new(),
+                free: VecDeque::new(),
+                count: 0,
+                closed: false,
+                finished: VecDeque::new(),
+                waiting: false,
+            }),
+            finished_ready: Notify::new(),
+            unread_outcomes,
+            writes,
+            counters,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots<L>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `write` (see [`Sender::write`]) for the child in `slot`, then acts on what the
+    /// store refused or failed of it.
+    #[inline]
+    pub(super) fn write(&self, write: RowWrite<L>, slot: usize) {
+        match self.writes.write(write, slot) {
+            Written::Done => {}
+            not_done => self.not_written(not_done, slot),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_written(&self, written: Written<L>, slot: usize) {
+        match written {
+            Written::Done => {}
+            Written::Refused(write, error) => writer::refused_write(self, slot, &write, error),
+            Written::Failed(error) => writer::failed(&error, &self.counters),
+        }
+    }
+
+    /// Spawns `body` as `child`'s task, registered until it ends.
+    pub(super) fn spawn<Fut>(&self, child: &Arc<Child<L>>, body: Fut)
+    where
+        L: Send,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        let last = {
+            let mut slots = self.lock();
+            let slot = slots.free.pop_front().unwrap_or(slots.slots.len());
+            child.slot.store(slot, Ordering::Relaxed);
+            let taken = Slot {
+                child: Some(Arc::clone(child)),
+                running: true,
+            };
+            slots.count += 1;
+            if slot == slots.slots.len() {
+                slots.slots.push(taken);
+                None
+            } else {
+                std::mem::replace(&mut slots.slots[slot], taken).child
+            }
+        };
+        drop(last); // the slot's previous child, freed here, outside the lock
+        Counters::add(&self.counters.running, 1);
+        let exit = Exit {
+            child: Arc::clone(child),
+            outcome: None,
+        };
+        child.set_task(tokio::spawn(Supervised { body, exit }));
+    }
+
+    /// Fences the live child in `slot` if it is the task of row `id` (a task that already
+    /// ended has nothing left to stop). Returns whether this call fenced it.
+    pub(super) fn fence(&self, slot: usize, id: &str) -> bool {
+        let slots = self.lock();
+        match slots.slots.get(slot) {
+            Some(Slot {
+                child: Some(child),
+                running: true,
+            }) if &*child.id == id => child.fence(),
+            _ => false,
+        }
+    }
+
+    /// The live children.
+    fn live(&self) -> Vec<Arc<Child<L>>> {
+        let slots = self.lock();
+        slots
+            .slots
+            .iter()
+            .filter(|slot| slot.running)
+            .filter_map(|slot| slot.child.clone())
+            .collect()
+    }
+
+    /// Ends every live child's row now, with `reason` (see [`Child::end`]), and aborts its
+    /// task.
+    pub(super) fn end_all(&self, reason: &str) {
+        for child in self.live() {
+            child.end(reason);
+        }
+    }
+
+    /// The ids of the children whose task has not ended.
+    pub(super) fn running_ids(&self) -> Vec<Arc<str>> {
+        self.live()
+            .into_iter()
+            .map(|child| Arc::clone(&child.id))
+            .collect()
+    }
+
+    /// The supervisor is gone: ends every live child and lets the free slots go, so that
+    /// nothing keeps the registry alive once the last child ends.
+    pub(super) fn close(&self) {
+        let kept: Vec<_> = {
+            let mut slots = self.lock();
+            slots.closed = true;
+            let free = std::mem::take(&mut slots.free);
+            free.iter()
+                .filter_map(|&slot| slots.slots[slot].child.take())
+                .collect()
+        };
+        drop(kept);
+        self.end_all("aborted");
+    }
+
+    /// The next unread outcome; `None` once no child is live and every outcome was read.
+    pub(super) async fn next(&self) -> Option<Finished<L>> {
+        loop {
+            if let Some(found) = self.take_outcome(false) {
+                return found;
+            }
+            let mut ready = pin!(self.finished_ready.notified());
+            ready.as_mut().enable();
+            // Marked as waiting (under the lock) after `enable`: the next task to end notifies
+            // a registered waiter, so no ending slips between the check and the wait.
+            if let Some(found) = self.take_outcome(true) {
+                return found;
+            }
+            ready.await;
+        }
+    }
+
+    /// `Some(Some(outcome))`; `Some(None)` when nothing is left to wait for; `None` when the
+    /// caller must wait (marked as waiting if `wait`).
+    fn take_outcome(&self, wait: bool) -> Option<Option<Finished<L>>> {
+        let mut slots = self.lock();
+        let found = match slots.finished.pop_front() {
+            Some(finished) => Some(Some(finished)),
+            None if slots.count == 0 => Some(None),
+            None => None,
+        };
+        slots.waiting = wait && found.is_none();
+        found
+    }
+
+    /// Takes every unread outcome.
+    pub(super) fn drain(&self) -> Vec<Finished<L>> {
+        self.lock().finished.drain(..).collect()
+    }
+
+    /// Unregisters `child` and keeps its outcome for `join_next`, the newest
+    /// `unread_outcomes` of them.
+    fn reap(&self, child: &Child<L>, outcome: Outcome<L>) {
+        let mut dropped = 0;
+        let waiting = {
+            let mut slots = self.lock();
+            let slot = child.slot.load(Ordering::Relaxed);
+            slots.slots[slot].running = false;
+            if slots.closed || slots.free.len() >= KEPT_FREE_CHILDREN {
+                // After a burst, no more than a bounded number of ended children wait for a
+                // spawn to free them; the rest go with their task.
+                slots.slots[slot].child = None;
+            }
+            if !slots.closed {
+                slots.free.push_back(slot);
+            }
+            slots.count -= 1;
+            if self.unread_outcomes > 0 {
+                if slots.finished.len() == self.unread_outcomes {
+                    slots.finished.pop_front();
+                    dropped = 1;
+                }
+                slots.finished.push_back(Finished {
+                    id: Arc::clone(&child.id),
+                    outcome,
+                });
+            } else {
+                dropped = 1;
+            }
+            self.counters.running.fetch_sub(1, Ordering::AcqRel);
+            std::mem::take(&mut slots.waiting)
+        };
+        Counters::add(&self.counters.outcomes_dropped, dropped);
+        if waiting {
+            self.finished_ready.notify_one();
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A supervised task: runs the body, sees its panic, and whatever ends it (return,
+    /// error, panic, abort, the runtime going away) [`Exit`]'s drop records the reason and
+    /// reaps the child. `body` is dropped first: the machine records its abandonment before
+    /// the exit writes the reason.
+    struct Supervised<L, F>
+    where
+        L: Lifecycle,
+    {
+        #[pin]
+        body: F,
+        exit: Exit<L>,
+    }
+}
+
+impl<L, F> Future for Supervised<L, F>
+where
+    L: Lifecycle,
+    F: Future,
+    F::Output: TaskOutput<L>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let body = this.body;
+        this.exit.outcome = Some(match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => match output.into_result() {
+                Ok(state) => Outcome::Finished(state),
+                Err(error) => Outcome::Failed(error),
+            },
+            Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+        });
+        Poll::Ready(())
+    }
+}
+
+struct Exit<L: Lifecycle> {
+    child: Arc<Child<L>>,
+    outcome: Option<Outcome<L>>,
+}
+
+impl<L: Lifecycle> Drop for Exit<L> {
+    fn drop(&mut self) {
+        let counters = &self.child.children.counters;
+        let mut outcome = self.outcome.take().unwrap_or(Outcome::Aborted);
+        match self.child.ended_by() {
+            FENCED => outcome = Outcome::Fenced,
+            // The supervisor wrote the row's end; the task was aborted on the way.
+            ENDED_BY_SUPERVISOR => outcome = Outcome::Aborted,
+            _ => {}
+        }
+        match reason(&outcome) {
+            Reason::None => Counters::add(&counters.completed, 1),
+            Reason::Fenced => {}
+            Reason::Text(text) => {
+                self.child
+                    .write(RowWrite::reason(Arc::clone(&self.child.id), text));
+                Counters::add(&counters.abandoned, 1);
+            }
+        }
+        self.child.children.reap(&self.child, outcome);
+    }
+}
+
+enum Reason {
+    None,
+    Fenced,
+    Text(String),
+}
+
+fn reason<L: Lifecycle>(outcome: &Outcome<L>) -> Reason {
+    match outcome {
+        Outcome::Finished(state) if !state.is_abandoned() => Reason::None,
+        Outcome::Finished(_) => Reason::Text("abandoned by the task".to_owned()),
+        Outcome::Failed(error) => Reason::Text(error.clone()),
+        Outcome::Panicked(message) => Reason::Text(format!("panicked: {message}")),
+        Outcome::Aborted => Reason::Text("aborted".to_owned()),
+        Outcome::Fenced => Reason::Fenced,
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned())
+}
+
+/// What a supervised task's body may return: the proof that its lifecycle finished, or an
+/// error (recorded as the reason of the `#[abandoned]` state its dropped machine recorded).
+#[diagnostic::on_unimplemented(
+    message = "a supervised task must finish its lifecycle, but its body returns `{Self}`",
+    label = "not a `Terminal` proof",
+    note = "return the `Terminal` that a transition into a #[terminal] state produces (or \
+            `machine.abandon()`), or a `Result` of one whose error is recorded as the reason"
+)]
+pub trait TaskOutput<L: Lifecycle>: Send + 'static {
+    /// The terminal state reached, or the error's text.
+    ///
+    /// # Errors
+    ///
+    /// The error's text.
+    fn into_result(self) -> Result<State<L>, String>;
+}
+
+impl<L: Lifecycle + Send, T: Send + 'static> TaskOutput<L> for Terminal<L, T> {
+    fn into_result(self) -> Result<State<L>, String> {
+        Ok(self.state())
+    }
+}
+
+impl<L, T, E> TaskOutput<L> for Result<Terminal<L, T>, E>
+where
+    L: Lifecycle + Send,
+    T: Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    fn into_result(self) -> Result<State<L>, String> {
+        self.map(|terminal| terminal.state())
+            .map_err(|error| error.to_string())
+    }
+}

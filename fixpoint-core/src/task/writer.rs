@@ -1,0 +1,330 @@
+//! The writer that applies the tasks' writes to the store in ordered batches, and the
+//! maintenance loop that keeps the lease and prunes finished rows on its own cadence.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::Config;
+use super::children::Children;
+use super::queue::{Queued, Receiver};
+use super::report::Counters;
+use crate::lifecycle::{Event, Lifecycle};
+use crate::store::{Refused, RowWrite, StatusStore, StoreError, Transition};
+
+/// The most writes applied as one batch (one transaction in SQL stores).
+const BATCH: usize = 1024;
+
+/// How long the writer gathers a burst before applying it, unless a flush or a full batch
+/// calls it sooner: the most a transition waits to reach the store.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// Applies the queued writes in order, batch by batch; ends when every sender is gone and
+/// the queue is applied. A batch the store fails is retried whole, after a backoff.
+pub(super) fn write_loop<L: Lifecycle, S: StatusStore<L>>(
+    runtime: &tokio::runtime::Handle,
+    store: &S,
+    owner: &str,
+    mut queue: Receiver<L>,
+    children: &Weak<Children<L>>,
+    counters: &Counters,
+) {
+    let mut pending = Vec::with_capacity(BATCH);
+    let mut batch = Batch::default();
+    let mut backoff = Duration::ZERO;
+    let context = Context { children, counters };
+    loop {
+        if backoff.is_zero() {
+            if !queue.recv_all(&mut pending) {
+                return; // the sender is gone, and nothing is pending
+            }
+            // Woken by the first write of a burst: let the tasks that are making the rest run
+            // first (a millisecond at most, less for a flush or a full batch), so that one
+            // batch (one lock, one transaction) takes them all.
+            queue.linger(LINGER);
+        } else {
+            std::thread::sleep(backoff);
+        }
+        queue.try_recv_all(&mut pending);
+        // The store's futures may need the runtime (its I/O, its timers): drive them with it.
+        let drained = runtime.block_on(drain(store, owner, &mut pending, &mut batch, context));
+        backoff = match drained {
+            Ok(()) => {
+                queue.applied();
+                Duration::ZERO
+            }
+            Err(()) => next_backoff(backoff),
+        };
+    }
+}
+
+fn next_backoff(previous: Duration) -> Duration {
+    (previous * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
+}
+
+/// What the writer reaches besides the store: the children, to fence one, and the counters.
+struct Context<'a, L> {
+    children: &'a Weak<Children<L>>,
+    counters: &'a Counters,
+}
+
+impl<L> Clone for Context<'_, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L> Copy for Context<'_, L> {}
+
+/// The writes of one batch, and the slots of the tasks that made them.
+struct Batch<L> {
+    writes: Vec<RowWrite<L>>,
+    slots: Vec<usize>,
+}
+
+impl<L> Default for Batch<L> {
+    fn default() -> Self {
+        Batch {
+            writes: Vec::with_capacity(BATCH),
+            slots: Vec::with_capacity(BATCH),
+        }
+    }
+}
+
+/// Applies `pending` in order: runs of writes as batches, flushes answered in between. On a
+/// store failure, what was not applied stays in `pending`, in order, and the flushes in it
+/// learn the error now rather than wait for a store that may not come back.
+async fn drain<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    pending: &mut Vec<Queued<L>>,
+    batch: &mut Batch<L>,
+    context: Context<'_, L>,
+) -> Result<(), ()> {
+    let mut queued = pending.drain(..);
+    loop {
+        let mut flush = None;
+        for item in queued.by_ref() {
+            match item {
+                Queued::Write(write, slot) => {
+                    batch.writes.push(write);
+                    batch.slots.push(slot);
+                    if batch.writes.len() == BATCH {
+                        break;
+                    }
+                }
+                Queued::Flush(done) => {
+                    flush = Some(done);
+                    break;
+                }
+            }
+        }
+        let applied = if batch.writes.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.apply(owner, &batch.writes).await
+        };
+        match applied {
+            Ok(refused) => settle(refused, batch, context),
+            Err(error) => {
+                failed(&error, context.counters);
+                let rest: Vec<_> = queued.collect();
+                let writes = batch.writes.drain(..).zip(batch.slots.drain(..));
+                pending.extend(writes.map(|(write, slot)| Queued::Write(write, slot)));
+                pending.extend(flush.map(Queued::Flush));
+                pending.extend(rest);
+                for item in pending.iter_mut() {
+                    if let Queued::Flush(done) = item {
+                        let (answered, _) = oneshot::channel();
+                        let _ = std::mem::replace(done, answered).send(Err(error.clone()));
+                    }
+                }
+                return Err(());
+            }
+        }
+        match flush {
+            Some(done) => drop(done.send(Ok(()))),
+            None if queued.len() == 0 => return Ok(()),
+            None => {}
+        }
+    }
+}
+
+/// Acts on the refused writes of a batch.
+fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, context: Context<'_, L>) {
+    let children = context.children.upgrade();
+    for (index, error) in refused {
+        let (Some(write), Some(&slot)) = (batch.writes.get(index), batch.slots.get(index)) else {
+            continue;
+        };
+        match &children {
+            Some(children) => refused_write(children, slot, write, error),
+            // Children gone means every task has ended: nothing is left to stop.
+            None => {
+                failed(&error, context.counters);
+                context.counters.note_refused(write.id(), error);
+            }
+        }
+    }
+    batch.writes.clear();
+    batch.slots.clear();
+}
+
+/// Acts on a write the store refused: one refused because the row is another owner's ends
+/// the task that made it (the child in `slot`); any other refusal is counted and reported.
+pub(super) fn refused_write<L: Lifecycle>(
+    children: &Children<L>,
+    slot: usize,
+    write: &RowWrite<L>,
+    error: StoreError,
+) {
+    children.counters.note_refused(write.id(), error.clone());
+    match error {
+        StoreError::Fenced { .. } => {
+            Counters::add(&children.counters.fenced_writes, 1);
+            let _ended = children.fence(slot, write.id());
+            #[cfg(feature = "tracing")]
+            if _ended {
+                tracing::error!(
+                    task = write.id(),
+                    ?error,
+                    "the row was adopted by another supervisor: the task is ended and its row left to its new owner"
+                );
+            } else {
+                tracing::error!(
+                    task = write.id(),
+                    ?error,
+                    "the row was adopted by another supervisor: this write is dropped and the row left to its new owner"
+                );
+            }
+        }
+        error => failed(&error, &children.counters),
+    }
+}
+
+pub(super) fn failed(_error: &StoreError, counters: &Counters) {
+    Counters::add(&counters.store_errors, 1);
+    #[cfg(feature = "tracing")]
+    tracing::error!(error = %_error, "status store write failed");
+}
+
+/// Keeps the lease alive and prunes finished rows, each on its own cadence; on each heartbeat
+/// also reaps what dead owners left: their expired leases, and (with `end_orphans`) their
+/// unfinished rows.
+pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
+    store: Arc<S>,
+    owner: Arc<str>,
+    config: Config,
+    counters: Arc<Counters>,
+) {
+    let counters = &*counters;
+    let start = tokio::time::Instant::now();
+    let (mut renew_at, mut prune_at) = (start + config.heartbeat, start + config.prune_every);
+    let mut ending = Vec::new();
+    loop {
+        tokio::time::sleep_until(renew_at.min(prune_at)).await;
+        let now = tokio::time::Instant::now();
+        if now >= renew_at {
+            if let Err(error) = store.renew_lease(&owner, config.lease_ttl).await {
+                failed(&error, counters);
+            }
+            reap(&*store, &owner, config, counters, &mut ending).await;
+            renew_at = now + config.heartbeat;
+        }
+        if now >= prune_at {
+            match store.prune(config.retention).await {
+                Ok(pruned) => Counters::add(&counters.pruned, pruned),
+                Err(error) => failed(&error, counters),
+            }
+            prune_at = now + config.prune_every;
+        }
+    }
+}
+
+/// One heartbeat's reaping: dead owners' leases, and their orphans. `ending` holds the writes
+/// that end orphans this supervisor adopted: kept across heartbeats until the store applies
+/// them (an adopted row is no orphan any more: no later sweep would find it again).
+async fn reap<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    config: Config,
+    counters: &Counters,
+    ending: &mut Vec<RowWrite<L>>,
+) {
+    match store.reap_leases(config.lease_ttl).await {
+        Ok(reaped) => Counters::add(&counters.leases_reaped, reaped),
+        Err(error) => failed(&error, counters),
+    }
+    if config.end_orphans {
+        if let Err(error) = adopt_orphans(store, owner, ending).await {
+            failed(&error, counters);
+        }
+        if !ending.is_empty() {
+            match store.apply(owner, ending).await {
+                Ok(refused) => {
+                    for (index, error) in refused {
+                        failed(&error, counters);
+                        counters.note_refused(ending[index].id(), error);
+                    }
+                    Counters::add(&counters.orphans_ended, ending.len() as u64 / 2);
+                    ending.clear();
+                }
+                Err(error) => failed(&error, counters),
+            }
+        }
+    }
+}
+
+/// Adopts every orphan, and queues in `ending` its move to the abandoned state with the dead
+/// owner named. Compare-and-set all the way: an orphan another supervisor adopts first is
+/// left to it.
+async fn adopt_orphans<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    ending: &mut Vec<RowWrite<L>>,
+) -> Result<(), StoreError> {
+    for row in store.orphans().await? {
+        // A poisoned row is left as it is, for a person to look at (reconcile reports it).
+        let Ok(state) = row.state::<L>() else {
+            continue;
+        };
+        let Ok(abandon) = Transition::new(state, L::abandoned()) else {
+            continue;
+        };
+        if !store.adopt(&row.id, &row.owner, state, owner).await? {
+            continue;
+        }
+        let reason = format!(
+            "orphaned: its owner `{}` stopped renewing its lease; ended by `{owner}`",
+            row.owner
+        );
+        #[cfg(feature = "tracing")]
+        tracing::warn!(task = %row.id, dead_owner = %row.owner, "orphaned row ended");
+        let id: Arc<str> = row.id.into();
+        ending.push(RowWrite::transition(Arc::clone(&id), abandon));
+        ending.push(RowWrite::reason(id, reason));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "tracing")]
+#[inline]
+pub(super) fn trace<L: Lifecycle>(id: &str, event: Event<L>) {
+    use crate::EventKind;
+    match event.kind {
+        EventKind::Abandoned(cause) => {
+            tracing::warn!(task = id, lifecycle = L::name(), from = event.from.name(), to = event.to.name(), %cause, "task abandoned");
+        }
+        _ => tracing::info!(
+            task = id,
+            lifecycle = L::name(),
+            from = event.from.name(),
+            to = event.to.name(),
+            "task transition"
+        ),
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(super) fn trace<L: Lifecycle>(_: &str, _: Event<L>) {}
