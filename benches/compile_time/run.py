@@ -453,7 +453,7 @@ def source(variant: str, category: str) -> str:
         return header + "\n".join(gen(i) for i in range(MACHINES))
     if category == "async_fns":
         if variant == "fixpoint":
-            uses = "use std::time::Duration;\nuse fixpoint::{bounded, lock_scope, Semaphore};\n\n"
+            uses = "use std::time::Duration;\nuse fixpoint::{lock::{bounded, Semaphore}, lock_scope};\n\n"
             return header + uses + ASYNC_PRELUDE + "\n".join(
                 async_fixpoint(i) for i in range(ASYNC_FNS)
             )
@@ -461,7 +461,7 @@ def source(variant: str, category: str) -> str:
         return header + uses + ASYNC_PRELUDE + "\n".join(async_hand(i) for i in range(ASYNC_FNS))
     if category == "rules":
         if variant == "fixpoint":
-            uses = "use fixpoint::{invariant, Checked};\n\n"
+            uses = "use fixpoint::{invariant, invariant::Checked};\n\n"
             return header + uses + "\n".join(rules_fixpoint(i) for i in range(RULE_STRUCTS))
         return header + HAND_RULE_PRELUDE + "\n".join(rules_hand(i) for i in range(RULE_STRUCTS))
     raise ValueError(category)

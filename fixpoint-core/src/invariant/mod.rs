@@ -1,11 +1,13 @@
-//! Invariants as contracts checked on every write.
-//!
-//! `#[invariant(predicate, "why")]` on a struct implements [`Invariants`] for it: the
-//! predicates, kept as data, and a check that runs them all. [`Checked<T>`] is the only form in
-//! which such a value is trusted: construction, every mutation and deserialization (feature
-//! `serde`) run the check, a violating change leaves the old value in place and hands the
-//! rejected one back in the error, and there is no way to write around it (no `DerefMut`, no
-//! `&mut` escape).
+#![doc = include_str!("guide.md")]
+
+// Invariants as contracts checked on every write.
+//
+// `#[invariant(predicate, "why")]` on a struct implements [`Invariants`] for it: the
+// predicates, kept as data, and a check that runs them all. [`Checked<T>`] is the only form in
+// which such a value is trusted: construction, every mutation and deserialization (feature
+// `serde`) run the check, a violating change leaves the old value in place and hands the
+// rejected one back in the error, and there is no way to write around it (no `DerefMut`, no
+// `&mut` escape).
 
 mod checked;
 mod describe;

@@ -1,17 +1,19 @@
-//! Lifecycles as type-state machines.
-//!
-//! `#[terminal_state]` turns an enum into a lifecycle: its variants are the states, `#[to(..)]`
-//! declares the legal transitions, and the generated code makes every other transition a
-//! compile error. This module holds what the generated code builds on:
-//!
-//! - [`Tracked<L, S, T>`](Tracked): a value `T` whose lifecycle `L` is in state `S`. Its
-//!   transition methods exist only for declared edges, and dropping it before it reaches a
-//!   terminal state records the `#[abandoned]` state.
-//! - [`Terminal<L, T>`](Terminal): the proof that a lifecycle finished; only a transition into a
-//!   `#[terminal]` state produces one, and nothing can follow it.
-//! - [`Lifecycle`] and [`State`]: the runtime view of the same machine, for code that reads a
-//!   status back from storage.
-//! - [`Recorder`]: where transitions and abandonments are reported.
+#![doc = include_str!("guide.md")]
+
+// Lifecycles as type-state machines.
+//
+// `#[terminal_state]` turns an enum into a lifecycle: its variants are the states, `#[to(..)]`
+// declares the legal transitions, and the generated code makes every other transition a
+// compile error. This module holds what the generated code builds on:
+//
+// - [`Tracked<L, S, T>`](Tracked): a value `T` whose lifecycle `L` is in state `S`. Its
+// transition methods exist only for declared edges, and dropping it before it reaches a
+// terminal state records the `#[abandoned]` state.
+// - [`Terminal<L, T>`](Terminal): the proof that a lifecycle finished; only a transition into a
+// `#[terminal]` state produces one, and nothing can follow it.
+// - [`Lifecycle`] and [`State`]: the runtime view of the same machine, for code that reads a
+// status back from storage.
+// - [`Recorder`]: where transitions and abandonments are reported.
 
 mod error;
 mod finished;

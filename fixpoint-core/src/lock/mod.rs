@@ -1,13 +1,15 @@
-//! Scoped permits: a permit is never held across a wait that has no bound.
-//!
-//! `#[lock_scope(no_unbounded_await)]` opens a [`LockScope`] named `lock_scope` in an async fn.
-//! A [`Permit`] borrows it for as long as the permit lives, and before every
-//! await that is not visibly bounded the attribute borrows
-//! `lock_scope.no_permit_across_unbounded_await` mutably. The borrow checker then decides,
-//! exactly, whether a permit is alive at that await: if one is, the function does not compile.
-//!
-//! The runtime half (feature `tokio`) is [`Semaphore`]: acquisition with a
-//! timeout whose error names the holders, gauges, and release-then-reacquire.
+#![doc = include_str!("guide.md")]
+
+// Scoped permits: a permit is never held across a wait that has no bound.
+//
+// `#[lock_scope(no_unbounded_await)]` opens a [`LockScope`] named `lock_scope` in an async fn.
+// A [`Permit`] borrows it for as long as the permit lives, and before every
+// await that is not visibly bounded the attribute borrows
+// `lock_scope.no_permit_across_unbounded_await` mutably. The borrow checker then decides,
+// exactly, whether a permit is alive at that await: if one is, the function does not compile.
+//
+// The runtime half (feature `tokio`) is [`Semaphore`]: acquisition with a
+// timeout whose error names the holders, gauges, and release-then-reacquire.
 
 mod scope;
 pub use scope::{Checkpoint, LockScope, VisiblyBounded};

@@ -1,17 +1,19 @@
-//! Child processes watched from outside (Linux, feature `process`): a deadline lives outside
-//! the work it limits, and a timeout is a tourniquet, not a diagnosis.
-//!
-//! - [`Watched`] runs a child process in its own process group; at its deadline the
-//!   [`timekeeper`](crate::uptime::timekeeper) captures its stuck state and kills the whole
-//!   group, on a thread of its own; the watcher task reaps it and reports a terminal
-//!   [`ChildStatus`].
-//! - Before it kills, the watcher captures the child's stuck state ([`Diagnosis`]: process
-//!   tree, states, wait channels, threads, descriptors, last output), and an [`Escalation`]
-//!   makes a hang that keeps recurring capture every thread's stack, or stay stopped for
-//!   inspection.
-//! - A watched child's output lines are its progress: they tick a
-//!   [`Progress`](crate::uptime::Progress) ([`Watched::progress`]), and a child that writes
-//!   none for a threshold is killed as wedged ([`Watched::wedged_after`]).
+#![doc = include_str!("guide.md")]
+
+// Child processes watched from outside (Linux, feature `process`): a deadline lives outside
+// the work it limits, and a timeout is a tourniquet, not a diagnosis.
+//
+// - [`Watched`] runs a child process in its own process group; at its deadline the
+// [`timekeeper`](crate::uptime::timekeeper) captures its stuck state and kills the whole
+// group, on a thread of its own; the watcher task reaps it and reports a terminal
+// [`ChildStatus`].
+// - Before it kills, the watcher captures the child's stuck state ([`Diagnosis`]: process
+// tree, states, wait channels, threads, descriptors, last output), and an [`Escalation`]
+// makes a hang that keeps recurring capture every thread's stack, or stay stopped for
+// inspection.
+// - A watched child's output lines are its progress: they tick a
+// [`Progress`](crate::uptime::Progress) ([`Watched::progress`]), and a child that writes
+// none for a threshold is killed as wedged ([`Watched::wedged_after`]).
 
 mod child;
 mod diagnosis;

@@ -1,21 +1,23 @@
-//! Restarts by policy, as OTP's supervisors do, with every attempt a recorded row.
-//!
-//! A [`RestartSupervisor`] runs its children through a [`Supervisor`]: each attempt of a
-//! child is a supervised task with a row of its own, `"{child}#{attempt}"` (`"worker#1"`,
-//! `"worker#2"`, ...), so "a task exits if and only if its row is terminal" holds for every
-//! attempt, and the restart history is the rows. When an attempt ends, the child's
-//! [`Restart`] type says whether it comes back, the [`Strategy`] which siblings come back with
-//! it, the [`RestartBackoff`] when, and the [`Intensity`] how many restarts are allowed in a
-//! period: one more and the supervisor gives up, stops its children in reverse start order
-//! and returns [`RestartError::GaveUp`] from [`wait`](RestartSupervisor::wait).
-//!
-//! Started again on the same store after a crash, it reads the rows back: orphaned attempts
-//! are ended (abandoned) and count as failures, attempt numbers go on, and the restarts
-//! within the period count against the new supervisor's budget, so a crash loop across
-//! process restarts is capped too.
-//!
-//! `driver` is the supervisor's own task, `history` reads a child's past from its rows,
-//! `policy` and `spec` are what the caller configures.
+#![doc = include_str!("guide.md")]
+
+// Restarts by policy, as OTP's supervisors do, with every attempt a recorded row.
+//
+// A [`RestartSupervisor`] runs its children through a [`Supervisor`]: each attempt of a
+// child is a supervised task with a row of its own, `"{child}#{attempt}"` (`"worker#1"`,
+// `"worker#2"`, ...), so "a task exits if and only if its row is terminal" holds for every
+// attempt, and the restart history is the rows. When an attempt ends, the child's
+// [`Restart`] type says whether it comes back, the [`Strategy`] which siblings come back with
+// it, the [`RestartBackoff`] when, and the [`Intensity`] how many restarts are allowed in a
+// period: one more and the supervisor gives up, stops its children in reverse start order
+// and returns [`RestartError::GaveUp`] from [`wait`](RestartSupervisor::wait).
+//
+// Started again on the same store after a crash, it reads the rows back: orphaned attempts
+// are ended (abandoned) and count as failures, attempt numbers go on, and the restarts
+// within the period count against the new supervisor's budget, so a crash loop across
+// process restarts is capped too.
+//
+// `driver` is the supervisor's own task, `history` reads a child's past from its rows,
+// `policy` and `spec` are what the caller configures.
 
 mod driver;
 mod history;

@@ -1,12 +1,14 @@
-//! Where supervised tasks' status rows live: the [`StatusStore`] contract and its three
-//! backends, [`MemoryStore`] (always), `SqliteStore` (feature `sqlite`) and `PostgresStore`
-//! (feature `postgres`).
-//!
-//! Every backend passes the same contract suite: transitions are compare-and-set on the row's
-//! status and owner, a write the backend refuses for its data is refused alone (the rest of its
-//! batch lands), leases are renewed and reaped, and orphans are found and adopted once. The SQL
-//! backends also make the database enforce the lifecycle for every client: their tables refuse
-//! an undeclared edge from psql or a migration as they do from the supervisor.
+#![doc = include_str!("guide.md")]
+
+// Where supervised tasks' status rows live: the [`StatusStore`] contract and its three
+// backends, [`MemoryStore`] (always), `SqliteStore` (feature `sqlite`) and `PostgresStore`
+// (feature `postgres`).
+//
+// Every backend passes the same contract suite: transitions are compare-and-set on the row's
+// status and owner, a write the backend refuses for its data is refused alone (the rest of its
+// batch lands), leases are renewed and reaped, and orphans are found and adopted once. The SQL
+// backends also make the database enforce the lifecycle for every client: their tables refuse
+// an undeclared edge from psql or a migration as they do from the supervisor.
 
 mod contract;
 mod memory;

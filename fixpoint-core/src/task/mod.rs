@@ -1,15 +1,17 @@
-//! Supervised tasks: a task exits if and only if its status is terminal, even across a crash.
-//!
-//! A [`Supervisor`] spawns tasks whose body receives a typed machine in its `#[initial]` state
-//! and must return its [`Terminal`](crate::Terminal) proof. Every transition is recorded in a
-//! [`StatusStore`]; every way a task can end (return, error, panic,
-//! abort, the supervisor dropped or shut down) ends in a recorded terminal status; and
-//! [`Supervisor::reconcile`] finishes the rows a crashed process left behind.
-//!
-//! Inside: `children` holds the live tasks (each reaps itself when it ends), `queue` takes
-//! their writes (applied at once for a store that can, queued otherwise), `writer` applies the
-//! queued ones to the store in batches and keeps the lease and the retention cadence, `report`
-//! is what the caller reads.
+#![doc = include_str!("guide.md")]
+
+// Supervised tasks: a task exits if and only if its status is terminal, even across a crash.
+//
+// A [`Supervisor`] spawns tasks whose body receives a typed machine in its `#[initial]` state
+// and must return its [`Terminal`](crate::Terminal) proof. Every transition is recorded in a
+// [`StatusStore`]; every way a task can end (return, error, panic,
+// abort, the supervisor dropped or shut down) ends in a recorded terminal status; and
+// [`Supervisor::reconcile`] finishes the rows a crashed process left behind.
+//
+// Inside: `children` holds the live tasks (each reaps itself when it ends), `queue` takes
+// their writes (applied at once for a store that can, queued otherwise), `writer` applies the
+// queued ones to the store in batches and keeps the lease and the retention cadence, `report`
+// is what the caller reads.
 
 mod child;
 mod children;
