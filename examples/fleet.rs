@@ -30,7 +30,7 @@ use fixpoint::{
 };
 
 /// The project row's lifecycle.
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectStatus {
     /// Created by the launch route.

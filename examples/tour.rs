@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fixpoint::{
-    Event, Lifecycle, Terminal, Tracked,
+    Event, Lifecycle, Resume, Terminal, Tracked,
     bus::Bus,
     invariant,
     invariant::Checked,
@@ -40,7 +40,7 @@ fn main() {
 pub struct FollowUpId(pub u64);
 
 /// The status row of a project that a background task drives.
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectStatus {
     /// Created by the launch route.
@@ -282,7 +282,7 @@ fn invariant_section() {
 // ---------------------------------------------------------------------------------------------
 
 /// A connection's lifecycle.
-#[terminal_state]
+#[terminal_state(resume)]
 pub enum Conn {
     /// Handshake in progress.
     #[initial]

@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use fixpoint::{
-    Abandonment, Active, Edge, Event, EventKind, Final, Lifecycle, NoRecorder, Recorded, State,
-    Terminal, Tracked, View, terminal_state,
+    Abandonment, Active, Edge, Event, EventKind, Final, Lifecycle, NoRecorder, Recorded, Resume,
+    State, Terminal, Tracked, View, terminal_state,
 };
 use static_assertions::{assert_eq_size, assert_impl_all, assert_not_impl_any};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FollowUpId(pub u64);
 
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectStatus {
     #[initial]
@@ -42,7 +42,7 @@ impl Socket {
     }
 }
 
-#[terminal_state]
+#[terminal_state(resume)]
 pub enum Conn {
     #[initial]
     #[to(Open, Closed)]
@@ -435,7 +435,7 @@ async fn every_machine_ends_terminal_under_random_faults() {
 
 /// A lifecycle past the 64 state indices the runtime names as plain types (`I0` to `I63`): the
 /// markers beyond them take the const-generic form (`Ix<64>`), and every one keeps its index.
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Long {
     #[initial]

@@ -17,7 +17,7 @@ use fixpoint::{
 };
 use tokio::sync::Notify;
 
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectStatus {
     #[initial]

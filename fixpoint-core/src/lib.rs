@@ -32,7 +32,7 @@ pub mod uptime;
 
 pub use lifecycle::{
     Abandonment, Active, Edge, Event, EventKind, Final, IllegalTransition, Lifecycle, NoRecorder,
-    Recorded, Recorder, RecorderSlot, ResumeError, State, StateMarker, Terminal, Tracked,
+    Recorded, Recorder, RecorderSlot, Resume, ResumeError, State, StateMarker, Terminal, Tracked,
     UnknownState, View,
 };
 
@@ -47,7 +47,8 @@ pub mod __private {
     pub use crate::lifecycle::spec::{Spec, StateSpec};
     pub use crate::lifecycle::{
         Active, Declared, Edge, Final, Finished, IsActive, IsFinal, Ix, Lifecycle, Marker,
-        NoRecorder, RecorderSlot, State, StateMarker, Terminal, Tracked, Transit, Unfinished,
+        NoRecorder, RecorderSlot, Resume, State, StateMarker, Terminal, Tracked, Transit,
+        Unfinished,
     };
     pub use crate::lifecycle::{
         I0, I1, I2, I3, I4, I5, I6, I7, I8, I9, I10, I11, I12, I13, I14, I15, I16, I17, I18, I19,

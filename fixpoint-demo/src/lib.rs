@@ -34,7 +34,7 @@ pub struct ApprovalTicket(pub u64);
 /// let live = waiting.to_deploying().to_live();
 /// assert_eq!(live.into_value(), "v2");
 /// ```
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rollout {
     /// Scheduled, not started.
@@ -66,7 +66,7 @@ pub enum Rollout {
 /// // The table does not list `Fired -> Armed`; only the hand-written `Edge` impl allows it.
 /// assert!(!Trap::can_transition(Trap::Fired.state(), Trap::Armed.state()));
 /// ```
-#[terminal_state]
+#[terminal_state(resume)]
 pub enum Trap {
     /// Set, waiting.
     #[initial]

@@ -66,8 +66,10 @@ use proc_macro::TokenStream;
 ///   declare the edge. Import it where transitions are taken. On a finished machine
 ///   (`Terminal<ProjectStatus, T>`) every one of them is a compile error that says so: a
 ///   finished machine has no transitions (the runtime's `Unfinished` bound carries the message).
-/// - `enum ProjectStatusResumed<T, R>`: one variant per typed state, returned by
-///   [`Lifecycle::resume`].
+/// - With `#[terminal_state(resume)]` only, for a lifecycle read back from storage:
+///   `enum ProjectStatusResumed<T, R>`, one variant per typed state, returned by
+///   [`Resume::resume`], and `impl Resume for ProjectStatus`. `Supervisor::reconcile` and the
+///   compile-time transition suites need it; a lifecycle without it compiles faster.
 /// - `impl Lifecycle for ProjectStatus`: the runtime view (states, transitions, Mermaid
 ///   diagram).
 /// - On the enum's rustdoc page, its state diagram (inline SVG) and table, drawn only when
@@ -92,7 +94,7 @@ use proc_macro::TokenStream;
 ///
 /// [`Tracked`]: ../fixpoint/struct.Tracked.html
 /// [`Terminal`]: ../fixpoint/struct.Terminal.html
-/// [`Lifecycle::resume`]: ../fixpoint/trait.Lifecycle.html#method.resume
+/// [`Resume::resume`]: ../fixpoint/trait.Resume.html#method.resume
 #[proc_macro_attribute]
 pub fn terminal_state(args: TokenStream, input: TokenStream) -> TokenStream {
     terminal_state::expand(args.into(), input.into()).into()

@@ -3,7 +3,7 @@
 
 use fixpoint::terminal_state;
 
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectStatus {
     #[initial]

@@ -1,9 +1,9 @@
-use fixpoint::{terminal_state, Lifecycle, Tracked};
+use fixpoint::{terminal_state, Lifecycle, Resume, Tracked};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FollowUpId(pub u64);
 
-#[terminal_state]
+#[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProjectStatus {
     #[initial] #[to(Running, Failed)]     Initialized,

@@ -72,7 +72,7 @@ pub enum ResumeError {
     /// The state's variant carries data that a name alone does not hold.
     #[error(
         "state `{state}` of lifecycle `{lifecycle}` carries data that its name alone does not \
-         hold; read the full `{lifecycle}` value back and call `Lifecycle::resume` on it"
+         hold; read the full `{lifecycle}` value back and call `Resume::resume` on it"
     )]
     NeedsData {
         /// The lifecycle's name.

@@ -69,15 +69,8 @@ pub trait Lifecycle: Sized + 'static {
     /// The marker of the `#[initial]` state.
     type Initial: Active + StateMarker<Lifecycle = Self>;
 
-    /// The generated enum over every typed state (`<Enum>Resumed`): what
-    /// [`resume`](Lifecycle::resume) returns.
-    type Resumed<T, R: RecorderSlot<Self>>;
-
     /// The state this status is in.
     fn state(&self) -> State<Self>;
-
-    #[doc(hidden)]
-    fn __resume<T, R: RecorderSlot<Self>>(self, value: T, recorder: R) -> Self::Resumed<T, R>;
 
     /// The status value of a state that carries no data.
     #[doc(hidden)]
@@ -168,6 +161,46 @@ pub trait Lifecycle: Sized + 'static {
     fn parse_state(name: &str) -> Result<State<Self>, UnknownState> {
         State::parse(name)
     }
+}
+
+/// Rebuilding a typed machine from a stored status: what `#[terminal_state(resume)]` adds to a
+/// lifecycle.
+///
+/// A service that keeps statuses in a table and picks work up again after a restart reads a
+/// row's status back and resumes the machine it stands for: a [`Tracked`] in that state (with
+/// its data), or a [`Terminal`] proof. [`Supervisor::reconcile`](crate::task::Supervisor::reconcile)
+/// and the compile-time `testing::transition_suite` need it. A lifecycle that is never read back from storage does without the generated
+/// `<Enum>Resumed` enum and its conversions, and compiles faster.
+///
+/// ```
+/// use fixpoint::{terminal_state, Lifecycle, Resume};
+///
+/// #[terminal_state(resume)]
+/// pub enum Job {
+///     #[initial] #[to(Running, Failed)] Queued,
+///     #[to(Done, Failed)]               Running,
+///     #[terminal]                       Done,
+///     #[terminal] #[abandoned]          Failed,
+/// }
+///
+/// match Job::Running.resume("job-7") {
+///     JobResumed::Running(job) => drop(job.to_done()),
+///     _ => unreachable!("a running status resumes as a running machine"),
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "lifecycle `{Self}` cannot be resumed from a stored status",
+    label = "`{Self}` was declared without `resume`",
+    note = "resuming a machine from a stored row is generated on request: write \
+            `#[terminal_state(resume)]` on `{Self}`"
+)]
+pub trait Resume: Lifecycle {
+    /// The generated enum over every typed state (`<Enum>Resumed`): what
+    /// [`resume`](Resume::resume) returns.
+    type Resumed<T, R: RecorderSlot<Self>>;
+
+    #[doc(hidden)]
+    fn __resume<T, R: RecorderSlot<Self>>(self, value: T, recorder: R) -> Self::Resumed<T, R>;
 
     /// Rebuilds the typed machine this status stands for, with no recorder: a
     /// [`Tracked`] for a non-terminal state (carrying the state's data), a [`Terminal`] for a
@@ -176,7 +209,7 @@ pub trait Lifecycle: Sized + 'static {
         self.__resume(value, NoRecorder)
     }
 
-    /// Like [`resume`](Lifecycle::resume), reporting later transitions to `recorder`.
+    /// Like [`resume`](Resume::resume), reporting later transitions to `recorder`.
     fn resume_recorded<T, R: Recorder<Self>>(
         self,
         value: T,
@@ -191,7 +224,7 @@ pub trait Lifecycle: Sized + 'static {
     ///
     /// [`ResumeError::Unknown`] for a name that is not a state, and
     /// [`ResumeError::NeedsData`] for a state whose variant carries data: resume those from the
-    /// enum value with [`resume`](Lifecycle::resume).
+    /// enum value with [`resume`](Resume::resume).
     fn resume_named<T>(name: &str, value: T) -> Result<Self::Resumed<T, NoRecorder>, ResumeError> {
         let state = State::<Self>::parse(name)?;
         let status = Self::__unit(state).ok_or_else(|| ResumeError::needs_data(state))?;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::history::{self, STOPPED};
 use super::policy::{Intensity, Restart, RestartBackoff, Strategy};
-use super::spec::{Attempt, ChildSpec, Ended, Stop};
+use super::spec::{Attempt, ChildSpec, Stop};
 use super::{ChildError, ChildInfo, ChildState, RestartError, RestartReport, Shared};
 use crate::lifecycle::{Lifecycle, StateMarker};
 use crate::store::StatusStore;
@@ -122,10 +122,7 @@ where
         let child = Arc::clone(&spec.id);
         // Its attempts a crashed process left running are ended (abandoned) first: failures.
         self.inner
-            .reconcile_where(
-                |row| history::attempt_of(&child, row).is_some(),
-                |_| None::<core::future::Ready<Ended<L>>>,
-            )
+            .abandon_orphans_where(|row| history::attempt_of(&child, row).is_some())
             .await?;
         let rows = self.inner.store().rows().await?;
         let period = self.policy.intensity.period;

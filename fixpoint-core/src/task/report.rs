@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::child::TaskRecorder;
-use crate::lifecycle::{Lifecycle, Recorded, State};
+use crate::lifecycle::{Lifecycle, Recorded, Resume, State};
 use crate::store::{Row, StoreError};
 
 /// How one task ended, as its parent observes it.
@@ -123,7 +123,7 @@ pub struct Reconciled {
 }
 
 /// A row a stopped supervisor left non-terminal, rebuilt as its typed machine.
-pub struct Orphan<L: Lifecycle> {
+pub struct Orphan<L: Resume> {
     /// The task's id (also the machine's value).
     pub id: String,
     /// The supervisor instance that owned it.
@@ -134,7 +134,7 @@ pub struct Orphan<L: Lifecycle> {
     pub machine: L::Resumed<String, Recorded<TaskRecorder<L>>>,
 }
 
-impl<L: Lifecycle> fmt::Debug for Orphan<L> {
+impl<L: Resume> fmt::Debug for Orphan<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Orphan")
             .field("id", &self.id)

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-use crate::lifecycle::{Lifecycle, State};
+use crate::lifecycle::{Lifecycle, Resume, State};
 
 /// Builds and runs the exhaustive transition suite of `L` (see [`TransitionSuite`]); `path` is
 /// the lifecycle enum's path as another crate names it, `"my_crate::jobs::Job"`.
@@ -20,7 +20,7 @@ use crate::lifecycle::{Lifecycle, State};
 /// ```no_run
 /// # mod my_crate { pub mod jobs {
 /// # use fixpoint::terminal_state;
-/// # #[terminal_state]
+/// # #[terminal_state(resume)]
 /// # pub enum Job { #[initial] #[to(Done, Failed)] Queued, #[terminal] Done, #[terminal] #[abandoned] Failed }
 /// # } }
 /// // In `tests/transitions.rs` of `my_crate`, with the `testing` feature of `fixpoint` on
@@ -31,7 +31,7 @@ use crate::lifecycle::{Lifecycle, State};
 /// }
 /// ```
 #[track_caller]
-pub fn transition_suite<L: Lifecycle>(path: &str) {
+pub fn transition_suite<L: Resume>(path: &str) {
     TransitionSuite::<L>::new(path).run();
 }
 
@@ -68,7 +68,7 @@ pub fn transition_suite<L: Lifecycle>(path: &str) {
 /// # mod my_crate { pub mod jobs {
 /// # use fixpoint::terminal_state;
 /// # pub struct FollowUpId(pub u64);
-/// # #[terminal_state]
+/// # #[terminal_state(resume)]
 /// # pub enum Job { #[initial] #[to(Waiting, Failed)] Queued, #[to(Done, Failed)] Waiting(FollowUpId), #[terminal] Done, #[terminal] #[abandoned] Failed }
 /// # } }
 /// use fixpoint::testing::TransitionSuite;
@@ -84,12 +84,12 @@ pub struct TransitionSuite<L> {
     lifecycle: PhantomData<fn() -> L>,
 }
 
-impl<L: Lifecycle> TransitionSuite<L> {
+impl<L: Resume> TransitionSuite<L> {
     /// The suite of `L`, named by `path` as another crate names it (`"my_crate::jobs::Job"`).
     ///
     /// ```
     /// # use fixpoint::terminal_state;
-    /// # #[terminal_state]
+    /// # #[terminal_state(resume)]
     /// # pub enum Job { #[initial] #[to(Done, Failed)] Queued, #[terminal] Done, #[terminal] #[abandoned] Failed }
     /// let suite = fixpoint::testing::TransitionSuite::<Job>::new("my_crate::Job");
     /// # drop(suite);
@@ -109,7 +109,7 @@ impl<L: Lifecycle> TransitionSuite<L> {
     /// ```
     /// # use fixpoint::terminal_state;
     /// # pub struct FollowUpId(pub u64);
-    /// # #[terminal_state]
+    /// # #[terminal_state(resume)]
     /// # pub enum Job { #[initial] #[to(Waiting, Failed)] Queued, #[to(Done, Failed)] Waiting(FollowUpId), #[terminal] Done, #[terminal] #[abandoned] Failed }
     /// let suite = fixpoint::testing::TransitionSuite::<Job>::new("my_crate::Job")
     ///     .data("Waiting", "my_crate::FollowUpId(7)");
@@ -182,7 +182,7 @@ impl<L: Lifecycle> TransitionSuite<L> {
              `{name}`, taken\n//! through its transition method.\n\
              // A one-field state's data is `(a)`, as several fields make the tuple `(a, b)`.\n\
              #![allow(unused_parens)]\n\
-             use ::fixpoint::{{Lifecycle, StateMarker}};\n\
+             use ::fixpoint::{{Resume, StateMarker}};\n\
              use {parent}::{{{module}, {name}Resumed, {name}Transitions}};\n\nfn main() {{\n"
         );
         for (from, to) in L::transitions() {

@@ -1,4 +1,4 @@
-//! The attribute grammar: `#[terminal_state(module = ..)]` and the variant attributes. Each
+//! The attribute grammar: `#[terminal_state(resume, module = ..)]` and the variant attributes. Each
 //! check here concerns one attribute alone; rules across states live in `valid`.
 
 use proc_macro2::{TokenStream, TokenTree};
@@ -12,6 +12,8 @@ use crate::ctxt::Errors;
 pub(crate) struct Args {
     /// `module = name`: the name of the generated module of state markers.
     pub(crate) module: Option<Ident>,
+    /// `resume`: generate `Resume`, rebuilding a typed machine from a stored status.
+    pub(crate) resume: bool,
 }
 
 /// The variant attributes this macro owns.
@@ -20,10 +22,24 @@ pub(crate) const VARIANT_ATTRS: [&str; 4] = ["initial", "to", "terminal", "aband
 pub(crate) fn parse_args(args: TokenStream, errors: &mut Errors) -> Args {
     let mut parsed = Args::default();
     let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("resume") {
+            if parsed.resume {
+                return Err(meta.error("duplicate `resume` argument of #[terminal_state]"));
+            }
+            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                return Err(meta.error(
+                    "`resume` takes no value; write `#[terminal_state(resume)]` to rebuild \
+                     typed machines from stored statuses",
+                ));
+            }
+            parsed.resume = true;
+            return Ok(());
+        }
         if !meta.path.is_ident("module") {
             return Err(meta.error(format_args!(
-                "unknown argument `{}` for #[terminal_state]; the only argument is \
-                 `module = <name>`, the module of generated state markers",
+                "unknown argument `{}` for #[terminal_state]; the arguments are `resume` (rebuild \
+                 typed machines from stored statuses) and `module = <name>` (the module of \
+                 generated state markers)",
                 path_text(&meta.path),
             )));
         }

@@ -15,8 +15,8 @@ use super::expand::{StateData, mermaid};
 use super::model::{Machine, StateDecl};
 use crate::{names, private};
 
-/// The lifecycle's text-built items: the resumed enum (declared beside the enum) and the impls
-/// of its const block, which start with [`private::ALIAS`] (so the runtime is `__fixpoint`),
+/// The lifecycle's text-built items: the resumed enum (declared beside the enum, with
+/// `resume` only) and the impls of its const block, which start with [`private::ALIAS`] (so the runtime is `__fixpoint`),
 /// each as tokens lexed by rustc. The states' data are rendered as text once for both.
 pub(super) struct Bulk {
     pub(super) resumed: TokenStream,
@@ -26,11 +26,19 @@ pub(super) struct Bulk {
 pub(super) fn expand(machine: &Machine<'_>) -> syn::Result<Bulk> {
     let text = Text::new(machine);
     let mut out = String::with_capacity(2048 + 256 * machine.states.len());
-    text.resumed(&mut out);
-    let resumed = lex_item(&out, machine.ident)?;
-    out.clear();
+    let resumed = if machine.resume {
+        text.resumed(&mut out);
+        let resumed = lex_item(&out, machine.ident)?;
+        out.clear();
+        resumed
+    } else {
+        TokenStream::new()
+    };
     out.push_str(private::ALIAS);
     text.lifecycle(&mut out);
+    if machine.resume {
+        text.resume(&mut out);
+    }
     for (index, state) in machine.states.iter().enumerate() {
         text.marker(&mut out, index, state);
     }
@@ -138,8 +146,8 @@ impl<'m, 'a> Text<'m, 'a> {
             machine,
             name,
             module,
-            resumed,
             data,
+            ..
         } = self;
         let initial = machine.initial().unwrap_or_default();
         let abandoned = machine.abandoned().unwrap_or_default();
@@ -172,7 +180,6 @@ impl<'m, 'a> Text<'m, 'a> {
             format_args!(
                 "], initial: {initial}u16, abandoned: {abandoned}u16, mermaid: {mermaid:?}, }}; \
                  type Initial = {module}::{initial_state}; \
-                 type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
                  #[inline] fn state(&self) -> __fixpoint::State<Self> {{ \
                  __fixpoint::state(match self {{",
                 mermaid = mermaid(machine),
@@ -185,10 +192,36 @@ impl<'m, 'a> Text<'m, 'a> {
                 format_args!("Self::{}{} => {index},", state.name, data.wildcard),
             );
         }
+        out.push_str("}) } ");
+        out.push_str(
+            "fn __unit(__state: __fixpoint::State<Self>) -> __fixpoint::Option<Self> { \
+             __fixpoint::Some(match __state.index() {",
+        );
+        for (index, state) in machine.states.iter().enumerate() {
+            if !state.carries_data() {
+                put(out, format_args!("{index} => Self::{},", state.name));
+            }
+        }
+        // The abandoned state is a unit one, so some arm is a value and `Some` is reached.
+        out.push_str("_ => return __fixpoint::None, }) } }");
+    }
+
+    /// `impl Resume` (`#[terminal_state(resume)]` only): a status read back from storage
+    /// rebuilt as its typed machine.
+    fn resume(&self, out: &mut String) {
+        let Text {
+            machine,
+            name,
+            resumed,
+            data,
+            ..
+        } = self;
         put(
             out,
             format_args!(
-                "}}) }} fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
+                "#[automatically_derived] impl __fixpoint::Resume for {name} {{ \
+                 type Resumed<__T, __R: __fixpoint::RecorderSlot<Self>> = {resumed}<__T, __R>; \
+                 fn __resume<__T, __R: __fixpoint::RecorderSlot<Self>>(self, __value: __T, \
                  __recorder: __R) -> {resumed}<__T, __R> {{ match self {{"
             ),
         );
@@ -214,17 +247,7 @@ impl<'m, 'a> Text<'m, 'a> {
                 );
             }
         }
-        out.push_str(
-            "} } fn __unit(__state: __fixpoint::State<Self>) -> __fixpoint::Option<Self> { \
-             __fixpoint::Some(match __state.index() {",
-        );
-        for (index, state) in machine.states.iter().enumerate() {
-            if !state.carries_data() {
-                put(out, format_args!("{index} => Self::{},", state.name));
-            }
-        }
-        // The abandoned state is a unit one, so some arm is a value and `Some` is reached.
-        out.push_str("_ => return __fixpoint::None, }) } }");
+        out.push_str("} } }");
     }
 
     /// The resumed enum, declared beside the lifecycle (so it names the runtime in full).
@@ -241,7 +264,7 @@ impl<'m, 'a> Text<'m, 'a> {
             |state: &StateDecl<'_>| typed_state("::fixpoint::__private", name, module, state);
         let doc = format!(
             " A `{name}` status read back from storage, rebuilt as its typed machine by \
-             `Lifecycle::resume`: a `Tracked` for a non-terminal state, a `Terminal` proof for \
+             `Resume::resume`: a `Tracked` for a non-terminal state, a `Terminal` proof for \
              a terminal one."
         );
         put(

@@ -16,6 +16,8 @@ pub(crate) struct Machine<'a> {
     pub(crate) vis: &'a Visibility,
     /// The generated module of state markers.
     pub(crate) module: Ident,
+    /// `#[terminal_state(resume)]`: generate `Resume` and the `<Enum>Resumed` enum.
+    pub(crate) resume: bool,
     pub(crate) states: Vec<StateDecl<'a>>,
 }
 
@@ -85,6 +87,7 @@ impl<'a> Machine<'a> {
             name,
             vis: &item.vis,
             module,
+            resume: args.resume,
             states,
         })
     }

@@ -3,8 +3,6 @@
 //! capped. Each is ended (abandoned, a failure) and counted as a restart of its child: the
 //! processes that died restarted it as surely as a failing attempt would have.
 
-use core::future::Ready;
-
 use super::*;
 use crate::uptime::timekeeper;
 
@@ -25,15 +23,11 @@ where
             .collect();
         let ended = self
             .inner
-            .reconcile_where(
-                |row| {
-                    ids.iter()
-                        .any(|child| history::attempt_of(child, row).is_some())
-                },
-                |_| None::<Ready<Ended<L>>>,
-            )
-            .await?
-            .abandoned;
+            .abandon_orphans_where(|row| {
+                ids.iter()
+                    .any(|child| history::attempt_of(child, row).is_some())
+            })
+            .await?;
         let now = Instant::now();
         for attempt in ended {
             let Some(index) = ids
