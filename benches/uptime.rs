@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
 use fixpoint::{
-    process::{ChildStatus, Watched},
+    process::{ProcessStatus, Watched},
     uptime::{Progress, Threshold},
 };
 
@@ -57,7 +57,7 @@ fn child(c: &mut Criterion) {
 
 /// `seq 1 100000` watched on `side`: `bare`, with a `progress` noted on every line, or
 /// `wedged_after` a threshold (a bare tick on every line).
-async fn chatty(side: &str) -> fixpoint::process::Outcome {
+async fn chatty(side: &str) -> fixpoint::process::RunOutcome {
     let mut command = Command::new("seq");
     command.args(["1", &LINES.to_string()]);
     let watched = Watched::new(command, Duration::from_secs(60));
@@ -68,7 +68,7 @@ async fn chatty(side: &str) -> fixpoint::process::Outcome {
         other => panic!("no side named {other}"),
     };
     let outcome = watched.run().await;
-    assert!(matches!(outcome.status(), ChildStatus::Exited(_)));
+    assert!(matches!(outcome.status(), ProcessStatus::Exited(_)));
     black_box(outcome)
 }
 
@@ -114,7 +114,7 @@ fn side_by_side(
                 let mut command = Command::new(program);
                 command.args(args);
                 let outcome = Watched::new(command, Duration::from_secs(10)).run().await;
-                assert!(matches!(outcome.status(), ChildStatus::Exited(_)));
+                assert!(matches!(outcome.status(), ProcessStatus::Exited(_)));
                 black_box(outcome)
             })
         });

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use fixpoint::{
-    process::{ChildStatus, Escalation, EscalationPolicy, Watched, reap_orphans},
+    process::{Escalation, EscalationPolicy, ProcessStatus, Watched, reap_orphans},
     uptime::{CooldownFile, GlobalWorker, Periodic, PeriodicError, Threshold},
 };
 use fixpoint::{
@@ -105,7 +105,7 @@ async fn deadline_outside_the_work() {
         .key("license-check")
         .run()
         .await;
-    let ChildStatus::Killed(kill) = outcome.status() else {
+    let ProcessStatus::Killed(kill) = outcome.status() else {
         panic!("{outcome:?}")
     };
     println!(
@@ -118,7 +118,7 @@ async fn deadline_outside_the_work() {
     let missing = Watched::new(Command::new("licence-chek"), Duration::from_secs(1))
         .run()
         .await;
-    if let ChildStatus::FailedToStart(error) = missing.status() {
+    if let ProcessStatus::FailedToStart(error) = missing.status() {
         println!("   a mistyped command is a typed error: {error}");
     }
     println!();
@@ -167,7 +167,7 @@ async fn tourniquet_that_reports() {
             .escalation(&escalation)
             .run()
             .await;
-        let ChildStatus::Killed(kill) = outcome.status() else {
+        let ProcessStatus::Killed(kill) = outcome.status() else {
             panic!("{outcome:?}")
         };
         println!("   after, night {night}:");
@@ -255,7 +255,7 @@ async fn liveness_is_a_property_of_the_output() {
         .key("queue-consumer")
         .run()
         .await;
-    let ChildStatus::Killed(kill) = outcome.status() else {
+    let ProcessStatus::Killed(kill) = outcome.status() else {
         panic!("{outcome:?}")
     };
     let first = kill.to_string();

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use fixpoint::task::Machine;
 use fixpoint::{
-    process::{ChildStatus, Watched},
+    process::{ProcessStatus, Watched},
     uptime::{Periodic, Progress, Threshold, timekeeper},
 };
 use fixpoint::{
@@ -265,7 +265,7 @@ fn watched_deadline(fault: Fault) -> Cell {
     });
     let (status, run) = outcome.recv().unwrap().into_parts();
     let mut note = String::new();
-    if !matches!(status, ChildStatus::Killed(_)) {
+    if !matches!(status, ProcessStatus::Killed(_)) {
         note = format!("ended {status:?}, not Killed");
     } else if run.ran_for > DEADLINE + SLACK {
         note = format!("reported ran_for {:?}", run.ran_for);
@@ -294,7 +294,7 @@ fn watched_silence(fault: Fault) -> Cell {
     });
     let outcome = outcome.recv().unwrap();
     let note = match outcome.status() {
-        ChildStatus::Killed(kill) if kill.diagnosis.wedged.is_some() => String::new(),
+        ProcessStatus::Killed(kill) if kill.diagnosis.wedged.is_some() => String::new(),
         other => format!("ended {other:?}, not Killed as wedged"),
     };
     Cell {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use fixpoint::{
     process::{
-        ChildStatus, Ending, Escalated, Escalation, EscalationPolicy, Kill, StackSource,
+        Ending, Escalated, Escalation, EscalationPolicy, Kill, ProcessStatus, StackSource,
         StartError, Stream, Watched, reap_orphans,
     },
     uptime::{Progress, Threshold},
@@ -52,9 +52,9 @@ fn group_members(pgid: u32) -> Vec<(u32, char)> {
     members
 }
 
-fn killed(outcome: &fixpoint::process::Outcome) -> &Kill {
+fn killed(outcome: &fixpoint::process::RunOutcome) -> &Kill {
     match outcome.status() {
-        ChildStatus::Killed(kill) => kill,
+        ProcessStatus::Killed(kill) => kill,
         other => panic!("expected the child killed at its deadline, got {other:?}"),
     }
 }
@@ -206,7 +206,7 @@ async fn a_child_that_exits_in_time_ends_exited_with_its_code_and_last_lines() {
         .tail_lines(3)
         .run()
         .await;
-    let ChildStatus::Exited(status) = outcome.status() else {
+    let ProcessStatus::Exited(status) = outcome.status() else {
         panic!("{outcome:?}")
     };
     assert_eq!(status.code(), Some(3));
@@ -228,7 +228,7 @@ async fn a_background_job_left_behind_by_an_exited_child_is_killed_too() {
         .run()
         .await;
     assert!(
-        matches!(outcome.status(), ChildStatus::Exited(status) if status.success()),
+        matches!(outcome.status(), ProcessStatus::Exited(status) if status.success()),
         "{outcome:?}"
     );
     let run = outcome.into_value();
@@ -244,7 +244,7 @@ async fn bad_input_is_a_typed_error() {
     let missing = Watched::new(Command::new("no-such-program-fixpoint"), DEADLINE)
         .run()
         .await;
-    let ChildStatus::FailedToStart(error) = missing.status() else {
+    let ProcessStatus::FailedToStart(error) = missing.status() else {
         panic!("{missing:?}")
     };
     assert!(
@@ -260,7 +260,7 @@ async fn bad_input_is_a_typed_error() {
         .key("instant")
         .run()
         .await;
-    let ChildStatus::FailedToStart(error) = zero.status() else {
+    let ProcessStatus::FailedToStart(error) = zero.status() else {
         panic!("{zero:?}")
     };
     assert!(matches!(error, StartError::ZeroDeadline { .. }));
@@ -479,7 +479,7 @@ async fn a_child_that_keeps_writing_is_not_wedged() {
         .wedged_after(silence())
         .run()
         .await;
-    let ChildStatus::Exited(status) = outcome.status() else {
+    let ProcessStatus::Exited(status) = outcome.status() else {
         panic!("a child that kept writing was ended: {outcome:?}")
     };
     assert!(status.success());
@@ -499,7 +499,7 @@ async fn output_lines_tick_the_progress() {
         .run()
         .await;
     assert!(
-        matches!(outcome.status(), ChildStatus::Exited(_)),
+        matches!(outcome.status(), ProcessStatus::Exited(_)),
         "{outcome:?}"
     );
     assert_eq!(progress.note().as_deref(), Some("[stdout] last line"));
@@ -540,7 +540,10 @@ async fn a_run_that_ends_by_itself_ends_the_streak_of_timeouts() {
         .escalation(&escalation)
         .run()
         .await;
-    assert!(matches!(fine.status(), ChildStatus::Exited(_)), "{fine:?}");
+    assert!(
+        matches!(fine.status(), ProcessStatus::Exited(_)),
+        "{fine:?}"
+    );
     assert_eq!(
         escalation.streak("flaky"),
         0,

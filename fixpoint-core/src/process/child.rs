@@ -23,7 +23,7 @@ use crate::{Terminal, Tracked};
 /// states, and its [`Terminal`] proof is the outcome.
 #[terminal_state]
 #[derive(Debug)]
-pub enum ChildStatus {
+pub enum ProcessStatus {
     /// Not spawned yet.
     #[initial]
     #[to(Spawned, FailedToStart)]
@@ -50,9 +50,9 @@ pub enum ChildStatus {
     Abandoned,
 }
 
-/// The outcome of [`Watched::run`]: the terminal [`ChildStatus`] (match on
+/// The outcome of [`Watched::run`]: the terminal [`ProcessStatus`] (match on
 /// [`status()`](Terminal::status)) and the [`Run`] record.
-pub type Outcome = Terminal<ChildStatus, Run>;
+pub type RunOutcome = Terminal<ProcessStatus, Run>;
 
 /// What is known of a watched child's run whatever its outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,18 +186,18 @@ impl fmt::Display for Kill {
 /// ```
 /// use std::process::Command;
 /// use std::time::Duration;
-/// use fixpoint::{process::{ChildStatus, Watched}};
+/// use fixpoint::{process::{ProcessStatus, Watched}};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let mut hang = Command::new("sh");
 /// hang.args(["-c", "echo started; sleep 1000"]);
 /// let outcome = Watched::new(hang, Duration::from_millis(300)).key("hang").run().await;
-/// let ChildStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
+/// let ProcessStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
 /// assert_eq!(kill.diagnosis.processes.len(), 2); // sh and its sleep, both killed
 /// assert!(kill.to_string().contains("[stdout] started"));
 ///
 /// let outcome = Watched::new(Command::new("true"), Duration::from_secs(5)).run().await;
-/// assert!(matches!(outcome.status(), ChildStatus::Exited(status) if status.success()));
+/// assert!(matches!(outcome.status(), ProcessStatus::Exited(status) if status.success()));
 /// # });
 /// ```
 #[derive(Debug)]
@@ -295,7 +295,7 @@ impl Watched {
     /// [`Diagnosis`] (with [`wedged`](Diagnosis::wedged) set: the silence and the last line),
     /// then `SIGTERM` to the group, `SIGKILL` after the grace, and reaps it, exactly as at the
     /// deadline (and records it in the [`Escalation`] as a timeout). The outcome is
-    /// [`ChildStatus::Killed`].
+    /// [`ProcessStatus::Killed`].
     ///
     /// The timekeeper looks at the earliest moment the child could be wedged, and again if it
     /// wrote meanwhile: one wake per threshold of healthy output, no polling, no runtime worker
@@ -304,7 +304,7 @@ impl Watched {
     /// ```
     /// use std::process::Command;
     /// use std::time::Duration;
-    /// use fixpoint::{process::{ChildStatus, Watched}, uptime::Threshold};
+    /// use fixpoint::{process::{ProcessStatus, Watched}, uptime::Threshold};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let mut silent = Command::new("sh");
@@ -314,7 +314,7 @@ impl Watched {
     ///     .key("worker")
     ///     .run()
     ///     .await;
-    /// let ChildStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
+    /// let ProcessStatus::Killed(kill) = outcome.status() else { panic!("{outcome:?}") };
     /// let wedged = kill.diagnosis.wedged.as_ref().unwrap();
     /// assert_eq!(wedged.last_progress_note.as_deref(), Some("[stdout] connected"));
     /// assert!(kill.to_string().starts_with("`worker` was wedged: no line of output for "));
@@ -327,7 +327,7 @@ impl Watched {
 
     /// Spawns the child, watches it and ends in its terminal state. Must be called within a tokio
     /// runtime with IO and time enabled.
-    pub async fn run(mut self) -> Outcome {
+    pub async fn run(mut self) -> RunOutcome {
         let program = self.command.get_program().to_string_lossy().into_owned();
         let key = self
             .key
@@ -339,7 +339,7 @@ impl Watched {
             ran_for: Duration::ZERO,
             tail: Vec::new(),
         };
-        let machine = Tracked::<ChildStatus, _, _>::new(run);
+        let machine = Tracked::<ProcessStatus, _, _>::new(run);
         if self.deadline.is_zero() {
             return machine.to_failed_to_start(StartError::ZeroDeadline { key });
         }

@@ -6,7 +6,7 @@
 // - [`Watched`] runs a child process in its own process group; at its deadline the
 // [`timekeeper`](crate::uptime::timekeeper) captures its stuck state and kills the whole
 // group, on a thread of its own; the watcher task reaps it and reports a terminal
-// [`ChildStatus`].
+// [`ProcessStatus`].
 // - Before it kills, the watcher captures the child's stuck state ([`Diagnosis`]: process
 // tree, states, wait channels, threads, descriptors, last output), and an [`Escalation`]
 // makes a hang that keeps recurring capture every thread's stack, or stay stopped for
@@ -24,10 +24,10 @@ mod procfs;
 mod tail;
 mod watcher;
 
-// The state markers (`child_status`) stay unexported, and no state is named `Running`: a second
+// The state markers (`process_status`) stay unexported, and no state is named `Running`: a second
 // public type of a common name makes rustc spell the user's own with its path in diagnostics
 // (`job::Running`), which changes their text (and this crate's ui expectations).
-pub use child::{ChildStatus, Ending, Kill, Outcome, Run, StartError, Watched};
+pub use child::{Ending, Kill, ProcessStatus, Run, RunOutcome, StartError, Watched};
 pub use diagnosis::{Diagnosis, Process, StackSource, Stacks};
 pub use escalation::{Escalated, Escalation, EscalationPolicy};
 pub use group::reap_orphans;
