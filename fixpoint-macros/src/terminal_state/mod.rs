@@ -56,6 +56,9 @@ fn not_an_enum(input: TokenStream) -> TokenStream {
 }
 
 #[cfg(test)]
+mod snapshot;
+
+#[cfg(test)]
 mod tests {
     use quote::quote;
 
