@@ -8,25 +8,32 @@
 //! [`invariant`] and `testing`; [`lifecycle`] holds the machinery generated code builds on.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 #[cfg(feature = "process")]
 extern crate self as fixpoint;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod bus;
 pub mod invariant;
 pub mod lifecycle;
 pub mod lock;
 #[cfg(all(feature = "process", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "process", target_os = "linux"))))]
 pub mod process;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod restart;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod store;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod task;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod uptime;
 
@@ -37,6 +44,7 @@ pub use lifecycle::{
 };
 
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use lifecycle::TracingRecorder;
 
 #[doc(hidden)]
@@ -57,11 +65,13 @@ pub mod __private {
         I56, I57, I58, I59, I60, I61, I62, I63,
     };
     #[cfg(feature = "tokio")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub use crate::lock::{HandOff, Semaphore};
     pub use crate::lock::{LockScope, checkpoint, checkpoint_after, verify_bounded};
     pub use core::option::Option::{self, None, Some};
     // The watched child's lifecycle, declared in this crate, has its diagram drawn by it.
     #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     pub use fixpoint_macros::lifecycle_doc;
 
     /// The state with declaration index `index` of lifecycle `L`.

@@ -28,6 +28,7 @@ mod topics;
 
 pub use channel::{Bus, BusLimits, PublishError};
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{
     CHANNEL_MAX_BYTES, HASHED_CHANNEL_PREFIX, PAYLOAD_MAX_BYTES, PgBus, PgBusError, PgBusOptions,
     PgSubscription, PgWaitError, channel_name,

@@ -31,6 +31,7 @@ pub use error::{IllegalTransition, ResumeError, UnknownState};
 pub use finished::{Finished, Transit, Unfinished};
 pub use marker::*;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use recorder::TracingRecorder;
 pub use recorder::{Abandonment, Event, EventKind, NoRecorder, Recorded, Recorder, RecorderSlot};
 pub use tracked::{Terminal, Tracked, View};

@@ -25,15 +25,18 @@ mod periodic;
 #[cfg(feature = "tokio")]
 pub(crate) mod progress;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod timekeeper;
 mod worker;
 
 pub use marker::{Cooldown, CooldownFile, MarkerError};
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use periodic::{
     Failing, Job, NoJob, NoReaper, NothingToReap, Periodic, PeriodicError, PeriodicTask, ReapWith,
     Reaper, Reaps, Status,
 };
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use progress::{Progress, Threshold, ThresholdError, Watchdog, Wedged};
 pub use worker::{GlobalWorker, WorkerError};
