@@ -227,11 +227,7 @@ fn count(side: &str) {
     remove(&path);
 }
 
-fn main() {
-    if let Ok(side) = std::env::var("FIXPOINT_COUNT") {
-        count(&side);
-        return;
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+#[path = "common/counted.rs"]
+#[macro_use]
+mod counted;
+counted_main!(benches, count);

@@ -1,22 +1,12 @@
 //! `TracingRecorder` (feature `tracing`): one event per transition, a warning per abandonment.
 #![cfg(feature = "tracing")]
 
-use fixpoint::{TracingRecorder, Tracked, terminal_state};
+use fixpoint::{TracingRecorder, Tracked};
 use tracing::Level;
 
-#[terminal_state]
-enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+#[path = "common/job.rs"]
+mod jobs;
+use jobs::*;
 
 #[path = "common/capture.rs"]
 mod capture;

@@ -4,22 +4,11 @@
 
 use std::panic::{self, UnwindSafe};
 
-use fixpoint::terminal_state;
 use fixpoint::testing::{assert_transitions, assert_transitions_text, transitions_text};
 
-#[terminal_state]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+#[path = "common/job.rs"]
+mod jobs;
+use jobs::*;
 
 /// The message of the assertion's panic.
 fn panic_message(f: impl FnOnce() + UnwindSafe) -> String {

@@ -3,20 +3,10 @@
 
 use fixpoint::terminal_state;
 
-/// A task's lifecycle: two transitions from spawn to its end.
-#[terminal_state]
-pub enum Job {
-    #[initial]
-    #[to(Running, Failed)]
-    Queued,
-    #[to(Done, Failed)]
-    Running,
-    #[terminal]
-    Done,
-    #[terminal]
-    #[abandoned]
-    Failed,
-}
+/// A task's lifecycle, the tests' own: two transitions from spawn to its end.
+#[path = "../../tests/common/job.rs"]
+mod jobs;
+pub use jobs::*;
 
 /// A row that can flip forever, so a store-level bench moves the same rows round after round.
 #[terminal_state]
