@@ -229,6 +229,11 @@ impl<F, R: Reaps> Periodic<Job<F>, R> {
     /// period on a task of the runtime until the returned [`PeriodicTask`] is stopped or
     /// dropped.
     ///
+    /// The cadence counts from this call. The cycles' task is spawned from a thread of the
+    /// runtime's blocking pool (for an instant), so that any free worker runs it: a caller
+    /// that goes on to block its own worker holds no cycle back. A start on a runtime whose
+    /// blocking pool is full waits for one of its threads.
+    ///
     /// # Errors
     ///
     /// [`PeriodicError::FirstRun`] with the first cycle's error (nothing keeps running);
