@@ -251,10 +251,12 @@ impl<L: Lifecycle> Children<L> {
             } else {
                 dropped = 1;
             }
+            // Counted before the task stops counting as running (that decrement releases it):
+            // whoever sees `running()` reach zero sees every dropped outcome too.
+            Counters::add(&self.counters.outcomes_dropped, dropped);
             self.counters.running.fetch_sub(1, Ordering::AcqRel);
             std::mem::take(&mut slots.waiting)
         };
-        Counters::add(&self.counters.outcomes_dropped, dropped);
         if waiting {
             self.finished_ready.notify_one();
         }
