@@ -11,7 +11,7 @@ use quote::{ToTokens, TokenStreamExt};
 /// every splice is a round trip to rustc's token store), and was a fifth of the attribute's
 /// own run time.
 ///
-/// Inside a block that starts with [`alias`], [`local`] names the same module in one token.
+/// Inside a block that starts with [`ALIAS`], [`local`] names the same module in one token.
 #[derive(Clone, Copy)]
 pub(crate) struct Private(Span, bool);
 
@@ -26,7 +26,7 @@ pub(crate) fn at(span: Span) -> Private {
     Private(span, false)
 }
 
-/// `__fixpoint`: the runtime's module inside a block that starts with [`alias`].
+/// `__fixpoint`: the runtime's module inside a block that starts with [`ALIAS`].
 pub(crate) fn local() -> Private {
     local_at(Span::call_site())
 }

@@ -1,18 +1,16 @@
-//! The bulk of a lifecycle's impls, written as Rust source text and lexed by rustc in one call.
-//!
-//! `quote!` hands its output to rustc one token at a time across the proc-macro bridge, and at
-//! a few thousand tokens per lifecycle that crossing was most of the attribute's own run time,
-//! paid at every `cargo check` of the user's crate. The impls here (`Lifecycle`, the state
-//! markers, the transitions of `Tracked`) carry no span of the user's: no diagnostic ever points
-//! into them, so they lose nothing by being text. Every token a diagnostic points at (the
-//! enum's own, the impls of each marker's edges, each transition's name and bound) is still
-//! made at the user's span (see `spanned`).
+//! The bulk of a lifecycle's impls, written as Rust source text and lexed by rustc in one call
+//! (see [`super::emit`]). The impls here (`Lifecycle`, `Resume`, the state markers, the
+//! transitions of `Tracked`) carry no span of the user's: no diagnostic ever points into them,
+//! so they lose nothing by being text. Every token a diagnostic points at (the enum's own, the
+//! impls of each marker's edges, each transition's name and bound) is made at the user's span
+//! by `markers` and `transitions`.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-use super::expand::{StateData, mermaid};
+use super::emit::{lex_item, put};
 use super::model::{Machine, StateDecl};
+use super::view::{StateData, mermaid, typed_state};
 use crate::{names, private};
 
 /// The lifecycle's text-built items: the resumed enum (declared beside the enum, with
@@ -45,69 +43,6 @@ pub(super) fn expand(machine: &Machine<'_>) -> syn::Result<Bulk> {
     text.tracked_transitions(&mut out);
     let impls = lex_item(&out, machine.ident)?;
     Ok(Bulk { resumed, impls })
-}
-
-/// Appends `args` to `out`, formatted in one piece.
-///
-/// `write!` into a `String` calls `push_str` once per piece, and `push_str` is generic code,
-/// compiled unoptimized in a proc macro like the macro's own: a few hundred instructions a
-/// call, thousands of calls per lifecycle. `std::fmt::format` fills its `String` in the
-/// standard library's optimized code, and the result is appended in one call.
-pub(super) fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
-    out.push_str(&std::fmt::format(args));
-}
-
-/// The typed form of `state` with value `__T` and recorder `__R`, naming the runtime as
-/// `runtime` (`::fixpoint::__private` beside the enum, `__fixpoint` in its const block).
-pub(super) fn typed_state(
-    runtime: &str,
-    name: &str,
-    module: &str,
-    state: &StateDecl<'_>,
-) -> String {
-    if state.is_terminal() {
-        format!("{runtime}::Terminal<{name}, __T>")
-    } else {
-        format!(
-            "{runtime}::Tracked<{name}, {module}::{}, __T, __R>",
-            state.name
-        )
-    }
-}
-
-/// `text` as tokens, or the error that says it did not lex (a bug of this crate).
-fn lex_item(text: &str, name: &Ident) -> syn::Result<TokenStream> {
-    lex(text).map_err(|error| {
-        syn::Error::new(
-            name.span(),
-            format!(
-                "internal error in #[terminal_state]: the code it generated for `{name}` did \
-                 not lex ({error}); please report this with the enum"
-            ),
-        )
-    })
-}
-
-/// [`lex_item`], with the error as `compile_error!` tokens in place of the item.
-pub(super) fn lex_or_error(text: &str, name: &Ident) -> TokenStream {
-    lex_item(text, name).unwrap_or_else(|error| error.to_compile_error())
-}
-
-/// The text as tokens. Inside the compiler, rustc's own lexer takes it directly: going through
-/// `proc_macro2`'s `FromStr` would lex it twice, once with `proc_macro2`'s own lexer, compiled
-/// unoptimized like every proc macro, which cost more than the tokens it replaces. rustc may
-/// panic on malformed text (rust-lang/rust#58736); that is caught and reported, never passed on.
-fn lex(text: &str) -> Result<TokenStream, String> {
-    if proc_macro::is_available() {
-        match std::panic::catch_unwind(|| text.parse::<proc_macro::TokenStream>()) {
-            Ok(Ok(tokens)) => Ok(tokens.into()),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("the lexer panicked".to_owned()),
-        }
-    } else {
-        text.parse::<TokenStream>()
-            .map_err(|error| error.to_string())
-    }
 }
 
 /// The names every impl repeats, as text.

@@ -11,7 +11,7 @@ use syn::{
 };
 
 use super::attr::Args;
-use super::bulk;
+use super::emit::lex_or_error;
 use super::model::{Machine, StateDecl};
 use crate::ctxt::Errors;
 
@@ -50,7 +50,7 @@ pub(crate) fn expand_doc(machine: &Machine<'_>) -> Attribute {
         meta: Meta::List(MetaList {
             path: Path::from(Ident::new("cfg_attr", span)),
             delimiter: MacroDelimiter::Paren(token::Paren(span)),
-            tokens: bulk::lex_or_error(&tokens, machine.ident),
+            tokens: lex_or_error(&tokens, machine.ident),
         }),
     }
 }

@@ -3,11 +3,13 @@
 mod attr;
 mod bulk;
 mod diagram;
+mod emit;
 mod expand;
+mod markers;
 mod model;
-mod spanned;
 mod transitions;
 mod valid;
+mod view;
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;

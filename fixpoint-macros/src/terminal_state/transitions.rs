@@ -4,9 +4,9 @@
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use super::bulk::{self, put};
-use super::expand::{StateData, either, entered_states};
+use super::emit::{lex_or_error, put};
 use super::model::Machine;
+use super::view::{StateData, either, entered_states, typed_state};
 use crate::private;
 
 /// The transitions of a lifecycle: the trait, declared beside the enum, and the finished
@@ -19,9 +19,9 @@ pub(super) struct Transitions {
 
 /// `trait ProjectStatusTransitions`: one named method per state that some edge enters.
 ///
-/// Lexed from text (see `bulk`) but for each method's bound, which is built at the target
+/// Lexed from text (see [`super::emit`]) but for each method's bound, which is built at the target
 /// state's span, so that "required by this bound" points at its variant.
-/// `table` is the lifecycle's [`table`](super::expand::table).
+/// `table` is the lifecycle's [`table`](super::view::table).
 pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transitions {
     let (name, module, name_text) = (machine.ident, &machine.module, &machine.name);
     let trait_ident = format_ident!("{}Transitions", name);
@@ -60,7 +60,7 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
             .iter()
             .map(|s| s.name.as_str())
             .collect();
-        let output = bulk::typed_state("::fixpoint::__private", name_text, &module_text, state);
+        let output = typed_state("::fixpoint::__private", name_text, &module_text, state);
         let doc = format!(
             " Goes to `{target}`{}. Declared from {}.",
             if state.is_terminal() {
@@ -78,13 +78,13 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
                  fn"
             ),
         );
-        methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.push(lex_or_error(&std::mem::take(&mut text), name));
         methods.push(TokenTree::Ident(state.method()).into());
         put(
             &mut text,
             format_args!("(self, {params}) -> {output} where"),
         );
-        methods.push(bulk::lex_or_error(&std::mem::take(&mut text), name));
+        methods.push(lex_or_error(&std::mem::take(&mut text), name));
         methods.push(bound);
         // The only body: `Tracked` and `Terminal` implement the trait with empty impls, and
         // `Transit` takes the step (on a `Terminal` never, as the bound above fails there).
@@ -100,14 +100,14 @@ pub(super) fn expand_transitions(machine: &Machine<'_>, table: &str) -> Transiti
             ),
         );
     }
-    methods.push(bulk::lex_or_error(&text, name));
+    methods.push(lex_or_error(&text, name));
     let header = format!(
         "#[doc = {doc:?}] {vis} trait {trait_ident}<__S, __T, __R>: \
          ::fixpoint::__private::Transit<{name_text}, __S, __T, __R> \
          where __R: ::fixpoint::__private::RecorderSlot<{name_text}>,",
         vis = machine.vis.to_token_stream(),
     );
-    let mut declaration = bulk::lex_or_error(&header, name);
+    let mut declaration = lex_or_error(&header, name);
     let methods: TokenStream = methods.into_iter().collect();
     declaration.extend([TokenTree::Group(Group::new(Delimiter::Brace, methods))]);
     let local = private::local();
