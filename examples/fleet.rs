@@ -258,11 +258,7 @@ async fn postgres(url: &str) -> PostgresStore<ProjectStatus> {
 
 /// The child process: supervised projects on the store, until it is killed.
 async fn work<S: StatusStore<ProjectStatus>>(store: S, projects: usize, lease: Duration) {
-    let config = Config {
-        lease_ttl: lease,
-        heartbeat: lease / 4,
-        ..Config::default()
-    };
+    let config = Config::new().lease_ttl(lease).heartbeat(lease / 4);
     let mut supervisor = Supervisor::start(store, config).await.expect("start");
     for project in 0..projects {
         supervisor

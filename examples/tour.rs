@@ -474,10 +474,7 @@ fn supervisor_section() {
         }
 
         // The usual server shape: spawn and forget. Each task reaps itself; nobody joins.
-        let forget = Config {
-            unread_outcomes: 0,
-            ..Config::default()
-        };
+        let forget = Config::new().unread_outcomes(0);
         let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
         let mut supervisor = Supervisor::start(store.clone(), forget).await.unwrap();
         for task in 0..10_000_u32 {

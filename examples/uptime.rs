@@ -154,11 +154,11 @@ async fn tourniquet_that_reports() {
 
     // After: each kill carries the stuck state; the third identical hang captures every thread's
     // stack and is kept stopped for inspection, with an event that says where to look.
-    let escalation = Escalation::new(EscalationPolicy {
-        after: 2,
-        inspect_for: Some(Duration::from_secs(2)),
-        ..EscalationPolicy::default()
-    })
+    let escalation = Escalation::new(
+        EscalationPolicy::new()
+            .after(2)
+            .inspect_for(Duration::from_secs(2)),
+    )
     .on_escalation(|event| println!("   !!! {event}"));
     for night in 1..=3 {
         let outcome = Watched::new(stuck_command(), Duration::from_millis(200))

@@ -15,10 +15,7 @@ use fixpoint::bus::{Bus, BusLimits, PublishError, WaitError};
 async fn an_unread_subscription_holds_at_most_its_backlog_and_reports_what_it_missed() {
     const BACKLOG: usize = 16;
     const EVENTS: u64 = 100_000;
-    let bus: Bus<u8, u64> = Bus::with_limits(BusLimits {
-        backlog: BACKLOG,
-        ..BusLimits::default()
-    });
+    let bus: Bus<u8, u64> = Bus::with_limits(BusLimits::new().backlog(BACKLOG));
     let mut slow = bus.subscribe(1);
     let unread = bus.subscribe(1);
     for event in 0..EVENTS {
@@ -61,10 +58,7 @@ async fn an_unread_subscription_holds_at_most_its_backlog_and_reports_what_it_mi
 #[tokio::test]
 async fn closed_topics_are_remembered_in_a_bounded_window() {
     const WINDOW: usize = 8;
-    let bus: Bus<u32, u32> = Bus::with_limits(BusLimits {
-        remembered_closes: WINDOW,
-        ..BusLimits::default()
-    });
+    let bus: Bus<u32, u32> = Bus::with_limits(BusLimits::new().remembered_closes(WINDOW));
     for topic in 0..1_000 {
         bus.close_topic(&topic);
         bus.close_topic(&topic); // closing twice is remembered once
@@ -87,10 +81,7 @@ async fn closed_topics_are_remembered_in_a_bounded_window() {
     );
     assert_eq!(reopened.wait(|| None).await, Ok(5));
 
-    let forgetful: Bus<u32, u32> = Bus::with_limits(BusLimits {
-        remembered_closes: 0,
-        ..BusLimits::default()
-    });
+    let forgetful: Bus<u32, u32> = Bus::with_limits(BusLimits::new().remembered_closes(0));
     let stale = forgetful.subscribe(1);
     forgetful.close_topic(&1);
     let fresh = forgetful.subscribe(1);
@@ -140,10 +131,7 @@ async fn unsubscribing_in_any_order_leaves_exactly_the_others() {
 fn racing_closes_and_departures_leave_nothing_behind() {
     const THREADS: u64 = 4;
     const OPS: usize = 20_000;
-    let bus: Bus<u8, u64> = Bus::with_limits(BusLimits {
-        backlog: 4,
-        remembered_closes: 3,
-    });
+    let bus: Bus<u8, u64> = Bus::with_limits(BusLimits::new().backlog(4).remembered_closes(3));
     let workers: Vec<_> = (0..THREADS)
         .map(|thread| {
             let bus = bus.clone();

@@ -331,11 +331,7 @@ fn poison_row(backend: &Backend) -> Cell {
 fn owner_until_killed(backend: &str) -> ! {
     let backend = Backend::from_arg(backend);
     runtime(2).block_on(backend.with(async |store| {
-        let config = Config {
-            lease_ttl: LEASE,
-            heartbeat: LEASE / 4,
-            ..Config::default()
-        };
+        let config = Config::new().lease_ttl(LEASE).heartbeat(LEASE / 4);
         let mut supervisor = Supervisor::start(store, config).await.unwrap();
         for n in 0..LEFT {
             supervisor
@@ -376,11 +372,7 @@ fn owner_killed(backend: &Backend) -> [Cell; 2] {
     let killed = Instant::now();
     let rt = runtime(2);
     let (ended, reaped, note) = rt.block_on(backend.with(async |store| {
-        let config = Config {
-            lease_ttl: LEASE,
-            heartbeat: HEARTBEAT,
-            ..Config::default()
-        };
+        let config = Config::new().lease_ttl(LEASE).heartbeat(HEARTBEAT);
         let supervisor = Supervisor::start(Arc::clone(&store), config).await.unwrap();
         let limit = killed + Duration::from_secs(10);
         let mut ended = None;

@@ -250,11 +250,8 @@ fn a_restart_under_a_waiting_subscription_loses_nothing() {
     });
     let mut config: tokio_postgres::Config = url.parse().unwrap();
     config.user("listener");
-    let options = PgBusOptions {
-        reconnect_min: Duration::from_millis(20),
-        reconnect_max: Duration::from_millis(200),
-        ..PgBusOptions::default()
-    };
+    let options =
+        PgBusOptions::new().reconnect(Duration::from_millis(20), Duration::from_millis(200));
     let bus = rt.block_on(PgBus::with_config(config, options)).unwrap();
     let mut subscription = rt.block_on(bus.subscribe("answers")).unwrap();
     // A publishing bus whose connection the restart will cut.
@@ -469,11 +466,9 @@ fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
     });
     let mut config: tokio_postgres::Config = url.parse().unwrap();
     config.application_name("silent-listener");
-    let options = PgBusOptions {
-        heartbeat: Duration::from_millis(200),
-        statement_timeout: Duration::from_secs(1),
-        ..PgBusOptions::default()
-    };
+    let options = PgBusOptions::new()
+        .heartbeat(Duration::from_millis(200))
+        .statement_timeout(Duration::from_secs(1));
     let bus = rt.block_on(PgBus::with_config(config, options)).unwrap();
     let mut subscription = rt.block_on(bus.subscribe("answers")).unwrap();
     let reader = rt.block_on(connect(&url));

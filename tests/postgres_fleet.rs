@@ -109,12 +109,10 @@ async fn member(name: &str, url: &str, dir: &Path) {
     let store = PostgresStore::<ProjectStatus>::connect(url)
         .await
         .expect("connect to the fleet's server");
-    let config = Config {
-        lease_ttl: LEASE,
-        heartbeat: LEASE / 10,
-        retention: Retention::keep_all(),
-        ..Config::default()
-    };
+    let config = Config::new()
+        .lease_ttl(LEASE)
+        .heartbeat(LEASE / 10)
+        .retention(Retention::keep_all());
     let store = Witness {
         store,
         refused: Mutex::default(),

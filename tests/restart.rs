@@ -852,11 +852,11 @@ const CRASH_INTENSITY: u32 = 8;
 fn crash_supervisor() -> fixpoint::restart::RestartBuilder<Job> {
     RestartSupervisor::builder()
         .intensity(CRASH_INTENSITY, Duration::from_secs(3600))
-        .config(Config {
-            lease_ttl: Duration::from_millis(500),
-            heartbeat: Duration::from_millis(100),
-            ..Config::default()
-        })
+        .config(
+            Config::new()
+                .lease_ttl(Duration::from_millis(500))
+                .heartbeat(Duration::from_millis(100)),
+        )
         .child(child("storm", &Log::default(), |_| Plan::Fail))
 }
 
@@ -980,11 +980,11 @@ fn serve_until_killed(path: &str) -> ! {
         let supervisor = RestartSupervisor::builder()
             .intensity(LOOP_INTENSITY, Duration::from_secs(3600))
             .backoff(RestartBackoff::ZERO)
-            .config(Config {
-                lease_ttl: LOOP_LEASE,
-                heartbeat: LOOP_HEARTBEAT,
-                ..Config::default()
-            })
+            .config(
+                Config::new()
+                    .lease_ttl(LOOP_LEASE)
+                    .heartbeat(LOOP_HEARTBEAT),
+            )
             .child(child("server", &Log::default(), |_| Plan::Serve))
             .start(SqliteStore::<Job>::open(path).unwrap())
             .await

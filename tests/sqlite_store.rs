@@ -579,11 +579,8 @@ async fn a_thousand_dead_owners_are_reaped_by_a_survivors_heartbeat() {
             .await
             .unwrap();
     }
-    let config = Config {
-        lease_ttl: lease,
-        heartbeat: Duration::from_millis(100),
-        ..Config::default()
-    };
+    let heartbeat = Duration::from_millis(100);
+    let config = Config::new().lease_ttl(lease).heartbeat(heartbeat);
     let supervisor = Supervisor::start(store.clone(), config).await.unwrap();
     let leases = || -> i64 {
         rusqlite::Connection::open(&path)
@@ -594,7 +591,7 @@ async fn a_thousand_dead_owners_are_reaped_by_a_survivors_heartbeat() {
     assert_eq!(leases(), DEAD as i64 + 1);
     // Their leases lapse at 300 ms and are reaped a lease later, on the next heartbeat.
     let begun = std::time::Instant::now();
-    let limit = lease * 2 + config.heartbeat * 2 + Duration::from_secs(2);
+    let limit = lease * 2 + heartbeat * 2 + Duration::from_secs(2);
     while (leases() > 1 || supervisor.counters().orphans_ended() < DEAD as u64)
         && begun.elapsed() < limit
     {

@@ -408,11 +408,9 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
 fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
     let store = std::sync::Arc::new(Flaky::new(MemoryStore::<ProjectStatus>::new()));
     let lease = Duration::from_millis(200);
-    let config = Config {
-        lease_ttl: lease,
-        heartbeat: Duration::from_millis(50),
-        ..Config::default()
-    };
+    let config = Config::new()
+        .lease_ttl(lease)
+        .heartbeat(Duration::from_millis(50));
     let first = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

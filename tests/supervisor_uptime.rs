@@ -95,11 +95,9 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn config() -> Config {
-    Config {
-        unread_outcomes: 0,
-        retention: Retention::keep_all(),
-        ..Config::default()
-    }
+    Config::new()
+        .unread_outcomes(0)
+        .retention(Retention::keep_all())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,10 +164,7 @@ async fn running_counts_exactly_the_live_tasks() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn unread_outcomes_are_bounded_and_the_newest_are_kept() {
-    let config = Config {
-        unread_outcomes: 10,
-        ..config()
-    };
+    let config = config().unread_outcomes(10);
     let store = Store::default();
     let mut supervisor = Supervisor::start(store.clone(), config).await.unwrap();
     for task in 0..50 {
@@ -218,12 +213,10 @@ where
     S: StatusStore<ProjectStatus> + Clone,
     F: Future<Output = Terminal<ProjectStatus, ()>> + Send + 'static,
 {
-    let stalled = Config {
-        lease_ttl: Duration::from_millis(50),
-        heartbeat: Duration::from_secs(3600), // the heartbeat that stalls
-        unread_outcomes: 16,
-        ..config()
-    };
+    let stalled = config()
+        .lease_ttl(Duration::from_millis(50))
+        .heartbeat(Duration::from_secs(3600)) // the heartbeat that stalls
+        .unread_outcomes(16);
     let mut first = Supervisor::start(store.clone(), stalled).await.unwrap();
     let paused = Arc::new(Notify::new());
     let resume_first = paused.clone();
@@ -362,14 +355,13 @@ async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
     const BOUND_KIB: u64 = 16 * 1024;
     quiet_injected_panics();
     let store = Store::default();
-    let config = Config {
-        retention: Retention {
+    // 16,384 unread outcomes kept (the default), the rest dropped.
+    let config = Config::new()
+        .retention(Retention {
             max_age: None,
             max_rows: Some(KEPT_ROWS),
-        },
-        prune_every: Duration::from_millis(20),
-        ..Config::default() // 16,384 unread outcomes kept, the rest dropped
-    };
+        })
+        .prune_every(Duration::from_millis(20));
     let mut supervisor = Supervisor::start(store.clone(), config).await.unwrap();
     let mut rng = XorShift(0x0001_0000_0000);
     let mut returned = 0;
@@ -543,10 +535,7 @@ async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_ends_the_row_of_a_blocked_task_at_once() {
     let store = Store::default();
-    let keep = Config {
-        unread_outcomes: 16,
-        ..config()
-    };
+    let keep = config().unread_outcomes(16);
     let mut supervisor = Supervisor::start(store.clone(), keep).await.unwrap();
     let (release, blocked) = std::sync::mpsc::channel::<()>();
     let (started, running) = std::sync::mpsc::channel::<()>();

@@ -310,11 +310,10 @@ fn escalation(
 ) -> (Escalation, Arc<Mutex<Vec<Escalated>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
-    let policy = EscalationPolicy {
-        after,
-        inspect_for,
-        ..EscalationPolicy::default()
-    };
+    let mut policy = EscalationPolicy::new().after(after);
+    if let Some(window) = inspect_for {
+        policy = policy.inspect_for(window);
+    }
     let escalation =
         Escalation::new(policy).on_escalation(move |e| sink.lock().unwrap().push(e.clone()));
     (escalation, events)

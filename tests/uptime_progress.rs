@@ -135,10 +135,7 @@ async fn next<S: StatusStore<ProjectStatus>>(
 }
 
 fn config() -> Config {
-    Config {
-        retention: Retention::keep_all(),
-        ..Config::default()
-    }
+    Config::new().retention(Retention::keep_all())
 }
 
 /// Runs `work` as a watched task with a `millis` threshold, and returns the reason its row was

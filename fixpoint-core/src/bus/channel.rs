@@ -55,7 +55,7 @@ struct Shared<K, E, S> {
 /// use fixpoint::{bus::{Bus, BusLimits, WaitError}};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let ticks: Bus<&str, u32> = Bus::with_limits(BusLimits { backlog: 2, ..BusLimits::default() });
+/// let ticks: Bus<&str, u32> = Bus::with_limits(BusLimits::new().backlog(2));
 /// let mut slow = ticks.subscribe("clock");
 /// for tick in 0..5 {
 ///     ticks.publish(&"clock", tick).unwrap();
@@ -68,22 +68,44 @@ struct Shared<K, E, S> {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BusLimits {
-    /// The most events a subscription holds unread (at least 1; default 1,024). When one more
-    /// arrives, the oldest gives way and the next wait returns [`WaitError::Lagged`] with the
-    /// count of those lost, then the events kept, oldest first (as `tokio::sync::broadcast`).
-    pub backlog: usize,
-    /// How many closed topics the bus remembers (default 4,096), so that a subscription to
-    /// one of them is born closed. Past that many later closes, a close is forgotten: the
-    /// topic is then a fresh one, and only the re-check or a bounded wait covers it.
-    pub remembered_closes: usize,
+    pub(crate) backlog: usize,
+    pub(crate) remembered_closes: usize,
 }
 
-impl Default for BusLimits {
-    fn default() -> Self {
+impl BusLimits {
+    /// The defaults: a backlog of 1,024 events per subscription, 4,096 closes remembered.
+    #[must_use]
+    pub const fn new() -> Self {
         BusLimits {
             backlog: 1_024,
             remembered_closes: 4_096,
         }
+    }
+
+    /// The most events a subscription holds unread (default 1,024; `0` is taken as 1). When
+    /// one more arrives, the oldest gives way and the next wait returns
+    /// [`WaitError::Lagged`] with the count of those lost, then the events kept, oldest first
+    /// (as `tokio::sync::broadcast`).
+    #[must_use]
+    pub const fn backlog(mut self, events: usize) -> Self {
+        self.backlog = if events == 0 { 1 } else { events };
+        self
+    }
+
+    /// How many closed topics the bus remembers (default 4,096), so that a subscription to
+    /// one of them is born closed. Past that many later closes, a close is forgotten: the
+    /// topic is then a fresh one, and only the re-check or a bounded wait covers it.
+    #[must_use]
+    pub const fn remembered_closes(mut self, topics: usize) -> Self {
+        self.remembered_closes = topics;
+        self
+    }
+}
+
+impl Default for BusLimits {
+    /// [`BusLimits::new`].
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -114,7 +136,7 @@ impl<K: Hash + Eq + Clone, E: Clone> Bus<K, E> {
     /// use fixpoint::{bus::{Bus, BusLimits}};
     ///
     /// let questions: Bus<u64, String> =
-    ///     Bus::with_limits(BusLimits { backlog: 1, remembered_closes: 100_000 });
+    ///     Bus::with_limits(BusLimits::new().backlog(1).remembered_closes(100_000));
     /// ```
     #[must_use]
     pub fn with_limits(limits: BusLimits) -> Self {
@@ -144,7 +166,7 @@ impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Bus<K, E, S> {
         Bus {
             shared: Arc::new(Shared {
                 topics: RwLock::new(Topics::new(limits.remembered_closes, hasher)),
-                backlog: limits.backlog.max(1),
+                backlog: limits.backlog,
             }),
         }
     }

@@ -6,31 +6,65 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// When identical timeouts escalate, and how far. Every field has a default
-/// ([`EscalationPolicy::default`]).
-#[derive(Debug, Clone)]
+/// When identical timeouts escalate, and how far: [`EscalationPolicy::new`] (the defaults),
+/// then a setter for each thing to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EscalationPolicy {
-    /// After this many timeouts of one key in a row with the same signature, the next one gets
-    /// every thread's stack (default 3).
-    pub after: u32,
-    /// When set, the first escalated timeout of a streak keeps its process group stopped
-    /// (`SIGSTOP`) this long for inspection, then kills and reaps it (default: not set).
-    pub inspect_for: Option<Duration>,
-    /// At most this many keys are remembered; past it the key seen longest ago is forgotten
-    /// (default 1,024).
-    pub max_keys: usize,
-    /// A key not seen for this long is forgotten (default one day).
-    pub forget_after: Duration,
+    after: u32,
+    inspect_for: Option<Duration>,
+    max_keys: usize,
+    forget_after: Duration,
 }
 
-impl Default for EscalationPolicy {
-    fn default() -> Self {
+impl EscalationPolicy {
+    /// The defaults: every thread's stack after 3 identical timeouts in a row, nothing kept
+    /// stopped, at most 1,024 keys remembered, each for a day.
+    #[must_use]
+    pub const fn new() -> Self {
         EscalationPolicy {
             after: 3,
             inspect_for: None,
             max_keys: 1024,
             forget_after: Duration::from_secs(24 * 3600),
         }
+    }
+
+    /// After this many timeouts of one key in a row with the same signature, the next one gets
+    /// every thread's stack (default 3).
+    #[must_use]
+    pub const fn after(mut self, timeouts: u32) -> Self {
+        self.after = timeouts;
+        self
+    }
+
+    /// The first escalated timeout of a streak keeps its process group stopped (`SIGSTOP`)
+    /// this long for inspection, then kills and reaps it (default: never stopped).
+    #[must_use]
+    pub const fn inspect_for(mut self, window: Duration) -> Self {
+        self.inspect_for = Some(window);
+        self
+    }
+
+    /// At most this many keys are remembered; past it the key seen longest ago is forgotten
+    /// (default 1,024; `0` is taken as 1).
+    #[must_use]
+    pub const fn max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys;
+        self
+    }
+
+    /// A key not seen for this long is forgotten (default one day).
+    #[must_use]
+    pub const fn forget_after(mut self, quiet: Duration) -> Self {
+        self.forget_after = quiet;
+        self
+    }
+}
+
+impl Default for EscalationPolicy {
+    /// [`EscalationPolicy::new`].
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -86,15 +120,16 @@ type Listener = Arc<dyn Fn(&Escalated) + Send + Sync>;
 /// Give the same `Escalation` (it is a cheap `Clone`) to every `Watched` child whose hangs should
 /// be compared. A key's streak counts its timeouts in a row whose diagnosis has the same
 /// [`signature`](super::Diagnosis::signature) (where each process waits); a different signature
-/// starts a new streak, and a run of the key that ends by itself (it exits, whatever its code)
-/// ends the streak: `N` timeouts separated by runs that finish are `N` streaks of one, not one
-/// of `N`, and never escalate. Once a streak is longer than `policy.after`, the timeout captures every
-/// thread's stack, and the first such timeout may keep the group stopped for inspection. Each
-/// escalation is announced to the listener (standard error unless [`on_escalation`] replaces it,
-/// and a `tracing` error event with the `tracing` feature).
+/// starts a new streak, and a run of the key that ends by itself (it exits, whatever its code) ends
+/// the streak: `N` timeouts separated by runs that finish are `N` streaks of one, not one of `N`,
+/// and never escalate. Once a streak is longer than [`after`](EscalationPolicy::after), the timeout
+/// captures every thread's stack, and the first such timeout may keep the group stopped for
+/// inspection. Each escalation is announced to the listener (standard error unless
+/// [`on_escalation`] replaces it, and a `tracing` error event with the `tracing` feature).
 ///
-/// The record is bounded: at most `policy.max_keys` keys, each forgotten `policy.forget_after`
-/// after its last timeout (checked on every timeout, so a quiet registry costs nothing).
+/// The record is bounded: at most [`max_keys`](EscalationPolicy::max_keys) keys, each forgotten
+/// [`forget_after`](EscalationPolicy::forget_after) after its last timeout (checked on every
+/// timeout, so a quiet registry costs nothing).
 ///
 /// [`on_escalation`]: Escalation::on_escalation
 ///
@@ -102,11 +137,9 @@ type Listener = Arc<dyn Fn(&Escalated) + Send + Sync>;
 /// use std::time::Duration;
 /// use fixpoint::{process::{Escalation, EscalationPolicy}};
 ///
-/// let escalation = Escalation::new(EscalationPolicy {
-///     after: 2,
-///     inspect_for: Some(Duration::from_secs(600)),
-///     ..EscalationPolicy::default()
-/// })
+/// let escalation = Escalation::new(
+///     EscalationPolicy::new().after(2).inspect_for(Duration::from_secs(600)),
+/// )
 /// .on_escalation(|event| eprintln!("ALERT: {event}"));
 /// assert_eq!(escalation.len(), 0);
 /// ```
@@ -264,12 +297,11 @@ mod tests {
     use super::*;
 
     fn policy(after: u32, max_keys: usize) -> EscalationPolicy {
-        EscalationPolicy {
-            after,
-            max_keys,
-            forget_after: Duration::from_secs(60),
-            inspect_for: Some(Duration::from_secs(1)),
-        }
+        EscalationPolicy::new()
+            .after(after)
+            .max_keys(max_keys)
+            .forget_after(Duration::from_secs(60))
+            .inspect_for(Duration::from_secs(1))
     }
 
     #[test]

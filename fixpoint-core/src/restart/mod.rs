@@ -285,10 +285,7 @@ where
     ) -> Result<RestartSupervisor<L>, RestartError> {
         // Its own heartbeat ends orphaned attempts and counts them (the driver's sweep): the
         // inner supervisor's would end them uncounted.
-        let config = Config {
-            end_orphans: false,
-            ..self.config
-        };
+        let config = self.config.end_orphans(false);
         let inner = Supervisor::start(store, config).await?;
         let (commands, received) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());

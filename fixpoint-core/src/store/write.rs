@@ -276,12 +276,17 @@ impl Retention {
     }
 }
 
+impl Retention {
+    /// A day of finished rows, at most 100,000 of them ([`Retention::default`]).
+    pub const DEFAULT: Retention = Retention {
+        max_age: Some(Duration::from_secs(24 * 3600)),
+        max_rows: Some(100_000),
+    };
+}
+
 impl Default for Retention {
-    /// A day of finished rows, at most 100,000 of them.
+    /// [`Retention::DEFAULT`]: a day of finished rows, at most 100,000 of them.
     fn default() -> Self {
-        Retention {
-            max_age: Some(Duration::from_secs(24 * 3600)),
-            max_rows: Some(100_000),
-        }
+        Self::DEFAULT
     }
 }

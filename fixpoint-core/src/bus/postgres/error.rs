@@ -63,7 +63,7 @@ pub enum PgBusError {
     /// The server did not answer in time; the connection was dropped and is reopened.
     #[error(
         "the server did not answer {action} within {limit:?}; the connection is dropped and \
-         reopened (raise PgBusOptions::statement_timeout for a slower server)"
+         reopened (for a slower server, give PgBusOptions::statement_timeout a longer limit)"
     )]
     Unresponsive {
         /// What was asked.

@@ -51,8 +51,8 @@ pub(super) enum Item {
 /// - [`PgSubscription::wait`] runs the re-check (the caller's query: "is the answer already
 ///   recorded?") first, then waits for the notification.
 /// - A lost listening connection is not a silent hang: the bus reconnects with backoff
-///   (jittered, from [`reconnect_min`](PgBusOptions::reconnect_min) up to
-///   [`reconnect_max`](PgBusOptions::reconnect_max)), `LISTEN`s again to every channel that
+///   (jittered, between the bounds of
+///   [`reconnect`](PgBusOptions::reconnect)), `LISTEN`s again to every channel that
 ///   has a subscription, and then every subscription runs its re-check again, so an event
 ///   published while nobody listened is found in the table its writer recorded it in. Waits
 ///   in progress *recover*: they keep waiting across the outage and return what the re-check
@@ -106,35 +106,32 @@ struct Publisher {
     notify: Statement,
 }
 
-/// How a [`PgBus`] reconnects, probes and buffers.
+/// How a [`PgBus`] reconnects, probes and buffers: [`PgBusOptions::new`] (the defaults), then a
+/// setter for each thing to change.
 ///
 /// ```
 /// use std::time::Duration;
 /// use fixpoint::bus::PgBusOptions;
 ///
-/// let options = PgBusOptions { reconnect_max: Duration::from_secs(1), ..PgBusOptions::default() };
+/// let options = PgBusOptions::new()
+///     .reconnect(Duration::from_millis(20), Duration::from_secs(1))
+///     .statement_timeout(Duration::from_secs(3));
+/// # let _ = options;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PgBusOptions {
-    /// The first pause after a failed reconnection attempt (default 50 ms, at least 1 ms);
-    /// each further failure doubles it, up to `reconnect_max`, give or take a quarter.
-    pub reconnect_min: Duration,
-    /// The longest pause between reconnection attempts (default 5 s).
-    pub reconnect_max: Duration,
-    /// How long the listening connection may stay silent before it is asked a question
-    /// (default 10 s, at least 10 ms): a connection that does not answer within
-    /// `statement_timeout` is dropped and reopened.
-    pub heartbeat: Duration,
-    /// The longest the bus waits for the server to answer one statement (`LISTEN`,
-    /// `UNLISTEN`, `pg_notify`, the heartbeat; default 10 s).
-    pub statement_timeout: Duration,
-    /// The most notifications a subscription holds unread (default 1,024); past it the oldest
-    /// give way and the next wait returns [`PgWaitError::Lagged`].
-    pub backlog: usize,
+    pub(crate) reconnect_min: Duration,
+    pub(crate) reconnect_max: Duration,
+    pub(crate) heartbeat: Duration,
+    pub(crate) statement_timeout: Duration,
+    pub(crate) backlog: usize,
 }
 
-impl Default for PgBusOptions {
-    fn default() -> Self {
+impl PgBusOptions {
+    /// The defaults: reconnection pauses from 50 ms doubling to 5 s, a heartbeat after 10 s of
+    /// silence, 10 s for the server to answer a statement, a backlog of 1,024 notifications.
+    #[must_use]
+    pub const fn new() -> Self {
         PgBusOptions {
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(5),
@@ -142,6 +139,49 @@ impl Default for PgBusOptions {
             statement_timeout: Duration::from_secs(10),
             backlog: 1_024,
         }
+    }
+
+    /// The pauses between reconnection attempts: `min` after the first failure (at least
+    /// 1 ms), each further failure doubling it up to `max`, give or take a quarter (defaults
+    /// 50 ms and 5 s).
+    #[must_use]
+    pub const fn reconnect(mut self, min: Duration, max: Duration) -> Self {
+        self.reconnect_min = min;
+        self.reconnect_max = max;
+        self
+    }
+
+    /// How long the listening connection may stay silent before it is asked a question
+    /// (default 10 s, at least 10 ms): a connection that does not answer within the
+    /// [`statement_timeout`](Self::statement_timeout) is dropped and reopened.
+    #[must_use]
+    pub const fn heartbeat(mut self, silence: Duration) -> Self {
+        self.heartbeat = silence;
+        self
+    }
+
+    /// The longest the bus waits for the server to answer one statement (`LISTEN`,
+    /// `UNLISTEN`, `pg_notify`, the heartbeat; default 10 s), and to connect when the
+    /// connection's own config sets no connect timeout.
+    #[must_use]
+    pub const fn statement_timeout(mut self, limit: Duration) -> Self {
+        self.statement_timeout = limit;
+        self
+    }
+
+    /// The most notifications a subscription holds unread (default 1,024; `0` is taken as 1);
+    /// past it the oldest give way and the next wait returns [`PgWaitError::Lagged`].
+    #[must_use]
+    pub const fn backlog(mut self, notifications: usize) -> Self {
+        self.backlog = notifications;
+        self
+    }
+}
+
+impl Default for PgBusOptions {
+    /// [`PgBusOptions::new`].
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -180,10 +220,7 @@ impl PgBus {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(options.statement_timeout);
         }
-        let local = Bus::with_limits(BusLimits {
-            backlog: options.backlog,
-            ..BusLimits::default()
-        });
+        let local = Bus::with_limits(BusLimits::new().backlog(options.backlog));
         let link = listener::open(&config, &local).await?;
         let (commands, receiver) = mpsc::unbounded_channel();
         let gauges = Arc::new(Gauges::default());
