@@ -148,7 +148,7 @@ impl<L: Lifecycle> Recorder<L> for TaskRecorder<L> {
         // A typed machine only takes declared edges (or abandons a live state): the check
         // cannot fail here, and the store is never handed an unchecked move.
         if let Ok(transition) = Transition::new(event.from, event.to) {
-            super::writer::trace(&self.child.id, event);
+            trace(&self.child.id, event);
             self.child
                 .write(RowWrite::transition(Arc::clone(&self.child.id), transition));
         }
@@ -238,3 +238,25 @@ impl fmt::Debug for TaskHandle {
             .finish()
     }
 }
+
+/// The `tracing` event of one recorded transition.
+#[cfg(feature = "tracing")]
+#[inline]
+fn trace<L: Lifecycle>(id: &str, event: Event<L>) {
+    use crate::EventKind;
+    match event.kind {
+        EventKind::Abandoned(cause) => {
+            tracing::warn!(task = id, lifecycle = L::name(), from = event.from.name(), to = event.to.name(), %cause, "task abandoned");
+        }
+        _ => tracing::info!(
+            task = id,
+            lifecycle = L::name(),
+            from = event.from.name(),
+            to = event.to.name(),
+            "task transition"
+        ),
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+fn trace<L: Lifecycle>(_: &str, _: Event<L>) {}

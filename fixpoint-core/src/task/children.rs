@@ -17,9 +17,8 @@ use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
 
 use super::queue::{Sender, Written};
 use super::report::{Counters, Finished, Outcome};
-use super::writer;
 use crate::lifecycle::{Lifecycle, State, Terminal};
-use crate::store::RowWrite;
+use crate::store::{RowWrite, StoreError};
 
 /// How many ended children free slots keep at most, to be freed by the spawns that reuse
 /// their slots.
@@ -95,8 +94,36 @@ impl<L: Lifecycle> Children<L> {
     fn not_written(&self, written: Written<L>, slot: usize) {
         match written {
             Written::Done => {}
-            Written::Refused(write, error) => writer::refused_write(self, slot, &write, error),
-            Written::Failed(error) => writer::failed(&error, &self.counters),
+            Written::Refused(write, error) => self.refused(slot, &write, error),
+            Written::Failed(error) => self.counters.note_failed(&error),
+        }
+    }
+
+    /// Acts on a write the store refused, made by the child in `slot` (reported by the writer,
+    /// or by the store that applies writes at once): one refused because the row is another
+    /// owner's ends that task; any other refusal is counted and reported.
+    pub(super) fn refused(&self, slot: usize, write: &RowWrite<L>, error: StoreError) {
+        self.counters.note_refused(write.id(), error.clone());
+        match error {
+            StoreError::Fenced { .. } => {
+                Counters::add(&self.counters.fenced_writes, 1);
+                let _ended = self.fence(slot, write.id());
+                #[cfg(feature = "tracing")]
+                if _ended {
+                    tracing::error!(
+                        task = write.id(),
+                        ?error,
+                        "the row was adopted by another supervisor: the task is ended and its row left to its new owner"
+                    );
+                } else {
+                    tracing::error!(
+                        task = write.id(),
+                        ?error,
+                        "the row was adopted by another supervisor: this write is dropped and the row left to its new owner"
+                    );
+                }
+            }
+            error => self.counters.note_failed(&error),
         }
     }
 

@@ -133,18 +133,40 @@ where
         // The writer runs on a thread of its own, driving its loop with the runtime's handle:
         // a task that blocks a worker thread (a synchronous call in an async body) must not
         // hold the writer behind it, or neither its row nor anyone's could be written.
+        // What the store refuses goes back to the tasks' table, which decides what the task
+        // that made the write becomes; the writer itself never reaches into the table.
+        let on_refused: Arc<writer::OnRefused<L>> = {
+            let (children, counters) = (Arc::downgrade(&children), Arc::clone(&counters));
+            Arc::new(move |slot, write: &RowWrite<L>, error| {
+                match children.upgrade() {
+                    Some(children) => children.refused(slot, write, error),
+                    // The table gone means every task has ended: nothing is left to stop.
+                    None => {
+                        counters.note_failed(&error);
+                        counters.note_refused(write.id(), error);
+                    }
+                }
+            })
+        };
         let start_writer = {
             let runtime = tokio::runtime::Handle::current();
             let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
-            let (children, counters) = (Arc::downgrade(&children), Arc::clone(&counters));
+            let counters = Arc::clone(&counters);
             move |queue: queue::Receiver<L>| {
                 let (runtime, store, owner) =
                     (runtime.clone(), Arc::clone(&store), Arc::clone(&owner));
-                let (children, counters) = (children.clone(), Arc::clone(&counters));
+                let (on_refused, counters) = (Arc::clone(&on_refused), Arc::clone(&counters));
                 std::thread::Builder::new()
                     .name("fixpoint-writer".to_owned())
                     .spawn(move || {
-                        writer::write_loop(&runtime, &*store, &owner, queue, &children, &counters);
+                        writer::write_loop(
+                            &runtime,
+                            &*store,
+                            &owner,
+                            queue,
+                            &*on_refused,
+                            &counters,
+                        );
                     })
                     .map(drop) // detached: it stops once the queue is closed and applied
             }

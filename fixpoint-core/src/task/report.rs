@@ -272,6 +272,13 @@ impl Counters {
         });
     }
 
+    /// Counts a write (or a lease renewal, a prune, a reap) the store failed.
+    pub(super) fn note_failed(&self, _error: &StoreError) {
+        Counters::add(&self.store_errors, 1);
+        #[cfg(feature = "tracing")]
+        tracing::error!(error = %_error, "status store write failed");
+    }
+
     /// The refused writes kept since the last call.
     pub(super) fn take_refused(&self) -> Vec<RefusedWrite> {
         let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,16 +1,15 @@
 //! The writer that applies the tasks' writes to the store in ordered batches, and the
 //! maintenance loop that keeps the lease and prunes finished rows on its own cadence.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use super::Config;
-use super::children::Children;
 use super::queue::{Queued, Receiver};
 use super::report::Counters;
-use crate::lifecycle::{Event, Lifecycle};
+use crate::lifecycle::Lifecycle;
 use crate::store::{Refused, RowWrite, StatusStore, StoreError, Transition};
 
 /// The most writes applied as one batch (one transaction in SQL stores).
@@ -22,18 +21,25 @@ const LINGER: Duration = Duration::from_millis(1);
 
 /// Applies the queued writes in order, batch by batch; ends when every sender is gone and
 /// the queue is applied. A batch the store fails is retried whole, after a backoff.
+///
+/// The writer only ever talks back through `on_refused`: each write the store refused goes
+/// there with the slot of the task that made it, and the supervisor's side decides what that
+/// task becomes (see `Children::refused`). The writer never reaches into the tasks' table.
 pub(super) fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     runtime: &tokio::runtime::Handle,
     store: &S,
     owner: &str,
     mut queue: Receiver<L>,
-    children: &Weak<Children<L>>,
+    on_refused: &OnRefused<L>,
     counters: &Counters,
 ) {
     let mut pending = Vec::with_capacity(BATCH);
     let mut batch = Batch::default();
     let mut backoff = Duration::ZERO;
-    let context = Context { children, counters };
+    let context = Context {
+        on_refused,
+        counters,
+    };
     loop {
         if backoff.is_zero() {
             if !queue.recv_all(&mut pending) {
@@ -63,9 +69,13 @@ fn next_backoff(previous: Duration) -> Duration {
     (previous * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
-/// What the writer reaches besides the store: the children, to fence one, and the counters.
+/// Where the writer reports a write the store refused: the slot of the task that made it, the
+/// write, and the refusal.
+pub(super) type OnRefused<L> = dyn Fn(usize, &RowWrite<L>, StoreError) + Send + Sync;
+
+/// What the writer reaches besides the store: where refusals go, and the counters.
 struct Context<'a, L> {
-    children: &'a Weak<Children<L>>,
+    on_refused: &'a OnRefused<L>,
     counters: &'a Counters,
 }
 
@@ -128,7 +138,7 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
         match applied {
             Ok(refused) => settle(refused, batch, context),
             Err(error) => {
-                failed(&error, context.counters);
+                context.counters.note_failed(&error);
                 let rest: Vec<_> = queued.collect();
                 let writes = batch.writes.drain(..).zip(batch.slots.drain(..));
                 pending.extend(writes.map(|(write, slot)| Queued::Write(write, slot)));
@@ -153,60 +163,13 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
 
 /// Acts on the refused writes of a batch.
 fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, context: Context<'_, L>) {
-    let children = context.children.upgrade();
     for (index, error) in refused {
-        let (Some(write), Some(&slot)) = (batch.writes.get(index), batch.slots.get(index)) else {
-            continue;
-        };
-        match &children {
-            Some(children) => refused_write(children, slot, write, error),
-            // Children gone means every task has ended: nothing is left to stop.
-            None => {
-                failed(&error, context.counters);
-                context.counters.note_refused(write.id(), error);
-            }
+        if let (Some(write), Some(&slot)) = (batch.writes.get(index), batch.slots.get(index)) {
+            (context.on_refused)(slot, write, error);
         }
     }
     batch.writes.clear();
     batch.slots.clear();
-}
-
-/// Acts on a write the store refused: one refused because the row is another owner's ends
-/// the task that made it (the child in `slot`); any other refusal is counted and reported.
-pub(super) fn refused_write<L: Lifecycle>(
-    children: &Children<L>,
-    slot: usize,
-    write: &RowWrite<L>,
-    error: StoreError,
-) {
-    children.counters.note_refused(write.id(), error.clone());
-    match error {
-        StoreError::Fenced { .. } => {
-            Counters::add(&children.counters.fenced_writes, 1);
-            let _ended = children.fence(slot, write.id());
-            #[cfg(feature = "tracing")]
-            if _ended {
-                tracing::error!(
-                    task = write.id(),
-                    ?error,
-                    "the row was adopted by another supervisor: the task is ended and its row left to its new owner"
-                );
-            } else {
-                tracing::error!(
-                    task = write.id(),
-                    ?error,
-                    "the row was adopted by another supervisor: this write is dropped and the row left to its new owner"
-                );
-            }
-        }
-        error => failed(&error, &children.counters),
-    }
-}
-
-pub(super) fn failed(_error: &StoreError, counters: &Counters) {
-    Counters::add(&counters.store_errors, 1);
-    #[cfg(feature = "tracing")]
-    tracing::error!(error = %_error, "status store write failed");
 }
 
 /// Keeps the lease alive and prunes finished rows, each on its own cadence; on each heartbeat
@@ -227,7 +190,7 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
         let now = tokio::time::Instant::now();
         if now >= renew_at {
             if let Err(error) = store.renew_lease(&owner, config.lease_ttl).await {
-                failed(&error, counters);
+                counters.note_failed(&error);
             }
             reap(&*store, &owner, config, counters, &mut ending).await;
             renew_at = now + config.heartbeat;
@@ -235,7 +198,7 @@ pub(super) async fn maintain<L: Lifecycle, S: StatusStore<L>>(
         if now >= prune_at {
             match store.prune(config.retention).await {
                 Ok(pruned) => Counters::add(&counters.pruned, pruned),
-                Err(error) => failed(&error, counters),
+                Err(error) => counters.note_failed(&error),
             }
             prune_at = now + config.prune_every;
         }
@@ -254,23 +217,23 @@ async fn reap<L: Lifecycle, S: StatusStore<L>>(
 ) {
     match store.reap_leases(config.lease_ttl).await {
         Ok(reaped) => Counters::add(&counters.leases_reaped, reaped),
-        Err(error) => failed(&error, counters),
+        Err(error) => counters.note_failed(&error),
     }
     if config.end_orphans {
         if let Err(error) = adopt_orphans(store, owner, ending).await {
-            failed(&error, counters);
+            counters.note_failed(&error);
         }
         if !ending.is_empty() {
             match store.apply(owner, ending).await {
                 Ok(refused) => {
                     for (index, error) in refused {
-                        failed(&error, counters);
+                        counters.note_failed(&error);
                         counters.note_refused(ending[index].id(), error);
                     }
                     Counters::add(&counters.orphans_ended, ending.len() as u64 / 2);
                     ending.clear();
                 }
-                Err(error) => failed(&error, counters),
+                Err(error) => counters.note_failed(&error),
             }
         }
     }
@@ -307,24 +270,3 @@ async fn adopt_orphans<L: Lifecycle, S: StatusStore<L>>(
     }
     Ok(())
 }
-
-#[cfg(feature = "tracing")]
-#[inline]
-pub(super) fn trace<L: Lifecycle>(id: &str, event: Event<L>) {
-    use crate::EventKind;
-    match event.kind {
-        EventKind::Abandoned(cause) => {
-            tracing::warn!(task = id, lifecycle = L::name(), from = event.from.name(), to = event.to.name(), %cause, "task abandoned");
-        }
-        _ => tracing::info!(
-            task = id,
-            lifecycle = L::name(),
-            from = event.from.name(),
-            to = event.to.name(),
-            "task transition"
-        ),
-    }
-}
-
-#[cfg(not(feature = "tracing"))]
-pub(super) fn trace<L: Lifecycle>(_: &str, _: Event<L>) {}
