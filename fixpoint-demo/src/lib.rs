@@ -1,5 +1,5 @@
 //! Sample lifecycles for fixpoint's own tests of `fixpoint::testing`
-//! (`tests/transition_suite.rs`): `Rollout`, whose suite passes and whose rustdoc page shows the
+//! (`tests/lifecycle/transition_suite.rs`): `Rollout`, whose suite passes and whose rustdoc page shows the
 //! diagram `#[terminal_state]` draws, and `Trap`, widened by hand so that its suite must fail.
 //! Not published.
 //!

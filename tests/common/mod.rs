@@ -1,4 +1,6 @@
-//! Helpers shared by the fault-injection tests.
+//! What the integration tests share: the sample lifecycles (`job`, `project`, `rollouts`),
+//! a throwaway PostgreSQL server (`postgres`), a tracing capture, the fault matrix's table,
+//! the examples' runner, and small helpers. Each capability's binary declares it once.
 #![allow(dead_code)] // each test file uses the helpers it needs
 
 /// A tiny deterministic generator, so a failing seed can be replayed.
@@ -14,6 +16,16 @@ impl XorShift {
     }
 }
 
+/// The name the test harness knows `test` by, in the module whose `module_path!()` is given:
+/// `sqlite_store::a_sigkill_after_flush_loses_nothing` for a test of `tests/store/sqlite_store.rs`.
+/// For a test that runs one of its own tests in a child process, with `--exact`.
+pub fn test_name(module_path: &str, test: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_binary, module)) => format!("{module}::{test}"),
+        None => test.to_owned(),
+    }
+}
+
 /// Keeps the expected `"injected panic"`s out of the test output; any other panic still
 /// prints.
 pub fn quiet_injected_panics() {
@@ -25,9 +37,16 @@ pub fn quiet_injected_panics() {
     }));
 }
 
+#[cfg(feature = "tracing")]
+pub mod capture;
 pub mod example;
 #[cfg(feature = "tokio")]
 mod flaky;
+pub mod job;
+pub mod matrix;
+pub mod postgres;
+pub mod project;
+pub mod rollouts;
 #[cfg(feature = "tokio")]
 #[allow(unused_imports)] // each test file uses the helpers it needs
 pub use flaky::Flaky;

@@ -2,7 +2,7 @@
 //! on a free port with `pg_ctl`, stopped and removed when the [`Cluster`] drops, also when a
 //! test panics. No mock stands in for the server.
 //!
-//! Include it with `#[path = "common/postgres.rs"] mod postgres;`.
+//! Reach it as `crate::common::postgres`; the benches include the file with `#[path]`.
 //!
 //! The server refuses to run as root: as root (CI, the dev boxes), every server binary runs as
 //! the `postgres` user through `runuser`; as another user, as that user. The binaries are looked

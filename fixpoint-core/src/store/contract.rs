@@ -53,7 +53,7 @@ pub type Refused = Vec<(usize, StoreError)>;
 /// them any more. Transitions arrive checked ([`Transition`]); a store refuses every one from
 /// a state the row is not in.
 ///
-/// `tests/store_contract.rs` holds the contract every backend passes; a new backend runs it
+/// `tests/store/store_contract.rs` holds the contract every backend passes; a new backend runs it
 /// by adding one line there.
 pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
     /// Creates the row of a new task in the `#[initial]` state, owned by `owner`.

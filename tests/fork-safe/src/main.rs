@@ -3,7 +3,7 @@
 //! copied the lock that says "started" but not the thread; `GlobalWorker` sees the pid
 //! changed, starts afresh, and answers from the child.
 //!
-//! Prints one line per worker for `tests/uptime_fork.rs` to check.
+//! Prints one line per worker for `tests/process/uptime_fork.rs` to check.
 
 use std::io::{Read, Write};
 use std::sync::mpsc::{self, Sender};

@@ -3,7 +3,7 @@
 //! to another never writes them again, and a million spawn-and-forget tasks hold constant
 //! memory.
 
-mod common;
+use crate::common;
 
 use common::{Flaky, XorShift, quiet_injected_panics};
 use std::sync::Arc;
@@ -17,6 +17,9 @@ use fixpoint::{
 };
 use tokio::sync::Notify;
 
+/// `common::project::ProjectStatus` with the state a fenced task tries to enter after its row
+/// was adopted (`InputNeeded`): the shared lifecycle is the fleet example's, whose stored
+/// tables must keep its four states.
 #[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectStatus {

@@ -10,10 +10,8 @@
 //! (`FIXPOINT_FLEET_ONE_HOST=1` runs that variant on purpose).
 #![cfg(feature = "postgres")]
 
-#[path = "common/postgres.rs"]
-mod cluster;
-#[path = "common/project.rs"]
-mod project;
+use crate::common::postgres as cluster;
+use crate::common::project;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -355,7 +353,7 @@ impl Member {
         let mut child = command
             .args([
                 "--exact",
-                "a_fleet_survives_a_kill_and_a_cut_link",
+                &crate::common::test_name(module_path!(), "a_fleet_survives_a_kill_and_a_cut_link"),
                 "--nocapture",
             ])
             .env(MEMBER, format!("{name}|{url}|{}", dir.display()))

@@ -4,7 +4,7 @@
 //! restarted, a nested supervisor's give-up, a restart storm that stops for good, and a
 //! storm killed with SIGKILL whose restart budget survives into the next process.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,8 +22,7 @@ use fixpoint::{
     task::Config,
 };
 
-#[path = "common/job.rs"]
-mod jobs;
+use crate::common::job as jobs;
 use jobs::*;
 
 type Store = Arc<MemoryStore<Job>>;
@@ -900,7 +899,10 @@ fn a_crash_mid_storm_does_not_refill_the_restart_budget() {
         .enable_all()
         .build()
         .unwrap();
-    let name = "a_crash_mid_storm_does_not_refill_the_restart_budget";
+    let name = &crate::common::test_name(
+        module_path!(),
+        "a_crash_mid_storm_does_not_refill_the_restart_budget",
+    );
     let mut storm = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(CRASH_CHILD, &path)
@@ -1016,7 +1018,10 @@ fn a_crash_loop_faster_than_the_lease_is_capped_while_a_process_runs() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    let name = "a_crash_loop_faster_than_the_lease_is_capped_while_a_process_runs";
+    let name = &crate::common::test_name(
+        module_path!(),
+        "a_crash_loop_faster_than_the_lease_is_capped_while_a_process_runs",
+    );
     let spawn = || {
         Command::new(std::env::current_exe().unwrap())
             .args(["--exact", name, "--nocapture", "--test-threads=1"])

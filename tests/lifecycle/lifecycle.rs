@@ -1,7 +1,7 @@
 //! `#[terminal_state]` at run time: type-level facts, the runtime view, and abandonment recorded
 //! whatever ends the owner (panic, early return, cancellation), at scale.
 
-mod common;
+use crate::common;
 
 use common::{XorShift, quiet_injected_panics};
 use std::panic::{self, AssertUnwindSafe};
@@ -17,6 +17,9 @@ use static_assertions::{assert_eq_size, assert_impl_all, assert_not_impl_any};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FollowUpId(pub u64);
 
+/// The README's lifecycle, with a state that carries data (`InputNeeded(FollowUpId)`): the
+/// typestate tests need one; `common::project::ProjectStatus` (the fleet example's stored
+/// lifecycle) has none.
 #[terminal_state(resume)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProjectStatus {

@@ -6,8 +6,7 @@ use std::panic::{self, UnwindSafe};
 
 use fixpoint::testing::{assert_transitions, assert_transitions_text, transitions_text};
 
-#[path = "common/job.rs"]
-mod jobs;
+use crate::common::job as jobs;
 use jobs::*;
 
 /// The message of the assertion's panic.

@@ -3,7 +3,7 @@
 //! half-written, and the queued writes land once there is room again.
 #![cfg(feature = "sqlite")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Lines};
@@ -21,8 +21,7 @@ use fixpoint::{
 use tokio::sync::watch;
 use tokio::time::timeout;
 
-#[path = "common/project.rs"]
-mod project;
+use crate::common::project;
 use project::*;
 
 fn scratch_file(name: &str) -> PathBuf {
@@ -163,7 +162,7 @@ fn flushed(lines: &mut Lines<BufReader<ChildStdout>>, round: usize) -> usize {
 /// Runs a child on `path` for `round` and SIGKILLs it `busy_reports` progress lines after its
 /// flush; returns the rows it reported flushed, by id.
 fn run_and_kill(path: &Path, round: usize, busy_reports: usize) -> BTreeMap<String, Row> {
-    let name = "a_sigkill_after_flush_loses_nothing";
+    let name = &crate::common::test_name(module_path!(), "a_sigkill_after_flush_loses_nothing");
     let mut child = Killed(
         Command::new(std::env::current_exe().unwrap())
             .args(["--exact", name, "--nocapture", "--test-threads=1"])

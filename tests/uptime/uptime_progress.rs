@@ -6,8 +6,7 @@
 
 use std::time::Duration;
 
-#[path = "common/project.rs"]
-mod project;
+use crate::common::project;
 use fixpoint::{
     process::Watched,
     uptime::{Progress, Threshold, ThresholdError},

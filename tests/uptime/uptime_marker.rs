@@ -22,7 +22,12 @@ fn directory(test: &str) -> PathBuf {
 /// Runs the consumer in another process over the marker at `path`; returns what it printed.
 fn consumer_process(path: &Path) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["consumer", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            &crate::common::test_name(module_path!(), "consumer"),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("MARKER_CONSUMER", path)
         .output()
         .unwrap();

@@ -4,12 +4,10 @@
 use fixpoint::{TracingRecorder, Tracked};
 use tracing::Level;
 
-#[path = "common/job.rs"]
-mod jobs;
+use crate::common::job as jobs;
 use jobs::*;
 
-#[path = "common/capture.rs"]
-mod capture;
+use crate::common::capture;
 use capture::Capture;
 
 #[test]

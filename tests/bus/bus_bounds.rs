@@ -3,7 +3,7 @@
 //! subscribers leave in constant time without taking anyone else with them, even under races.
 #![cfg(feature = "tokio")]
 
-mod common;
+use crate::common;
 
 use common::XorShift;
 

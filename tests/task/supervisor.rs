@@ -3,7 +3,7 @@
 //! that a new process reconciles to zero; and bad input to the stores is a clear error.
 #![cfg(feature = "sqlite")]
 
-mod common;
+use crate::common;
 
 use common::{Flaky, XorShift, quiet_injected_panics};
 use std::collections::BTreeMap;
@@ -18,8 +18,7 @@ use fixpoint::{
     task::{Config, Outcome, Supervisor},
 };
 
-#[path = "common/project.rs"]
-mod project;
+use crate::common::project;
 use project::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

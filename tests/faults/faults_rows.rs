@@ -6,13 +6,10 @@
 //! (past the harness's capture) whatever the verdicts, then asserted.
 #![cfg(feature = "sqlite")]
 
+use crate::common::job as jobs;
+use crate::common::matrix;
 #[cfg(feature = "postgres")]
-#[path = "common/postgres.rs"]
-mod cluster;
-#[path = "common/job.rs"]
-mod jobs;
-#[path = "common/matrix.rs"]
-mod matrix;
+use crate::common::postgres as cluster;
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::PathBuf;
@@ -354,7 +351,10 @@ fn owner_until_killed(backend: &str) -> ! {
 /// The owning process is SIGKILLed with rows running: a survivor's heartbeat ends them within
 /// the dead lease and one heartbeat, and reaps the dead lease a lease later.
 fn owner_killed(backend: &Backend) -> [Cell; 2] {
-    let name = "every_row_ends_under_every_fault_from_outside";
+    let name = &crate::common::test_name(
+        module_path!(),
+        "every_row_ends_under_every_fault_from_outside",
+    );
     let mut owner = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env(CHILD, backend.arg())

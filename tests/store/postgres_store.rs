@@ -3,10 +3,8 @@
 //! under the store, and a table that refuses undeclared states to any client.
 #![cfg(feature = "postgres")]
 
-#[path = "common/postgres.rs"]
-mod cluster;
-#[path = "common/example.rs"]
-mod example;
+use crate::common::example;
+use crate::common::postgres as cluster;
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +15,7 @@ use fixpoint::{
     task::{Config, Supervisor},
 };
 
-#[path = "common/job.rs"]
-mod jobs;
+use crate::common::job as jobs;
 use jobs::*;
 
 /// Hosts starting at once create the table once, none failing on another's `CREATE`.

@@ -2,7 +2,7 @@
 //! through random timeouts and cancellations, and the hand-off caught in transit.
 #![cfg(feature = "tokio")]
 
-mod common;
+use crate::common;
 
 use common::XorShift;
 use std::sync::Arc;
@@ -66,7 +66,7 @@ async fn a_timeout_names_both_abandoned_holders_and_their_hold_times() {
         stalled.holders[1].held_for >= Duration::from_millis(300),
         "{stalled:?}"
     );
-    let here = format!("tests/semaphore.rs:{}", line_of_acquire());
+    let here = format!("tests/lock/semaphore.rs:{}", line_of_acquire());
     assert!(
         stalled
             .holders
@@ -84,7 +84,7 @@ async fn a_timeout_names_both_abandoned_holders_and_their_hold_times() {
         "{message}"
     );
     assert!(
-        message.contains("; `agent run for bob` acquired at tests/semaphore.rs:"),
+        message.contains("; `agent run for bob` acquired at tests/lock/semaphore.rs:"),
         "{message}"
     );
 

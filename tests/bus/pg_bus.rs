@@ -1,9 +1,9 @@
 //! `PgBus` against a real PostgreSQL 15 server the tests start themselves: the paper's race over
 //! `LISTEN`/`NOTIFY`, a server restart under a waiting subscription, the payload limit, and the
 //! channel names of awkward topics.
+#![cfg(feature = "postgres")]
 
-#[path = "common/postgres.rs"]
-mod postgres;
+use crate::common::postgres;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,14 +7,12 @@
 //! lifecycle migrates it, or refuses with the rows per removed state.
 #![cfg(feature = "postgres")]
 
-#[path = "common/postgres.rs"]
-mod cluster;
+use crate::common::postgres as cluster;
 
 use cluster::Cluster;
 use fixpoint::store::{PostgresStore, StatusStore, StoreError};
 
-#[path = "common/rollouts.rs"]
-mod rollouts;
+use crate::common::rollouts;
 use rollouts::{v1, v2, v3};
 
 /// What the server said, for a statement that must be refused.

@@ -12,8 +12,7 @@ use fixpoint::uptime::{CooldownFile, Periodic};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-#[path = "common/capture.rs"]
-mod capture;
+use crate::common::capture;
 
 /// The Nth identical failure in a row is an error-level event; the ones before it warnings.
 #[test]

@@ -2,7 +2,7 @@
 //! cancellations, the timeout that names its holder, gauges, and the owned forms.
 #![cfg(feature = "tokio")]
 
-mod common;
+use crate::common;
 
 use common::XorShift;
 use std::sync::Arc;
@@ -220,7 +220,7 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
         "{stalled:?}"
     );
     let site = format!(
-        "tests/locks.rs:{}:",
+        "tests/lock/locks.rs:{}:",
         line_of("let guard = cache.lock(&scope).await;")
     );
     assert!(
@@ -242,7 +242,7 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
         .unwrap_err();
     assert_eq!(blocked.kind, LockKind::Write);
     let site = format!(
-        "tests/locks.rs:{}:",
+        "tests/lock/locks.rs:{}:",
         line_of("let reader = config.read_owned(&scope)")
     );
     assert!(

@@ -1,8 +1,7 @@
 //! The throwaway server the Postgres tests run against: it starts, restarts on the same port and
 //! data, and is gone (stopped, directory removed) after its test, also when the test panics.
 
-#[path = "common/postgres.rs"]
-mod postgres;
+use crate::common::postgres;
 
 use postgres::{Cluster, Options};
 
@@ -59,7 +58,7 @@ fn a_killed_test_process_leaves_no_server() {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "a_killed_test_process_leaves_no_server",
+            &crate::common::test_name(module_path!(), "a_killed_test_process_leaves_no_server"),
             "--nocapture",
         ])
         .env("FIXPOINT_PG_ABORT_CHILD", "1")

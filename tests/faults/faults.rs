@@ -29,13 +29,10 @@ use fixpoint::{
 };
 use tokio::runtime::{Builder, Runtime};
 
+use crate::common::job as jobs;
+use crate::common::matrix;
 #[cfg(feature = "postgres")]
-#[path = "common/postgres.rs"]
-mod cluster;
-#[path = "common/job.rs"]
-mod jobs;
-#[path = "common/matrix.rs"]
-mod matrix;
+use crate::common::postgres as cluster;
 use jobs::*;
 
 /// The deadline (or threshold, or grace) of every cell.

@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 #[cfg(feature = "postgres")]
-#[path = "common/postgres.rs"]
-mod cluster;
+use crate::common::postgres as cluster;
 
 use fixpoint::{
     Lifecycle,
@@ -18,8 +17,7 @@ use fixpoint::{
     },
 };
 
-#[path = "common/job.rs"]
-mod jobs;
+use crate::common::job as jobs;
 use jobs::*;
 
 fn state(name: &str) -> fixpoint::State<Job> {

@@ -22,8 +22,7 @@ fn scratch(name: &str) -> PathBuf {
     path
 }
 
-#[path = "common/rollouts.rs"]
-mod rollouts;
+use crate::common::rollouts;
 use rollouts::{v1, v2, v3};
 
 fn refused(result: rusqlite::Result<usize>) -> String {

@@ -3,7 +3,7 @@
 //! lets a stale cleanup close a fresh handle.
 #![cfg(feature = "tokio")]
 
-mod common;
+use crate::common;
 
 use common::XorShift;
 use std::collections::HashMap;
