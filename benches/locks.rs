@@ -64,13 +64,13 @@ impl Sides {
             "tokio_mutex_owned" => {
                 *black_box(Arc::clone(&self.tokio_mutex).lock_owned().await) += 1
             }
-            "mutex_owned" => *black_box(self.mutex.lock_owned(scope).await) += 1,
+            "mutex_owned" => *black_box(self.mutex.lock_cloned(scope).await) += 1,
             "tokio_semaphore_owned" => {
                 drop(black_box(
                     Arc::clone(&self.tokio_semaphore).acquire_owned().await,
                 ));
             }
-            "semaphore_owned" => drop(black_box(self.semaphore.acquire_owned(scope).await)),
+            "semaphore_owned" => drop(black_box(self.semaphore.acquire_cloned(scope).await)),
             other => panic!("no side named {other}"),
         }
     }

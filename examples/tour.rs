@@ -167,7 +167,8 @@ async fn agent_run_before(pool: Semaphore, user: &'static str) {
 
 /// The contract: the permit covers bounded work only; the user wait happens with the slot
 /// given back. Moving the wait above `drop(permit)` makes this function fail to compile with
-/// `cannot borrow lock_scope.no_permit_across_unbounded_await as mutable`.
+/// `cannot borrow lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded
+/// as mutable`.
 #[lock_scope(no_unbounded_await)]
 async fn agent_run_after(pool: Semaphore) -> Option<String> {
     let permit = pool
@@ -225,10 +226,11 @@ fn lock_scope_section() {
         "   is not bounded, however it got there: rebound, shadowed, in a tuple, struct or Vec,"
     );
     println!("   in a loop, an if/match arm, a nested async block, select!/join!, or a helper.");
+    println!("     error[E0502]: cannot borrow");
     println!(
-        "     error[E0502]: cannot borrow `lock_scope.no_permit_across_unbounded_await` as mutable"
+        "     `lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded`"
     );
-    println!("     because it is also borrowed as immutable");
+    println!("     as mutable because it is also borrowed as immutable");
     println!(
         "   Fix: release the permit first, bound the wait (`bounded(limit, wait)`), or declare"
     );

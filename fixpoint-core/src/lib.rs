@@ -66,7 +66,7 @@ pub mod __private {
     };
     #[cfg(feature = "tokio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-    pub use crate::lock::{HandOff, Semaphore};
+    pub use crate::lock::{Entered, HandOff, Semaphore};
     pub use crate::lock::{LockScope, checkpoint, checkpoint_after, verify_bounded};
     pub use core::option::Option::{self, None, Some};
     // The watched child's lifecycle, declared in this crate, has its diagram drawn by it.

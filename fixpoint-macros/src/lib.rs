@@ -124,8 +124,9 @@ pub fn lifecycle_doc(input: TokenStream) -> TokenStream {
 /// #[lock_scope(no_unbounded_await)]
 /// async fn ask(pool: &Semaphore) -> String {
 ///     let permit = pool.acquire(&lock_scope).await;
-///     // error[E0502]: cannot borrow `lock_scope.no_permit_across_unbounded_await` as mutable
-///     // because it is also borrowed as immutable
+///     // error[E0502]: cannot borrow
+///     // `lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded`
+///     // as mutable because it is also borrowed as immutable
 ///     let reply = user_reply().await;
 ///     drop(permit);
 ///     reply

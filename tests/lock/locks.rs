@@ -104,7 +104,7 @@ async fn read_or_write(
     let limit = Duration::from_millis(limit_ms);
     let [readers, writers] = &*state;
     if write {
-        let Ok(mut value) = lock.write_owned_timeout(&lock_scope, limit).await else {
+        let Ok(mut value) = lock.write_cloned_timeout(&lock_scope, limit).await else {
             return false;
         };
         let (_writer, before) = Inside::enter(writers);
@@ -177,7 +177,7 @@ async fn forgotten_holder(cache: Mutex<u32>, config: RwLock<u32>, held: Arc<Noti
     let scope = LockScope::unchecked("reproduces an abandoned holder");
     let guard = cache.lock(&scope).await;
     guard.set_label("refresh for alice");
-    let reader = config.read_owned(&scope).await;
+    let reader = config.read_cloned(&scope).await;
     held.notify_one();
     std::future::pending::<()>().await;
     drop((guard, reader));
@@ -243,7 +243,7 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
     assert_eq!(blocked.kind, LockKind::Write);
     let site = format!(
         "tests/lock/locks.rs:{}:",
-        line_of("let reader = config.read_owned(&scope)")
+        line_of("let reader = config.read_cloned(&scope)")
     );
     assert!(
         blocked
@@ -329,11 +329,11 @@ struct Agent {
 #[lock_scope(no_unbounded_await)]
 impl Agent {
     async fn turn(&mut self) -> usize {
-        let permit = self.pool.acquire_owned(&lock_scope).await;
+        let permit = self.pool.acquire_cloned(&lock_scope).await;
         // Further locks while the permit is held: only bounded waits.
         let limit = Duration::from_secs(1);
-        let answers = self.answers.lock_owned_timeout(&lock_scope, limit).await;
-        let config = self.config.write_owned_timeout(&lock_scope, limit).await;
+        let answers = self.answers.lock_cloned_timeout(&lock_scope, limit).await;
+        let config = self.config.write_cloned_timeout(&lock_scope, limit).await;
         let (mut answers, mut config) = (answers.unwrap(), config.unwrap());
         self.turns += 1; // no guard borrows `self`
         answers.push("yes");
@@ -382,18 +382,18 @@ async fn owned_guards_hold_their_lock_without_borrowing_it() {
     // An owned guard outlives every handle of its lock.
     let scope = LockScope::unchecked("outlives the handle");
     let answers = Mutex::new("answers", vec!["kept"]);
-    let guard = answers.lock_owned(&scope).await;
+    let guard = answers.lock_cloned(&scope).await;
     drop(answers);
     assert_eq!(*guard, ["kept"]);
     let pool = Semaphore::new("agents", 1);
-    let permit = pool.try_acquire_owned(&scope).expect("a free permit");
+    let permit = pool.try_acquire_cloned(&scope).expect("a free permit");
     assert!(
         pool.try_acquire(&scope).is_none(),
         "the owned permit is one of the pool's"
     );
     drop(permit);
     assert!(
-        pool.acquire_owned_timeout(&scope, Duration::from_millis(10))
+        pool.acquire_cloned_timeout(&scope, Duration::from_millis(10))
             .await
             .is_ok()
     );

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod connection_limit;
 mod foreign_guards;
 mod lock_scope_attributes;
 mod locks;

@@ -19,7 +19,7 @@ async fn ask(
     let slow = fixpoint::lock::allow_unbounded("the reply has its own deadline", user_reply()).await;
     list.push(slow);
     drop(name);
-    let mut owned = config.write_owned_timeout(&lock_scope, limit).await?;
+    let mut owned = config.write_cloned_timeout(&lock_scope, limit).await?;
     owned.push('!');
     Ok(list.len())
 }

@@ -21,7 +21,8 @@ macro_rules! access {
         $guard:ident, $locked:ident, $kind:expr,
         $tokio_guard:ident, $tokio_owned_guard:ident,
         $lock:ident, $try_lock:ident, $lock_owned:ident, $try_lock_owned:ident,
-        $lock_timeout:ident, $lock_owned_timeout:ident,
+        $lock_cloned:ident, $try_lock_cloned:ident,
+        $lock_timeout:ident, $lock_cloned_timeout:ident,
         $noun:literal
     ) => {
         impl<T> RwLock<T> {
@@ -106,20 +107,21 @@ macro_rules! access {
             /// keeps the lock alive by itself and borrows only the scope: for a struct that owns
             /// the lock and calls its own `&mut self` methods while a guard is alive. The
             /// contract is unchanged: the guard still borrows the scope, and this wait is
-            /// unbounded.
+            /// unbounded. Unlike tokio's owned guards, it is not `'static` and does not move
+            /// into `tokio::spawn`.
             ///
             /// ```
             /// # #[tokio::main(flavor = "current_thread")] async fn main() {
             /// let config = fixpoint::lock::RwLock::new("config", 7);
             /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-            #[doc = concat!("let guard = config.", stringify!($lock_owned), "(&scope).await;")]
+            #[doc = concat!("let guard = config.", stringify!($lock_cloned), "(&scope).await;")]
             /// drop(config); // the guard keeps the lock alive
             /// assert_eq!(*guard, 7);
             /// # }
             /// ```
             // A guard's type also fits one borrowing the lock, hence `T: 's`.
             #[track_caller]
-            pub fn $lock_owned<'s>(
+            pub fn $lock_cloned<'s>(
                 &self,
                 scope: &'s LockScope,
             ) -> impl Future<Output = $guard<'s, T>> + use<'s, T>
@@ -138,7 +140,7 @@ macro_rules! access {
                 }
             }
 
-            #[doc = concat!("Waits at most `limit` for ", $noun, " access, owned: the guard of `", stringify!($lock_owned), "`")]
+            #[doc = concat!("Waits at most `limit` for ", $noun, " access, cloned: the guard of `", stringify!($lock_cloned), "`")]
             #[doc = concat!("within the bound of `", stringify!($lock_timeout), "`.")]
             ///
             /// # Errors
@@ -152,12 +154,12 @@ macro_rules! access {
             ///
             /// let config = fixpoint::lock::RwLock::new("config", 7);
             /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-            #[doc = concat!("let guard = config.", stringify!($lock_owned_timeout), "(&scope, Duration::from_secs(1));")]
+            #[doc = concat!("let guard = config.", stringify!($lock_cloned_timeout), "(&scope, Duration::from_secs(1));")]
             /// assert_eq!(*guard.await.unwrap(), 7);
             /// # }
             /// ```
             #[track_caller]
-            pub fn $lock_owned_timeout<'s>(
+            pub fn $lock_cloned_timeout<'s>(
                 &self,
                 scope: &'s LockScope,
                 limit: Duration,
@@ -166,18 +168,18 @@ macro_rules! access {
                 T: 's,
             {
                 let record = RecordRef::Owned(Arc::clone(&self.record));
-                LockWithin::new(record, $kind, limit, self.$lock_owned(scope))
+                LockWithin::new(record, $kind, limit, self.$lock_cloned(scope))
             }
 
-            #[doc = concat!($noun, " access if it can be had right now, owned.")]
+            #[doc = concat!($noun, " access if it can be had right now, cloned.")]
             ///
             /// ```
             /// let config = fixpoint::lock::RwLock::new("config", 7);
             /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-            #[doc = concat!("assert_eq!(config.", stringify!($try_lock_owned), "(&scope).as_deref(), Some(&7));")]
+            #[doc = concat!("assert_eq!(config.", stringify!($try_lock_cloned), "(&scope).as_deref(), Some(&7));")]
             /// ```
             #[track_caller]
-            pub fn $try_lock_owned<'s>(&self, scope: &'s LockScope) -> Option<$guard<'s, T>>
+            pub fn $try_lock_cloned<'s>(&self, scope: &'s LockScope) -> Option<$guard<'s, T>>
             where
                 T: 's,
             {
@@ -279,8 +281,10 @@ access!(
     try_read,
     read_owned,
     try_read_owned,
+    read_cloned,
+    try_read_cloned,
     read_timeout,
-    read_owned_timeout,
+    read_cloned_timeout,
     "read"
 );
 
@@ -294,8 +298,10 @@ access!(
     try_write,
     write_owned,
     try_write_owned,
+    write_cloned,
+    try_write_cloned,
     write_timeout,
-    write_owned_timeout,
+    write_cloned_timeout,
     "write"
 );
 

@@ -5,8 +5,9 @@
 // `#[lock_scope(no_unbounded_await)]` opens a [`LockScope`] named `lock_scope` in an async fn.
 // A [`Permit`] borrows it for as long as the permit lives, and before every
 // await that is not visibly bounded the attribute borrows
-// `lock_scope.no_permit_across_unbounded_await` mutably. The borrow checker then decides,
-// exactly, whether a permit is alive at that await: if one is, the function does not compile.
+// `lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded`
+// mutably. The borrow checker then decides, exactly, whether a permit is alive at that await:
+// if one is, the function does not compile, and the field's name says what to do.
 //
 // The runtime half (feature `tokio`) is [`Semaphore`]: acquisition with a
 // timeout whose error names the holders, gauges, and release-then-reacquire.
@@ -23,6 +24,8 @@ mod access;
 mod bounded;
 #[cfg(feature = "tokio")]
 mod diagnosis;
+#[cfg(feature = "tokio")]
+mod handoff;
 #[cfg(feature = "tokio")]
 mod mutex;
 #[cfg(feature = "tokio")]
@@ -47,10 +50,13 @@ pub use bounded::{BoundedExt, Exempt, allow_unbounded, bounded};
 pub use diagnosis::{AcquireTimeout, Gauges, Holder, LockKind};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use handoff::{CheckedTask, Entered, HandOff};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use mutex::{Mutex, MutexGuard};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub use permit::{AcquireWithin, HandOff, Permit, Released};
+pub use permit::{AcquireWithin, Permit, Released};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use record::LockWithin;

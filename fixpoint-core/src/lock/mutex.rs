@@ -19,8 +19,8 @@ use super::scope::LockScope;
 /// names the holder, where it locked and for how long.
 ///
 /// The attribute knows its verbs when they are given `&lock_scope`: it places its checkpoint
-/// before a [`lock`](Mutex::lock) or [`lock_owned`](Mutex::lock_owned) and lets a
-/// [`lock_timeout`](Mutex::lock_timeout) or [`lock_owned_timeout`](Mutex::lock_owned_timeout)
+/// before a [`lock`](Mutex::lock) or [`lock_cloned`](Mutex::lock_cloned) and lets a
+/// [`lock_timeout`](Mutex::lock_timeout) or [`lock_cloned_timeout`](Mutex::lock_cloned_timeout)
 /// through.
 ///
 /// Cloning is cheap and shares the value, like [`Semaphore`](crate::lock::Semaphore).
@@ -158,6 +158,9 @@ impl<T> Mutex<T> {
     /// `&mut self` methods while a guard is alive. The contract is unchanged: the guard still
     /// borrows the scope, and this wait is unbounded.
     ///
+    /// Unlike tokio's `lock_owned`, the guard is not `'static` and does not move into
+    /// `tokio::spawn`.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// struct Session { state: fixpoint::lock::Mutex<u32>, turns: u32 }
@@ -168,14 +171,14 @@ impl<T> Mutex<T> {
     ///
     /// let mut session = Session { state: fixpoint::lock::Mutex::new("state", 0), turns: 0 };
     /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-    /// let mut state = session.state.lock_owned(&scope).await;
+    /// let mut state = session.state.lock_cloned(&scope).await;
     /// session.turn(); // the guard does not borrow `session`
     /// *state += 1;
     /// # }
     /// ```
     // A guard's type also fits one borrowing the mutex, hence `T: 's`.
     #[track_caller]
-    pub fn lock_owned<'s>(
+    pub fn lock_cloned<'s>(
         &self,
         scope: &'s LockScope,
     ) -> impl Future<Output = MutexGuard<'s, T>> + use<'s, T>
@@ -194,8 +197,8 @@ impl<T> Mutex<T> {
         }
     }
 
-    /// Waits at most `limit` for the lock, owned; like [`lock_timeout`](Mutex::lock_timeout)
-    /// with the guard of [`lock_owned`](Mutex::lock_owned).
+    /// Waits at most `limit` for the lock, cloned; like [`lock_timeout`](Mutex::lock_timeout)
+    /// with the guard of [`lock_cloned`](Mutex::lock_cloned).
     ///
     /// # Errors
     ///
@@ -208,13 +211,13 @@ impl<T> Mutex<T> {
     ///
     /// let count = fixpoint::lock::Mutex::new("count", 1);
     /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-    /// let guard = count.lock_owned_timeout(&scope, Duration::from_secs(1)).await;
+    /// let guard = count.lock_cloned_timeout(&scope, Duration::from_secs(1)).await;
     /// drop(count); // the guard keeps the mutex alive
     /// assert_eq!(*guard.unwrap(), 1);
     /// # }
     /// ```
     #[track_caller]
-    pub fn lock_owned_timeout<'s>(
+    pub fn lock_cloned_timeout<'s>(
         &self,
         scope: &'s LockScope,
         limit: Duration,
@@ -223,19 +226,19 @@ impl<T> Mutex<T> {
         T: 's,
     {
         let record = RecordRef::Owned(Arc::clone(&self.record));
-        LockWithin::new(record, LockKind::Mutex, limit, self.lock_owned(scope))
+        LockWithin::new(record, LockKind::Mutex, limit, self.lock_cloned(scope))
     }
 
-    /// The lock if it is free right now, owned; like [`try_lock`](Mutex::try_lock) with the
-    /// guard of [`lock_owned`](Mutex::lock_owned).
+    /// The lock if it is free right now, cloned; like [`try_lock`](Mutex::try_lock) with the
+    /// guard of [`lock_cloned`](Mutex::lock_cloned).
     ///
     /// ```
     /// let count = fixpoint::lock::Mutex::new("count", 1);
     /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-    /// assert_eq!(count.try_lock_owned(&scope).as_deref(), Some(&1));
+    /// assert_eq!(count.try_lock_cloned(&scope).as_deref(), Some(&1));
     /// ```
     #[track_caller]
-    pub fn try_lock_owned<'s>(&self, scope: &'s LockScope) -> Option<MutexGuard<'s, T>>
+    pub fn try_lock_cloned<'s>(&self, scope: &'s LockScope) -> Option<MutexGuard<'s, T>>
     where
         T: 's,
     {

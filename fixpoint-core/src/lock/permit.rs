@@ -11,15 +11,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::diagnosis::{AcquireTimeout, Holder, human};
+use super::diagnosis::{AcquireTimeout, Holder};
+use super::handoff::{CheckedTask, HandOff};
 use super::scope::{LockScope, VisiblyBounded};
 use super::semaphore::Semaphore;
 
-/// How long a [`HandOff`] may travel before entering a lock scope, in debug builds.
-const HANDOFF_GRACE: Duration = Duration::from_secs(5);
-
 /// The semaphore a permit belongs to: borrowed when acquired in this scope, owned when it
-/// arrived as a [`HandOff`] or through [`Semaphore::acquire_owned`] and its kin.
+/// arrived as a [`HandOff`] or through [`Semaphore::acquire_cloned`] and its kin.
 #[derive(Clone)]
 pub(super) enum SemaphoreRef<'s> {
     Borrowed(&'s Semaphore),
@@ -116,38 +114,57 @@ impl<'s> Permit<'s> {
         Released { semaphore, label }
     }
 
-    /// Moves the permit into a new task: `task` receives it as a [`HandOff`] and the
-    /// returned future is spawned at once. A `HandOff` parameter of a `#[lock_scope]` fn is
-    /// entered into that fn's scope before its first line, so the permit is seen by a scope
-    /// from end to end; and the sender never holds a `HandOff` itself, so it cannot keep one
-    /// across its own waits (there is no other way to make one).
+    /// Moves the permit into a new task, checked end to end: `task` receives it as a
+    /// [`HandOff`] and must be a `#[lock_scope(no_unbounded_await)]` fn that takes one (or a
+    /// closure that calls such a fn), whose future is spawned at once. The attribute enters
+    /// the hand-off into that fn's scope before its first line, so every await the permit is
+    /// held across in the new task is checked as in this one.
+    ///
+    /// Any other task does not compile: a closure or `async` block handed the permit could
+    /// hold it across any wait, unseen (see [`CheckedTask`]).
     ///
     /// ```
     /// use fixpoint::{lock_scope, lock::{HandOff, Semaphore}};
     ///
     /// #[lock_scope(no_unbounded_await)]
-    /// async fn worker(permit: HandOff) -> usize {
-    ///     permit.held_for().as_secs() as usize // a permit of this scope here
+    /// async fn worker(permit: HandOff, job: u32) -> u32 {
+    ///     job * 2 // a permit of this scope here
     /// }
     ///
     /// #[lock_scope(no_unbounded_await)]
-    /// async fn dispatch(pool: Semaphore) -> usize {
+    /// async fn dispatch(pool: Semaphore) -> u32 {
     ///     let permit = pool.acquire(&lock_scope).await;
-    ///     permit.spawn(worker).await.unwrap()
+    ///     permit.spawn(move |permit| worker(permit, 21)).await.unwrap()
     /// }
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let pool = Semaphore::new("agents", 1);
-    /// # assert_eq!(dispatch(pool.clone()).await, 0);
+    /// # assert_eq!(dispatch(pool.clone()).await, 42);
     /// # assert_eq!(pool.gauges().in_flight, 0);
     /// # }
     /// ```
-    pub fn spawn<F, Fut>(self, task: F) -> tokio::task::JoinHandle<Fut::Output>
+    ///
+    /// An unchecked task is refused:
+    ///
+    /// ```compile_fail,E0277
+    /// use fixpoint::{lock_scope, lock::Semaphore};
+    ///
+    /// #[lock_scope(no_unbounded_await)]
+    /// async fn dispatch(pool: Semaphore) {
+    ///     let permit = pool.acquire(&lock_scope).await;
+    ///     permit.spawn(|permit| async move {
+    ///         let _held = permit;
+    ///         std::future::pending::<()>().await; // held across an unbounded wait
+    ///     });
+    /// }
+    /// ```
+    pub fn spawn<F, T>(self, task: F) -> tokio::task::JoinHandle<<T::Future as Future>::Output>
     where
-        F: FnOnce(HandOff) -> Fut,
-        Fut: core::future::Future + Send + 'static,
-        Fut::Output: Send + 'static,
+        F: FnOnce(HandOff) -> T,
+        T: CheckedTask,
+        T::Future: Send + 'static,
+        <T::Future as Future>::Output: Send + 'static,
     {
-        tokio::spawn(task(self.hand_off()))
+        tokio::spawn(task(self.hand_off()).into_task())
     }
 
     /// Detaches the permit from this scope, for [`spawn`](Permit::spawn).
@@ -156,11 +173,7 @@ impl<'s> Permit<'s> {
         let slot = self.slot;
         // The permit now belongs to the hand-off: keep its slot, skip this drop.
         core::mem::forget(self);
-        HandOff {
-            semaphore,
-            slot: Some(slot),
-            since: Instant::now(),
-        }
+        HandOff::new(semaphore, slot)
     }
 }
 
@@ -185,62 +198,6 @@ impl fmt::Debug for Permit<'_> {
             .field("acquired_at", &format_args!("{}", holder.location))
             .field("label", &holder.label)
             .field("held_for", &holder.held_for)
-            .finish()
-    }
-}
-
-/// A permit in transit to another task; made only by [`Permit::spawn`], for the task it spawns.
-///
-/// The borrow checker cannot see a permit while it travels. Enter it into the receiving task's
-/// scope at once: in debug builds, entering a hand-off more than five seconds after it was made
-/// panics, because a permit that travels that long was held across a wait.
-#[must_use = "a hand-off gives its permit back when dropped"]
-pub struct HandOff {
-    semaphore: Semaphore,
-    slot: Option<usize>,
-    since: Instant,
-}
-
-impl HandOff {
-    /// Makes the permit one of `scope`'s again.
-    ///
-    /// # Panics
-    ///
-    /// In debug builds, when the hand-off was made more than five seconds ago.
-    pub fn enter(mut self, scope: &LockScope) -> Permit<'_> {
-        let travelled = self.since.elapsed();
-        if cfg!(debug_assertions) && travelled > HANDOFF_GRACE {
-            panic!(
-                "a permit of semaphore `{}` was in transit for {} before entering a lock scope: \
-                 a HandOff held across a wait holds its permit where no #[lock_scope] can see \
-                 it; enter it as soon as the receiving task starts",
-                self.semaphore.name(),
-                human(travelled),
-            );
-        }
-        let _ = scope;
-        let slot = self.slot.take().unwrap_or_default();
-        Permit {
-            semaphore: SemaphoreRef::Owned(self.semaphore.clone()),
-            slot,
-            scope: PhantomData,
-        }
-    }
-}
-
-impl Drop for HandOff {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot {
-            self.semaphore.inner.release(slot);
-        }
-    }
-}
-
-impl fmt::Debug for HandOff {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandOff")
-            .field("semaphore", &self.semaphore.name())
-            .field("in_transit_for", &self.since.elapsed())
             .finish()
     }
 }

@@ -140,7 +140,7 @@ impl Drop for Hold<'_> {
 
 pin_project_lite::pin_project! {
     /// A bounded wait for a lock, made by a `*_timeout` method of a [`Mutex`](crate::lock::Mutex)
-    /// or an [`RwLock`](crate::lock::RwLock) (`lock_timeout`, `read_owned_timeout`, ..); await it. Its error,
+    /// or an [`RwLock`](crate::lock::RwLock) (`lock_timeout`, `read_cloned_timeout`, ..); await it. Its error,
     /// [`AcquireTimeout`], names who held the lock, where they took it and for how long.
     #[must_use = "nothing is acquired until this is awaited"]
     pub struct LockWithin<'s, F> {

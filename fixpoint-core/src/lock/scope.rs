@@ -10,12 +10,13 @@ use core::fmt;
 /// why it is not checked.
 pub struct LockScope {
     /// Borrowed mutably by the attribute before every await that is not visibly bounded. When
-    /// a permit is alive there, the build fails with
-    /// `cannot borrow lock_scope.no_permit_across_unbounded_await as mutable because it is also
-    /// borrowed as immutable`: release the permit before the wait, bound the wait
+    /// a permit is alive there, the build fails with "cannot borrow
+    /// `lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded` as
+    /// mutable because it is also borrowed as immutable", and the name says what to do:
+    /// release the permit before the wait, bound the wait
     /// (`fixpoint::lock::bounded(duration, future)`), or declare the exception with its reason
     /// (`fixpoint::lock::allow_unbounded("why", future)`).
-    pub no_permit_across_unbounded_await: Checkpoint,
+    pub permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded: Checkpoint,
     unchecked: Option<&'static str>,
 }
 
@@ -31,7 +32,8 @@ impl LockScope {
     #[must_use]
     pub const fn unchecked(reason: &'static str) -> Self {
         LockScope {
-            no_permit_across_unbounded_await: Checkpoint(()),
+            permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded:
+                Checkpoint(()),
             unchecked: Some(reason),
         }
     }
@@ -46,7 +48,8 @@ impl LockScope {
     #[must_use]
     pub const fn __new() -> Self {
         LockScope {
-            no_permit_across_unbounded_await: Checkpoint(()),
+            permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded:
+                Checkpoint(()),
             unchecked: None,
         }
     }

@@ -125,10 +125,13 @@ impl Semaphore {
         ))
     }
 
-    /// Waits for a permit like [`acquire`](Semaphore::acquire), but the permit keeps the
-    /// semaphore alive by itself and borrows only the scope: for a struct that owns the
-    /// semaphore and calls its own `&mut self` methods while a permit is alive. The contract is
-    /// unchanged: the permit still borrows the scope, and this wait is unbounded.
+    /// Waits for a permit like [`acquire`](Semaphore::acquire), but the permit holds a clone of
+    /// the semaphore and borrows only the scope: for a struct that owns the semaphore and calls
+    /// its own `&mut self` methods while a permit is alive. The contract is unchanged: the
+    /// permit still borrows the scope, and this wait is unbounded.
+    ///
+    /// Unlike tokio's `acquire_owned`, the permit is not `'static` and does not move into
+    /// `tokio::spawn`: [`Permit::spawn`](crate::lock::Permit::spawn) moves a permit into a task.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -140,14 +143,14 @@ impl Semaphore {
     ///
     /// let mut pool = Pool { agents: fixpoint::lock::Semaphore::new("agents", 1), runs: 0 };
     /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-    /// let permit = pool.agents.acquire_owned(&scope).await;
+    /// let permit = pool.agents.acquire_cloned(&scope).await;
     /// pool.count_run(); // the permit does not borrow `pool`
     /// drop(pool); // nor does it need it: it keeps the semaphore alive
     /// drop(permit);
     /// # }
     /// ```
     #[track_caller]
-    pub fn acquire_owned<'s>(
+    pub fn acquire_cloned<'s>(
         &self,
         scope: &'s LockScope,
     ) -> impl Future<Output = Permit<'s>> + Send + use<'s> {
@@ -155,8 +158,8 @@ impl Semaphore {
         Semaphore::acquire_at(owned, scope, Location::caller(), ())
     }
 
-    /// Waits at most `limit` for a permit, owned: the permit of
-    /// [`acquire_owned`](Semaphore::acquire_owned) within the bound of
+    /// Waits at most `limit` for a permit, cloned: the permit of
+    /// [`acquire_cloned`](Semaphore::acquire_cloned) within the bound of
     /// [`acquire_timeout`](Semaphore::acquire_timeout). A wait the attribute accepts as bounded.
     ///
     /// # Errors
@@ -169,12 +172,12 @@ impl Semaphore {
     ///
     /// let pool = fixpoint::lock::Semaphore::new("agents", 1);
     /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-    /// let permit = pool.acquire_owned_timeout(&scope, Duration::from_secs(1)).await;
+    /// let permit = pool.acquire_cloned_timeout(&scope, Duration::from_secs(1)).await;
     /// assert!(permit.is_ok());
     /// # }
     /// ```
     #[track_caller]
-    pub fn acquire_owned_timeout<'s>(
+    pub fn acquire_cloned_timeout<'s>(
         &self,
         scope: &'s LockScope,
         limit: Duration,
@@ -188,17 +191,17 @@ impl Semaphore {
         }
     }
 
-    /// A permit if one is free right now, owned; like [`try_acquire`](Semaphore::try_acquire)
-    /// with the permit of [`acquire_owned`](Semaphore::acquire_owned).
+    /// A permit if one is free right now, cloned; like [`try_acquire`](Semaphore::try_acquire)
+    /// with the permit of [`acquire_cloned`](Semaphore::acquire_cloned).
     ///
     /// ```
     /// let pool = fixpoint::lock::Semaphore::new("agents", 1);
     /// let scope = fixpoint::lock::LockScope::unchecked("a doctest");
-    /// let permit = pool.try_acquire_owned(&scope);
+    /// let permit = pool.try_acquire_cloned(&scope);
     /// assert!(permit.is_some() && pool.try_acquire(&scope).is_none());
     /// ```
     #[track_caller]
-    pub fn try_acquire_owned<'s>(&self, scope: &'s LockScope) -> Option<Permit<'s>> {
+    pub fn try_acquire_cloned<'s>(&self, scope: &'s LockScope) -> Option<Permit<'s>> {
         core::mem::forget(self.inner.tokio.try_acquire().ok()?);
         let owned = SemaphoreRef::Owned(self.clone());
         Some(Permit::claim(owned, scope, Location::caller()))

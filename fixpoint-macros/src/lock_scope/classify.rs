@@ -13,23 +13,23 @@ const SCOPED_BOUNDED_METHODS: &[&str] = &[
     "lock_timeout",
     "read_timeout",
     "write_timeout",
-    "acquire_owned_timeout",
-    "lock_owned_timeout",
-    "read_owned_timeout",
-    "write_owned_timeout",
+    "acquire_cloned_timeout",
+    "lock_cloned_timeout",
+    "read_cloned_timeout",
+    "write_cloned_timeout",
 ];
 /// The methods that wait for a permit or guard of the scope, for as long as it takes, when
 /// given `&lock_scope`; without it (tokio's `mutex.lock()`) they are plain unbounded waits.
 const ACQUISITIONS: &[&str] = &[
     "acquire",
     "reacquire",
-    "acquire_owned",
+    "acquire_cloned",
     "lock",
-    "lock_owned",
+    "lock_cloned",
     "read",
-    "read_owned",
+    "read_cloned",
     "write",
-    "write_owned",
+    "write_cloned",
 ];
 /// Macros that await what they are given.
 const AWAITING_MACROS: &[&str] = &["select", "join", "try_join", "select_biased"];
@@ -147,15 +147,15 @@ mod tests {
         "lock",
         "read",
         "write",
-        "lock_owned",
-        "read_owned",
-        "write_owned",
+        "lock_cloned",
+        "read_cloned",
+        "write_cloned",
     ];
 
     /// The lock verbs given `&lock_scope` are acquisitions, or bounded with their `_timeout`.
     #[test]
     fn lock_verbs_with_the_scope() {
-        for verb in VERBS.iter().chain(&["acquire_owned"]) {
+        for verb in VERBS.iter().chain(&["acquire_cloned"]) {
             let call = format!("m.{verb}(&(lock_scope))");
             assert_eq!(kind(&call), "acquisition", "{call}");
             let call = format!("m.{verb}_timeout(&lock_scope, limit)");
@@ -172,7 +172,7 @@ mod tests {
             "db.write(&scope)",
             "m.read_timeout(limit)",
             "m.lock_timeout(&mut lock_scope, limit)",
-            "sem.acquire_owned()",
+            "sem.acquire_cloned()",
         ] {
             assert_eq!(kind(call), "unbounded", "{call}");
         }

@@ -5,6 +5,8 @@ mod body;
 mod classify;
 mod escape;
 mod rewrite;
+mod spawned;
+mod task;
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
@@ -72,6 +74,9 @@ fn expand_fn(function: &mut ItemFn, errors: &mut Errors) {
         Ok(body) => rewrite::rewrite_fn(sig, body, errors),
         Err(missing) => report_missing_body(sig, &missing, errors),
     }
+    if function.sig.asyncness.is_some() && task::takes_hand_off(&function.sig) {
+        task::into_task(&mut function.sig, &mut function.block, errors);
+    }
 }
 
 /// Every async method of the block is checked; the others are left as they are.
@@ -91,6 +96,14 @@ fn expand_impl(block: &mut syn::ItemImpl, errors: &mut Errors) {
             }
             Err(NoBody::NotAsync) => {}
             Err(missing) => report_missing_body(sig, &missing, errors),
+        }
+        // A trait's method keeps the trait's signature: its hand-off is entered, but the fn
+        // cannot be a task for `Permit::spawn`.
+        if block.trait_.is_none()
+            && method.sig.asyncness.is_some()
+            && task::takes_hand_off(&method.sig)
+        {
+            task::into_task(&mut method.sig, &mut method.block, errors);
         }
     }
     if checked == 0 {

@@ -14,25 +14,55 @@ use crate::private;
 
 pub(crate) fn rewrite_fn(sig: &Signature, block: &mut Block, errors: &mut Errors) {
     super::escape::check_no_unchecked_scope(block, errors);
+    let escapes = super::spawned::check(sig, block);
+    if !escapes.is_empty() {
+        // A permit escapes into an unchecked task. The error goes inside the body, which rustc
+        // then does not borrow-check: the lifetime errors the same escape makes do not bury it.
+        // Nothing is checked, in a scope that lives forever.
+        let mut prelude = prelude(sig, Scope::Unchecked);
+        for escape in escapes {
+            let error = escape.to_compile_error();
+            prelude.push(syn::parse_quote!(#error;));
+        }
+        block.stmts.splice(0..0, prelude);
+        return;
+    }
     let mut rewriter = Rewriter { errors };
     for stmt in &mut block.stmts {
         rewriter.visit_stmt_mut(stmt);
     }
-    let prelude = prelude(sig);
+    let prelude = prelude(sig, Scope::Checked);
     block.stmts.splice(0..0, prelude);
+}
+
+/// The scope the body opens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// A local that every checkpoint borrows mutably.
+    Checked,
+    /// A `static`, after an error: nothing is checked.
+    Unchecked,
 }
 
 /// `let mut lock_scope = ..;` and one `let h = HandOff::enter(h, &lock_scope);` per `HandOff`
 /// parameter, so a permit that arrives by hand-off belongs to this scope from the first line.
-fn prelude(sig: &Signature) -> Vec<Stmt> {
+fn prelude(sig: &Signature, kind: Scope) -> Vec<Stmt> {
     // Spanned in the user's source, so that the borrow checker names the place
-    // `lock_scope.no_permit_across_unbounded_await` instead of "value".
+    // `lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded` instead of "value".
     let span = sig.ident.span();
     let private = private::at(span);
-    let scope: Stmt = syn::parse_quote_spanned! {span=>
-        // Unused when the function acquires nothing; `mut` is used only by checkpoints.
-        #[allow(unused_mut, unused_variables)]
-        let mut lock_scope = #private::LockScope::__new();
+    let scope: Stmt = match kind {
+        Scope::Checked => syn::parse_quote_spanned! {span=>
+            // Unused when the function acquires nothing; `mut` is used only by checkpoints.
+            #[allow(unused_mut, unused_variables)]
+            let mut lock_scope = #private::LockScope::__new();
+        },
+        Scope::Unchecked => syn::parse_quote_spanned! {span=>
+            #[allow(non_upper_case_globals, unused)]
+            static lock_scope: #private::LockScope = #private::LockScope::unchecked(
+                "not checked: a permit escapes into an unchecked task (see the error)",
+            );
+        },
     };
     let mut stmts = vec![scope];
     for arg in &sig.inputs {
@@ -131,7 +161,7 @@ impl Rewriter<'_> {
     }
 }
 
-/// `checkpoint(&mut lock_scope.no_permit_across_unbounded_await)`, spanned at the wait.
+/// `checkpoint(&mut lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded)`, spanned at the wait.
 fn checkpoint(span: Span) -> TokenStream {
     let scope = scope_borrow(span);
     let private = private::at(span);
@@ -141,5 +171,5 @@ fn checkpoint(span: Span) -> TokenStream {
 /// The mutable borrow that conflicts with every live permit; its span is the wait's, so the
 /// borrow checker's "mutable borrow occurs here" points at the `.await`.
 fn scope_borrow(span: Span) -> TokenStream {
-    quote_spanned!(span=> &mut lock_scope.no_permit_across_unbounded_await)
+    quote_spanned!(span=> &mut lock_scope.permit_held_across_unbounded_await_release_it_or_use_bounded_or_allow_unbounded)
 }

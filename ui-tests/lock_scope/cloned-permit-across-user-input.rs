@@ -17,7 +17,7 @@ impl Agent {
 
 #[lock_scope(no_unbounded_await)]
 async fn ask(agent: &mut Agent) -> String {
-    let permit = agent.pool.acquire_owned(&lock_scope).await;
+    let permit = agent.pool.acquire_cloned(&lock_scope).await;
     agent.count_run();
     let reply = user_reply().await;
     drop(permit);

@@ -6,7 +6,7 @@ async fn user_reply() -> String {
 
 #[lock_scope(no_unbounded_await)]
 async fn ask(answers: &Mutex<Vec<String>>) {
-    let mut list = answers.lock_owned(&lock_scope).await;
+    let mut list = answers.lock_cloned(&lock_scope).await;
     let reply = user_reply().await;
     list.push(reply);
 }

@@ -11,7 +11,7 @@ struct Turn<'s> {
 
 #[lock_scope(no_unbounded_await)]
 async fn ask(answers: Mutex<Vec<String>>) -> &'static str {
-    let mut turn = Turn { answers: answers.lock_owned(&lock_scope).await, user: "alice" };
+    let mut turn = Turn { answers: answers.lock_cloned(&lock_scope).await, user: "alice" };
     let reply = user_reply().await;
     turn.answers.push(reply);
     turn.user

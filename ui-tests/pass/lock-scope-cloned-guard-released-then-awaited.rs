@@ -22,15 +22,15 @@ impl Agent {
 impl Agent {
     async fn ask(&mut self) -> String {
         let limit = Duration::from_secs(1);
-        let permit = self.pool.acquire_owned(&lock_scope).await;
+        let permit = self.pool.acquire_cloned(&lock_scope).await;
         // A second lock while the permit is held: only a bounded wait.
-        let mut answers = self.answers.lock_owned_timeout(&lock_scope, limit).await.unwrap();
+        let mut answers = self.answers.lock_cloned_timeout(&lock_scope, limit).await.unwrap();
         self.count_run(); // neither guard borrows `self`
         answers.push(String::from("asked"));
         drop(answers);
         drop(permit);
         let reply = user_reply().await;
-        let again = self.pool.acquire_owned_timeout(&lock_scope, limit).await;
+        let again = self.pool.acquire_cloned_timeout(&lock_scope, limit).await;
         self.count_run();
         drop(again);
         reply
