@@ -183,9 +183,16 @@ pub fn lifecycle_doc(input: TokenStream) -> TokenStream {
 /// alias made in the body) is an error, because a permit acquired through it could cross any
 /// await unseen. Outside checked functions, `unchecked` stays the explicit, greppable escape.
 ///
+/// A permit moves into another task only through `permit.spawn(serve)`, where `serve` is a
+/// checked fn that takes a `fixpoint::lock::HandOff`: the attribute enters the hand-off into
+/// `serve`'s own scope on its first line, and makes `serve` return its future as a
+/// `fixpoint::lock::Entered`, the only task `Permit::spawn` accepts (a closure may pass more
+/// arguments: `permit.spawn(move |permit| serve(permit, socket))`). A permit or guard moved into
+/// `tokio::spawn`, `spawn_blocking`, `spawn_local` or `JoinSet::spawn`, itself or inside a
+/// closure or future that owns it, is an error at the spawn that names this fix.
+///
 /// What the borrow checker cannot see: an await hidden inside a macro whose invocation shows no
-/// `.await` (other than `select!`/`join!`), and a `HandOff` while it travels to another task
-/// (checked at run time in debug builds), and an unchecked scope reached through an alias made
+/// `.await` (other than `select!`/`join!`), and an unchecked scope reached through an alias made
 /// outside the function.
 #[proc_macro_attribute]
 pub fn lock_scope(args: TokenStream, input: TokenStream) -> TokenStream {
