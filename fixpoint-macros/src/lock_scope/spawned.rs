@@ -114,12 +114,14 @@ impl VisitMut for Finder {
             }
             _ => None,
         };
-        if let Some(owned) = owner {
-            let mut names = Vec::new();
-            bindings(&local.pat, &mut names);
-            for name in names {
-                self.held.insert(name, owned.clone());
-            }
+        let mut names = Vec::new();
+        bindings(&local.pat, &mut names);
+        for name in names {
+            match &owner {
+                Some(owned) => self.held.insert(name, owned.clone()),
+                // Rebound to something else: the name holds no permit from here on.
+                None => self.held.remove(&name),
+            };
         }
     }
 
@@ -172,6 +174,37 @@ impl Finder {
         found
     }
 
+    /// The first held local that the task made of `arg` takes: any mention inside a closure or
+    /// `async` block (captured), and a use by value elsewhere (`spawn(serve(permit))`), but not
+    /// a method call or field read evaluated before the spawn (`spawn(log(permit.held_for()))`).
+    fn captured(&self, arg: &Expr) -> Option<Held> {
+        match arg {
+            Expr::Closure(_) | Expr::Async(_) => self.mentioned(&arg.to_token_stream()),
+            Expr::Path(path) => path
+                .path
+                .get_ident()
+                .and_then(|ident| self.held.get(&ident.to_string()).cloned()),
+            Expr::MethodCall(call) => {
+                let receiver = match &*call.receiver {
+                    Expr::Path(_) => None,
+                    receiver => self.captured(receiver),
+                };
+                receiver.or_else(|| call.args.iter().find_map(|arg| self.captured(arg)))
+            }
+            Expr::Field(field) => match &*field.base {
+                Expr::Path(_) => None,
+                base => self.captured(base),
+            },
+            Expr::Call(call) => call.args.iter().find_map(|arg| self.captured(arg)),
+            Expr::Reference(reference) => self.captured(&reference.expr),
+            Expr::Paren(paren) => self.captured(&paren.expr),
+            Expr::Tuple(tuple) => tuple.elems.iter().find_map(|elem| self.captured(elem)),
+            Expr::Struct(fields) => fields.fields.iter().find_map(|f| self.captured(&f.expr)),
+            // Anything else (a block, a macro, a match): any mention is taken to be captured.
+            other => self.mentioned(&other.to_token_stream()),
+        }
+    }
+
     fn check_args<'a>(
         &mut self,
         args: impl Iterator<Item = &'a Expr>,
@@ -179,8 +212,7 @@ impl Finder {
         spawn: &str,
     ) {
         for arg in args {
-            let tokens = arg.to_token_stream();
-            let Some(held) = self.mentioned(&tokens) else {
+            let Some(held) = self.captured(arg) else {
                 continue;
             };
             let name = &held.root;
