@@ -31,6 +31,17 @@ async fn stored_closure(pool: Semaphore) {
     tokio::task::spawn_blocking(release);
 }
 
+async fn serve(permit: fixpoint::lock::Permit<'_>) {
+    drop(permit);
+}
+
+#[lock_scope(no_unbounded_await)]
+async fn stored_future(pool: Semaphore) {
+    let permit = pool.acquire(&lock_scope).await;
+    let work = serve(permit);
+    tokio::spawn(work);
+}
+
 #[lock_scope(no_unbounded_await)]
 async fn guard(answers: Mutex<Vec<String>>) {
     let guard = answers.lock(&lock_scope).await;

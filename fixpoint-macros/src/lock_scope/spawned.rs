@@ -96,8 +96,6 @@ impl VisitMut for Finder {
         let Some(init) = &local.init else { return };
         let tokens = init.expr.to_token_stream();
         let owner = match &*init.expr {
-            // `let job = move || drop(permit);`, `let work = async move { .. permit .. };`
-            Expr::Closure(_) | Expr::Async(_) => self.mentioned(&tokens),
             _ if mentions(&tokens, "lock_scope") => {
                 let kind = if mentions_any(&tokens, PERMIT_VERBS) {
                     Kind::Permit
@@ -112,7 +110,9 @@ impl VisitMut for Finder {
                 }
                 return;
             }
-            _ => None,
+            // `let job = move || drop(permit);`, `let work = async move { .. permit .. };`,
+            // `let work = serve(permit);`: a local that now owns the permit.
+            init => self.captured(init),
         };
         let mut names = Vec::new();
         bindings(&local.pat, &mut names);
