@@ -4,8 +4,6 @@
 use std::collections::BTreeSet;
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
-use quote::ToTokens;
-use syn::Block;
 
 use crate::ctxt::Errors;
 
@@ -14,16 +12,17 @@ const SCOPE_TYPE: &str = "LockScope";
 
 // No unchecked scope is opened anywhere in a checked body: not in a nested async block, a
 // closure, a nested fn or a macro call, and not through an alias of `LockScope` the body makes.
-pub(crate) fn check_no_unchecked_scope(block: &Block, errors: &mut Errors) {
-    let names = scope_names(block);
-    scan(block.to_token_stream(), &names, errors);
+// `body` is the body's tokens, made once by the caller for every check that reads them.
+pub(crate) fn check_no_unchecked_scope(body: &TokenStream, errors: &mut Errors) {
+    let names = scope_names(body);
+    scan(body.clone(), &names, errors);
 }
 
 /// `LockScope` and the local names the body gives it (`use fixpoint::lock::LockScope as Scope;`,
 /// `type Scope = fixpoint::lock::LockScope;`). An alias made outside the fn is not visible here.
-fn scope_names(block: &Block) -> BTreeSet<String> {
+fn scope_names(body: &TokenStream) -> BTreeSet<String> {
     let mut names = BTreeSet::from([SCOPE_TYPE.to_owned()]);
-    collect_aliases(block.to_token_stream(), &mut names);
+    collect_aliases(body.clone(), &mut names);
     names
 }
 
@@ -135,7 +134,7 @@ mod tests {
     fn count(body: proc_macro2::TokenStream) -> usize {
         let block: syn::Block = syn::parse2(body).unwrap();
         let mut errors = Errors::default();
-        super::check_no_unchecked_scope(&block, &mut errors);
+        super::check_no_unchecked_scope(&quote::ToTokens::to_token_stream(&block), &mut errors);
         errors.finish().err().map_or(0, |e| e.into_iter().count())
     }
 

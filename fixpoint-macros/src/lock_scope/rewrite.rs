@@ -3,7 +3,7 @@
 //! which wait when and where they are awaited, and are checked there).
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, FnArg, Item, Pat, Signature, Stmt, Type};
@@ -13,8 +13,9 @@ use crate::ctxt::Errors;
 use crate::private;
 
 pub(crate) fn rewrite_fn(sig: &Signature, block: &mut Block, errors: &mut Errors) {
-    super::escape::check_no_unchecked_scope(block, errors);
-    let escapes = super::spawned::check(sig, block);
+    let body = block.to_token_stream();
+    super::escape::check_no_unchecked_scope(&body, errors);
+    let escapes = super::spawned::check(sig, block, &body);
     if !escapes.is_empty() {
         // A permit escapes into an unchecked task. The error goes inside the body, which rustc
         // then does not borrow-check: the lifetime errors the same escape makes do not bury it.

@@ -58,7 +58,11 @@ struct Held {
 }
 
 /// Every permit or guard moved into a task no attribute checks, as an error at its spawn.
-pub(crate) fn check(sig: &Signature, block: &Block) -> Vec<syn::Error> {
+/// `body` is the block's tokens: a body that names no spawn (most) is not walked at all.
+pub(crate) fn check(sig: &Signature, block: &Block, body: &TokenStream) -> Vec<syn::Error> {
+    if !mentions_any(body, SPAWN_METHODS) {
+        return Vec::new();
+    }
     let mut held = BTreeMap::new();
     for arg in &sig.inputs {
         if let FnArg::Typed(typed) = arg
