@@ -522,6 +522,8 @@ fn server_restarted(cluster: &cluster::Cluster) -> Cell {
                 .await
                 .unwrap();
         }
+        // Their rows are in before the restart: the fault is for the transitions.
+        supervisor.flush().await.unwrap();
         open.send(true).unwrap();
         // The tasks' writes are in flight now; this thread is the caller's (no worker), so
         // blocking it for the restart holds nothing of the supervisor back. An immediate stop:

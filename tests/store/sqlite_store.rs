@@ -315,8 +315,8 @@ async fn a_batch_is_all_or_nothing(store: &SqliteStore<ProjectStatus>) {
         .unwrap();
 }
 
-/// A database that cannot grow (`PRAGMA max_page_count`): spawns fail with a typed error
-/// naming the full database, failed writes are counted, `flush` returns the error, reads go
+/// A database that cannot grow (`PRAGMA max_page_count`): spawns that wait for their row fail
+/// with a typed error naming the full database, failed writes are counted, `flush` returns the error, reads go
 /// on, no row is half-written; once there is room the queued writes land and every row ends
 /// terminal with its reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,7 +336,7 @@ async fn a_full_disk_is_an_error_the_supervisor_reports_and_survives() {
     let refusal = loop {
         let mut gate = gate.clone();
         let id = format!("task-{spawned:05}");
-        let spawn = supervisor.spawn(id, spawned, |project| async move {
+        let spawn = supervisor.spawn_committed(id, spawned, |project| async move {
             let running = project.to_running();
             let _ = gate.wait_for(|open| *open).await;
             if running.is_multiple_of(2) {

@@ -130,6 +130,57 @@ pub async fn reused_ids_are_refused<S: StatusStore<Job>>(store: S) {
     assert_eq!((row.owner.as_str(), row.status.as_str()), ("me", "Queued"));
 }
 
+/// Inserts travel in batches with transitions and reasons (as a supervisor's spawns do), in
+/// order: a row inserted earlier in the batch takes the writes after it, and an id in use,
+/// whoever owns it, is refused alone with its row's status at that point of the batch.
+pub async fn inserts_apply_in_batches<S: StatusStore<Job>>(store: S) {
+    store.insert("theirs", "other").await.unwrap();
+    let writes = [
+        RowWrite::insert("a"),
+        RowWrite::transition("a", step("Queued", "Running")),
+        RowWrite::insert("b"),
+        RowWrite::insert("a"),
+        RowWrite::reason("a", "moved once"),
+        RowWrite::insert("theirs"),
+    ];
+    let refused = store.apply("me", &writes).await.unwrap();
+    assert_eq!(
+        refused,
+        [
+            (
+                3,
+                StoreError::IdTaken {
+                    id: "a".into(),
+                    status: "Running".into()
+                }
+            ),
+            (
+                5,
+                StoreError::IdTaken {
+                    id: "theirs".into(),
+                    status: "Queued".into()
+                }
+            )
+        ]
+    );
+    let row = status(&store, "a").await.unwrap();
+    assert_eq!(
+        (
+            row.owner.as_str(),
+            row.status.as_str(),
+            row.reason.as_deref()
+        ),
+        ("me", "Running", Some("moved once"))
+    );
+    let row = status(&store, "b").await.unwrap();
+    assert_eq!((row.owner.as_str(), row.status.as_str()), ("me", "Queued"));
+    let row = status(&store, "theirs").await.unwrap();
+    assert_eq!(
+        (row.owner.as_str(), row.status.as_str()),
+        ("other", "Queued")
+    );
+}
+
 /// A missing row is `NotFound`, a row in another state is `Conflict`.
 pub async fn not_found_is_not_a_conflict<S: StatusStore<Job>>(store: S) {
     assert_eq!(
@@ -483,6 +534,7 @@ macro_rules! store_contract {
                 compare_and_set,
                 undeclared_and_terminal_moves_are_refused,
                 reused_ids_are_refused,
+                inserts_apply_in_batches,
                 not_found_is_not_a_conflict,
                 a_batch_answers_each_write,
                 orphans_only_after_the_lease_expires,

@@ -6,5 +6,6 @@
 mod common;
 
 mod restart;
+mod spawn_commit;
 mod supervisor;
 mod supervisor_uptime;

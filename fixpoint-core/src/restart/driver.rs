@@ -305,6 +305,8 @@ where
             }
         };
         let task = spawned.map_err(|crate::task::SpawnError::Store(error)| error)?;
+        // An attempt counts once its row is durable (a watched one waited for it already).
+        task.committed().await?;
         bump(&self.shared.counters.attempts);
         if let Some((reported, limit)) = reported {
             self.set_state(index, ChildState::Starting);
@@ -466,6 +468,7 @@ fn describe<L: Lifecycle>(outcome: &Outcome<L>) -> String {
         Outcome::Panicked(message) => format!("panicked: {message}"),
         Outcome::Aborted => "aborted (its row says why: an abort, or its watchdog)".to_owned(),
         Outcome::Fenced => "fenced".to_owned(),
+        Outcome::Refused(error) => format!("not started: the store refused its row: {error}"),
     }
 }
 

@@ -66,7 +66,8 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
 
     /// Like [`insert`](Self::insert), for an id and an owner the caller already shares: a
     /// store that keeps them in memory may keep these rather than copies (and then know the
-    /// caller's later writes by pointer). The supervisor inserts through it.
+    /// caller's later writes by pointer). (A supervisor inserts its tasks' rows through
+    /// [`apply`](Self::apply), as [`RowChange::Insert`] writes.)
     ///
     /// # Errors
     ///
@@ -81,6 +82,7 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
 
     /// Applies `writes` for `owner`, in order, as one unit where the backend has one (a single
     /// transaction in SQL stores), and returns the writes it refused, by index:
+    /// [`StoreError::IdTaken`] for an insert ([`RowChange::Insert`]) whose id a row holds,
     /// [`StoreError::NotFound`], [`StoreError::Fenced`] when the row is not `owner`'s,
     /// [`StoreError::Conflict`] when a transition's row is not in its `from` state,
     /// [`StoreError::Rejected`] when the backend refused that write for its data (a constraint,

@@ -151,7 +151,11 @@ struct Prepared {
 impl<L: Lifecycle> Inner<L> {
     /// The shared copy of an owner id: a supervisor's rows all point at one.
     fn owner(&mut self, owner: &str) -> Arc<str> {
-        if let Some(last) = self.last_owner.as_ref().filter(|last| &***last == owner) {
+        if let Some(last) = self
+            .last_owner
+            .as_ref()
+            .filter(|last| same_owner(last, owner))
+        {
             return Arc::clone(last);
         }
         let owner = match self.owners.get_key_value(owner) {
@@ -208,9 +212,17 @@ impl<L: Lifecycle> Inner<L> {
         write: &RowWrite<L>,
         prepared: Prepared,
     ) -> Result<(), StoreError> {
-        // The supervisor's writes share their row's id (`insert_shared`): the same `Arc` is the
-        // same id, without comparing the text.
+        // The supervisor's writes share their row's id (their insert kept its `Arc`): the same
+        // `Arc` is the same id, without comparing the text.
         let id = write.shared_id();
+        let transition = match write.change() {
+            RowChange::Insert => {
+                let owner = self.owner(owner);
+                return self.insert(Arc::clone(id), prepared.hash, owner);
+            }
+            RowChange::Transition(transition) => Some(*transition),
+            RowChange::Reason(_) => None,
+        };
         let entry = self
             .rows
             .find_mut(prepared.hash, |row| {
@@ -225,23 +237,24 @@ impl<L: Lifecycle> Inner<L> {
                 owner: entry.owner.to_string(),
             });
         }
-        match write.change() {
-            RowChange::Transition(transition) => {
-                if entry.state != transition.from() {
-                    return Err(StoreError::Conflict {
-                        id: write.id().to_owned(),
-                        expected: transition.from().name(),
-                        found: entry.state.name().to_owned(),
-                    });
-                }
-                entry.state = transition.to();
-                if transition.to().is_terminal() {
-                    entry.finished_at = prepared.at;
-                    let id = Arc::clone(&entry.id);
-                    self.finished.push_back((prepared.at, id));
-                }
+        let Some(transition) = transition else {
+            if let RowChange::Reason(reason) = write.change() {
+                entry.reason = Some(reason.clone());
             }
-            RowChange::Reason(reason) => entry.reason = Some(reason.clone()),
+            return Ok(());
+        };
+        if entry.state != transition.from() {
+            return Err(StoreError::Conflict {
+                id: write.id().to_owned(),
+                expected: transition.from().name(),
+                found: entry.state.name().to_owned(),
+            });
+        }
+        entry.state = transition.to();
+        if transition.to().is_terminal() {
+            entry.finished_at = prepared.at;
+            let id = Arc::clone(&entry.id);
+            self.finished.push_back((prepared.at, id));
         }
         Ok(())
     }

@@ -111,7 +111,8 @@ pub fn sanitize_reason(reason: &mut String) {
     }
 }
 
-/// One write of a batch: a transition of a row, or the reason it ended where it did.
+/// One write of a batch: a new row, a transition of a row, or the reason it ended where it
+/// did.
 ///
 /// A supervisor makes these for its tasks; a store applies them with
 /// [`StatusStore::apply`], which names the ones it refused.
@@ -144,7 +145,17 @@ pub struct RowWrite<L> {
 }
 
 /// What a [`RowWrite`] changes.
+///
+/// A store's [`apply`](StatusStore::apply) handles every variant; more may come, so a store
+/// written outside this crate matches with a wildcard arm that fails the batch with a
+/// [`StoreError::Backend`](super::StoreError::Backend) naming the write it does not know.
+#[non_exhaustive]
 pub enum RowChange<L> {
+    /// Creates the row in the lifecycle's `#[initial]` state, owned by the batch's writer;
+    /// refused with [`StoreError::IdTaken`](super::StoreError::IdTaken) when a row with the id
+    /// exists, finished or not. A supervisor's spawns reach the store as these, in the same
+    /// batches as its tasks' transitions.
+    Insert,
     /// Compare-and-set of the row's status.
     Transition(Transition<L>),
     /// Sets the row's reason.
@@ -152,6 +163,15 @@ pub enum RowChange<L> {
 }
 
 impl<L> RowWrite<L> {
+    /// A new row `id` in the lifecycle's initial state (see [`RowChange::Insert`]).
+    #[inline]
+    pub fn insert(id: impl Into<Arc<str>>) -> Self {
+        RowWrite {
+            id: id.into(),
+            change: RowChange::Insert,
+        }
+    }
+
     /// A transition of row `id`.
     #[inline]
     pub fn transition(id: impl Into<Arc<str>>, transition: Transition<L>) -> Self {
@@ -194,6 +214,7 @@ impl<L> RowWrite<L> {
 impl<L> Clone for RowChange<L> {
     fn clone(&self) -> Self {
         match self {
+            RowChange::Insert => RowChange::Insert,
             RowChange::Transition(transition) => RowChange::Transition(*transition),
             RowChange::Reason(reason) => RowChange::Reason(reason.clone()),
         }
@@ -212,6 +233,7 @@ impl<L> Clone for RowWrite<L> {
 impl<L: Lifecycle> fmt::Debug for RowChange<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            RowChange::Insert => f.write_str("Insert"),
             RowChange::Transition(transition) => {
                 f.debug_tuple("Transition").field(transition).finish()
             }

@@ -2,15 +2,17 @@
 //! writes it may still make, and who ended its row if the task itself did not.
 
 use core::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use core::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::task::JoinHandle;
 
 use super::children::Children;
+use super::queue::Inserting;
 use super::report::Counters;
 use crate::lifecycle::{Event, Lifecycle, Recorder, State};
-use crate::store::{RowChange, RowWrite, Transition};
+use crate::store::{RowChange, RowWrite, StoreError, Transition};
 
 /// Who ends the row: the task, by its own transitions, unless one of the others took over.
 pub(super) const BY_TASK: u8 = 0;
@@ -33,23 +35,102 @@ pub(super) struct Child<L> {
     /// The state the task last recorded, for the supervisor to end the row from. Both are
     /// read and written under `writing`, with the writes they decide.
     state: AtomicU16,
+    /// Whether the row has committed: [`Writing::row`] says so too; this is read without the
+    /// lock, on the way into the task's body.
+    committed: AtomicBool,
     /// Held while the row is written: the task's own writes and the supervisor's end of the
     /// row are made one at a time, each with the check that decides it.
-    writing: Mutex<()>,
+    writing: Mutex<Writing<L>>,
     pub(super) children: Arc<Children<L>>,
 }
 
+/// What is decided under a child's lock: where its row stands, the writes made for it while
+/// its insert was queued, and who waits for the insert.
+struct Writing<L> {
+    row: RowState,
+    /// Writes made for the row while its insert was queued (an abort, a note), applied once
+    /// it commits, dropped if the store refuses it.
+    parked: Vec<RowWrite<L>>,
+    /// The task (to start its body) and the callers of [`TaskHandle::committed`].
+    waiting: Vec<Waker>,
+}
+
+/// Where a task's row stands: its body starts only once the row has committed.
+enum RowState {
+    Queued,
+    Committed,
+    /// The store refused the insert (an id in use, a fenced owner, a constraint): the row is
+    /// not this task's, and nothing is written to it.
+    Refused(StoreError),
+}
+
 impl<L: Lifecycle> Child<L> {
-    pub(super) fn new(id: Arc<str>, state: State<L>, children: &Arc<Children<L>>) -> Arc<Self> {
+    /// A task in `state`, whose row has `committed` already or whose insert is queued.
+    pub(super) fn new(
+        id: Arc<str>,
+        state: State<L>,
+        children: &Arc<Children<L>>,
+        committed: bool,
+    ) -> Arc<Self> {
         Arc::new(Child {
             id,
             slot: AtomicUsize::new(usize::MAX),
             task: Mutex::new(None),
             ended_by: AtomicU8::new(BY_TASK),
             state: AtomicU16::new(state_index(state)),
-            writing: Mutex::new(()),
+            committed: AtomicBool::new(committed),
+            writing: Mutex::new(Writing {
+                row: if committed {
+                    RowState::Committed
+                } else {
+                    RowState::Queued
+                },
+                parked: Vec::new(),
+                waiting: Vec::new(),
+            }),
             children: Arc::clone(children),
         })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Writing<L>> {
+        self.writing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `write` for the row as it stands: to the store once it has committed, parked
+    /// while its insert is queued, nowhere if the store refused it. Under the lock.
+    #[inline]
+    fn put(&self, writing: &mut Writing<L>, write: RowWrite<L>) {
+        match writing.row {
+            RowState::Committed => self
+                .children
+                .write(write, self.slot.load(Ordering::Relaxed)),
+            RowState::Queued => writing.parked.push(write),
+            RowState::Refused(_) => {}
+        }
+    }
+
+    /// Ready once the row has committed (`Ok`) or the store refused it (`Err`, why).
+    #[inline]
+    pub(super) fn poll_row(&self, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        if self.committed.load(Ordering::Acquire) {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_row_queued(cx)
+    }
+
+    #[cold]
+    fn poll_row_queued(&self, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        let mut writing = self.lock();
+        match &writing.row {
+            RowState::Committed => Poll::Ready(Ok(())),
+            RowState::Refused(error) => Poll::Ready(Err(error.clone())),
+            RowState::Queued => {
+                if !writing.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    writing.waiting.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
     }
 
     /// Who ended the row.
@@ -63,15 +144,14 @@ impl<L: Lifecycle> Child<L> {
     /// an orphan for the next start's `reconcile`.
     #[inline]
     pub(super) fn write(&self, write: RowWrite<L>) {
-        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut writing = self.lock();
         if self.ended_by.load(Ordering::Acquire) != BY_TASK {
             return;
         }
         if let RowChange::Transition(step) = write.change() {
             self.state.store(state_index(step.to()), Ordering::Relaxed);
         }
-        self.children
-            .write(write, self.slot.load(Ordering::Relaxed));
+        self.put(&mut writing, write);
     }
 
     /// The store refused a write because another supervisor owns the row now: end the task
@@ -96,7 +176,7 @@ impl<L: Lifecycle> Child<L> {
     /// already reached a terminal state, been fenced, or been ended).
     pub(super) fn end(&self, reason: &str) -> bool {
         let ended = {
-            let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut writing = self.lock();
             let state = State::<L>::from_index(self.state.load(Ordering::Relaxed));
             match Transition::new(state, L::abandoned()) {
                 // Terminal already: the task's own end stands.
@@ -104,12 +184,10 @@ impl<L: Lifecycle> Child<L> {
                 Ok(_) if self.ended_by.load(Ordering::Acquire) != BY_TASK => false,
                 Ok(abandon) => {
                     self.ended_by.store(ENDED_BY_SUPERVISOR, Ordering::Release);
-                    let slot = self.slot.load(Ordering::Relaxed);
                     let id = &self.id;
-                    self.children
-                        .write(RowWrite::transition(Arc::clone(id), abandon), slot);
-                    self.children
-                        .write(RowWrite::reason(Arc::clone(id), reason), slot);
+                    let abandon = RowWrite::transition(Arc::clone(id), abandon);
+                    self.put(&mut writing, abandon);
+                    self.put(&mut writing, RowWrite::reason(Arc::clone(id), reason));
                     true
                 }
             }
@@ -129,6 +207,34 @@ impl<L: Lifecycle> Child<L> {
         if let Some(task) = &*self.task.lock().unwrap_or_else(PoisonError::into_inner) {
             task.abort();
         }
+    }
+}
+
+impl<L: Lifecycle> Inserting<L> for Child<L> {
+    fn committed(&self) -> Vec<(RowWrite<L>, usize)> {
+        let (parked, waiting, slot) = {
+            let mut writing = self.lock();
+            writing.row = RowState::Committed;
+            self.committed.store(true, Ordering::Release);
+            let parked = std::mem::take(&mut writing.parked);
+            let waiting = std::mem::take(&mut writing.waiting);
+            (parked, waiting, self.slot.load(Ordering::Relaxed))
+        };
+        waiting.into_iter().for_each(Waker::wake);
+        parked.into_iter().map(|write| (write, slot)).collect()
+    }
+
+    fn refused(&self, error: StoreError) {
+        let waiting = {
+            let mut writing = self.lock();
+            writing.row = RowState::Refused(error.clone());
+            writing.parked.clear();
+            std::mem::take(&mut writing.waiting)
+        };
+        let counters = &self.children.counters;
+        Counters::add(&counters.refused_spawns, 1);
+        counters.note_refused(&self.id, error);
+        waiting.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -168,6 +274,7 @@ trait EndTask: Send + Sync {
     fn id(&self) -> &str;
     fn end(&self, reason: &str);
     fn note(&self, reason: &str);
+    fn poll_row(&self, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>>;
 }
 
 impl<L: Lifecycle> EndTask for Child<L> {
@@ -180,14 +287,16 @@ impl<L: Lifecycle> EndTask for Child<L> {
     }
 
     fn note(&self, reason: &str) {
-        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut writing = self.lock();
         let state = State::<L>::from_index(self.state.load(Ordering::Relaxed));
         // A row that has ended keeps the reason it ended with.
         if self.ended_by.load(Ordering::Acquire) == BY_TASK && !state.is_terminal() {
-            let slot = self.slot.load(Ordering::Relaxed);
-            self.children
-                .write(RowWrite::reason(Arc::clone(&self.id), reason), slot);
+            self.put(&mut writing, RowWrite::reason(Arc::clone(&self.id), reason));
         }
+    }
+
+    fn poll_row(&self, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
+        Child::poll_row(self, cx)
     }
 }
 
@@ -217,6 +326,21 @@ impl TaskHandle {
     /// already finished keeps its row.
     pub fn abort(&self) {
         self.child.end("aborted");
+    }
+
+    /// Waits until the task's row has committed in the store: a task's body starts only then,
+    /// never before its row is durable. `Err`, with why, when the store refused the row (an
+    /// id in use, a fenced owner, a constraint): the body never ran, nothing was written to
+    /// that row, and the task's outcome is [`Outcome::Refused`](super::Outcome::Refused).
+    /// Ready at once with a store that applies writes at once
+    /// ([`MemoryStore`](crate::store::MemoryStore)), whose refusals
+    /// [`Supervisor::spawn`](super::Supervisor::spawn) returns itself.
+    ///
+    /// # Errors
+    ///
+    /// The store's refusal of the row, as [`StoreError::IdTaken`] for an id in use.
+    pub async fn committed(&self) -> Result<(), StoreError> {
+        core::future::poll_fn(|cx| self.child.poll_row(cx)).await
     }
 
     /// Ends the task's row with `reason` and aborts it, as [`abort`](Self::abort) does.

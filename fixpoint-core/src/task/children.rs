@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
 
-use super::queue::{Sender, Written};
+use super::queue::{Inserted, Inserting, Sender, Written};
 use super::report::{Counters, Finished, Outcome};
 use crate::lifecycle::{Lifecycle, State, Terminal};
 use crate::store::{RowWrite, StoreError};
@@ -127,7 +127,33 @@ impl<L: Lifecycle> Children<L> {
         }
     }
 
-    /// Spawns `body` as `child`'s task, registered until it ends.
+    /// Inserts the row of a new task `id`, in the lifecycle's initial state: at once with a
+    /// store that applies writes at once (its refusal returned here), or queued for the
+    /// writer's next batch (the task's body waits for its commit). Returns the task.
+    pub(super) fn insert(self: &Arc<Self>, id: Arc<str>) -> Result<Arc<Child<L>>, StoreError> {
+        let mut queued = None;
+        let inserted = self.writes.insert(RowWrite::insert(Arc::clone(&id)), || {
+            let child = Child::new(Arc::clone(&id), L::initial(), self, false);
+            queued = Some(Arc::clone(&child));
+            child as Arc<dyn Inserting<L>>
+        });
+        match (inserted, queued) {
+            (Inserted::Committed, _) => Ok(Child::new(id, L::initial(), self, true)),
+            (Inserted::Queued, Some(child)) => Ok(child),
+            (Inserted::Refused(error), _) => Err(error),
+            (Inserted::Failed(error), _) => {
+                self.counters.note_failed(&error);
+                Err(error)
+            }
+            // `insert` makes the task whenever it queues the write.
+            (Inserted::Queued, None) => Err(StoreError::Backend(
+                "the supervisor queued a task's insert without the task".to_owned(),
+            )),
+        }
+    }
+
+    /// Spawns `body` as `child`'s task, registered until it ends; the body starts once the
+    /// task's row has committed.
     pub(super) fn spawn<Fut>(&self, child: &Arc<Child<L>>, body: Fut)
     where
         L: Send,
@@ -156,7 +182,12 @@ impl<L: Lifecycle> Children<L> {
             child: Arc::clone(child),
             outcome: None,
         };
-        child.set_task(tokio::spawn(Supervised { body, exit }));
+        let started = false;
+        child.set_task(tokio::spawn(Supervised {
+            body,
+            started,
+            exit,
+        }));
     }
 
     /// Fences the live child in `slot` if it is the task of row `id` (a task that already
@@ -291,16 +322,18 @@ impl<L: Lifecycle> Children<L> {
 }
 
 pin_project_lite::pin_project! {
-    /// A supervised task: runs the body, sees its panic, and whatever ends it (return,
-    /// error, panic, abort, the runtime going away) [`Exit`]'s drop records the reason and
-    /// reaps the child. `body` is dropped first: the machine records its abandonment before
-    /// the exit writes the reason.
+    /// A supervised task: waits for its row to commit, runs the body, sees its panic, and
+    /// whatever ends it (return, error, panic, abort, the runtime going away, the store
+    /// refusing its row) [`Exit`]'s drop records the reason and reaps the child. `body` is
+    /// dropped first: the machine records its abandonment before the exit writes the reason.
     struct Supervised<L, F>
     where
         L: Lifecycle,
     {
         #[pin]
         body: F,
+        // The row has committed: the body runs.
+        started: bool,
         exit: Exit<L>,
     }
 }
@@ -315,6 +348,16 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
+        if !*this.started {
+            match this.exit.child.poll_row(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => *this.started = true,
+                Poll::Ready(Err(refused)) => {
+                    this.exit.outcome = Some(Outcome::Refused(refused));
+                    return Poll::Ready(());
+                }
+            }
+        }
         let body = this.body;
         this.exit.outcome = Some(match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
@@ -345,7 +388,7 @@ impl<L: Lifecycle> Drop for Exit<L> {
         }
         match reason(&outcome) {
             Reason::None => Counters::add(&counters.completed, 1),
-            Reason::Fenced => {}
+            Reason::NotOurs => {}
             Reason::Text(text) => {
                 self.child
                     .write(RowWrite::reason(Arc::clone(&self.child.id), text));
@@ -358,7 +401,8 @@ impl<L: Lifecycle> Drop for Exit<L> {
 
 enum Reason {
     None,
-    Fenced,
+    /// The row is another owner's.
+    NotOurs,
     Text(String),
 }
 
@@ -369,7 +413,8 @@ fn reason<L: Lifecycle>(outcome: &Outcome<L>) -> Reason {
         Outcome::Failed(error) => Reason::Text(error.clone()),
         Outcome::Panicked(message) => Reason::Text(format!("panicked: {message}")),
         Outcome::Aborted => Reason::Text("aborted".to_owned()),
-        Outcome::Fenced => Reason::Fenced,
+        // The row is another owner's: nothing more is written to it.
+        Outcome::Fenced | Outcome::Refused(_) => Reason::NotOurs,
     }
 }
 

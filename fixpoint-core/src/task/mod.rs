@@ -223,20 +223,31 @@ where
         &self.children.counters
     }
 
+    /// The task of a row the store holds already (an orphan resumed).
     fn child(&self, id: Arc<str>, state: State<L>) -> Arc<Child<L>> {
-        Child::new(id, state, &self.children)
+        Child::new(id, state, &self.children, true)
     }
 
-    /// Creates the task's row and spawns `body` with the typed machine in its initial state.
-    /// The body must return the machine's [`Terminal`](crate::Terminal) proof (see
-    /// [`TaskOutput`]).
+    /// Queues the task's row and spawns `body` with the typed machine in its initial state;
+    /// the body starts once the row has committed, never before. The body must return the
+    /// machine's [`Terminal`](crate::Terminal) proof (see [`TaskOutput`]).
+    ///
+    /// `spawn` does not wait for the commit: the rows of tasks spawned one after another are
+    /// inserted together, in the writer's next batch (one transaction in SQL stores, with
+    /// the transitions of the tasks already running). A row the store refuses (an id in use,
+    /// a fenced owner, a constraint) ends its task without running the body, and reaches the
+    /// caller three ways: [`TaskHandle::committed`] returns the error, the task's outcome in
+    /// [`join_next`](Self::join_next) is [`Outcome::Refused`], and the next
+    /// [`flush`](Self::flush) lists it. To wait for the commit at the spawn, use
+    /// [`spawn_committed`](Self::spawn_committed).
     ///
     /// The task reaps itself when it ends: its status and reason reach the store, and
     /// [`Counters::running`] drops, whether or not anyone calls [`join_next`](Self::join_next).
     ///
     /// # Errors
     ///
-    /// [`SpawnError::Store`] when the id is taken or the store fails; nothing is spawned.
+    /// [`SpawnError::Store`] when a store that applies writes at once
+    /// ([`MemoryStore`](crate::store::MemoryStore)) refuses the row: nothing is spawned.
     pub async fn spawn<T, F, Fut>(
         &mut self,
         id: impl Into<String>,
@@ -251,8 +262,7 @@ where
         Fut::Output: TaskOutput<L>,
     {
         let id: Arc<str> = id.into().into();
-        self.store.insert_shared(&id, &self.owner).await?;
-        let child = self.child(Arc::clone(&id), L::initial());
+        let child = self.children.insert(id)?;
         let recorder = TaskRecorder {
             child: Arc::clone(&child),
         };
@@ -261,10 +271,64 @@ where
         Ok(TaskHandle::new(&child))
     }
 
-    /// Like [`spawn`](Self::spawn), for work that must keep producing: the body also gets a
-    /// [`Progress`](crate::uptime::Progress) to tick whenever it produces something, and a
-    /// watchdog outside the task (a timer of the runtime) aborts it once it has gone
-    /// `threshold` without progress, however alive it looks. Its row is then ended in the
+    /// Like [`spawn`](Self::spawn), and returns once the task's row has committed (see
+    /// [`TaskHandle::committed`]): for a caller that must know the row is durable, or
+    /// refused, before it goes on. Tasks spawned this way one after another pay a commit
+    /// each; spawned concurrently, they share one.
+    ///
+    /// ```
+    /// # use fixpoint::{terminal_state, store::{MemoryStore, StoreError}, task::{SpawnError, Supervisor}};
+    /// # #[terminal_state]
+    /// # pub enum Job {
+    /// #     #[initial] #[to(Running, Failed)] Queued,
+    /// #     #[to(Done, Failed)]               Running,
+    /// #     #[terminal]                       Done,
+    /// #     #[terminal] #[abandoned]          Failed,
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// // Any store: `SqliteStore` and `PostgresStore` answer once their batch has committed.
+    /// let mut supervisor = Supervisor::start(MemoryStore::<Job>::new(), Default::default()).await.unwrap();
+    /// supervisor
+    ///     .spawn_committed("invoice-7", (), |job| async move { job.to_running().to_done() })
+    ///     .await
+    ///     .unwrap();
+    /// // The id is the row's: a second task with it is refused, and its body never runs.
+    /// let again = supervisor
+    ///     .spawn_committed("invoice-7", (), |job| async move { job.abandon() })
+    ///     .await;
+    /// assert!(matches!(again, Err(SpawnError::Store(StoreError::IdTaken { .. }))));
+    /// # supervisor.shutdown(std::time::Duration::from_secs(5)).await.unwrap();
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Store`] when the store refuses the row (an id in use, a fenced owner, a
+    /// constraint): the body never runs. While the store cannot be reached, this waits: the
+    /// insert stays queued and is retried with the writer's batches.
+    pub async fn spawn_committed<T, F, Fut>(
+        &mut self,
+        id: impl Into<String>,
+        value: T,
+        body: F,
+    ) -> Result<TaskHandle, SpawnError>
+    where
+        T: Send + 'static,
+        L::Initial: StateMarker<Data = ()>,
+        F: FnOnce(Machine<L, T>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput<L>,
+    {
+        let task = self.spawn(id, value, body).await?;
+        task.committed().await?;
+        Ok(task)
+    }
+
+    /// Like [`spawn_committed`](Self::spawn_committed), for work that must keep producing:
+    /// the body also gets a [`Progress`](crate::uptime::Progress) to tick whenever it
+    /// produces something, and a watchdog outside the task (a timer of the runtime) aborts it
+    /// once it has gone `threshold` without progress (counted from the body's start),
+    /// however alive it looks. Its row is then ended in the
     /// `#[abandoned]` state with the reason "no progress for 30s; last progress: claimed
     /// job 812" (the last [`tick_with`](crate::uptime::Progress::tick_with) note), and its
     /// outcome is [`Outcome::Aborted`].
@@ -303,7 +367,7 @@ where
     ///
     /// # Errors
     ///
-    /// [`SpawnError::Store`] when the id is taken or the store fails; nothing is spawned.
+    /// [`SpawnError::Store`] when the store refuses the row: the body never runs.
     pub async fn spawn_watched<T, F, Fut>(
         &mut self,
         id: impl Into<String>,
@@ -321,10 +385,10 @@ where
         let progress = crate::uptime::Progress::new();
         let (watch, running) = watch::Watch::new(&progress, threshold);
         let body = |machine| {
-            progress.tick(); // the silence counts from the task's start, not the row's insert
-            watch::holding(running, body(machine, progress))
+            // The silence counts from the body's start, not from the row's insert.
+            watch::holding(running, progress.clone(), body(machine, progress))
         };
-        let task = self.spawn(id, value, body).await?;
+        let task = self.spawn_committed(id, value, body).await?;
         watch.start(task.clone());
         Ok(task)
     }

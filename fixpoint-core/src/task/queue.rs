@@ -24,12 +24,44 @@ use crate::store::{RowWrite, StoreError};
 
 /// What the writer applies, in the order the tasks produced it.
 pub(crate) enum Queued<L> {
-    /// A write, and the registry slot of the task that made it (fenced if the store refuses
-    /// the write as not ours).
-    Write(RowWrite<L>, usize),
+    /// A write, and who made it.
+    Write(RowWrite<L>, Maker<L>),
     /// Answered once every write queued before it is applied, or with the store's error
     /// while they cannot be.
     Flush(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// Who made a queued write, to be told what the store did with it.
+pub(crate) enum Maker<L> {
+    /// The task in this registry slot (fenced if the store refuses the write as not ours).
+    Task(usize),
+    /// The insert of a task's row: the task starts once it has committed.
+    Insert(Arc<dyn Inserting<L>>),
+}
+
+/// A task whose row's insert is queued: told once the store has committed the row, or
+/// refused it. Its body waits until then.
+pub(crate) trait Inserting<L>: Send + Sync {
+    /// The row has committed: the task may start. Returns the writes made for the row while
+    /// its insert was queued (an abort, a note), for the writer to apply next, each with the
+    /// task's registry slot.
+    fn committed(&self) -> Vec<(RowWrite<L>, usize)>;
+
+    /// The store refused the row: the task ends without starting.
+    fn refused(&self, error: StoreError);
+}
+
+/// What [`Sender::insert`] did with a task's insert.
+pub(crate) enum Inserted {
+    /// Applied at once: the row is in the store.
+    Committed,
+    /// Queued for the writer: the task is told when its row commits.
+    Queued,
+    /// Applied at once, and refused by the store.
+    Refused(StoreError),
+    /// The store failed the insert applied at once: it was not applied, and every later
+    /// write goes to the writer.
+    Failed(StoreError),
 }
 
 /// Queued items past which the writer stops lingering.
@@ -148,8 +180,37 @@ impl<L> Sender<L> {
                 Err(not_applied) => self.not_applied(write, slot, *not_applied),
             };
         }
-        self.send(Queued::Write(write, slot));
+        self.send(Queued::Write(write, Maker::Task(slot)));
         Written::Done
+    }
+
+    /// Inserts a task's row: at once if the store takes writes at once, or queued for the
+    /// writer, which tells `task` (made only then) when the row commits.
+    #[inline]
+    pub(crate) fn insert(
+        &self,
+        write: RowWrite<L>,
+        task: impl FnOnce() -> Arc<dyn Inserting<L>>,
+    ) -> Inserted {
+        if let Some(apply_now) = &self.shared.apply_now
+            && self.shared.inline.load(Ordering::Acquire)
+        {
+            return match apply_now(&write) {
+                Ok(()) => Inserted::Committed,
+                Err(not_applied) => match *not_applied {
+                    NotApplied::Refused(error) => Inserted::Refused(error),
+                    NotApplied::Failed(error) => {
+                        // As the writer does with an insert in a batch that failed: refused
+                        // with the store's error (the task has not started). Later writes go
+                        // to the writer.
+                        self.shared.inline.store(false, Ordering::Release);
+                        Inserted::Failed(error)
+                    }
+                },
+            };
+        }
+        self.send(Queued::Write(write, Maker::Insert(task())));
+        Inserted::Queued
     }
 
     /// What a write the store did not apply at once leaves to do: a refusal goes back to the
@@ -161,7 +222,7 @@ impl<L> Sender<L> {
             NotApplied::Refused(error) => Written::Refused(write, error),
             NotApplied::Failed(error) => {
                 self.shared.inline.store(false, Ordering::Release);
-                self.send(Queued::Write(write, slot));
+                self.send(Queued::Write(write, Maker::Task(slot)));
                 Written::Failed(error)
             }
         }

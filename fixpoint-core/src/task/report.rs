@@ -25,6 +25,9 @@ pub enum Outcome<L> {
     /// The row was adopted by another supervisor after this one's lease lapsed: the task was
     /// ended, and this supervisor wrote nothing more to the row (its new owner drives it).
     Fenced,
+    /// The store refused the task's row (an id in use, a fenced owner, a constraint): its
+    /// body never ran, and nothing was written to the row that holds the id.
+    Refused(StoreError),
 }
 
 /// One finished task.
@@ -87,6 +90,7 @@ impl<L: Lifecycle> fmt::Debug for Outcome<L> {
             Outcome::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
             Outcome::Aborted => f.write_str("Aborted"),
             Outcome::Fenced => f.write_str("Fenced"),
+            Outcome::Refused(error) => f.debug_tuple("Refused").field(error).finish(),
         }
     }
 }
@@ -160,6 +164,7 @@ pub struct Counters {
     pub(super) rejected_writes: AtomicU64,
     pub(super) leases_reaped: AtomicU64,
     pub(super) orphans_ended: AtomicU64,
+    pub(super) refused_spawns: AtomicU64,
     /// Refused writes not yet reported, the most recent [`KEPT_REFUSALS`].
     pub(super) refused: Mutex<VecDeque<RefusedWrite>>,
 }
@@ -257,6 +262,12 @@ impl Counters {
         self.orphans_ended.load(Ordering::Relaxed)
     }
 
+    /// Tasks whose row the store refused ([`Outcome::Refused`]): their body never ran.
+    #[must_use]
+    pub fn refused_spawns(&self) -> u64 {
+        self.refused_spawns.load(Ordering::Relaxed)
+    }
+
     /// Keeps a refused write for the next flush or shutdown to report.
     pub(super) fn note_refused(&self, id: &str, error: StoreError) {
         if matches!(error, StoreError::Rejected { .. }) {
@@ -296,7 +307,7 @@ impl Counters {
 /// Why a task was not spawned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpawnError {
-    /// The store refused the row (an id already in use, a backend failure).
+    /// The store refused the row (an id already in use, a fenced owner, a constraint).
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -69,8 +69,13 @@ impl Watch {
     }
 }
 
-/// `body`, holding `running` until it ends.
-pub(super) async fn holding<Fut: Future>(running: Running, body: Fut) -> Fut::Output {
+/// `body`, holding `running` until it ends; its first progress is its start.
+pub(super) async fn holding<Fut: Future>(
+    running: Running,
+    progress: Progress,
+    body: Fut,
+) -> Fut::Output {
+    progress.tick();
     let output = body.await;
     drop(running);
     output

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::Config;
-use super::queue::{Queued, Receiver};
+use super::queue::{Maker, Queued, Receiver};
 use super::report::Counters;
 use crate::lifecycle::Lifecycle;
 use crate::store::{Refused, RowWrite, StatusStore, StoreError, Transition};
@@ -87,17 +87,22 @@ impl<L> Clone for Context<'_, L> {
 
 impl<L> Copy for Context<'_, L> {}
 
-/// The writes of one batch, and the slots of the tasks that made them.
+/// The writes of one batch, and who made each.
 struct Batch<L> {
     writes: Vec<RowWrite<L>>,
-    slots: Vec<usize>,
+    makers: Vec<Maker<L>>,
+    /// Writes made for rows while their insert was queued, released by its commit (with the
+    /// slot of the task that made them): applied before anything queued after the insert,
+    /// a flush included.
+    released: Vec<(RowWrite<L>, usize)>,
 }
 
 impl<L> Default for Batch<L> {
     fn default() -> Self {
         Batch {
             writes: Vec::with_capacity(BATCH),
-            slots: Vec::with_capacity(BATCH),
+            makers: Vec::with_capacity(BATCH),
+            released: Vec::new(),
         }
     }
 }
@@ -113,20 +118,28 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
     context: Context<'_, L>,
 ) -> Result<(), ()> {
     let mut queued = pending.drain(..);
+    let mut flush = None;
     loop {
-        let mut flush = None;
-        for item in queued.by_ref() {
-            match item {
-                Queued::Write(write, slot) => {
-                    batch.writes.push(write);
-                    batch.slots.push(slot);
-                    if batch.writes.len() == BATCH {
+        // Writes a commit released go first: they were made before anything still queued.
+        let released = batch.released.len().min(BATCH);
+        for (write, slot) in batch.released.drain(..released) {
+            batch.writes.push(write);
+            batch.makers.push(Maker::Task(slot));
+        }
+        if batch.released.is_empty() && flush.is_none() && batch.writes.len() < BATCH {
+            for item in queued.by_ref() {
+                match item {
+                    Queued::Write(write, maker) => {
+                        batch.writes.push(write);
+                        batch.makers.push(maker);
+                        if batch.writes.len() == BATCH {
+                            break;
+                        }
+                    }
+                    Queued::Flush(done) => {
+                        flush = Some(done);
                         break;
                     }
-                }
-                Queued::Flush(done) => {
-                    flush = Some(done);
-                    break;
                 }
             }
         }
@@ -140,8 +153,18 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
             Err(error) => {
                 context.counters.note_failed(&error);
                 let rest: Vec<_> = queued.collect();
-                let writes = batch.writes.drain(..).zip(batch.slots.drain(..));
-                pending.extend(writes.map(|(write, slot)| Queued::Write(write, slot)));
+                // The writes of running tasks are retried; an insert is refused now, with the
+                // store's error: its task has not started, so nothing is lost, and its caller
+                // learns (a full disk, a server gone) at once rather than wait on a retry.
+                for (write, maker) in batch.writes.drain(..).zip(batch.makers.drain(..)) {
+                    match maker {
+                        Maker::Insert(task) => task.refused(error.clone()),
+                        maker => pending.push(Queued::Write(write, maker)),
+                    }
+                }
+                let released = batch.released.drain(..);
+                pending
+                    .extend(released.map(|(write, slot)| Queued::Write(write, Maker::Task(slot))));
                 pending.extend(flush.map(Queued::Flush));
                 pending.extend(rest);
                 for item in pending.iter_mut() {
@@ -153,7 +176,10 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
                 return Err(());
             }
         }
-        match flush {
+        if !batch.released.is_empty() {
+            continue;
+        }
+        match flush.take() {
             Some(done) => drop(done.send(Ok(()))),
             None if queued.len() == 0 => return Ok(()),
             None => {}
@@ -161,15 +187,24 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
     }
 }
 
-/// Acts on the refused writes of a batch.
-fn settle<L: Lifecycle>(refused: Refused, batch: &mut Batch<L>, context: Context<'_, L>) {
-    for (index, error) in refused {
-        if let (Some(write), Some(&slot)) = (batch.writes.get(index), batch.slots.get(index)) {
-            (context.on_refused)(slot, write, error);
+/// Tells each write's maker what the store did with it: a refused write goes to
+/// `on_refused`, an insert's task learns that its row committed (releasing the writes made
+/// for it meanwhile) or was refused.
+fn settle<L: Lifecycle>(mut refused: Refused, batch: &mut Batch<L>, context: Context<'_, L>) {
+    refused.sort_unstable_by_key(|&(index, _)| index);
+    let mut refused = refused.into_iter().peekable();
+    let writes = batch.writes.drain(..).zip(batch.makers.drain(..));
+    for (index, (write, maker)) in writes.enumerate() {
+        let refusal = refused
+            .next_if(|&(at, _)| at == index)
+            .map(|(_, error)| error);
+        match (maker, refusal) {
+            (Maker::Task(_), None) => {}
+            (Maker::Task(slot), Some(error)) => (context.on_refused)(slot, &write, error),
+            (Maker::Insert(task), None) => batch.released.extend(task.committed()),
+            (Maker::Insert(task), Some(error)) => task.refused(error),
         }
     }
-    batch.writes.clear();
-    batch.slots.clear();
 }
 
 /// Keeps the lease alive and prunes finished rows, each on its own cadence; on each heartbeat

@@ -7,8 +7,8 @@ use super::backend;
 use crate::Lifecycle;
 use crate::store::{RowChange, RowWrite, StoreError};
 
-/// A batch as the columns `<table>_apply` takes: a transition has `to` (and `from`), a reason
-/// has neither.
+/// A batch as the columns `<table>_apply` takes: a transition has `from` and `to`, an insert
+/// `to` alone (the initial state), a reason neither.
 pub(super) struct Batch<'a> {
     pub(super) ids: Vec<&'a str>,
     pub(super) froms: Vec<Option<&'static str>>,
@@ -27,6 +27,7 @@ impl<'a> Batch<'a> {
         for write in writes {
             batch.ids.push(write.id());
             let (from, to, reason) = match write.change() {
+                RowChange::Insert => (None, Some(L::initial().name()), None),
                 RowChange::Transition(step) => {
                     (Some(step.from().name()), Some(step.to().name()), None)
                 }
@@ -61,6 +62,10 @@ pub(super) fn refusal<L: Lifecycle>(
     let write = &writes[position];
     let id = write.id().to_owned();
     let error = match (found_owner, write.change()) {
+        (_, RowChange::Insert) => StoreError::IdTaken {
+            id,
+            status: found_status.unwrap_or_default(),
+        },
         (None, _) => StoreError::NotFound { id },
         (Some(found), _) if found != owner => StoreError::Fenced { id, owner: found },
         (Some(_), RowChange::Transition(step)) => StoreError::Conflict {

@@ -45,8 +45,9 @@ const LEASES: &str = "CREATE TABLE IF NOT EXISTS fixpoint_leases (\n\
 ///
 /// `<table>_apply` is a function so that a batch is one statement: one round trip and one
 /// transaction, whatever its size, with each write still a compare-and-set of its own (a
-/// batch may move one row twice, which a single `UPDATE` cannot). It returns the refused
-/// writes only: their index, and the row's owner and status when the row exists.
+/// batch may move one row twice, which a single `UPDATE` cannot). A write with a `to` and no
+/// `from` inserts the row (in the initial state: the trigger refuses any other). It returns
+/// the refused writes only: their index, and the row's owner and status when the row exists.
 const APPLY: &str = "
 DECLARE
     changed integer;
@@ -55,6 +56,9 @@ BEGIN
         IF tos[i] IS NULL THEN
             UPDATE TABLE SET reason = reasons[i]
              WHERE id = ids[i] AND owner = writer;
+        ELSIF froms[i] IS NULL THEN
+            INSERT INTO TABLE (id, owner, status) VALUES (ids[i], writer, tos[i])
+                ON CONFLICT (id) DO NOTHING;
         ELSE
             UPDATE TABLE SET status = tos[i], updated_at = now()
              WHERE id = ids[i] AND owner = writer AND status = froms[i];

@@ -101,10 +101,12 @@ pub(super) fn apply<L: Lifecycle>(
         .prepare_cached(&sql.transition)
         .map_err(backend)?;
     let mut reason = transaction.prepare_cached(&sql.reason).map_err(backend)?;
+    let mut insert = transaction.prepare_cached(&sql.insert).map_err(backend)?;
     let mut refused = Vec::new();
     for (index, write) in writes.iter().enumerate() {
         let id = write.id();
         let changed = match write.change() {
+            RowChange::Insert => insert.execute(params![id, owner, L::initial().name(), now]),
             RowChange::Transition(step) => transition.execute(params![
                 step.to().name(),
                 now,
@@ -158,7 +160,12 @@ fn refusal<L: Lifecycle>(
     write: &RowWrite<L>,
 ) -> Result<StoreError, StoreError> {
     let id = write.id().to_owned();
-    Ok(match owner_and_status(transaction, sql, &id)? {
+    let found = owner_and_status(transaction, sql, &id)?;
+    if let RowChange::Insert = write.change() {
+        let status = found.map(|(_, status)| status).unwrap_or_default();
+        return Ok(StoreError::IdTaken { id, status });
+    }
+    Ok(match found {
         None => StoreError::NotFound { id },
         Some((found, _)) if found != owner => StoreError::Fenced { id, owner: found },
         Some((_, found)) => match write.change() {
@@ -167,7 +174,9 @@ fn refusal<L: Lifecycle>(
                 expected: step.from().name(),
                 found,
             },
-            RowChange::Reason(_) => StoreError::Backend(format!("row `{id}` was not updated")),
+            RowChange::Reason(_) | RowChange::Insert => {
+                StoreError::Backend(format!("row `{id}` was not updated"))
+            }
         },
     })
 }
