@@ -2,7 +2,8 @@
 //! started for the bench (`initdb` + `pg_ctl` on a free loopback port, `fsync` on, as in
 //! production): a batch of 1,024 transitions through `apply` (one statement, one transaction)
 //! against one autocommit `UPDATE` per transition (a round trip and a commit each); and a
-//! `Supervisor` end to end (start, 1,000 spawns of two transitions each, join, flush).
+//! `Supervisor` end to end (start, 20,000 spawns one after another, two transitions each,
+//! join, flush: 60,000 row writes with the inserts).
 //!
 //! Needs the PostgreSQL 15 server binaries (`apt-get install -y postgresql-15`); as root, the
 //! server runs as the `postgres` user.
@@ -33,8 +34,8 @@ const BATCH: usize = 1024;
 const ONE_BY_ONE: usize = 64;
 /// Rows in the table: the rounds walk through them block by block.
 const BLOCKS: usize = 100;
-/// Tasks per end-to-end round.
-const TASKS: u64 = 1_000;
+/// Tasks per end-to-end round: spawned one after another, two transitions each.
+const TASKS: u64 = 20_000;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -174,10 +175,11 @@ fn supervisor_end_to_end(c: &mut Criterion) {
         ..cluster::Options::default()
     });
     let mut group = c.benchmark_group("postgres/supervisor");
-    group.throughput(Throughput::Elements(TASKS * 2)); // two transitions per task
+    // Row writes: each task's insert and its two transitions.
+    group.throughput(Throughput::Elements(TASKS * 3));
     group.sample_size(10);
     let mut round = 0;
-    group.bench_function("start_spawn_1000_join_flush", |b| {
+    group.bench_function("start_spawn_20000_join_flush", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
                 let mut elapsed = Duration::ZERO;

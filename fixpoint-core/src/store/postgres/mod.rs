@@ -326,7 +326,15 @@ impl<L: Lifecycle> StatusStore<L> for PostgresStore<L> {
             return Ok(Vec::new());
         }
         match self.apply_batch(owner, &Batch::new(writes)).await? {
-            Some(rows) => rows.iter().map(|row| refusal(row, owner, writes)).collect(),
+            Some(rows) => {
+                // The function answers round by round: in the batch's order here.
+                let mut refused: Refused = rows
+                    .iter()
+                    .map(|row| refusal(row, owner, writes))
+                    .collect::<Result<_, _>>()?;
+                refused.sort_unstable_by_key(|&(index, _)| index);
+                Ok(refused)
+            }
             // One write or more the server refuses for its data: each stands alone.
             None => self.apply_isolating(owner, writes).await,
         }

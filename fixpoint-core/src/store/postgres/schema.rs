@@ -44,33 +44,61 @@ const LEASES: &str = "CREATE TABLE IF NOT EXISTS fixpoint_leases (\n\
 /// The body of `<table>_apply`; `TABLE` stands for the table's name.
 ///
 /// `<table>_apply` is a function so that a batch is one statement: one round trip and one
-/// transaction, whatever its size, with each write still a compare-and-set of its own (a
-/// batch may move one row twice, which a single `UPDATE` cannot). A write with a `to` and no
-/// `from` inserts the row (in the initial state: the trigger refuses any other). It returns
-/// the refused writes only: their index, and the row's owner and status when the row exists.
+/// transaction, whatever its size. Each write is still a compare-and-set of its own, in
+/// order: the writes are numbered per row (a batch may move one row twice, which a single
+/// `UPDATE` cannot), and each round applies every row's next write at once, set-based: the
+/// inserts (a write with a `to` and no `from`: the trigger refuses any state but the initial
+/// one), the transitions (`from` and `to`), the reasons (neither). A row is in a round at most
+/// once, so a round's order between rows does not matter, and a row's writes keep theirs.
+/// It returns the refused writes only: their index, and the row's owner and status as the
+/// write found them, when the row exists.
 const APPLY: &str = "
 DECLARE
-    changed integer;
+    rounds integer;
+    ks integer[];
+    size bigint;
+    done bigint[];
+    made text[];
 BEGIN
-    FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP
-        IF tos[i] IS NULL THEN
-            UPDATE TABLE SET reason = reasons[i]
-             WHERE id = ids[i] AND owner = writer;
-        ELSIF froms[i] IS NULL THEN
-            INSERT INTO TABLE (id, owner, status) VALUES (ids[i], writer, tos[i])
-                ON CONFLICT (id) DO NOTHING;
-        ELSE
-            UPDATE TABLE SET status = tos[i], updated_at = now()
-             WHERE id = ids[i] AND owner = writer AND status = froms[i];
-        END IF;
-        GET DIAGNOSTICS changed = ROW_COUNT;
-        IF changed <> 1 THEN
-            idx := i - 1;
-            found_owner := NULL;
-            found_status := NULL;
-            SELECT t.owner, t.status INTO found_owner, found_status
-              FROM TABLE t WHERE t.id = ids[i];
-            RETURN NEXT;
+    SELECT array_agg(numbered.k ORDER BY numbered.i), coalesce(max(numbered.k), 0)
+      INTO ks, rounds
+      FROM (SELECT u.i, row_number() OVER (PARTITION BY u.id ORDER BY u.i)::integer AS k
+              FROM unnest(ids) WITH ORDINALITY AS u(id, i)) AS numbered;
+    FOR round IN 1 .. rounds LOOP
+        WITH w AS (
+            SELECT u.i, u.id, u.f, u.t, u.r
+              FROM unnest(ids, froms, tos, reasons, ks) WITH ORDINALITY AS u(id, f, t, r, k, i)
+             WHERE u.k = round
+        ), inserted AS (
+            INSERT INTO TABLE (id, owner, status)
+            SELECT w.id, writer, w.t FROM w WHERE w.f IS NULL AND w.t IS NOT NULL
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+        ), moved AS (
+            UPDATE TABLE AS s SET status = w.t, updated_at = now()
+              FROM w
+             WHERE w.f IS NOT NULL AND s.id = w.id AND s.owner = writer AND s.status = w.f
+            RETURNING w.i
+        ), noted AS (
+            UPDATE TABLE AS s SET reason = w.r
+              FROM w
+             WHERE w.t IS NULL AND s.id = w.id AND s.owner = writer
+            RETURNING w.i
+        )
+        SELECT (SELECT count(*) FROM w),
+               (SELECT array_agg(a.i) FROM (SELECT moved.i FROM moved
+                                            UNION ALL SELECT noted.i FROM noted) AS a),
+               (SELECT array_agg(inserted.id) FROM inserted)
+          INTO size, done, made;
+        -- Only a round that refused a write looks for it.
+        IF size > coalesce(array_length(done, 1), 0) + coalesce(array_length(made, 1), 0) THEN
+            RETURN QUERY
+            SELECT (u.i - 1)::integer, s.owner, s.status
+              FROM unnest(ids, froms, tos, ks) WITH ORDINALITY AS u(id, f, t, k, i)
+              LEFT JOIN TABLE AS s ON s.id = u.id
+             WHERE u.k = round
+               AND NOT (u.i = ANY(coalesce(done, '{}')))
+               AND NOT (u.f IS NULL AND u.t IS NOT NULL AND u.id = ANY(coalesce(made, '{}')));
         END IF;
     END LOOP;
 END
