@@ -219,6 +219,10 @@ impl StatusStore<Job> for AnyStore {
         each!(self, store => store.apply(owner, writes).await)
     }
 
+    fn parallel_batches(&self) -> usize {
+        each!(self, store => store.parallel_batches())
+    }
+
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
         each!(self, store => store.renew_lease(owner, ttl).await)
     }

@@ -375,3 +375,118 @@ async fn a_store_applying_at_once_refuses_at_the_spawn() {
     assert_eq!(supervisor.counters().refused_spawns(), 0);
     supervisor.shutdown(PATIENCE).await.unwrap();
 }
+
+/// A store that applies three batches side by side, each after a random number of yields
+/// (so the lanes finish in any order), and fails one batch in five.
+struct Lanes {
+    inner: MemoryStore<Job>,
+    rng: Mutex<crate::common::XorShift>,
+    failed: AtomicUsize,
+}
+
+impl StatusStore<Job> for Lanes {
+    async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        self.inner.insert(id, owner).await
+    }
+
+    async fn apply(&self, owner: &str, writes: &[RowWrite<Job>]) -> Result<Refused, StoreError> {
+        let (yields, fail) = {
+            let mut rng = self.rng.lock().unwrap();
+            (rng.below(8), rng.below(5) == 0)
+        };
+        for _ in 0..yields {
+            tokio::task::yield_now().await;
+        }
+        if fail {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Backend("injected".into()));
+        }
+        self.inner.apply(owner, writes).await
+    }
+
+    fn parallel_batches(&self) -> usize {
+        3
+    }
+
+    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.inner.renew_lease(owner, ttl).await
+    }
+
+    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(owner).await
+    }
+
+    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
+        self.inner.reap_leases(grace).await
+    }
+
+    async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
+        self.inner.orphans().await
+    }
+
+    async fn adopt(
+        &self,
+        id: &str,
+        from_owner: &str,
+        status: State<Job>,
+        to_owner: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.adopt(id, from_owner, status, to_owner).await
+    }
+
+    async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
+        self.inner.prune(retention).await
+    }
+
+    async fn rows(&self) -> Result<Vec<Row>, StoreError> {
+        self.inner.rows().await
+    }
+}
+
+/// Batches split into lanes that commit in any order, one in five failing: each row's writes
+/// still land in order (a reordered pair would be refused as a conflict), every insert lands
+/// or is refused with the store's error, and every task that started ends `Done`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lanes_keep_each_rows_writes_in_order_through_failures() {
+    const TASKS: usize = 3_000;
+    let store = Arc::new(Lanes {
+        inner: MemoryStore::new(),
+        rng: Mutex::new(crate::common::XorShift(0x1a4e5)),
+        failed: AtomicUsize::new(0),
+    });
+    let mut supervisor = Supervisor::start(Arc::clone(&store), config())
+        .await
+        .unwrap();
+    for n in 0..TASKS {
+        supervisor
+            .spawn(format!("t{n:04}"), (), |job| async move {
+                let running = job.to_running();
+                tokio::task::yield_now().await;
+                running.to_done()
+            })
+            .await
+            .unwrap();
+    }
+    let (mut done, mut refused) = (0, 0);
+    while let Some(finished) = timeout(PATIENCE, supervisor.join_next()).await.unwrap() {
+        match finished.outcome {
+            Outcome::Finished(state) if state.name() == "Done" => done += 1,
+            Outcome::Refused(StoreError::Backend(cause)) if cause == "injected" => refused += 1,
+            other => panic!("{}: {other:?}", finished.id),
+        }
+    }
+    assert_eq!(done + refused, TASKS);
+    let flushed = loop {
+        if let Ok(flushed) = supervisor.flush().await {
+            break flushed;
+        }
+    };
+    assert!(store.failed.load(Ordering::SeqCst) > 0, "no batch failed");
+    assert!(refused > 0 && done > refused, "{done} done, {refused} refused");
+    for refusal in &flushed.refused {
+        assert_eq!(refusal.error, StoreError::Backend("injected".into()));
+    }
+    let rows = store.rows().await.unwrap();
+    assert_eq!(rows.len(), done);
+    assert!(rows.iter().all(|row| row.status == "Done"), "a row's writes reordered");
+}

@@ -119,6 +119,14 @@ pub trait StatusStore<L: Lifecycle>: Send + Sync + 'static {
         None
     }
 
+    /// How many batches this store applies side by side to advantage (several connections to
+    /// a server that runs them in parallel); 1, the default, for a store that applies one at a
+    /// time. A supervisor's writer splits its batches into that many lanes by row and applies
+    /// them at once: a row's writes always take the same lane, so they stay in order.
+    fn parallel_batches(&self) -> usize {
+        1
+    }
+
     /// Declares `owner` alive for `ttl` more.
     ///
     /// # Errors
@@ -352,6 +360,10 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Arc<S> {
         writes: &[RowWrite<L>],
     ) -> Option<Result<Refused, StoreError>> {
         (**self).apply_now(owner, writes)
+    }
+
+    fn parallel_batches(&self) -> usize {
+        (**self).parallel_batches()
     }
 
     fn renew_lease(

@@ -16,6 +16,7 @@
 mod child;
 mod children;
 mod config;
+mod lanes;
 mod queue;
 mod reconcile;
 mod report;

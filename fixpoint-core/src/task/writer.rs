@@ -1,12 +1,14 @@
 //! The writer that applies the tasks' writes to the store in ordered batches, and the
 //! maintenance loop that keeps the lease and prunes finished rows on its own cadence.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use super::Config;
+use super::lanes::{self, Lane};
 use super::queue::{Maker, Queued, Receiver};
 use super::report::Counters;
 use crate::lifecycle::Lifecycle;
@@ -34,7 +36,7 @@ pub(super) fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     counters: &Counters,
 ) {
     let mut pending = Vec::with_capacity(BATCH);
-    let mut batch = Batch::default();
+    let mut batch = Batch::new(store.parallel_batches());
     let mut backoff = Duration::ZERO;
     let context = Context {
         on_refused,
@@ -87,25 +89,52 @@ impl<L> Clone for Context<'_, L> {
 
 impl<L> Copy for Context<'_, L> {}
 
-/// The writes of one batch, and who made each.
+/// The writes of one batch, split into lanes by row, and who made each.
 struct Batch<L> {
-    writes: Vec<RowWrite<L>>,
-    makers: Vec<Maker<L>>,
+    /// One per batch the store applies at once ([`StatusStore::parallel_batches`]): a row's
+    /// writes always take the same lane, so they reach the store in order whichever lane
+    /// commits first.
+    lanes: Vec<Lane<L>>,
     /// Writes made for rows while their insert was queued, released by its commit (with the
     /// slot of the task that made them): applied before anything queued after the insert,
     /// a flush included.
-    released: Vec<(RowWrite<L>, usize)>,
+    released: VecDeque<(RowWrite<L>, usize)>,
 }
 
-impl<L> Default for Batch<L> {
-    fn default() -> Self {
+impl<L> Batch<L> {
+    fn new(lanes: usize) -> Self {
+        let lanes = (0..lanes.clamp(1, MAX_LANES))
+            .map(|_| Lane {
+                writes: Vec::with_capacity(BATCH),
+                makers: Vec::with_capacity(BATCH),
+            })
+            .collect();
         Batch {
-            writes: Vec::with_capacity(BATCH),
-            makers: Vec::with_capacity(BATCH),
-            released: Vec::new(),
+            lanes,
+            released: VecDeque::new(),
         }
     }
+
+    /// Adds a write to its row's lane; `true` once that lane is full.
+    fn push(&mut self, write: RowWrite<L>, maker: Maker<L>) -> bool {
+        let count = self.lanes.len();
+        let lane = if count == 1 {
+            &mut self.lanes[0]
+        } else {
+            &mut self.lanes[lanes::lane_of(write.id(), count)]
+        };
+        lane.writes.push(write);
+        lane.makers.push(maker);
+        lane.writes.len() == BATCH
+    }
+
+    fn is_full(&self) -> bool {
+        self.lanes.iter().any(|lane| lane.writes.len() >= BATCH)
+    }
 }
+
+/// The most lanes a batch is split into, whatever the store says.
+const MAX_LANES: usize = 8;
 
 /// Applies `pending` in order: runs of writes as batches, flushes answered in between. On a
 /// store failure, what was not applied stays in `pending`, in order, and the flushes in it
@@ -121,18 +150,16 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
     let mut flush = None;
     loop {
         // Writes a commit released go first: they were made before anything still queued.
-        let released = batch.released.len().min(BATCH);
-        for (write, slot) in batch.released.drain(..released) {
-            batch.writes.push(write);
-            batch.makers.push(Maker::Task(slot));
+        while !batch.is_full()
+            && let Some((write, slot)) = batch.released.pop_front()
+        {
+            batch.push(write, Maker::Task(slot));
         }
-        if batch.released.is_empty() && flush.is_none() && batch.writes.len() < BATCH {
+        if batch.released.is_empty() && flush.is_none() && !batch.is_full() {
             for item in queued.by_ref() {
                 match item {
                     Queued::Write(write, maker) => {
-                        batch.writes.push(write);
-                        batch.makers.push(maker);
-                        if batch.writes.len() == BATCH {
+                        if batch.push(write, maker) {
                             break;
                         }
                     }
@@ -143,38 +170,42 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
                 }
             }
         }
-        let applied = if batch.writes.is_empty() {
-            Ok(Vec::new())
-        } else {
-            store.apply(owner, &batch.writes).await
-        };
-        match applied {
-            Ok(refused) => settle(refused, batch, context),
-            Err(error) => {
-                context.counters.note_failed(&error);
-                let rest: Vec<_> = queued.collect();
-                // The writes of running tasks are retried; an insert is refused now, with the
-                // store's error: its task has not started, so nothing is lost, and its caller
-                // learns (a full disk, a server gone) at once rather than wait on a retry.
-                for (write, maker) in batch.writes.drain(..).zip(batch.makers.drain(..)) {
+        let applied = lanes::apply_all(store, owner, &batch.lanes).await;
+        let mut failed = None;
+        for (lane, applied) in batch.lanes.iter_mut().zip(applied) {
+            match applied {
+                Ok(refused) => settle(refused, lane, &mut batch.released, context),
+                Err(error) => {
+                    context.counters.note_failed(&error);
+                    failed = Some(error);
+                }
+            }
+        }
+        if let Some(error) = failed {
+            let rest: Vec<_> = queued.collect();
+            // The writes of running tasks are retried; an insert is refused now, with the
+            // store's error: its task has not started, so nothing is lost, and its caller
+            // learns (a full disk, a server gone) at once rather than wait on a retry. (The
+            // lanes that applied were settled: each row's writes are in one lane.)
+            for lane in &mut batch.lanes {
+                for (write, maker) in lane.writes.drain(..).zip(lane.makers.drain(..)) {
                     match maker {
                         Maker::Insert(task) => task.refused(error.clone()),
                         maker => pending.push(Queued::Write(write, maker)),
                     }
                 }
-                let released = batch.released.drain(..);
-                pending
-                    .extend(released.map(|(write, slot)| Queued::Write(write, Maker::Task(slot))));
-                pending.extend(flush.map(Queued::Flush));
-                pending.extend(rest);
-                for item in pending.iter_mut() {
-                    if let Queued::Flush(done) = item {
-                        let (answered, _) = oneshot::channel();
-                        let _ = std::mem::replace(done, answered).send(Err(error.clone()));
-                    }
-                }
-                return Err(());
             }
+            let released = batch.released.drain(..);
+            pending.extend(released.map(|(write, slot)| Queued::Write(write, Maker::Task(slot))));
+            pending.extend(flush.map(Queued::Flush));
+            pending.extend(rest);
+            for item in pending.iter_mut() {
+                if let Queued::Flush(done) = item {
+                    let (answered, _) = oneshot::channel();
+                    let _ = std::mem::replace(done, answered).send(Err(error.clone()));
+                }
+            }
+            return Err(());
         }
         if !batch.released.is_empty() {
             continue;
@@ -189,11 +220,16 @@ async fn drain<L: Lifecycle, S: StatusStore<L>>(
 
 /// Tells each write's maker what the store did with it: a refused write goes to
 /// `on_refused`, an insert's task learns that its row committed (releasing the writes made
-/// for it meanwhile) or was refused.
-fn settle<L: Lifecycle>(mut refused: Refused, batch: &mut Batch<L>, context: Context<'_, L>) {
+/// for it meanwhile into `released`) or was refused.
+fn settle<L: Lifecycle>(
+    mut refused: Refused,
+    lane: &mut Lane<L>,
+    released: &mut VecDeque<(RowWrite<L>, usize)>,
+    context: Context<'_, L>,
+) {
     refused.sort_unstable_by_key(|&(index, _)| index);
     let mut refused = refused.into_iter().peekable();
-    let writes = batch.writes.drain(..).zip(batch.makers.drain(..));
+    let writes = lane.writes.drain(..).zip(lane.makers.drain(..));
     for (index, (write, maker)) in writes.enumerate() {
         let refusal = refused
             .next_if(|&(at, _)| at == index)
@@ -201,7 +237,7 @@ fn settle<L: Lifecycle>(mut refused: Refused, batch: &mut Batch<L>, context: Con
         match (maker, refusal) {
             (Maker::Task(_), None) => {}
             (Maker::Task(slot), Some(error)) => (context.on_refused)(slot, &write, error),
-            (Maker::Insert(task), None) => batch.released.extend(task.committed()),
+            (Maker::Insert(task), None) => released.extend(task.committed()),
             (Maker::Insert(task), Some(error)) => task.refused(error),
         }
     }

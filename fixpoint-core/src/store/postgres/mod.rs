@@ -340,6 +340,13 @@ impl<L: Lifecycle> StatusStore<L> for PostgresStore<L> {
         }
     }
 
+    /// The pool's size less two (the supervisor's lease loop and a reconcile or an inspection
+    /// keep a connection each), at least one: two with [`connect`](Self::connect)'s pool of
+    /// [`DEFAULT_POOL_SIZE`].
+    fn parallel_batches(&self) -> usize {
+        self.pool.status().max_size.saturating_sub(2).max(1)
+    }
+
     async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
         let ttl = ttl.as_secs_f64().min(LONGEST);
         self.execute(self.sql.renew, &[&owner, &ttl])
