@@ -120,6 +120,24 @@ fn store_apply(c: &mut Criterion) {
     group.finish();
 }
 
+/// Start, `E2E_TASKS` spawns one after another, every outcome read, flush.
+async fn end_to_end(store: SqliteStore<Job>) -> Supervisor<Job, SqliteStore<Job>> {
+    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
+    for task in 0..E2E_TASKS {
+        supervisor
+            .spawn(format!("{task}"), task, |job| async move {
+                job.to_running().to_done()
+            })
+            .await
+            .unwrap();
+    }
+    while let Some(done) = supervisor.join_next().await {
+        black_box(done);
+    }
+    supervisor.flush().await.unwrap();
+    supervisor
+}
+
 fn supervisor_end_to_end(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("sqlite/supervisor");
@@ -134,19 +152,7 @@ fn supervisor_end_to_end(c: &mut Criterion) {
                     let path = scratch("supervisor");
                     let store = SqliteStore::<Job>::open(&path).unwrap();
                     let start = Instant::now();
-                    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
-                    for task in 0..E2E_TASKS {
-                        supervisor
-                            .spawn(format!("{task}"), task, |job| async move {
-                                job.to_running().to_done()
-                            })
-                            .await
-                            .unwrap();
-                    }
-                    while let Some(done) = supervisor.join_next().await {
-                        black_box(done);
-                    }
-                    supervisor.flush().await.unwrap();
+                    let supervisor = end_to_end(store).await;
                     elapsed += start.elapsed();
                     drop(supervisor);
                     remove(&path);
@@ -214,10 +220,17 @@ criterion_group!(benches, store_apply, supervisor_end_to_end, store_insert);
 
 /// `FIXPOINT_COUNT=<side> valgrind --tool=callgrind <this bench>` applies 50 batches of 1,024
 /// transitions with the lifecycle's triggers (`triggers`) or without (`no_triggers`), or fills
-/// the table alone (`none`: the baseline to subtract), instead of criterion. Every thread
-/// counts: the store's own thread runs SQLite.
+/// the table alone (`none`: the baseline to subtract), or runs one supervisor end to end
+/// (`end_to_end`: 20,000 tasks), instead of criterion. Every thread counts: the store's own
+/// thread runs SQLite.
 fn count(side: &str) {
     let rt = runtime();
+    if side == "end_to_end" {
+        let path = scratch("count-end-to-end");
+        rt.block_on(end_to_end(SqliteStore::<Job>::open(&path).unwrap()));
+        remove(&path);
+        return;
+    }
     let (store, path) = filled_store(&format!("count-{side}"), side != "no_triggers");
     if side != "none" {
         rt.block_on(async {

@@ -482,11 +482,44 @@ async fn lanes_keep_each_rows_writes_in_order_through_failures() {
         }
     };
     assert!(store.failed.load(Ordering::SeqCst) > 0, "no batch failed");
-    assert!(refused > 0 && done > refused, "{done} done, {refused} refused");
+    // Which batches fail depends on how the tasks' writes fell into batches: inserts refused,
+    // transitions retried, or both. Every task that started must end `Done` either way.
+    assert!(done > 0, "{done} done, {refused} refused");
     for refusal in &flushed.refused {
         assert_eq!(refusal.error, StoreError::Backend("injected".into()));
     }
     let rows = store.rows().await.unwrap();
     assert_eq!(rows.len(), done);
-    assert!(rows.iter().all(|row| row.status == "Done"), "a row's writes reordered");
+    assert!(
+        rows.iter().all(|row| row.status == "Done"),
+        "a row's writes reordered"
+    );
+}
+
+/// A spawning loop faster than the store is held back once `queued_spawns` rows wait for a
+/// commit, and goes on as soon as the store catches up: memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawns_wait_once_queued_spawns_rows_are_queued() {
+    let store = Delayed::new(MemoryStore::<Job>::new());
+    let config = config().queued_spawns(100);
+    let mut supervisor = Supervisor::start(Arc::clone(&store), config).await.unwrap();
+    let body = |job: Machine<Job, ()>| async move { job.to_running().to_done() };
+    for n in 0..100 {
+        let spawned = timeout(PATIENCE, supervisor.spawn(format!("t{n:03}"), (), body)).await;
+        spawned.expect("room for 100").unwrap();
+    }
+    let held = timeout(
+        Duration::from_millis(100),
+        supervisor.spawn("t100", (), body),
+    )
+    .await;
+    assert!(held.is_err(), "the 101st spawn did not wait");
+    store.release(usize::MAX >> 4);
+    timeout(PATIENCE, supervisor.spawn("t100", (), body))
+        .await
+        .expect("room once the store caught up")
+        .unwrap();
+    let report = supervisor.shutdown(PATIENCE).await.unwrap();
+    assert_eq!(report.rows.len(), 101);
+    assert!(report.rows.iter().all(|row| row.status == "Done"));
 }

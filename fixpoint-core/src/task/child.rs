@@ -220,6 +220,7 @@ impl<L: Lifecycle> Inserting<L> for Child<L> {
             let waiting = std::mem::take(&mut writing.waiting);
             (parked, waiting, self.slot.load(Ordering::Relaxed))
         };
+        self.children.insert_settled();
         waiting.into_iter().for_each(Waker::wake);
         parked.into_iter().map(|write| (write, slot)).collect()
     }
@@ -234,6 +235,7 @@ impl<L: Lifecycle> Inserting<L> for Child<L> {
         let counters = &self.children.counters;
         Counters::add(&counters.refused_spawns, 1);
         counters.note_refused(&self.id, error);
+        self.children.insert_settled();
         waiting.into_iter().for_each(Waker::wake);
     }
 }

@@ -8,7 +8,7 @@ use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -31,6 +31,11 @@ pub(super) struct Children<L> {
     unread_outcomes: usize,
     /// The one sender of the writer's queue: the writer stops once every child is gone.
     pub(super) writes: Sender<L>,
+    /// Tasks whose row's insert is queued, and how many may be (`Config::queued_spawns`);
+    /// `room` wakes the spawn that waits for one to commit.
+    queued: AtomicUsize,
+    queued_spawns: usize,
+    room: Notify,
     pub(super) counters: Arc<Counters>,
 }
 
@@ -58,7 +63,12 @@ struct Slot<L> {
 }
 
 impl<L: Lifecycle> Children<L> {
-    pub(super) fn new(unread_outcomes: usize, writes: Sender<L>, counters: Arc<Counters>) -> Self {
+    pub(super) fn new(
+        unread_outcomes: usize,
+        queued_spawns: usize,
+        writes: Sender<L>,
+        counters: Arc<Counters>,
+    ) -> Self {
         Children {
             state: Mutex::new(Slots {
                 slots: Vec::new(),
@@ -71,6 +81,9 @@ impl<L: Lifecycle> Children<L> {
             finished_ready: Notify::new(),
             unread_outcomes,
             writes,
+            queued: AtomicUsize::new(0),
+            queued_spawns,
+            room: Notify::new(),
             counters,
         }
     }
@@ -139,7 +152,10 @@ impl<L: Lifecycle> Children<L> {
         });
         match (inserted, queued) {
             (Inserted::Committed, _) => Ok(Child::new(id, L::initial(), self, true)),
-            (Inserted::Queued, Some(child)) => Ok(child),
+            (Inserted::Queued, Some(child)) => {
+                self.queued.fetch_add(1, Ordering::AcqRel);
+                Ok(child)
+            }
             (Inserted::Refused(error), _) => Err(error),
             (Inserted::Failed(error), _) => {
                 self.counters.note_failed(&error);
@@ -149,6 +165,22 @@ impl<L: Lifecycle> Children<L> {
             (Inserted::Queued, None) => Err(StoreError::Backend(
                 "the supervisor queued a task's insert without the task".to_owned(),
             )),
+        }
+    }
+
+    /// Waits while [`Config::queued_spawns`](super::Config::queued_spawns) rows are queued.
+    pub(super) async fn room_to_spawn(&self) {
+        while self.queued.load(Ordering::Acquire) >= self.queued_spawns {
+            let room = pin!(self.room.notified());
+            // A commit between the check and the wait leaves a permit: the loop looks again.
+            room.await;
+        }
+    }
+
+    /// A queued insert has committed or been refused: one more spawn may queue.
+    pub(super) fn insert_settled(&self) {
+        if self.queued.fetch_sub(1, Ordering::AcqRel) >= self.queued_spawns {
+            self.room.notify_one();
         }
     }
 

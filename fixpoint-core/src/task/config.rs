@@ -30,12 +30,13 @@ pub struct Config {
     pub(crate) retention: Retention,
     pub(crate) prune_every: Duration,
     pub(crate) unread_outcomes: usize,
+    pub(crate) queued_spawns: usize,
 }
 
 impl Config {
     /// The defaults: a 30 s lease renewed every 5 s, orphans ended and dead leases reaped on
     /// the same beat; [`Retention::default`] applied every minute; up to 16,384 unread
-    /// outcomes.
+    /// outcomes, and 16,384 spawns whose rows are queued.
     #[must_use]
     pub const fn new() -> Self {
         Config {
@@ -45,6 +46,7 @@ impl Config {
             retention: Retention::DEFAULT,
             prune_every: Duration::from_secs(60),
             unread_outcomes: 16_384,
+            queued_spawns: 16_384,
         }
     }
 
@@ -101,6 +103,17 @@ impl Config {
     #[must_use]
     pub const fn unread_outcomes(mut self, outcomes: usize) -> Self {
         self.unread_outcomes = outcomes;
+        self
+    }
+
+    /// How many spawned tasks may wait for their row to commit at once (default 16,384; at
+    /// least 1). [`Supervisor::spawn`] returns without waiting for the commit; past this
+    /// many, it waits until the store has caught up, so that a spawning loop faster than the
+    /// store holds a bounded number of tasks (and their futures) in memory rather than all of
+    /// them. A store that applies writes at once never makes a spawn wait.
+    #[must_use]
+    pub const fn queued_spawns(mut self, spawns: usize) -> Self {
+        self.queued_spawns = if spawns == 0 { 1 } else { spawns };
         self
     }
 }

@@ -128,6 +128,7 @@ where
         let (writes, queue) = queue::channel(apply_now);
         let children = Arc::new(Children::new(
             config.unread_outcomes,
+            config.queued_spawns,
             writes,
             Arc::clone(&counters),
         ));
@@ -235,7 +236,8 @@ where
     ///
     /// `spawn` does not wait for the commit: the rows of tasks spawned one after another are
     /// inserted together, in the writer's next batch (one transaction in SQL stores, with
-    /// the transitions of the tasks already running). A row the store refuses (an id in use,
+    /// the transitions of the tasks already running). It waits only while
+    /// [`Config::queued_spawns`] rows are queued, for the store to catch up. A row the store refuses (an id in use,
     /// a fenced owner, a constraint) ends its task without running the body, and reaches the
     /// caller three ways: [`TaskHandle::committed`] returns the error, the task's outcome in
     /// [`join_next`](Self::join_next) is [`Outcome::Refused`], and the next
@@ -263,6 +265,7 @@ where
         Fut::Output: TaskOutput<L>,
     {
         let id: Arc<str> = id.into().into();
+        self.children.room_to_spawn().await;
         let child = self.children.insert(id)?;
         let recorder = TaskRecorder {
             child: Arc::clone(&child),
