@@ -2,7 +2,6 @@
 //! joins it, so a spawn-and-forget service holds only its live tasks and a bounded queue of
 //! unread outcomes.
 
-use core::fmt;
 use core::future::Future;
 use core::pin::{Pin, pin};
 use core::task::{Context, Poll};
@@ -10,14 +9,16 @@ use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
 
+use super::output::TaskOutput;
 use super::queue::{Inserted, Inserting, Sender, Written};
 use super::report::{Counters, Finished, Outcome};
-use crate::lifecycle::{Lifecycle, State, Terminal};
+use crate::lifecycle::Lifecycle;
 use crate::store::{RowWrite, StoreError};
 
 /// How many ended children free slots keep at most, to be freed by the spawns that reuse
@@ -262,6 +263,28 @@ impl<L: Lifecycle> Children<L> {
             .collect()
     }
 
+    /// Names the tasks still running after their rows were ended by a shutdown whose `grace`
+    /// ran out: they did not yield. Their rows' reasons say so.
+    pub(super) fn name_unresponsive(&self, grace: Duration) -> Vec<String> {
+        let ids = self.running_ids();
+        for id in &ids {
+            let reason = format!(
+                "aborted: did not yield within the shutdown grace of {grace:?} (blocked in a \
+                 synchronous call?); its row was ended without it"
+            );
+            // Through the queue directly: the task's own writes are dropped from now on.
+            self.write(RowWrite::reason(Arc::clone(id), reason), usize::MAX);
+            #[cfg(feature = "tracing")]
+            tracing::error!(
+                task = &**id,
+                ?grace,
+                "supervised task did not yield within the shutdown grace; its row was ended without it"
+            );
+        }
+        Counters::add(&self.counters.unresponsive, ids.len() as u64);
+        ids.iter().map(ToString::to_string).collect()
+    }
+
     /// The supervisor is gone: ends every live child and lets the free slots go, so that
     /// nothing keeps the registry alive once the last child ends.
     pub(super) fn close(&self) {
@@ -456,39 +479,4 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-string panic payload".to_owned())
-}
-
-/// What a supervised task's body may return: the proof that its lifecycle finished, or an
-/// error (recorded as the reason of the `#[abandoned]` state its dropped machine recorded).
-#[diagnostic::on_unimplemented(
-    message = "a supervised task must finish its lifecycle, but its body returns `{Self}`",
-    label = "not a `Terminal` proof",
-    note = "return the `Terminal` that a transition into a #[terminal] state produces (or \
-            `machine.abandon()`), or a `Result` of one whose error is recorded as the reason"
-)]
-pub trait TaskOutput<L: Lifecycle>: Send + 'static {
-    /// The terminal state reached, or the error's text.
-    ///
-    /// # Errors
-    ///
-    /// The error's text.
-    fn into_result(self) -> Result<State<L>, String>;
-}
-
-impl<L: Lifecycle + Send, T: Send + 'static> TaskOutput<L> for Terminal<L, T> {
-    fn into_result(self) -> Result<State<L>, String> {
-        Ok(self.state())
-    }
-}
-
-impl<L, T, E> TaskOutput<L> for Result<Terminal<L, T>, E>
-where
-    L: Lifecycle + Send,
-    T: Send + 'static,
-    E: fmt::Display + Send + 'static,
-{
-    fn into_result(self) -> Result<State<L>, String> {
-        self.map(|terminal| terminal.state())
-            .map_err(|error| error.to_string())
-    }
 }

@@ -8,15 +8,17 @@
 // abort, the supervisor dropped or shut down) ends in a recorded terminal status; and
 // [`Supervisor::reconcile`] finishes the rows a crashed process left behind.
 //
-// Inside: `children` holds the live tasks (each reaps itself when it ends), `queue` takes
-// their writes (applied at once for a store that can, queued otherwise), `writer` applies the
-// queued ones to the store in batches and keeps the lease and the retention cadence, `report`
-// is what the caller reads.
+// Inside: `children` holds the live tasks (each reaps itself when it ends; a task's body waits
+// for its row's commit), `queue` takes their writes (applied at once for a store that can,
+// queued otherwise), `writer` applies the queued ones to the store in batches (split into
+// `lanes` by row for a store that applies several at once), tells each task when its row has
+// committed, and keeps the lease and the retention cadence; `report` is what the caller reads.
 
 mod child;
 mod children;
 mod config;
 mod lanes;
+mod output;
 mod queue;
 mod reconcile;
 mod report;
@@ -33,8 +35,8 @@ use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 pub use child::{TaskHandle, TaskRecorder};
-pub use children::TaskOutput;
 pub use config::Config;
+pub use output::TaskOutput;
 pub use report::{
     Counters, Finished, Flushed, KEPT_REFUSALS, Orphan, Outcome, Reconciled, RefusedWrite, Report,
     SpawnError,
@@ -121,7 +123,7 @@ where
         let counters = Arc::new(Counters::default());
         let apply_now = store.apply_now(&owner, &[]).is_some().then(|| {
             let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
-            Box::new(move |write: &RowWrite<L>| apply_one_now(&*store, &owner, write))
+            Box::new(move |write: &RowWrite<L>| queue::apply_one_now(&*store, &owner, write))
                 as queue::ApplyNow<L>
         });
         let inline = apply_now.is_some();
@@ -132,10 +134,7 @@ where
             writes,
             Arc::clone(&counters),
         ));
-        // The writer runs on a thread of its own, driving its loop with the runtime's handle:
-        // a task that blocks a worker thread (a synchronous call in an async body) must not
-        // hold the writer behind it, or neither its row nor anyone's could be written.
-        // What the store refuses goes back to the tasks' table, which decides what the task
+        // The writer runs on a thread of its own (see `writer::starter`). What the store refuses goes back to the tasks' table, which decides what the task
         // that made the write becomes; the writer itself never reaches into the table.
         let on_refused: Arc<writer::OnRefused<L>> = {
             let (children, counters) = (Arc::downgrade(&children), Arc::clone(&counters));
@@ -150,29 +149,12 @@ where
                 }
             })
         };
-        let start_writer = {
-            let runtime = tokio::runtime::Handle::current();
-            let (store, owner) = (Arc::clone(&store), Arc::clone(&owner));
-            let counters = Arc::clone(&counters);
-            move |queue: queue::Receiver<L>| {
-                let (runtime, store, owner) =
-                    (runtime.clone(), Arc::clone(&store), Arc::clone(&owner));
-                let (on_refused, counters) = (Arc::clone(&on_refused), Arc::clone(&counters));
-                std::thread::Builder::new()
-                    .name("fixpoint-writer".to_owned())
-                    .spawn(move || {
-                        writer::write_loop(
-                            &runtime,
-                            &*store,
-                            &owner,
-                            queue,
-                            &*on_refused,
-                            &counters,
-                        );
-                    })
-                    .map(drop) // detached: it stops once the queue is closed and applied
-            }
-        };
+        let start_writer = writer::starter(
+            Arc::clone(&store),
+            Arc::clone(&owner),
+            on_refused,
+            Arc::clone(&counters),
+        );
         if inline {
             // Its writes never wait in the queue unless the store fails one: the writer's
             // thread starts then, if ever.
@@ -477,7 +459,7 @@ where
                     {
                         finished.push(task);
                     }
-                    unresponsive = self.report_unresponsive(grace);
+                    unresponsive = self.children.name_unresponsive(grace);
                     break;
                 }
             }
@@ -494,50 +476,6 @@ where
             rows,
             refused,
         })
-    }
-
-    /// Names the tasks still running after their rows were ended: they did not yield.
-    fn report_unresponsive(&self, grace: Duration) -> Vec<String> {
-        let ids = self.children.running_ids();
-        for id in &ids {
-            let reason = format!(
-                "aborted: did not yield within the shutdown grace of {grace:?} (blocked in a \
-                 synchronous call?); its row was ended without it"
-            );
-            // Through the queue directly: the task's own writes are dropped from now on.
-            let write = RowWrite::reason(Arc::clone(id), reason);
-            self.children.write(write, usize::MAX);
-            #[cfg(feature = "tracing")]
-            tracing::error!(
-                task = &**id,
-                ?grace,
-                "supervised task did not yield within the shutdown grace; its row was ended without it"
-            );
-        }
-        Counters::add(&self.children.counters.unresponsive, ids.len() as u64);
-        ids.iter().map(ToString::to_string).collect()
-    }
-}
-
-/// Applies `write` at once through [`StatusStore::apply_now`], for a store that does.
-#[inline]
-fn apply_one_now<L: Lifecycle, S: StatusStore<L>>(
-    store: &S,
-    owner: &str,
-    write: &RowWrite<L>,
-) -> queue::AppliedNow {
-    match store.apply_now(owner, core::slice::from_ref(write)) {
-        // One write: refused at most once.
-        Some(Ok(mut refused)) => match refused.pop() {
-            None => Ok(()),
-            Some((_, error)) => Err(Box::new(queue::NotApplied::Refused(error))),
-        },
-        Some(Err(error)) => Err(Box::new(queue::NotApplied::Failed(error))),
-        None => Err(Box::new(queue::NotApplied::Failed(StoreError::Backend(
-            "the store stopped applying writes at once (`apply_now` answered `None` after \
-             `Some`): its writes go to the writer from now on"
-                .to_owned(),
-        )))),
     }
 }
 

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::store::{RowWrite, StoreError};
+use crate::lifecycle::Lifecycle;
+use crate::store::{RowWrite, StatusStore, StoreError};
 
 /// What the writer applies, in the order the tasks produced it.
 pub(crate) enum Queued<L> {
@@ -371,6 +372,28 @@ fn take<L>(state: &mut State<L>, into: &mut Vec<Queued<L>>) {
         std::mem::swap(into, &mut state.items);
     } else {
         into.append(&mut state.items);
+    }
+}
+
+/// Applies `write` at once through [`StatusStore::apply_now`], for a store that does.
+#[inline]
+pub(crate) fn apply_one_now<L: Lifecycle, S: StatusStore<L>>(
+    store: &S,
+    owner: &str,
+    write: &RowWrite<L>,
+) -> AppliedNow {
+    match store.apply_now(owner, core::slice::from_ref(write)) {
+        // One write: refused at most once.
+        Some(Ok(mut refused)) => match refused.pop() {
+            None => Ok(()),
+            Some((_, error)) => Err(Box::new(NotApplied::Refused(error))),
+        },
+        Some(Err(error)) => Err(Box::new(NotApplied::Failed(error))),
+        None => Err(Box::new(NotApplied::Failed(StoreError::Backend(
+            "the store stopped applying writes at once (`apply_now` answered `None` after \
+             `Some`): its writes go to the writer from now on"
+                .to_owned(),
+        )))),
     }
 }
 

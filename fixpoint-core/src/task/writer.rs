@@ -67,6 +67,29 @@ pub(super) fn write_loop<L: Lifecycle, S: StatusStore<L>>(
     }
 }
 
+/// What starts the writer's thread over the queue it is given: the thread drives its loop
+/// with the runtime's handle, so that a task that blocks a worker thread (a synchronous call in
+/// an async body) cannot hold the writer behind it, or neither its row nor anyone's could be
+/// written. The thread is detached: it stops once the queue is closed and applied.
+pub(super) fn starter<L: Lifecycle, S: StatusStore<L>>(
+    store: Arc<S>,
+    owner: Arc<str>,
+    on_refused: Arc<OnRefused<L>>,
+    counters: Arc<Counters>,
+) -> impl Fn(Receiver<L>) -> std::io::Result<()> + Send + Sync + 'static {
+    let runtime = tokio::runtime::Handle::current();
+    move |queue: Receiver<L>| {
+        let (runtime, store, owner) = (runtime.clone(), Arc::clone(&store), Arc::clone(&owner));
+        let (on_refused, counters) = (Arc::clone(&on_refused), Arc::clone(&counters));
+        std::thread::Builder::new()
+            .name("fixpoint-writer".to_owned())
+            .spawn(move || {
+                write_loop(&runtime, &*store, &owner, queue, &*on_refused, &counters);
+            })
+            .map(drop)
+    }
+}
+
 fn next_backoff(previous: Duration) -> Duration {
     (previous * 2).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
