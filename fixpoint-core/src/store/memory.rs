@@ -215,14 +215,10 @@ impl<L: Lifecycle> Inner<L> {
         // The supervisor's writes share their row's id (their insert kept its `Arc`): the same
         // `Arc` is the same id, without comparing the text.
         let id = write.shared_id();
-        let transition = match write.change() {
-            RowChange::Insert => {
-                let owner = self.owner(owner);
-                return self.insert(Arc::clone(id), prepared.hash, owner);
-            }
-            RowChange::Transition(transition) => Some(*transition),
-            RowChange::Reason(_) => None,
-        };
+        if let RowChange::Insert = write.change() {
+            let owner = self.owner(owner);
+            return self.insert(Arc::clone(id), prepared.hash, owner);
+        }
         let entry = self
             .rows
             .find_mut(prepared.hash, |row| {
@@ -237,24 +233,24 @@ impl<L: Lifecycle> Inner<L> {
                 owner: entry.owner.to_string(),
             });
         }
-        let Some(transition) = transition else {
-            if let RowChange::Reason(reason) = write.change() {
-                entry.reason = Some(reason.clone());
+        match write.change() {
+            RowChange::Transition(transition) => {
+                if entry.state != transition.from() {
+                    return Err(StoreError::Conflict {
+                        id: write.id().to_owned(),
+                        expected: transition.from().name(),
+                        found: entry.state.name().to_owned(),
+                    });
+                }
+                entry.state = transition.to();
+                if transition.to().is_terminal() {
+                    entry.finished_at = prepared.at;
+                    let id = Arc::clone(&entry.id);
+                    self.finished.push_back((prepared.at, id));
+                }
             }
-            return Ok(());
-        };
-        if entry.state != transition.from() {
-            return Err(StoreError::Conflict {
-                id: write.id().to_owned(),
-                expected: transition.from().name(),
-                found: entry.state.name().to_owned(),
-            });
-        }
-        entry.state = transition.to();
-        if transition.to().is_terminal() {
-            entry.finished_at = prepared.at;
-            let id = Arc::clone(&entry.id);
-            self.finished.push_back((prepared.at, id));
+            RowChange::Reason(reason) => entry.reason = Some(reason.clone()),
+            RowChange::Insert => {} // inserted above
         }
         Ok(())
     }

@@ -44,28 +44,29 @@ pub(super) struct Child<L> {
     pub(super) children: Arc<Children<L>>,
 }
 
-/// What is decided under a child's lock: where its row stands, the writes made for it while
-/// its insert was queued, and who waits for the insert.
-struct Writing<L> {
-    row: RowState,
-    /// Writes made for the row while its insert was queued (an abort, a note), applied once
-    /// it commits, dropped if the store refuses it.
+/// Where a task's row stands, decided under the child's lock: its body starts only once the
+/// row has committed. (Two words: a row committed from the start, as every row of a store
+/// that applies writes at once is, costs no more.)
+enum Writing<L> {
+    Queued(Box<Queued<L>>),
+    Committed,
+    /// The store refused the insert (an id in use, a fenced owner, a constraint): the row is
+    /// not this task's, and nothing is written to it.
+    Refused(Box<StoreError>),
+}
+
+/// A task whose row's insert is queued.
+struct Queued<L> {
+    /// Writes made for the row meanwhile (an abort, a note), applied once it commits, dropped
+    /// if the store refuses it.
     parked: Vec<RowWrite<L>>,
     /// The task (to start its body) and the callers of [`TaskHandle::committed`].
     waiting: Vec<Waker>,
 }
 
-/// Where a task's row stands: its body starts only once the row has committed.
-enum RowState {
-    Queued,
-    Committed,
-    /// The store refused the insert (an id in use, a fenced owner, a constraint): the row is
-    /// not this task's, and nothing is written to it.
-    Refused(StoreError),
-}
-
 impl<L: Lifecycle> Child<L> {
     /// A task in `state`, whose row has `committed` already or whose insert is queued.
+    #[inline]
     pub(super) fn new(
         id: Arc<str>,
         state: State<L>,
@@ -79,14 +80,13 @@ impl<L: Lifecycle> Child<L> {
             ended_by: AtomicU8::new(BY_TASK),
             state: AtomicU16::new(state_index(state)),
             committed: AtomicBool::new(committed),
-            writing: Mutex::new(Writing {
-                row: if committed {
-                    RowState::Committed
-                } else {
-                    RowState::Queued
-                },
-                parked: Vec::new(),
-                waiting: Vec::new(),
+            writing: Mutex::new(if committed {
+                Writing::Committed
+            } else {
+                Writing::Queued(Box::new(Queued {
+                    parked: Vec::new(),
+                    waiting: Vec::new(),
+                }))
             }),
             children: Arc::clone(children),
         })
@@ -98,14 +98,14 @@ impl<L: Lifecycle> Child<L> {
 
     /// Writes `write` for the row as it stands: to the store once it has committed, parked
     /// while its insert is queued, nowhere if the store refused it. Under the lock.
-    #[inline]
+    #[inline(always)] // on the way of every write
     fn put(&self, writing: &mut Writing<L>, write: RowWrite<L>) {
-        match writing.row {
-            RowState::Committed => self
+        match writing {
+            Writing::Committed => self
                 .children
                 .write(write, self.slot.load(Ordering::Relaxed)),
-            RowState::Queued => writing.parked.push(write),
-            RowState::Refused(_) => {}
+            Writing::Queued(queued) => queued.parked.push(write),
+            Writing::Refused(_) => {}
         }
     }
 
@@ -118,15 +118,23 @@ impl<L: Lifecycle> Child<L> {
         self.poll_row_queued(cx)
     }
 
+    /// Why the store refused the row, once it has.
+    #[cold]
+    pub(super) fn refusal(&self) -> StoreError {
+        match &*self.lock() {
+            Writing::Refused(error) => StoreError::clone(error),
+            _ => StoreError::Backend("the task's row was not refused".to_owned()),
+        }
+    }
+
     #[cold]
     fn poll_row_queued(&self, cx: &mut Context<'_>) -> Poll<Result<(), StoreError>> {
-        let mut writing = self.lock();
-        match &writing.row {
-            RowState::Committed => Poll::Ready(Ok(())),
-            RowState::Refused(error) => Poll::Ready(Err(error.clone())),
-            RowState::Queued => {
-                if !writing.waiting.iter().any(|w| w.will_wake(cx.waker())) {
-                    writing.waiting.push(cx.waker().clone());
+        match &mut *self.lock() {
+            Writing::Committed => Poll::Ready(Ok(())),
+            Writing::Refused(error) => Poll::Ready(Err(StoreError::clone(error))),
+            Writing::Queued(queued) => {
+                if !queued.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    queued.waiting.push(cx.waker().clone());
                 }
                 Poll::Pending
             }
@@ -210,15 +218,27 @@ impl<L: Lifecycle> Child<L> {
     }
 }
 
+impl<L: Lifecycle> Child<L> {
+    /// Settles the row's queued insert as `now` (committed or refused), and returns what was
+    /// queued; `None` if it was settled already (the writer tells a task once).
+    fn settle(&self, now: Writing<L>) -> Option<(Queued<L>, usize)> {
+        let mut writing = self.lock();
+        if !matches!(*writing, Writing::Queued(_)) {
+            return None;
+        }
+        let committed = matches!(now, Writing::Committed);
+        let Writing::Queued(queued) = std::mem::replace(&mut *writing, now) else {
+            return None;
+        };
+        self.committed.store(committed, Ordering::Release);
+        Some((*queued, self.slot.load(Ordering::Relaxed)))
+    }
+}
+
 impl<L: Lifecycle> Inserting<L> for Child<L> {
     fn committed(&self) -> Vec<(RowWrite<L>, usize)> {
-        let (parked, waiting, slot) = {
-            let mut writing = self.lock();
-            writing.row = RowState::Committed;
-            self.committed.store(true, Ordering::Release);
-            let parked = std::mem::take(&mut writing.parked);
-            let waiting = std::mem::take(&mut writing.waiting);
-            (parked, waiting, self.slot.load(Ordering::Relaxed))
+        let Some((Queued { parked, waiting }, slot)) = self.settle(Writing::Committed) else {
+            return Vec::new();
         };
         self.children.insert_settled();
         waiting.into_iter().for_each(Waker::wake);
@@ -226,17 +246,15 @@ impl<L: Lifecycle> Inserting<L> for Child<L> {
     }
 
     fn refused(&self, error: StoreError) {
-        let waiting = {
-            let mut writing = self.lock();
-            writing.row = RowState::Refused(error.clone());
-            writing.parked.clear();
-            std::mem::take(&mut writing.waiting)
+        let Some((queued, _)) = self.settle(Writing::Refused(Box::new(error.clone()))) else {
+            return;
         };
         let counters = &self.children.counters;
         Counters::add(&counters.refused_spawns, 1);
         counters.note_refused(&self.id, error);
         self.children.insert_settled();
-        waiting.into_iter().for_each(Waker::wake);
+        // The writes made for the row meanwhile go with `queued`: the row is not this task's.
+        queued.waiting.into_iter().for_each(Waker::wake);
     }
 }
 

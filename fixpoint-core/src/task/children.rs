@@ -16,9 +16,9 @@ use tokio::sync::Notify;
 use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
 
 use super::output::TaskOutput;
-use super::queue::{Inserted, Inserting, Sender, Written};
+use super::queue::{Sender, Written};
 use super::report::{Counters, Finished, Outcome};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Lifecycle, State};
 use crate::store::{RowWrite, StoreError};
 
 /// How many ended children free slots keep at most, to be freed by the spawns that reuse
@@ -141,32 +141,19 @@ impl<L: Lifecycle> Children<L> {
         }
     }
 
-    /// Inserts the row of a new task `id`, in the lifecycle's initial state: at once with a
-    /// store that applies writes at once (its refusal returned here), or queued for the
-    /// writer's next batch (the task's body waits for its commit). Returns the task.
-    pub(super) fn insert(self: &Arc<Self>, id: Arc<str>) -> Result<Arc<Child<L>>, StoreError> {
-        let mut queued = None;
-        let inserted = self.writes.insert(RowWrite::insert(Arc::clone(&id)), || {
-            let child = Child::new(Arc::clone(&id), L::initial(), self, false);
-            queued = Some(Arc::clone(&child));
-            child as Arc<dyn Inserting<L>>
-        });
-        match (inserted, queued) {
-            (Inserted::Committed, _) => Ok(Child::new(id, L::initial(), self, true)),
-            (Inserted::Queued, Some(child)) => {
-                self.queued.fetch_add(1, Ordering::AcqRel);
-                Ok(child)
-            }
-            (Inserted::Refused(error), _) => Err(error),
-            (Inserted::Failed(error), _) => {
-                self.counters.note_failed(&error);
-                Err(error)
-            }
-            // `insert` makes the task whenever it queues the write.
-            (Inserted::Queued, None) => Err(StoreError::Backend(
-                "the supervisor queued a task's insert without the task".to_owned(),
-            )),
-        }
+    /// Queues the insert of a new task `id`'s row, in the lifecycle's initial state, for the
+    /// writer's next batch, and returns the task: its body waits for the row's commit.
+    pub(super) fn insert(self: &Arc<Self>, id: Arc<str>) -> Arc<Child<L>> {
+        let child = Child::new(Arc::clone(&id), L::initial(), self, false);
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        self.writes
+            .insert(RowWrite::insert(id), Arc::clone(&child) as _);
+        child
+    }
+
+    /// Whether [`Config::queued_spawns`](super::Config::queued_spawns) rows are queued.
+    pub(super) fn must_wait_to_spawn(&self) -> bool {
+        self.queued.load(Ordering::Acquire) >= self.queued_spawns
     }
 
     /// Waits while [`Config::queued_spawns`](super::Config::queued_spawns) rows are queued.
@@ -215,12 +202,7 @@ impl<L: Lifecycle> Children<L> {
             child: Arc::clone(child),
             outcome: None,
         };
-        let started = false;
-        child.set_task(tokio::spawn(Supervised {
-            body,
-            started,
-            exit,
-        }));
+        child.set_task(tokio::spawn(Supervised { body, exit }));
     }
 
     /// Fences the live child in `slot` if it is the task of row `id` (a task that already
@@ -387,8 +369,6 @@ pin_project_lite::pin_project! {
     {
         #[pin]
         body: F,
-        // The row has committed: the body runs.
-        started: bool,
         exit: Exit<L>,
     }
 }
@@ -403,24 +383,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        if !*this.started {
-            match this.exit.child.poll_row(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(())) => *this.started = true,
-                Poll::Ready(Err(refused)) => {
-                    this.exit.outcome = Some(Outcome::Refused(refused));
-                    return Poll::Ready(());
-                }
+        // The body runs once the row has committed (one load of a flag, once it has).
+        match this.exit.child.poll_row(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => {
+                this.exit.outcome = Some(Ended::Refused);
+                return Poll::Ready(());
             }
         }
         let body = this.body;
         this.exit.outcome = Some(match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(output)) => match output.into_result() {
-                Ok(state) => Outcome::Finished(state),
-                Err(error) => Outcome::Failed(error),
+                Ok(state) => Ended::Finished(state),
+                Err(error) => Ended::Failed(error),
             },
-            Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+            Err(payload) => Ended::Panicked(panic_message(&*payload)),
         });
         Poll::Ready(())
     }
@@ -428,13 +407,29 @@ where
 
 struct Exit<L: Lifecycle> {
     child: Arc<Child<L>>,
-    outcome: Option<Outcome<L>>,
+    /// `None` until the body ends: dropped before, the task was aborted.
+    outcome: Option<Ended<L>>,
+}
+
+/// How a task ended, as its future keeps it until its exit: small (the future is moved on
+/// every spawn), the store's refusal read from the child instead.
+enum Ended<L> {
+    Finished(State<L>),
+    Failed(String),
+    Panicked(String),
+    Refused,
 }
 
 impl<L: Lifecycle> Drop for Exit<L> {
     fn drop(&mut self) {
         let counters = &self.child.children.counters;
-        let mut outcome = self.outcome.take().unwrap_or(Outcome::Aborted);
+        let mut outcome = match self.outcome.take() {
+            None => Outcome::Aborted,
+            Some(Ended::Finished(state)) => Outcome::Finished(state),
+            Some(Ended::Failed(error)) => Outcome::Failed(error),
+            Some(Ended::Panicked(message)) => Outcome::Panicked(message),
+            Some(Ended::Refused) => Outcome::Refused(self.child.refusal()),
+        };
         match self.child.ended_by() {
             FENCED => outcome = Outcome::Fenced,
             // The supervisor wrote the row's end; the task was aborted on the way.

@@ -207,7 +207,7 @@ where
         &self.children.counters
     }
 
-    /// The task of a row the store holds already (an orphan resumed).
+    /// The task of a row the store holds already.
     fn child(&self, id: Arc<str>, state: State<L>) -> Arc<Child<L>> {
         Child::new(id, state, &self.children, true)
     }
@@ -247,8 +247,17 @@ where
         Fut::Output: TaskOutput<L>,
     {
         let id: Arc<str> = id.into().into();
-        self.children.room_to_spawn().await;
-        let child = self.children.insert(id)?;
+        let child = if self.children.writes.applies_at_once() {
+            // Nothing to batch: the row is in the store when `insert_shared` returns.
+            self.store.insert_shared(&id, &self.owner).await?;
+            self.child(id, L::initial())
+        } else {
+            if self.children.must_wait_to_spawn() {
+                // Boxed: the wait is rare, and the spawn's future stays small without it.
+                Box::pin(self.children.room_to_spawn()).await;
+            }
+            self.children.insert(id)
+        };
         let recorder = TaskRecorder {
             child: Arc::clone(&child),
         };

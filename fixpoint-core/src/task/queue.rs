@@ -52,19 +52,6 @@ pub(crate) trait Inserting<L>: Send + Sync {
     fn refused(&self, error: StoreError);
 }
 
-/// What [`Sender::insert`] did with a task's insert.
-pub(crate) enum Inserted {
-    /// Applied at once: the row is in the store.
-    Committed,
-    /// Queued for the writer: the task is told when its row commits.
-    Queued,
-    /// Applied at once, and refused by the store.
-    Refused(StoreError),
-    /// The store failed the insert applied at once: it was not applied, and every later
-    /// write goes to the writer.
-    Failed(StoreError),
-}
-
 /// Queued items past which the writer stops lingering.
 const URGENT_AT: usize = 512;
 
@@ -185,33 +172,16 @@ impl<L> Sender<L> {
         Written::Done
     }
 
-    /// Inserts a task's row: at once if the store takes writes at once, or queued for the
-    /// writer, which tells `task` (made only then) when the row commits.
-    #[inline]
-    pub(crate) fn insert(
-        &self,
-        write: RowWrite<L>,
-        task: impl FnOnce() -> Arc<dyn Inserting<L>>,
-    ) -> Inserted {
-        if let Some(apply_now) = &self.shared.apply_now
-            && self.shared.inline.load(Ordering::Acquire)
-        {
-            return match apply_now(&write) {
-                Ok(()) => Inserted::Committed,
-                Err(not_applied) => match *not_applied {
-                    NotApplied::Refused(error) => Inserted::Refused(error),
-                    NotApplied::Failed(error) => {
-                        // As the writer does with an insert in a batch that failed: refused
-                        // with the store's error (the task has not started). Later writes go
-                        // to the writer.
-                        self.shared.inline.store(false, Ordering::Release);
-                        Inserted::Failed(error)
-                    }
-                },
-            };
-        }
-        self.send(Queued::Write(write, Maker::Insert(task())));
-        Inserted::Queued
+    /// Queues the insert of a task's row for the writer, which tells `task` when the row
+    /// commits.
+    pub(crate) fn insert(&self, write: RowWrite<L>, task: Arc<dyn Inserting<L>>) {
+        self.send(Queued::Write(write, Maker::Insert(task)));
+    }
+
+    /// Whether writes are applied at once, on the thread that makes them (see the module's
+    /// docs): until the store fails one.
+    pub(crate) fn applies_at_once(&self) -> bool {
+        self.shared.apply_now.is_some() && self.shared.inline.load(Ordering::Acquire)
     }
 
     /// What a write the store did not apply at once leaves to do: a refusal goes back to the
