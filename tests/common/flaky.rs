@@ -1,11 +1,10 @@
 //! A store that fails on demand, for the tests that inject store failures.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use fixpoint::{
-    Lifecycle, State,
-    store::{Refused, Retention, Row, RowWrite, StatusStore, StoreError},
+    Lifecycle,
+    store::{Refused, RowWrite, StatusStore, StoreError},
 };
 
 /// A store whose `apply` fails (as a full or hung disk would) while `fail(true)` holds, or
@@ -64,10 +63,6 @@ impl<S> Flaky<S> {
 }
 
 impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
-    async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        self.inner.insert(id, owner).await
-    }
-
     async fn apply(&self, owner: &str, writes: &[RowWrite<L>]) -> Result<Refused, StoreError> {
         if self.failing(owner) {
             return Err(full());
@@ -89,39 +84,7 @@ impl<L: Lifecycle, S: StatusStore<L>> StatusStore<L> for Flaky<S> {
         self.inner.apply_now(owner, writes)
     }
 
-    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.inner.renew_lease(owner, ttl).await
-    }
-
-    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(owner).await
-    }
-
-    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
-        self.inner.reap_leases(grace).await
-    }
-
-    async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
-        self.inner.orphans().await
-    }
-
-    async fn adopt(
-        &self,
-        id: &str,
-        from_owner: &str,
-        status: State<L>,
-        to_owner: &str,
-    ) -> Result<bool, StoreError> {
-        self.inner.adopt(id, from_owner, status, to_owner).await
-    }
-
-    async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
-        self.inner.prune(retention).await
-    }
-
-    async fn rows(&self) -> Result<Vec<Row>, StoreError> {
-        self.inner.rows().await
-    }
+    super::pass_through!(L);
 }
 
 fn full() -> StoreError {

@@ -37,6 +37,62 @@ pub fn quiet_injected_panics() {
     }));
 }
 
+/// The `StatusStore` methods a test store passes through to `self.inner` unchanged (all but
+/// `apply`, which each such store changes): `impl StatusStore<L> for Wrapper { async fn apply
+/// .. ; common::pass_through!(L); }`.
+macro_rules! pass_through {
+    ($lifecycle:ty) => {
+        async fn insert(&self, id: &str, owner: &str) -> Result<(), fixpoint::store::StoreError> {
+            self.inner.insert(id, owner).await
+        }
+
+        async fn renew_lease(
+            &self,
+            owner: &str,
+            ttl: std::time::Duration,
+        ) -> Result<(), fixpoint::store::StoreError> {
+            self.inner.renew_lease(owner, ttl).await
+        }
+
+        async fn release_lease(&self, owner: &str) -> Result<(), fixpoint::store::StoreError> {
+            self.inner.release_lease(owner).await
+        }
+
+        async fn reap_leases(
+            &self,
+            grace: std::time::Duration,
+        ) -> Result<u64, fixpoint::store::StoreError> {
+            self.inner.reap_leases(grace).await
+        }
+
+        async fn orphans(&self) -> Result<Vec<fixpoint::store::Row>, fixpoint::store::StoreError> {
+            self.inner.orphans().await
+        }
+
+        async fn adopt(
+            &self,
+            id: &str,
+            from_owner: &str,
+            status: fixpoint::State<$lifecycle>,
+            to_owner: &str,
+        ) -> Result<bool, fixpoint::store::StoreError> {
+            self.inner.adopt(id, from_owner, status, to_owner).await
+        }
+
+        async fn prune(
+            &self,
+            retention: fixpoint::store::Retention,
+        ) -> Result<u64, fixpoint::store::StoreError> {
+            self.inner.prune(retention).await
+        }
+
+        async fn rows(&self) -> Result<Vec<fixpoint::store::Row>, fixpoint::store::StoreError> {
+            self.inner.rows().await
+        }
+    };
+}
+pub(crate) use pass_through;
+
 #[cfg(feature = "tracing")]
 pub mod capture;
 pub mod example;

@@ -431,16 +431,21 @@ fn workers_blocked(backend: &Backend) -> Cell {
     let grace = Duration::from_millis(300);
     let rt = runtime(2);
     let begun = Instant::now();
+    // The grace runs from the shutdown's call: the store's opening and the spawns before it
+    // are not part of the promise.
+    let shutdown_at = Arc::new(std::sync::OnceLock::<Instant>::new());
     let watcher = {
-        let backend = backend.clone();
+        let (backend, shutdown_at) = (backend.clone(), Arc::clone(&shutdown_at));
         std::thread::spawn(move || {
             let mut ended = raw_count(
                 &backend,
                 "SELECT count(*) FROM job_status WHERE status = 'Failed'",
             );
             while begun.elapsed() < Duration::from_secs(10) {
-                if ended() == 2 {
-                    return Some(begun.elapsed());
+                if let Some(at) = shutdown_at.get()
+                    && ended() == 2
+                {
+                    return Some(at.elapsed());
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -459,6 +464,7 @@ fn workers_blocked(backend: &Backend) -> Cell {
                 .await
                 .unwrap();
         }
+        let _ = shutdown_at.set(Instant::now());
         match supervisor.shutdown(grace).await {
             Ok(report) if report.rows.iter().all(|row| row.status == "Failed") => String::new(),
             Ok(report) => format!("{:?}", report.rows),

@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fixpoint::State;
 use fixpoint::store::{
-    MemoryStore, Refused, Retention, Row, RowChange, RowWrite, SqliteStore, StatusStore, StoreError,
+    MemoryStore, Refused, Retention, RowChange, RowWrite, SqliteStore, StatusStore, StoreError,
 };
 use fixpoint::task::{Config, Machine, Outcome, SpawnError, Supervisor};
 use tokio::sync::Semaphore;
@@ -56,10 +55,6 @@ impl<S> Delayed<S> {
 }
 
 impl<S: StatusStore<Job>> StatusStore<Job> for Delayed<S> {
-    async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        self.inner.insert(id, owner).await
-    }
-
     async fn apply(&self, owner: &str, writes: &[RowWrite<Job>]) -> Result<Refused, StoreError> {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         self.commits.acquire().await.unwrap().forget();
@@ -76,39 +71,7 @@ impl<S: StatusStore<Job>> StatusStore<Job> for Delayed<S> {
         Ok(refused)
     }
 
-    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.inner.renew_lease(owner, ttl).await
-    }
-
-    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(owner).await
-    }
-
-    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
-        self.inner.reap_leases(grace).await
-    }
-
-    async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
-        self.inner.orphans().await
-    }
-
-    async fn adopt(
-        &self,
-        id: &str,
-        from_owner: &str,
-        status: State<Job>,
-        to_owner: &str,
-    ) -> Result<bool, StoreError> {
-        self.inner.adopt(id, from_owner, status, to_owner).await
-    }
-
-    async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
-        self.inner.prune(retention).await
-    }
-
-    async fn rows(&self) -> Result<Vec<Row>, StoreError> {
-        self.inner.rows().await
-    }
+    crate::common::pass_through!(Job);
 }
 
 fn config() -> Config {
@@ -385,10 +348,6 @@ struct Lanes {
 }
 
 impl StatusStore<Job> for Lanes {
-    async fn insert(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        self.inner.insert(id, owner).await
-    }
-
     async fn apply(&self, owner: &str, writes: &[RowWrite<Job>]) -> Result<Refused, StoreError> {
         let (yields, fail) = {
             let mut rng = self.rng.lock().unwrap();
@@ -408,39 +367,7 @@ impl StatusStore<Job> for Lanes {
         3
     }
 
-    async fn renew_lease(&self, owner: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.inner.renew_lease(owner, ttl).await
-    }
-
-    async fn release_lease(&self, owner: &str) -> Result<(), StoreError> {
-        self.inner.release_lease(owner).await
-    }
-
-    async fn reap_leases(&self, grace: Duration) -> Result<u64, StoreError> {
-        self.inner.reap_leases(grace).await
-    }
-
-    async fn orphans(&self) -> Result<Vec<Row>, StoreError> {
-        self.inner.orphans().await
-    }
-
-    async fn adopt(
-        &self,
-        id: &str,
-        from_owner: &str,
-        status: State<Job>,
-        to_owner: &str,
-    ) -> Result<bool, StoreError> {
-        self.inner.adopt(id, from_owner, status, to_owner).await
-    }
-
-    async fn prune(&self, retention: Retention) -> Result<u64, StoreError> {
-        self.inner.prune(retention).await
-    }
-
-    async fn rows(&self) -> Result<Vec<Row>, StoreError> {
-        self.inner.rows().await
-    }
+    crate::common::pass_through!(Job);
 }
 
 /// Batches split into lanes that commit in any order, one in five failing: each row's writes
