@@ -18,6 +18,7 @@ use super::child::{Child, ENDED_BY_SUPERVISOR, FENCED};
 use super::output::TaskOutput;
 use super::queue::{Sender, Written};
 use super::report::{Counters, Finished, Outcome};
+use super::writer::OnRefused;
 use crate::lifecycle::{Lifecycle, State};
 use crate::store::{RowWrite, StoreError};
 
@@ -111,6 +112,22 @@ impl<L: Lifecycle> Children<L> {
             Written::Refused(write, error) => self.refused(slot, &write, error),
             Written::Failed(error) => self.counters.note_failed(&error),
         }
+    }
+
+    /// Where the writer reports the writes the store refused: to the table, which decides
+    /// what the task that made each becomes, while it lives; counted and kept for the next
+    /// flush once it is gone (every task has ended: nothing is left to stop).
+    pub(super) fn refusals(this: &Arc<Self>) -> Arc<OnRefused<L>> {
+        let (children, counters) = (Arc::downgrade(this), Arc::clone(&this.counters));
+        Arc::new(
+            move |slot, write: &RowWrite<L>, error| match children.upgrade() {
+                Some(children) => children.refused(slot, write, error),
+                None => {
+                    counters.note_failed(&error);
+                    counters.note_refused(write.id(), error);
+                }
+            },
+        )
     }
 
     /// Acts on a write the store refused, made by the child in `slot` (reported by the writer,

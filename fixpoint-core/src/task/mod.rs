@@ -134,21 +134,9 @@ where
             writes,
             Arc::clone(&counters),
         ));
-        // The writer runs on a thread of its own (see `writer::starter`). What the store refuses goes back to the tasks' table, which decides what the task
-        // that made the write becomes; the writer itself never reaches into the table.
-        let on_refused: Arc<writer::OnRefused<L>> = {
-            let (children, counters) = (Arc::downgrade(&children), Arc::clone(&counters));
-            Arc::new(move |slot, write: &RowWrite<L>, error| {
-                match children.upgrade() {
-                    Some(children) => children.refused(slot, write, error),
-                    // The table gone means every task has ended: nothing is left to stop.
-                    None => {
-                        counters.note_failed(&error);
-                        counters.note_refused(write.id(), error);
-                    }
-                }
-            })
-        };
+        // The writer runs on a thread of its own (see `writer::starter`); what the store
+        // refuses goes back to the tasks' table (the writer never reaches into it).
+        let on_refused = Children::refusals(&children);
         let start_writer = writer::starter(
             Arc::clone(&store),
             Arc::clone(&owner),
