@@ -36,6 +36,9 @@ pub mod task;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod uptime;
+// The synchronization our own concurrency code uses: `std`'s, or loom's for the model checks.
+#[cfg(feature = "tokio")]
+mod sync;
 
 pub use lifecycle::{
     Abandonment, Active, Edge, Event, EventKind, Final, IllegalTransition, Lifecycle, NoRecorder,

@@ -2,16 +2,17 @@
 //! full, and the loss is reported to the next wait.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker, ready};
 
 use super::WaitError;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::{Mutex, MutexGuard};
 
 /// The position of a backlog that is in no topic's subscriber list.
 pub(super) const DETACHED: usize = usize::MAX;
 
-pub(super) struct Backlog<E> {
+pub(crate) struct Backlog<E> {
     state: Mutex<State<E>>,
     /// Where this backlog sits in its topic's subscriber list, so that leaving is a
     /// `swap_remove`, not a search. Written only under the bus's topic lock.
@@ -32,15 +33,15 @@ struct State<E> {
 }
 
 /// What a closed backlog leaves to inspect.
-pub(super) struct Remains {
-    pub(super) unread: u64,
-    pub(super) missed: u64,
+pub(crate) struct Remains {
+    pub(crate) unread: u64,
+    pub(crate) missed: u64,
 }
 
 impl<E> Backlog<E> {
     /// An open backlog holding at most `capacity` events (at least one), placed at `slot` of
     /// the topic whose key hashes to `topic_hash`.
-    pub(super) fn open(capacity: usize, slot: usize, topic_hash: u64) -> Self {
+    pub(crate) fn open(capacity: usize, slot: usize, topic_hash: u64) -> Self {
         Self::new(capacity, slot, topic_hash, false)
     }
 
@@ -79,7 +80,7 @@ impl<E> Backlog<E> {
 
     /// Queues `event`, dropping the oldest one if the backlog is full. Returns whether the
     /// subscription was still open to receive it.
-    pub(super) fn push(&self, event: E) -> bool {
+    pub(crate) fn push(&self, event: E) -> bool {
         let (waker, displaced) = {
             let mut state = self.lock();
             if state.closed {
@@ -105,7 +106,7 @@ impl<E> Backlog<E> {
     }
 
     /// The next outcome for a wait: a loss to report first, then the oldest event, then the end.
-    pub(super) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Result<E, WaitError>> {
+    pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Result<E, WaitError>> {
         // An always-ready queue must still let the other tasks of its thread run, as tokio's
         // own channels do.
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
@@ -129,7 +130,7 @@ impl<E> Backlog<E> {
     }
 
     /// Ends delivery: queued events can still be waited for, then waits fail with `Closed`.
-    pub(super) fn close(&self) {
+    pub(crate) fn close(&self) {
         let waker = {
             let mut state = self.lock();
             state.closed = true;
@@ -141,7 +142,7 @@ impl<E> Backlog<E> {
     }
 
     /// Closes and empties the backlog, and says what was in it.
-    pub(super) fn drain(&self) -> Remains {
+    pub(crate) fn drain(&self) -> Remains {
         let (events, missed) = {
             let mut state = self.lock();
             state.closed = true;

@@ -18,7 +18,7 @@
 // the entry it removes, so a stale cleanup cannot close a fresh handle, and a replaced handle
 // is handed back to be closed.
 
-mod backlog;
+pub(crate) mod backlog;
 mod channel;
 #[cfg(feature = "postgres")]
 mod postgres;

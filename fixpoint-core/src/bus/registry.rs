@@ -3,11 +3,13 @@
 use core::fmt;
 use core::hash::Hash;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 
-/// Distinguishes registries, so a ticket of one is refused by another.
-static NEXT_REGISTRY: AtomicU64 = AtomicU64::new(1);
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{Mutex, MutexGuard};
+
+/// Distinguishes registries, so a ticket of one is refused by another. (`std`'s: a static.)
+static NEXT_REGISTRY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A map from key to the *current* handle (a browser tab's connection, a subscription), in
 /// which a stale cleanup cannot remove a fresh handle.
@@ -123,7 +125,7 @@ impl<K: Hash + Eq + Clone, H> Registry<K, H> {
     #[must_use]
     pub fn new() -> Self {
         Registry {
-            id: NEXT_REGISTRY.fetch_add(1, Ordering::Relaxed),
+            id: NEXT_REGISTRY.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             next_generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
         }

@@ -37,7 +37,7 @@ mod rwlock;
 #[cfg(feature = "tokio")]
 mod semaphore;
 #[cfg(feature = "tokio")]
-mod slots;
+pub(crate) mod slots;
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -5,11 +5,12 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use super::diagnosis::Holder;
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 const FREE: u8 = 0;
 const CLAIMED: u8 = 1;
@@ -43,7 +44,8 @@ struct Slot {
 
 /// Acquisition sites by address, so that a slot stores a number and a diagnosis can still name
 /// the file and line.
-static SITES: Mutex<BTreeMap<usize, &'static Location<'static>>> = Mutex::new(BTreeMap::new());
+static SITES: std::sync::Mutex<BTreeMap<usize, &'static Location<'static>>> =
+    std::sync::Mutex::new(BTreeMap::new());
 
 thread_local! {
     /// The last site this thread registered: the common case, one site acquiring in a loop,

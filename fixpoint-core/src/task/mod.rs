@@ -19,7 +19,7 @@ mod children;
 mod config;
 mod lanes;
 mod output;
-mod queue;
+pub(crate) mod queue;
 mod reconcile;
 mod report;
 mod watch;

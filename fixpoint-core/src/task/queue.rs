@@ -14,14 +14,15 @@
 //!
 //! [`StatusStore::apply_now`]: crate::store::StatusStore::apply_now
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use crate::lifecycle::Lifecycle;
 use crate::store::{RowWrite, StatusStore, StoreError};
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What the writer applies, in the order the tasks produced it.
 pub(crate) enum Queued<L> {
@@ -37,7 +38,7 @@ pub(crate) enum Maker<L> {
     /// The task in this registry slot (fenced if the store refuses the write as not ours).
     Task(usize),
     /// The insert of a task's row: the task starts once it has committed.
-    Insert(Arc<dyn Inserting<L>>),
+    Insert(std::sync::Arc<dyn Inserting<L>>),
 }
 
 /// A task whose row's insert is queued: told once the store has committed the row, or
@@ -174,7 +175,7 @@ impl<L> Sender<L> {
 
     /// Queues the insert of a task's row for the writer, which tells `task` when the row
     /// commits.
-    pub(crate) fn insert(&self, write: RowWrite<L>, task: Arc<dyn Inserting<L>>) {
+    pub(crate) fn insert(&self, write: RowWrite<L>, task: std::sync::Arc<dyn Inserting<L>>) {
         self.send(Queued::Write(write, Maker::Insert(task)));
     }
 
@@ -313,12 +314,9 @@ impl<L> Receiver<L> {
         let mut state = self.shared.lock();
         if !state.urgent && !state.closed {
             state.writer = Sleep::Urgent;
-            state = self
-                .shared
-                .writer
-                .wait_timeout_while(state, linger, |state| !state.urgent && !state.closed)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = crate::sync::wait_timeout_while(&self.shared.writer, state, linger, |state| {
+                !state.urgent && !state.closed
+            });
             state.writer = Sleep::Awake;
         }
         state.urgent = false;

@@ -1,0 +1,75 @@
+//! The synchronization that fixpoint's own concurrency code is written against, in one place,
+//! so that it can be model-checked.
+//!
+//! Normally these are `std::sync`'s own types. Built with `--cfg loom` (only `.ci/models` does
+//! that, for this crate's unit tests), they are [loom](https://docs.rs/loom)'s, and the models in
+//! `sync/models/` explore every interleaving of the code written against them, within a bound
+//! on preemptions. This module is the only place `cfg(loom)` appears.
+//!
+//! What goes through the facade, and so is model-checked:
+//! - the holder slots of `Semaphore`, `Mutex` and `RwLock` (`lock/slots.rs`): a slot claimed by
+//!   compare-and-swap, its holder recorded with plain stores, read by a diagnosis at any time;
+//! - a bus subscription's backlog (`bus/backlog.rs`): the lag bound and the waker;
+//! - `Registry` (`bus/registry.rs`): the tickets that decide which handle a removal may take;
+//! - the supervisor's write queue (`task/queue.rs`): the buffer the writer swaps out whole, its
+//!   sleep and its wake-ups.
+//!
+//! What does not, and why:
+//! - tokio's primitives underneath (`tokio::sync::Semaphore` under our `Semaphore`, `Mutex` and
+//!   `RwLock`; the `oneshot` that answers a flush; `Notify`). They are tokio's code, which tokio
+//!   model-checks with loom itself. Our code around them is proven by the models of the parts
+//!   above and by the stress tests; modelling the two together (with shuttle, which schedules
+//!   tokio's primitives as they are) is the next step, not done yet.
+//! - Statics (the registry of acquisition sites, registry ids): loom's types cannot be built
+//!   in a `static`, and these are counters and caches, not protocols.
+//! - `Arc<dyn Trait>`: loom's `Arc` cannot hold an unsized value; those stay `std`'s.
+
+#[cfg(not(all(test, loom)))]
+pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+#[cfg(all(test, loom))]
+pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Atomics, `std`'s or loom's.
+pub(crate) mod atomic {
+    #[cfg(not(all(test, loom)))]
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+
+    #[cfg(all(test, loom))]
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+}
+
+/// Waits on `condvar` while `condition` holds, for at most `timeout`; `std`'s
+/// `Condvar::wait_timeout_while`. Under loom a wait never times out (loom has no clock), so
+/// the model sees the waits that end by a notification, which are the ones that can be lost.
+#[cfg(feature = "tokio")]
+pub(crate) fn wait_timeout_while<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: std::time::Duration,
+    condition: impl FnMut(&mut T) -> bool,
+) -> MutexGuard<'a, T> {
+    #[cfg(not(all(test, loom)))]
+    {
+        condvar
+            .wait_timeout_while(guard, timeout, condition)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+    }
+    #[cfg(all(test, loom))]
+    {
+        let (mut guard, mut condition) = (guard, condition);
+        while condition(&mut guard) {
+            guard = condvar
+                .wait_timeout(guard, timeout)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        guard
+    }
+}
+
+/// The model checks, each with the property it proves as its assertion and a deliberate bug
+/// it catches (`.ci/models` runs them; `CONTRIBUTING.md` says how).
+#[cfg(all(test, loom))]
+mod models;
