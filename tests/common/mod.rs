@@ -106,3 +106,44 @@ pub mod rollouts;
 #[cfg(feature = "tokio")]
 #[allow(unused_imports)] // each test file uses the helpers it needs
 pub use flaky::Flaky;
+
+/// Fails the running test if it is still running after `limit`: a broken guarantee that would
+/// leave a wait unanswered fails the test run instead of hanging CI. A test thread cannot be
+/// stopped from outside, so the whole test process ends (exit code 124, as `timeout` uses),
+/// after saying which test ran past which limit. Hold the guard for the test's whole body.
+#[track_caller]
+#[must_use = "the limit holds while the guard lives"]
+pub fn time_limit(limit: std::time::Duration) -> TimeLimit {
+    use std::sync::{Arc, Condvar, Mutex};
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let set_at = std::panic::Location::caller();
+    let done = Arc::new((Mutex::new(false), Condvar::new()));
+    let watched = Arc::clone(&done);
+    std::thread::spawn(move || {
+        let (finished, wake) = &*watched;
+        let finished = finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (finished, _) = wake
+            .wait_timeout_while(finished, limit, |finished| !*finished)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !*finished {
+            eprintln!("test {test} ran past its limit of {limit:?} (set at {set_at}): stopping");
+            std::process::exit(124);
+        }
+    });
+    TimeLimit(done)
+}
+
+/// The guard of [`time_limit`]: the test is done when it drops (returning or panicking).
+pub struct TimeLimit(std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Drop for TimeLimit {
+    fn drop(&mut self) {
+        let (finished, wake) = &*self.0;
+        *finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        wake.notify_one();
+    }
+}

@@ -24,6 +24,9 @@ const GRACE: Duration = Duration::from_millis(400);
 /// What a loaded 2-core machine may add to deadline + grace (spawning, scheduling, reaping).
 const SLACK: Duration = Duration::from_secs(2);
 
+/// Each test's own time limit (see `common::time_limit`): far past its slowest honest run.
+const LIMIT: Duration = Duration::from_secs(120);
+
 /// `sh` blocked forever in a read of its piped stdin, with a grandchild (`sleep`) in its group.
 fn stuck_with_grandchild() -> Command {
     let mut command = Command::new("sh");
@@ -61,6 +64,7 @@ fn killed(outcome: &fixpoint::process::RunOutcome) -> &Kill {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_blocked_in_a_read_is_killed_with_its_grandchild_and_leaves_nothing_in_proc() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     let started = Instant::now();
     let outcome = Watched::new(stuck_with_grandchild(), DEADLINE)
@@ -140,6 +144,7 @@ async fn a_child_blocked_in_a_read_is_killed_with_its_grandchild_and_leaves_noth
 /// cannot fire until the child has ended by itself.
 #[test]
 fn the_seeds_bug_a_timeout_in_the_thread_that_waits_does_not_fire() {
+    let _limit = crate::common::time_limit(LIMIT);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,6 +166,7 @@ fn the_seeds_bug_a_timeout_in_the_thread_that_waits_does_not_fire() {
 /// The fix, with the waiting thread blocked just the same: the watcher is elsewhere.
 #[test]
 fn the_watcher_keeps_the_deadline_while_the_waiting_thread_is_blocked() {
+    let _limit = crate::common::time_limit(LIMIT);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -183,6 +189,7 @@ fn the_watcher_keeps_the_deadline_while_the_waiting_thread_is_blocked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_ignores_sigterm_gets_sigkill_after_the_grace() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     let mut stubborn = Command::new("sh");
     stubborn.args(["-c", "trap '' TERM; sleep 1000"]); // the ignored TERM is inherited by sleep
@@ -200,6 +207,7 @@ async fn a_child_that_ignores_sigterm_gets_sigkill_after_the_grace() {
 
 #[tokio::test]
 async fn a_child_that_exits_in_time_ends_exited_with_its_code_and_last_lines() {
+    let _limit = crate::common::time_limit(LIMIT);
     let mut counting = Command::new("sh");
     counting.args(["-c", "seq 1 1000; echo done >&2; exit 3"]);
     let outcome = Watched::new(counting, Duration::from_secs(30))
@@ -220,6 +228,7 @@ async fn a_child_that_exits_in_time_ends_exited_with_its_code_and_last_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_background_job_left_behind_by_an_exited_child_is_killed_too() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     let mut leaky = Command::new("sh");
     leaky.args(["-c", "sleep 1000 & echo $!"]);
@@ -241,6 +250,7 @@ async fn a_background_job_left_behind_by_an_exited_child_is_killed_too() {
 
 #[tokio::test]
 async fn bad_input_is_a_typed_error() {
+    let _limit = crate::common::time_limit(LIMIT);
     let missing = Watched::new(Command::new("no-such-program-fixpoint"), DEADLINE)
         .run()
         .await;
@@ -273,6 +283,7 @@ async fn bad_input_is_a_typed_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_run_ends_the_group() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     let pid_file =
         std::env::temp_dir().join(format!("fixpoint-uptime-drop-{}", std::process::id()));
@@ -321,6 +332,7 @@ fn escalation(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_timeouts_escalate_to_every_threads_stack() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     let (escalation, events) = escalation(1, None);
     let hang = || {
@@ -361,6 +373,7 @@ async fn identical_timeouts_escalate_to_every_threads_stack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalated_timeout_can_be_kept_stopped_for_inspection_then_reaped() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     let window = Duration::from_millis(1500);
     let (escalation, events) = escalation(0, Some(window));
@@ -410,6 +423,7 @@ fn silence() -> Threshold {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_goes_silent_is_killed_as_wedged_naming_its_last_line() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     let mut silent = Command::new("sh");
     // Its connection dropped: it stays up, in its group with a grandchild, and writes nothing.
@@ -470,6 +484,7 @@ async fn a_child_that_goes_silent_is_killed_as_wedged_naming_its_last_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_child_that_keeps_writing_is_not_wedged() {
+    let _limit = crate::common::time_limit(LIMIT);
     let mut chatty = Command::new("sh");
     // Twice the threshold or more of output, a line every 50 ms.
     chatty.args(["-c", "for i in $(seq 1 40); do echo $i; sleep 0.05; done"]);
@@ -489,6 +504,7 @@ async fn a_child_that_keeps_writing_is_not_wedged() {
 
 #[tokio::test]
 async fn output_lines_tick_the_progress() {
+    let _limit = crate::common::time_limit(LIMIT);
     let progress = Progress::new();
     assert_eq!(progress.note(), None);
     let mut writer = Command::new("sh");
@@ -518,6 +534,7 @@ async fn output_lines_tick_the_progress() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_that_ends_by_itself_ends_the_streak_of_timeouts() {
+    let _limit = crate::common::time_limit(LIMIT);
     reap_orphans().unwrap();
     // Escalates at the second identical timeout in a row.
     let (escalation, events) = escalation(1, None);

@@ -25,6 +25,9 @@ use fixpoint::{
 use crate::common::job as jobs;
 use jobs::*;
 
+/// Each test's own time limit (see `common::time_limit`): far past its slowest honest run.
+const LIMIT: Duration = Duration::from_secs(120);
+
 type Store = Arc<MemoryStore<Job>>;
 
 /// What an attempt does.
@@ -138,6 +141,7 @@ fn builder() -> fixpoint::restart::RestartBuilder<Job> {
 
 #[tokio::test(start_paused = true)]
 async fn one_for_one_restarts_the_child_that_failed_alone_and_stops_in_reverse_order() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let supervisor = builder()
         .child(child("a", &log, |n| {
@@ -185,6 +189,7 @@ async fn one_for_one_restarts_the_child_that_failed_alone_and_stops_in_reverse_o
 
 #[tokio::test(start_paused = true)]
 async fn one_for_all_stops_the_others_in_reverse_order_and_restarts_all_in_start_order() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let supervisor = builder()
         .strategy(Strategy::OneForAll)
@@ -235,6 +240,7 @@ async fn one_for_all_stops_the_others_in_reverse_order_and_restarts_all_in_start
 /// reason: the stop's reason is written only on rows that have not ended.
 #[tokio::test(start_paused = true)]
 async fn a_sibling_that_failed_meanwhile_keeps_its_own_reason() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let fails_once = |n| if n == 1 { Plan::Fail } else { Plan::Serve };
     let supervisor = builder()
@@ -263,6 +269,7 @@ async fn a_sibling_that_failed_meanwhile_keeps_its_own_reason() {
 
 #[tokio::test(start_paused = true)]
 async fn rest_for_one_restarts_the_failed_child_and_the_ones_after_it() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let supervisor = builder()
         .strategy(Strategy::RestForOne)
@@ -306,6 +313,7 @@ async fn rest_for_one_restarts_the_failed_child_and_the_ones_after_it() {
 
 #[tokio::test(start_paused = true)]
 async fn each_restart_type_restarts_what_it_says() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let finish_twice = |n| if n <= 2 { Plan::Finish } else { Plan::Serve };
     let supervisor = builder()
@@ -366,6 +374,7 @@ async fn each_restart_type_restarts_what_it_says() {
 
 #[tokio::test(start_paused = true)]
 async fn past_its_intensity_it_gives_up_and_stops_its_children_in_reverse_order() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let supervisor = RestartSupervisor::builder()
         .intensity(2, Duration::from_secs(60))
@@ -413,6 +422,7 @@ async fn past_its_intensity_it_gives_up_and_stops_its_children_in_reverse_order(
 
 #[tokio::test(start_paused = true)]
 async fn a_restart_storm_gives_up_after_n_in_t_and_nothing_runs_afterwards() {
+    let _limit = crate::common::time_limit(LIMIT);
     const N: u32 = 5;
     let store = Store::default();
     let polls = Arc::new(AtomicU64::new(0));
@@ -466,6 +476,7 @@ async fn a_restart_storm_gives_up_after_n_in_t_and_nothing_runs_afterwards() {
 
 #[tokio::test(start_paused = true)]
 async fn backoff_grows_exponentially_is_capped_and_jittered_on_the_paused_clock() {
+    let _limit = crate::common::time_limit(LIMIT);
     for (jitter, low) in [(0.0, 1.0), (0.5, 0.5)] {
         let starts = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&starts);
@@ -505,6 +516,7 @@ async fn backoff_grows_exponentially_is_capped_and_jittered_on_the_paused_clock(
 
 #[tokio::test(start_paused = true)]
 async fn ordered_start_waits_for_started_and_shutdown_aborts_after_the_timeout() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let slow_log = log.clone();
     let slow = ChildSpec::new(
@@ -558,6 +570,7 @@ async fn ordered_start_waits_for_started_and_shutdown_aborts_after_the_timeout()
 /// it), so this runs in real time with a short limit.
 #[tokio::test]
 async fn an_attempt_that_never_reports_started_is_ended_at_its_limit() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let db_log = log.clone();
     let hangs_once = ChildSpec::new(
@@ -607,6 +620,7 @@ async fn an_attempt_that_never_reports_started_is_ended_at_its_limit() {
 
 #[tokio::test(start_paused = true)]
 async fn children_are_added_and_removed_while_it_runs() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let supervisor = builder()
         .child(child("a", &log, |_| Plan::Serve))
@@ -661,6 +675,7 @@ async fn children_are_added_and_removed_while_it_runs() {
 /// bounds for liveness only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wedged_child_is_ended_with_its_reason_and_restarted() {
+    let _limit = crate::common::time_limit(LIMIT);
     let store = Store::default();
     let threshold = Threshold::new(Duration::from_millis(50)).unwrap();
     let worker = ChildSpec::new(
@@ -705,6 +720,7 @@ async fn a_wedged_child_is_ended_with_its_reason_and_restarted() {
 
 #[tokio::test(start_paused = true)]
 async fn a_nested_supervisor_that_gives_up_is_an_abnormal_end_for_its_parent() {
+    let _limit = crate::common::time_limit(LIMIT);
     let store = Store::default();
     let inner_store = Arc::clone(&store);
     let nested = ChildSpec::new("inner", move |job: fixpoint::task::Machine<Job, ()>, _| {
@@ -753,6 +769,7 @@ async fn a_nested_supervisor_that_gives_up_is_an_abnormal_end_for_its_parent() {
 /// restart, and one too many for a supervisor that allows none.
 #[tokio::test(start_paused = true)]
 async fn a_new_supervisor_tells_a_clean_stop_from_a_failure() {
+    let _limit = crate::common::time_limit(LIMIT);
     let (store, log) = (Store::default(), Log::default());
     let strict = || {
         RestartSupervisor::builder()
@@ -813,6 +830,7 @@ async fn a_new_supervisor_tells_a_clean_stop_from_a_failure() {
 /// time: the nested supervisor is dropped with the attempt, and its own children's rows end.
 #[tokio::test(start_paused = true)]
 async fn a_nested_supervisor_aborted_by_its_parent_ends_its_childrens_rows() {
+    let _limit = crate::common::time_limit(LIMIT);
     let store = Store::default();
     let inner_store = Arc::clone(&store);
     let nested = ChildSpec::new("inner", move |job: fixpoint::task::Machine<Job, ()>, _| {
@@ -886,6 +904,7 @@ fn storm_until_killed(path: &str) -> ! {
 /// left, not a fresh one: the rows show `intensity + 1` attempts in all.
 #[test]
 fn a_crash_mid_storm_does_not_refill_the_restart_budget() {
+    let _limit = crate::common::time_limit(LIMIT);
     if let Ok(path) = std::env::var(CRASH_CHILD) {
         storm_until_killed(&path);
     }
@@ -1010,6 +1029,7 @@ fn serve_until_killed(path: &str) -> ! {
 /// process happens to start. Every attempt row is then terminal, five in all.
 #[test]
 fn a_crash_loop_faster_than_the_lease_is_capped_while_a_process_runs() {
+    let _limit = crate::common::time_limit(LIMIT);
     if let Ok(path) = std::env::var(LOOP_CHILD) {
         serve_until_killed(&path);
     }

@@ -17,6 +17,9 @@ use fixpoint::{
 };
 use tokio::sync::Notify;
 
+/// Each test's own time limit (see `common::time_limit`): far past its slowest honest run.
+const LIMIT: Duration = Duration::from_secs(120);
+
 /// `common::project::ProjectStatus` with the state a fenced task tries to enter after its row
 /// was adopted (`InputNeeded`): the shared lifecycle is the fleet example's, whose stored
 /// tables must keep its four states.
@@ -130,6 +133,7 @@ fn config() -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_nobody_joins_get_their_status_and_reason() {
+    let _limit = crate::common::time_limit(LIMIT);
     quiet_injected_panics();
     let store = Store::default();
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
@@ -166,6 +170,7 @@ async fn tasks_nobody_joins_get_their_status_and_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_counts_exactly_the_live_tasks() {
+    let _limit = crate::common::time_limit(LIMIT);
     let mut supervisor = Supervisor::start(Store::default(), config()).await.unwrap();
     let release = Arc::new(Notify::new());
     for task in 0..100 {
@@ -192,6 +197,7 @@ async fn running_counts_exactly_the_live_tasks() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn unread_outcomes_are_bounded_and_the_newest_are_kept() {
+    let _limit = crate::common::time_limit(LIMIT);
     let config = config().unread_outcomes(10);
     let store = Store::default();
     let mut supervisor = Supervisor::start(store.clone(), config).await.unwrap();
@@ -312,6 +318,7 @@ async fn finished_by_the_second<S: StatusStore<ProjectStatus> + Clone>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
+    let _limit = crate::common::time_limit(LIMIT);
     let store = Store::default();
     let (mut first, resume_first, second, finish_second) =
         adopted_while_paused(&store, |running| async move {
@@ -340,6 +347,7 @@ async fn a_supervisor_that_lost_its_row_never_writes_it_again() {
 /// nothing a store refuses goes unseen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_last_write_of_a_finished_task_is_counted() {
+    let _limit = crate::common::time_limit(LIMIT);
     let store = Arc::new(Flaky::new(MemoryStore::default()));
     let (mut first, resume_first, second, finish_second) =
         adopted_while_paused(&store, |running| async move { running.to_completed() }).await;
@@ -377,6 +385,7 @@ fn resident_kib() -> u64 {
 /// row map doubling when pruning lags on a loaded machine; it does not grow with the count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
+    let _limit = crate::common::time_limit(LIMIT);
     const TASKS: u64 = 1_000_000;
     const WARM_UP: u64 = 100_000;
     const KEPT_ROWS: u64 = 10_000;
@@ -446,6 +455,7 @@ async fn a_million_spawn_and_forget_tasks_hold_constant_memory() {
 /// `an_insert_the_store_fails_is_refused_and_the_body_never_runs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_loses_nothing_and_flush_says_why() {
+    let _limit = crate::common::time_limit(LIMIT);
     a_failing_store_loses_nothing(Flaky::new(MemoryStore::new())).await;
 }
 
@@ -453,6 +463,7 @@ async fn a_failing_store_loses_nothing_and_flush_says_why() {
 /// writer, and so does every later one, in order; the writer retries them as above.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_applying_at_once_hands_its_failures_to_the_writer() {
+    let _limit = crate::common::time_limit(LIMIT);
     a_failing_store_loses_nothing(Flaky::at_once(MemoryStore::new())).await;
 }
 
@@ -505,6 +516,7 @@ async fn a_failing_store_loses_nothing(store: Flaky<MemoryStore<ProjectStatus>>)
 /// task, its row is ended with a reason that says it did not yield, and it is named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
+    let _limit = crate::common::time_limit(LIMIT);
     let store = Store::default();
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     let (release, blocked) = std::sync::mpsc::channel::<()>();
@@ -573,6 +585,7 @@ async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
 /// reaches it; a task that already finished keeps its row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_ends_the_row_of_a_blocked_task_at_once() {
+    let _limit = crate::common::time_limit(LIMIT);
     let store = Store::default();
     let keep = config().unread_outcomes(16);
     let mut supervisor = Supervisor::start(store.clone(), keep).await.unwrap();

@@ -2,8 +2,8 @@
 //! another process sees the cooldown end without anyone deleting the file, and a garbled
 //! marker does not stop the work.
 //!
-//! The other process is this test binary again, run with `MARKER_CONSUMER` set to the
-//! marker's path: its `consumer` test then plays the worker that checks the cooldown.
+//! The other process is this test binary again, running the same test with `MARKER_CONSUMER`
+//! set to the marker's path: the test then plays the worker that checks the cooldown.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,16 +19,20 @@ fn directory(test: &str) -> PathBuf {
     dir
 }
 
-/// Runs the consumer in another process over the marker at `path`; returns what it printed.
-fn consumer_process(path: &Path) -> String {
+/// The variable that makes a test the consumer of the marker it names.
+const CONSUMER: &str = "MARKER_CONSUMER";
+
+/// Runs test `test` again in another process, as the consumer of the marker at `path`;
+/// returns what it printed.
+fn consumer_process(test: &str, path: &Path) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
-            &crate::common::test_name(module_path!(), "consumer"),
+            &crate::common::test_name(module_path!(), test),
             "--exact",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("MARKER_CONSUMER", path)
+        .env(CONSUMER, path)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -42,11 +46,7 @@ fn consumer_process(path: &Path) -> String {
 
 /// The worker of another process: while the cooldown is active it waits (as long as the
 /// marker says, then asks again), and then it works. It never looks at the file itself.
-#[test]
-fn consumer() {
-    let Some(path) = std::env::var_os("MARKER_CONSUMER") else {
-        return; // run as a test of its own: nothing to consume
-    };
+fn consume(path: std::ffi::OsString) {
     let cooldown = CooldownFile::open(PathBuf::from(path)).unwrap();
     println!("active at start: {}", cooldown.is_active());
     let give_up = Instant::now() + Duration::from_secs(60);
@@ -62,12 +62,18 @@ fn consumer() {
 
 #[test]
 fn another_process_sees_the_cooldown_end_without_anyone_deleting_the_file() {
+    if let Some(path) = std::env::var_os(CONSUMER) {
+        return consume(path);
+    }
     let path = directory("ends").join("queue.cooldown");
     let cooldown = CooldownFile::open(&path).unwrap();
     // Long enough that the consumer starts inside it even on a loaded machine.
     let started = Instant::now();
     cooldown.start(Duration::from_secs(2)).unwrap();
-    let printed = consumer_process(&path);
+    let printed = consumer_process(
+        "another_process_sees_the_cooldown_end_without_anyone_deleting_the_file",
+        &path,
+    );
     assert!(printed.contains("active at start: true"), "{printed}");
     assert!(
         printed.contains("working; unreadable markers seen: 0"),
@@ -85,9 +91,12 @@ fn another_process_sees_the_cooldown_end_without_anyone_deleting_the_file() {
 
 #[test]
 fn a_garbled_marker_does_not_stop_the_work() {
+    if let Some(path) = std::env::var_os(CONSUMER) {
+        return consume(path);
+    }
     let path = directory("garbled").join("queue.cooldown");
     std::fs::write(&path, "2099-01-01T00:00:00Z\n").unwrap(); // some other writer's format
-    let printed = consumer_process(&path);
+    let printed = consumer_process("a_garbled_marker_does_not_stop_the_work", &path);
     assert!(printed.contains("active at start: false"), "{printed}");
     assert!(
         printed.contains("working; unreadable markers seen: 1"),
