@@ -398,3 +398,57 @@ async fn owned_guards_hold_their_lock_without_borrowing_it() {
             .is_ok()
     );
 }
+
+/// Every way to take a permit or a guard records where it was taken, and a diagnosis reads it
+/// back: the `_timeout` forms the README leads with, the `_cloned` and `try_` forms, for each
+/// of `Semaphore`, `Mutex` and both accesses of `RwLock`.
+#[tokio::test]
+async fn every_acquisition_records_its_own_site() {
+    let scope = LockScope::unchecked("reads the sites");
+    let d = Duration::from_secs(5); // far past an uncontended acquisition
+    let (sem, mutex, rw) = (
+        Semaphore::new("s", 1),
+        Mutex::new("m", 0),
+        RwLock::new("r", 0),
+    );
+    // `line!()` and the acquisition share the invocation's line: keep each on one line.
+    macro_rules! site {
+        ($lock:ident, $taken:expr) => {{
+            let (guard, line) = ($taken, line!());
+            let what = stringify!($taken);
+            let site = guard.acquired_at();
+            assert_eq!((site.file(), site.line()), (file!(), line), "{what}");
+            let holders = $lock.holders();
+            let [holder] = &holders[..] else {
+                panic!("{what}: {holders:?}")
+            };
+            assert_eq!(holder.location, site, "{what}: the diagnosis");
+            drop(guard);
+            assert!($lock.holders().is_empty(), "{what}: released");
+        }};
+    }
+    site!(sem, sem.acquire(&scope).await);
+    site!(sem, sem.acquire_timeout(&scope, d).await.unwrap());
+    site!(sem, sem.try_acquire(&scope).unwrap());
+    site!(sem, sem.acquire_cloned(&scope).await);
+    site!(sem, sem.acquire_cloned_timeout(&scope, d).await.unwrap());
+    site!(sem, sem.try_acquire_cloned(&scope).unwrap());
+    site!(mutex, mutex.lock(&scope).await);
+    site!(mutex, mutex.lock_timeout(&scope, d).await.unwrap());
+    site!(mutex, mutex.try_lock(&scope).unwrap());
+    site!(mutex, mutex.lock_cloned(&scope).await);
+    site!(mutex, mutex.lock_cloned_timeout(&scope, d).await.unwrap());
+    site!(mutex, mutex.try_lock_cloned(&scope).unwrap());
+    site!(rw, rw.read(&scope).await);
+    site!(rw, rw.read_timeout(&scope, d).await.unwrap());
+    site!(rw, rw.try_read(&scope).unwrap());
+    site!(rw, rw.read_cloned(&scope).await);
+    site!(rw, rw.read_cloned_timeout(&scope, d).await.unwrap());
+    site!(rw, rw.try_read_cloned(&scope).unwrap());
+    site!(rw, rw.write(&scope).await);
+    site!(rw, rw.write_timeout(&scope, d).await.unwrap());
+    site!(rw, rw.try_write(&scope).unwrap());
+    site!(rw, rw.write_cloned(&scope).await);
+    site!(rw, rw.write_cloned_timeout(&scope, d).await.unwrap());
+    site!(rw, rw.try_write_cloned(&scope).unwrap());
+}
