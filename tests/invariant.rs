@@ -145,21 +145,17 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..40),
     ) {
         let mut checked = Checked::new(start).unwrap();
-        let (mut accepted, mut refused) = (0, 0);
         for op in &ops {
             let before = (*checked).clone();
             let (attempted, ok) = apply(&mut checked, op);
             prop_assert_eq!(ok, holds(&attempted), "the check disagrees with the oracle on {:?}", op);
             if ok {
                 prop_assert_eq!(&*checked, &attempted);
-                accepted += 1;
             } else {
                 prop_assert_eq!(&*checked, &before, "a refused {:?} changed the value", op);
-                refused += 1;
             }
             prop_assert!(checked.check().is_ok());
         }
-        prop_assert_eq!(accepted + refused, ops.len());
     }
 }
 

@@ -206,7 +206,6 @@ fn ten_thousand_races_lose_no_answer() {
             lost.len(),
             &lost[..lost.len().min(5)]
         );
-        assert_eq!(by_recheck + by_notification, RACES as usize);
         // Both ways were taken: a third of the answers came before their subscription.
         assert!(
             by_recheck >= (RACES / 3) as usize,

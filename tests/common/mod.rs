@@ -99,6 +99,8 @@ pub mod example;
 #[cfg(feature = "tokio")]
 mod flaky;
 pub mod job;
+#[cfg(feature = "tokio")]
+mod logged;
 pub mod matrix;
 pub mod postgres;
 pub mod project;
@@ -106,6 +108,9 @@ pub mod rollouts;
 #[cfg(feature = "tokio")]
 #[allow(unused_imports)] // each test file uses the helpers it needs
 pub use flaky::Flaky;
+#[cfg(feature = "tokio")]
+#[allow(unused_imports)]
+pub use logged::Logged;
 
 /// Fails the running test if it is still running after `limit`: a broken guarantee that would
 /// leave a wait unanswered fails the test run instead of hanging CI. A test thread cannot be

@@ -6,6 +6,7 @@ use crate::common;
 
 use common::XorShift;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use fixpoint::{
@@ -166,15 +167,39 @@ async fn gauges_read_true_under_a_thousand_tasks() {
     let _ = hold_until; // the contract version of the same body compiles; see ui-tests
 }
 
+/// Holders at this moment, and the most there ever were, across the workers of one test.
+#[derive(Default)]
+struct Holding {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
 #[lock_scope(no_unbounded_await)]
-async fn worker(pool: Semaphore, limit_ms: u64, hold_ms: u64) -> bool {
+async fn worker(pool: Semaphore, holding: Arc<Holding>, limit_ms: u64, hold_ms: u64) -> bool {
     let limit = Duration::from_millis(limit_ms);
     let Ok(permit) = pool.acquire_timeout(&lock_scope, limit).await else {
         return false;
     };
+    let counted = Holding::count(&holding);
     tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+    drop(counted); // before the permit, so `now` never counts a holder that has none
     drop(permit);
     true
+}
+
+impl Holding {
+    /// Counts one more holder until the returned guard drops (an abort mid-hold included).
+    fn count(holding: &Arc<Holding>) -> impl Drop + use<> {
+        struct Counted(Arc<Holding>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.now.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let now = holding.now.fetch_add(1, Ordering::SeqCst) + 1;
+        holding.most.fetch_max(now, Ordering::SeqCst);
+        Counted(Arc::clone(holding))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,11 +207,13 @@ async fn permits_are_conserved_through_random_timeouts_and_cancellations() {
     const TASKS: usize = 4_000;
     const PERMITS: usize = 3;
     let pool = Semaphore::new("conserved", PERMITS);
+    let holding = Arc::new(Holding::default());
     let mut rng = XorShift(0xc0ffee);
     let mut tasks = Vec::with_capacity(TASKS);
     for _ in 0..TASKS {
         let (limit, hold) = (rng.below(4), rng.below(3));
-        tasks.push(tokio::spawn(worker(pool.clone(), limit, hold)));
+        let worker = worker(pool.clone(), Arc::clone(&holding), limit, hold);
+        tasks.push(tokio::spawn(worker));
     }
     let mut cancelled = 0;
     for task in tasks.iter().step_by(7) {
@@ -202,7 +229,12 @@ async fn permits_are_conserved_through_random_timeouts_and_cancellations() {
             Err(error) => panic!("a worker failed: {error}"),
         }
     }
-    assert_eq!(acquired + timed_out + aborted, TASKS);
+    // Never more holders than permits, and all of them in use at the busiest moment.
+    assert_eq!(
+        holding.most.load(Ordering::SeqCst),
+        PERMITS,
+        "the most holders at once"
+    );
     assert!(
         aborted <= cancelled && acquired > 0 && timed_out > 0,
         "{acquired} {timed_out} {aborted}"

@@ -517,7 +517,7 @@ async fn a_failing_store_loses_nothing(store: Flaky<MemoryStore<ProjectStatus>>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
     let _limit = crate::common::time_limit(LIMIT);
-    let store = Store::default();
+    let store = Arc::new(common::Logged::new(MemoryStore::<ProjectStatus>::new()));
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     let (release, blocked) = std::sync::mpsc::channel::<()>();
     let (started, running) = std::sync::mpsc::channel::<()>();
@@ -571,12 +571,24 @@ async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
         rows[1].2
     );
 
-    // Released, the task finishes its body; nothing it records reaches the row.
+    // Released, the task finishes its body; nothing it records is even offered to the store
+    // (the row, being terminal, would refuse it: the rows alone could not tell).
+    let written = store.writes_to("stuck");
+    assert!(
+        written.last().is_some_and(|last| last
+            .starts_with("reason: aborted: did not yield within the shutdown grace of 50ms")),
+        "{written:?}"
+    );
     release.send(()).unwrap();
     tokio::task::spawn_blocking(move || ended.recv().unwrap())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await; // what a queued write would take
+    assert_eq!(
+        store.writes_to("stuck"),
+        written,
+        "a write after the shutdown"
+    );
     let row = store.rows().await.unwrap().remove(1);
     assert_eq!((row.id.as_str(), row.status.as_str()), ("stuck", "Failed"));
 }
@@ -586,7 +598,7 @@ async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_ends_the_row_of_a_blocked_task_at_once() {
     let _limit = crate::common::time_limit(LIMIT);
-    let store = Store::default();
+    let store = Arc::new(common::Logged::new(MemoryStore::<ProjectStatus>::new()));
     let keep = config().unread_outcomes(16);
     let mut supervisor = Supervisor::start(store.clone(), keep).await.unwrap();
     let (release, blocked) = std::sync::mpsc::channel::<()>();
@@ -612,9 +624,20 @@ async fn abort_ends_the_row_of_a_blocked_task_at_once() {
     let counters = supervisor.counters();
     until("the quick task ended", || counters.running() == 1).await;
 
+    let done_wrote = store.writes_to("done");
+    assert_eq!(
+        done_wrote.last().map(String::as_str),
+        Some("Running -> Completed")
+    );
     stuck.abort();
     done.abort(); // finished already: nothing to end
     supervisor.flush().await.unwrap();
+    assert_eq!(
+        store.writes_to("done"),
+        done_wrote,
+        "an abort wrote to a finished row"
+    );
+    let stuck_wrote = store.writes_to("stuck");
     let rows = store.rows().await.unwrap();
     let seen: Vec<_> = rows
         .iter()
@@ -644,6 +667,11 @@ async fn abort_ends_the_row_of_a_blocked_task_at_once() {
         ("stuck", &Outcome::Aborted)
     );
     supervisor.flush().await.unwrap();
+    assert_eq!(
+        store.writes_to("stuck"),
+        stuck_wrote,
+        "what the released task recorded was offered to the store"
+    );
     let row = store.rows().await.unwrap().remove(1);
     assert_eq!(
         (row.status.as_str(), row.reason.as_deref()),

@@ -182,7 +182,9 @@ async fn a_wedged_task_is_aborted_and_its_row_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_progressing_task_runs_past_its_threshold_and_ends_as_it_chooses() {
-    let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
+    let store = std::sync::Arc::new(crate::common::Logged::new(
+        MemoryStore::<ProjectStatus>::new(),
+    ));
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     supervisor
         .spawn_watched(
@@ -205,8 +207,20 @@ async fn a_progressing_task_runs_past_its_threshold_and_ends_as_it_chooses() {
         matches!(finished.outcome, Outcome::Finished(_)),
         "{finished:?}"
     );
-    // Its watchdog stopped with it: long past the threshold, the row still says Completed.
+    // Its watchdog stopped with it: long past the threshold, it wrote nothing more (the row,
+    // being terminal, would refuse a write: the rows alone could not tell).
+    let written = store.writes_to("worker");
+    assert_eq!(
+        written.last().map(String::as_str),
+        Some("Running -> Completed"),
+        "{written:?}"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        store.writes_to("worker"),
+        written,
+        "a write after the task ended"
+    );
     let report = supervisor.shutdown(Duration::from_secs(1)).await.unwrap();
     assert_eq!(
         (
