@@ -447,19 +447,28 @@ pub async fn writes_from_a_former_owner_are_refused<S: StatusStore<Job>>(store: 
         .unwrap();
 }
 
-/// Retention forgets terminal rows only, oldest first, and frees their ids.
+/// Retention forgets terminal rows only, oldest first, and frees their ids. The live rows have
+/// moved too (to `Running`), before any row finished: a store that pruned by the time of the
+/// last write, not by finishing, would take them first.
 pub async fn retention_never_touches_a_live_row<S: StatusStore<Job>>(store: S) {
     for n in 0..6 {
         let id = format!("t{n}");
         store.insert(&id, "me").await.unwrap();
-        if n % 2 == 0 {
+        if n % 2 == 1 {
             store
-                .transition(&id, "me", state("Queued"), state("Failed"))
+                .transition(&id, "me", state("Queued"), state("Running"))
                 .await
                 .unwrap();
-            // Distinct finish times, so "oldest first" is observable.
-            tokio::time::sleep(Duration::from_millis(3)).await;
         }
+    }
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    for n in (0..6).step_by(2) {
+        store
+            .transition(&format!("t{n}"), "me", state("Queued"), state("Failed"))
+            .await
+            .unwrap();
+        // Distinct finish times, so "oldest first" is observable.
+        tokio::time::sleep(Duration::from_millis(3)).await;
     }
     let keep_one = Retention {
         max_age: None,
@@ -481,6 +490,11 @@ pub async fn retention_never_touches_a_live_row<S: StatusStore<Job>>(store: S) {
     tokio::time::sleep(Duration::from_millis(3)).await;
     assert_eq!(store.prune(no_age).await.unwrap(), 1);
     assert_eq!(ids(store.rows().await.unwrap()), ["t1", "t3", "t5"]);
+    let live = store.rows().await.unwrap();
+    assert!(
+        live.iter().all(|row| row.status == "Running"),
+        "{live:?}"
+    );
     store.insert("t0", "me").await.unwrap(); // its row is gone, so is the id's claim
 }
 
