@@ -524,3 +524,42 @@ fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
         "re-checked after reconnecting"
     );
 }
+
+/// The server stops sending a topic's notifications once its last subscription leaves, not
+/// only the bus's own count: the listening connection `UNLISTEN`s the channel, read from the
+/// server's own log of the statements it ran. One subscription leaving while another stays
+/// changes nothing on the server.
+#[test]
+fn the_last_subscription_to_leave_unlistens_on_the_server() {
+    let cluster = Cluster::shared();
+    let url = cluster.create_database("unlisten");
+    runtime().block_on(async {
+        // Every statement of this database's sessions goes to the server's log.
+        connect(&url)
+            .await
+            .batch_execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_statement = ''all''', current_database()); END $$")
+            .await
+            .unwrap();
+        let bus = PgBus::connect(&url).await.unwrap();
+        // A topic no other test uses: its channel names its statements in the shared log.
+        let topic = format!("unlisten-{}", std::process::id());
+        let first = bus.subscribe(&topic).await.unwrap();
+        let second = bus.subscribe(&topic).await.unwrap();
+        let channel = first.channel().to_owned();
+        let ran = |statement: &str| {
+            let quoted = format!("{statement} \"{channel}\"");
+            cluster.log().matches(&quoted).count()
+        };
+        assert_eq!(ran("LISTEN"), 1, "one LISTEN for two subscriptions");
+        drop(first);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(ran("UNLISTEN"), 0, "UNLISTEN while a subscription stays");
+        drop(second);
+        assert!(
+            eventually(LIVENESS, || ran("UNLISTEN") == 1),
+            "the server never ran UNLISTEN {channel:?}; its log:\n{}",
+            cluster.log()
+        );
+        assert_eq!(bus.listening(), 0);
+    });
+}

@@ -491,10 +491,7 @@ pub async fn retention_never_touches_a_live_row<S: StatusStore<Job>>(store: S) {
     assert_eq!(store.prune(no_age).await.unwrap(), 1);
     assert_eq!(ids(store.rows().await.unwrap()), ["t1", "t3", "t5"]);
     let live = store.rows().await.unwrap();
-    assert!(
-        live.iter().all(|row| row.status == "Running"),
-        "{live:?}"
-    );
+    assert!(live.iter().all(|row| row.status == "Running"), "{live:?}");
     store.insert("t0", "me").await.unwrap(); // its row is gone, so is the id's claim
 }
 
