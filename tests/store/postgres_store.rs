@@ -363,3 +363,94 @@ async fn a_write_the_server_refuses_for_its_data_stands_alone() {
     assert_eq!(running, 998, "every write but the two refused landed");
     assert!(rows.iter().all(|row| row.reason.is_none()));
 }
+
+/// Two writers that lock the same rows in opposite orders deadlock, and the server aborts one
+/// of them. When that is the store's batch, the store applies it again, whole, rather than
+/// failing it: here a raw client holds row `b`, the store's batch moves `a` then waits for
+/// `b`, and the client then asks for `a`. The server's count of deadlocks shows the cycle
+/// happened; the batch lands all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_the_server_aborts_for_a_deadlock_is_applied_again() {
+    use fixpoint::store::{RowWrite, Transition};
+    let url = Cluster::shared().create_database("deadlock_retry");
+    let store = PostgresStore::<Job>::connect(&url).await.unwrap();
+    let table = PostgresStore::<Job>::table();
+    let (raw, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let deadlocks = || async {
+        let row = raw
+            .query_one(
+                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let step = |id: &str| {
+        let running = Job::parse_state("Running").unwrap();
+        let queued = Job::parse_state("Queued").unwrap();
+        RowWrite::transition(id, Transition::new(queued, running).unwrap())
+    };
+    let mut provoked = false;
+    // The order in which one statement locks two rows is the planner's: each round tries again
+    // with fresh rows until the cycle forms (the first round does, on this table).
+    for round in 0..5 {
+        let (a, b) = (format!("a{round}"), format!("b{round}"));
+        store.insert(&a, "me").await.unwrap();
+        store.insert(&b, "me").await.unwrap();
+        let before = deadlocks().await;
+        // The client waits longest before looking for a cycle, so the server aborts the store's.
+        raw.batch_execute(&format!(
+            "SET deadlock_timeout = '60s'; BEGIN; SELECT 1 FROM {table} WHERE id = '{b}' FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+        let batch = {
+            let (store, writes) = (store.clone(), [step(&a), step(&b)]);
+            tokio::spawn(async move { store.apply("me", &writes).await })
+        };
+        // Until the store's batch waits for `b`.
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                       AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()";
+        let started = Instant::now();
+        while raw.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the batch never waited"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        raw.batch_execute(&format!(
+            "SELECT 1 FROM {table} WHERE id = '{a}' FOR UPDATE; COMMIT"
+        ))
+        .await
+        .unwrap();
+        let refused = tokio::time::timeout(Duration::from_secs(60), batch)
+            .await
+            .expect("the batch never finished")
+            .unwrap()
+            .expect("a batch aborted for a deadlock is applied again, not failed");
+        assert!(refused.is_empty(), "{refused:?}");
+        let rows = store.rows().await.unwrap();
+        for id in [&a, &b] {
+            let row = rows.iter().find(|row| &row.id == id).unwrap();
+            assert_eq!(row.status, "Running", "{id}");
+        }
+        // The statistics reach the view within a second or so.
+        let started = Instant::now();
+        while deadlocks().await == before && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if deadlocks().await > before {
+            provoked = true;
+            break;
+        }
+    }
+    assert!(
+        provoked,
+        "no round formed a deadlock: the retry went untested"
+    );
+}
