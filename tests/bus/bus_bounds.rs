@@ -13,6 +13,7 @@ use fixpoint::bus::{Bus, BusLimits, PublishError, WaitError};
 /// many it lost: once to the next wait, in total when closed.
 #[tokio::test]
 async fn an_unread_subscription_holds_at_most_its_backlog_and_reports_what_it_missed() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const BACKLOG: usize = 16;
     const EVENTS: u64 = 100_000;
     let bus: Bus<u8, u64> = Bus::with_limits(BusLimits::new().backlog(BACKLOG));
@@ -57,6 +58,7 @@ async fn an_unread_subscription_holds_at_most_its_backlog_and_reports_what_it_mi
 /// holds no trace of the closes it forgot.
 #[tokio::test]
 async fn closed_topics_are_remembered_in_a_bounded_window() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const WINDOW: usize = 8;
     let bus: Bus<u32, u32> = Bus::with_limits(BusLimits::new().remembered_closes(WINDOW));
     for topic in 0..1_000 {
@@ -96,6 +98,7 @@ async fn closed_topics_are_remembered_in_a_bounded_window() {
 /// departure an event reaches exactly those still subscribed, each once.
 #[tokio::test]
 async fn unsubscribing_in_any_order_leaves_exactly_the_others() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const SUBSCRIBERS: usize = 2_000;
     let bus: Bus<u8, u64> = Bus::new();
     let mut subscriptions: Vec<_> = (0..SUBSCRIBERS).map(|_| bus.subscribe(1)).collect();
@@ -129,6 +132,7 @@ async fn unsubscribing_in_any_order_leaves_exactly_the_others() {
 /// departure took someone else's place with it.
 #[test]
 fn racing_closes_and_departures_leave_nothing_behind() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const THREADS: u64 = 4;
     const OPS: usize = 20_000;
     let bus: Bus<u8, u64> = Bus::with_limits(BusLimits::new().backlog(4).remembered_closes(3));

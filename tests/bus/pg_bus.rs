@@ -81,6 +81,7 @@ async fn recorded(client: &Client, question: i64) -> Result<Option<String>, toki
 
 #[test]
 fn the_naive_order_loses_every_answer_published_before_the_listen() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::shared();
     let url = cluster.create_database("naive_order");
     runtime().block_on(async {
@@ -127,6 +128,7 @@ fn the_naive_order_loses_every_answer_published_before_the_listen() {
 
 #[test]
 fn ten_thousand_races_lose_no_answer() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const RACES: i64 = 10_000;
     const LANES: i64 = 8;
     let cluster = Cluster::shared();
@@ -234,6 +236,7 @@ async fn racing_after(publisher: Arc<Client>, question: i64, topic: String) {
 
 #[test]
 fn a_restart_under_a_waiting_subscription_loses_nothing() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     // Its own server: this test restarts it.
     let cluster = Cluster::start();
     let url = cluster.url();
@@ -348,6 +351,7 @@ fn a_restart_under_a_waiting_subscription_loses_nothing() {
 
 #[test]
 fn a_payload_above_notify_limit_is_a_typed_error() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::shared();
     let url = cluster.create_database("payloads");
     runtime().block_on(async {
@@ -394,6 +398,7 @@ fn a_payload_above_notify_limit_is_a_typed_error() {
 
 #[test]
 fn awkward_topics_reach_their_own_subscribers_only() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::shared();
     let url = cluster.create_database("topics");
     runtime().block_on(async {
@@ -454,6 +459,7 @@ fn awkward_topics_reach_their_own_subscribers_only() {
 
 #[test]
 fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     // Its own server: one of its backends is stopped.
     let cluster = Cluster::start();
     let url = cluster.url();
@@ -531,6 +537,7 @@ fn a_listener_whose_server_goes_silent_reconnects_and_rechecks() {
 /// changes nothing on the server.
 #[test]
 fn the_last_subscription_to_leave_unlistens_on_the_server() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::shared();
     let url = cluster.create_database("unlisten");
     runtime().block_on(async {

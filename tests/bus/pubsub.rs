@@ -52,6 +52,7 @@ fn answer_from_another_task(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_contract_never_loses_an_answer_nor_hangs() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const ITERATIONS: u64 = 100_000;
     let bus: Bus<u64, u64> = Bus::new();
     let store = AnswerStore::default();
@@ -93,6 +94,7 @@ async fn the_contract_never_loses_an_answer_nor_hangs() {
 /// test ends; in production it waited forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_naive_order_loses_answers() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const ITERATIONS: u64 = 2_000;
     let bus: Bus<u64, u64> = Bus::new();
     let store = AnswerStore::default();
@@ -116,6 +118,7 @@ async fn the_naive_order_loses_answers() {
 
 #[tokio::test]
 async fn bad_use_is_a_typed_error_never_a_hang() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let bus: Bus<&str, u8> = Bus::new();
     let mut waiting = bus.subscribe("q");
     bus.close_topic(&"q");
@@ -148,6 +151,7 @@ async fn bad_use_is_a_typed_error_never_a_hang() {
 
 #[tokio::test]
 async fn subscriptions_unregister_when_dropped_or_closed() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let bus: Bus<u8, u8> = Bus::new();
     let first = bus.subscribe(1);
     let mut second = bus.subscribe(1);
@@ -168,6 +172,7 @@ async fn subscriptions_unregister_when_dropped_or_closed() {
 /// subscribers and no one else.
 #[tokio::test]
 async fn every_event_reaches_its_own_topic_whatever_came_before() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TOPICS: u64 = 300;
     let bus: Bus<u64, u64> = Bus::new();
     let mut subscriptions: Vec<_> = (0..TOPICS).map(|topic| bus.subscribe(topic)).collect();
@@ -232,6 +237,7 @@ impl Handle {
 /// key's current handle in place. Afterwards every handle ever made was closed exactly once.
 #[test]
 fn the_registry_never_lets_a_stale_cleanup_close_a_fresh_handle() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const THREADS: usize = 4;
     const OPS: usize = 20_000;
     const KEYS: u64 = 4;
@@ -333,6 +339,7 @@ fn the_registry_never_lets_a_stale_cleanup_close_a_fresh_handle() {
 /// exactly what the model predicts, and a key leaves the registry with its handle.
 #[test]
 fn the_registry_matches_a_model_of_current_handles() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let registry: Registry<u8, usize> = Registry::new();
     let mut model: HashMap<u8, usize> = HashMap::new();
     let mut tickets = Vec::new();

@@ -79,6 +79,7 @@ async fn ask(bus: &Bus<u64, u64>, question: u64) -> bool {
 
 #[tokio::test]
 async fn a_million_questions_leave_memory_flat_and_lose_no_answer() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let started = Instant::now();
     const BACKLOG: u64 = 1_024;
     let bus: Bus<u64, u64> = Bus::with_limits(BusLimits::new().backlog(BACKLOG as usize));

@@ -112,6 +112,11 @@ pub use flaky::Flaky;
 #[allow(unused_imports)]
 pub use logged::Logged;
 
+/// The time limit of a test that sets none of its own (see [`time_limit`]): far past the
+/// slowest honest run, a cold build of a trybuild case or of a sub-crate on a 2-core CI
+/// included; a wait that never ends still fails instead of hanging CI.
+pub const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(900);
+
 /// Fails the running test if it is still running after `limit`: a broken guarantee that would
 /// leave a wait unanswered fails the test run instead of hanging CI. A test thread cannot be
 /// stopped from outside, so the whole test process ends (exit code 124, as `timeout` uses),

@@ -678,6 +678,7 @@ fn print(cells: &[Cell]) {
 
 #[test]
 fn every_deadline_holds_under_every_fault_from_outside() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let mut cells = Vec::new();
     #[cfg(feature = "postgres")]
     let pg = cluster::Cluster::shared().create_database("faults_pg_bus");

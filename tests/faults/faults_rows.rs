@@ -587,6 +587,7 @@ fn server_restarted(cluster: &cluster::Cluster) -> Cell {
 
 #[test]
 fn every_row_ends_under_every_fault_from_outside() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     if let Ok(backend) = std::env::var(CHILD) {
         owner_until_killed(&backend);
     }

@@ -120,6 +120,7 @@ impl fixpoint::Recorder<ProjectStatus> for Log {
 
 #[test]
 fn runtime_view_matches_the_declaration() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let state = |name| State::<ProjectStatus>::parse(name).unwrap();
     assert_eq!(ProjectStatus::name(), "ProjectStatus");
     assert_eq!(ProjectStatus::initial(), state("Initialized"));
@@ -169,6 +170,7 @@ fn runtime_view_matches_the_declaration() {
 
 #[test]
 fn storage_checks_name_the_illegal_status() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let state = |name| ProjectStatus::parse_state(name).unwrap();
     let err = ProjectStatus::parse_state("Paused").unwrap_err();
     assert_eq!(
@@ -198,6 +200,7 @@ fn storage_checks_name_the_illegal_status() {
 
 #[test]
 fn mermaid_diagram_lists_every_edge() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     assert_eq!(
         ProjectStatus::mermaid(),
         "stateDiagram-v2
@@ -218,6 +221,7 @@ fn mermaid_diagram_lists_every_edge() {
 
 #[test]
 fn transitions_are_recorded_in_order_and_terminal_status_holds_data() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let log = Arc::new(Log::default());
     let project = Tracked::<ProjectStatus, _, _>::new("site").with_recorder(log.clone());
     let waiting = project.to_running().to_input_needed(FollowUpId(4));
@@ -243,6 +247,7 @@ fn transitions_are_recorded_in_order_and_terminal_status_holds_data() {
 
 #[test]
 fn abandonment_is_recorded_on_panic() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let log = Arc::new(Log::default());
     let recorder = log.clone();
     let result = panic::catch_unwind(AssertUnwindSafe(move || {
@@ -262,6 +267,7 @@ fn abandonment_is_recorded_on_panic() {
 
 #[test]
 fn abandonment_is_recorded_on_early_return() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     fn prepare(log: Arc<Log>) -> Result<Terminal<ProjectStatus, ()>, String> {
         let project = Tracked::<ProjectStatus, _, _>::new(()).with_recorder(log);
         let waiting = project.to_running().to_input_needed(FollowUpId(9));
@@ -279,6 +285,7 @@ fn abandonment_is_recorded_on_early_return() {
 
 #[tokio::test]
 async fn abandonment_is_recorded_when_a_future_is_cancelled() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let log = Arc::new(Log::default());
     let recorder = log.clone();
     let wait_for_answer = async move {
@@ -298,6 +305,7 @@ async fn abandonment_is_recorded_when_a_future_is_cancelled() {
 
 #[test]
 fn explicit_abandon_records_and_proves_termination() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let log = Arc::new(Log::default());
     let project = Tracked::<ProjectStatus, _, _>::new(7).with_recorder(log.clone());
     let failed = project.to_running().abandon();
@@ -314,6 +322,7 @@ fn explicit_abandon_records_and_proves_termination() {
 
 #[test]
 fn resumed_machine_keeps_its_data_and_records_later_steps() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let log = Arc::new(Log::default());
     let resumed = ProjectStatus::InputNeeded(FollowUpId(3)).resume_recorded("row 17", log.clone());
     let ProjectStatusResumed::InputNeeded(waiting) = resumed else {
@@ -335,6 +344,7 @@ fn resumed_machine_keeps_its_data_and_records_later_steps() {
 
 #[test]
 fn handle_is_used_through_shared_access_and_closed_by_its_owner() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let owner: OpenConn = Tracked::<Conn, _, _>::new(Socket).to_open();
     let shared = Arc::new(owner);
     let sent: usize = std::thread::scope(|scope| {
@@ -382,6 +392,7 @@ impl fixpoint::Recorder<ProjectStatus> for Tally {
 /// every one is accounted for by exactly one terminal event that matches what was injected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_machine_ends_terminal_under_random_faults() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const MACHINES: usize = 10_000;
     quiet_injected_panics();
     let tally = Arc::new(Tally::default());
@@ -581,6 +592,7 @@ pub enum Long {
 
 #[test]
 fn markers_past_the_64th_keep_their_index() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     use fixpoint::StateMarker;
     assert_eq!(<long::S63 as StateMarker>::STATE.name(), "S63");
     assert_eq!(<long::S64 as StateMarker>::STATE.name(), "S64");

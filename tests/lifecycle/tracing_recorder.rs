@@ -12,6 +12,7 @@ use capture::Capture;
 
 #[test]
 fn transitions_and_abandonments_become_events() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), || {
         let _ = Tracked::<Job, _, _>::new(())

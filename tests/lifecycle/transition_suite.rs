@@ -9,6 +9,7 @@ use fixpoint_demo::Rollout;
 
 #[test]
 fn every_edge_of_the_sample_lifecycle() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     TransitionSuite::<Rollout>::new("fixpoint_demo::Rollout")
         .data("AwaitingApproval", "fixpoint_demo::ApprovalTicket(7)")
         .run();
@@ -16,6 +17,7 @@ fn every_edge_of_the_sample_lifecycle() {
 
 #[test]
 fn a_data_state_without_its_arguments_is_named() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let payload = panic::catch_unwind(|| {
         TransitionSuite::<Rollout>::new("fixpoint_demo::Rollout").run();
     })
@@ -29,6 +31,7 @@ fn a_data_state_without_its_arguments_is_named() {
 
 #[test]
 fn a_path_that_does_not_name_the_lifecycle_is_refused() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let payload = panic::catch_unwind(|| {
         TransitionSuite::<Rollout>::new("fixpoint_demo::Release").run();
     })
@@ -44,6 +47,7 @@ fn a_path_that_does_not_name_the_lifecycle_is_refused() {
 /// misses that error, and the rerun one case per edge fails on exactly that edge's case.
 #[test]
 fn an_edge_widened_outside_the_table_fails_the_suite() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let payload = panic::catch_unwind(|| {
         fixpoint::testing::transition_suite::<fixpoint_demo::Trap>("fixpoint_demo::Trap");
     })

@@ -23,6 +23,7 @@ fn panic_message(f: impl FnOnce() + UnwindSafe) -> String {
 
 #[test]
 fn exact_table_passes() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     assert_transitions::<Job>(&[
         ("Running", &["Done", "Failed"]),
         ("Queued", &["Failed", "Running"]),
@@ -39,6 +40,7 @@ fn exact_table_passes() {
 
 #[test]
 fn widened_table_names_the_edge() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let message = panic_message(|| {
         assert_transitions::<Job>(&[
             ("Queued", &["Running"]),
@@ -60,6 +62,7 @@ fn widened_table_names_the_edge() {
 
 #[test]
 fn narrowed_table_names_the_edge() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let message = panic_message(|| {
         assert_transitions_text::<Job>(
             "Queued -> Running, Failed, Done\nRunning -> Done, Failed\nDone\nFailed",
@@ -73,6 +76,7 @@ fn narrowed_table_names_the_edge() {
 
 #[test]
 fn added_and_removed_states_are_named() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let message = panic_message(|| {
         assert_transitions::<Job>(&[
             ("Queued", &["Running", "Failed"]),
@@ -93,6 +97,7 @@ fn added_and_removed_states_are_named() {
 
 #[test]
 fn malformed_text_names_the_line() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let message = panic_message(|| assert_transitions_text::<Job>("Queued -> Running\nDone => X"));
     assert!(
         message.starts_with("line 2 of the reviewed table does not parse: `Done => X`"),
@@ -102,6 +107,7 @@ fn malformed_text_names_the_line() {
 
 #[test]
 fn state_listed_twice_is_reported() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let message = panic_message(|| {
         assert_transitions_text::<Job>(
             "Queued -> Running, Failed\nRunning -> Done, Failed\nDone\nFailed\nDone",

@@ -14,6 +14,7 @@ use example::{Client, LIMIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_251st_client_waits_for_a_slot_and_is_served_when_one_leaves() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let limit = Semaphore::new("connections", LIMIT);

@@ -15,6 +15,7 @@ fn target_dir() -> PathBuf {
 
 #[test]
 fn clippy_rejects_foreign_guards_held_across_an_await() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
         .args([

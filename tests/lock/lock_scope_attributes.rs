@@ -16,6 +16,7 @@ async fn user_reply() -> String {
 #[tokio::test]
 #[lock_scope(no_unbounded_await)]
 async fn under_tokio_test() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
     let permit = pool.acquire(&lock_scope).await;
     let reply = bounded(Duration::from_secs(5), user_reply()).await;
@@ -27,6 +28,7 @@ async fn under_tokio_test() {
 #[lock_scope(no_unbounded_await)]
 #[tokio::test]
 async fn above_tokio_test() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
     let permit = pool.acquire(&lock_scope).await;
     drop(permit);
@@ -39,6 +41,7 @@ async fn above_tokio_test() {
 #[lock_scope(no_unbounded_await)]
 #[tracing::instrument]
 async fn under_tokio_test_above_instrument() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
     let permit = pool.acquire(&lock_scope).await;
     drop(permit);
@@ -49,6 +52,7 @@ async fn under_tokio_test_above_instrument() {
 #[tokio::test]
 #[lock_scope(no_unbounded_await)]
 async fn under_instrument_and_tokio_test() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
     let permit = pool.acquire(&lock_scope).await;
     drop(permit);

@@ -54,6 +54,7 @@ async fn increment(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mutex_is_exclusive_and_conserved_through_random_timeouts_and_cancellations() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TASKS: usize = 1_000;
     let counter = Mutex::new("counter", 0_u64);
     let inside = Arc::new(AtomicUsize::new(0));
@@ -131,6 +132,7 @@ async fn read_or_write(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rwlock_is_conserved_through_random_timeouts_and_cancellations() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TASKS: usize = 1_000;
     const READERS: u32 = 4;
     let lock = RwLock::with_max_readers("config", 0_u64, READERS);
@@ -191,6 +193,7 @@ fn line_of(needle: &str) -> usize {
 
 #[tokio::test]
 async fn a_timeout_names_the_holder_its_site_and_hold_time() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let (cache, config) = (Mutex::new("cache", 0), RwLock::new("config", 0));
     let held = Arc::new(Notify::new());
     let holder = tokio::spawn(forgotten_holder(
@@ -280,6 +283,7 @@ async fn a_timeout_names_the_holder_its_site_and_hold_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gauges_count_holders_and_waiters() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cache = Mutex::new("cache", ());
     let scope = LockScope::unchecked("holds while the waiters queue");
     let guard = cache.lock(&scope).await;
@@ -356,6 +360,7 @@ impl Agent {
 
 #[tokio::test]
 async fn owned_guards_hold_their_lock_without_borrowing_it() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let mut agent = Agent {
         pool: Semaphore::new("agents", 1),
         answers: Mutex::new("answers", Vec::new()),
@@ -404,6 +409,7 @@ async fn owned_guards_hold_their_lock_without_borrowing_it() {
 /// of `Semaphore`, `Mutex` and both accesses of `RwLock`.
 #[tokio::test]
 async fn every_acquisition_records_its_own_site() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let scope = LockScope::unchecked("reads the sites");
     let d = Duration::from_secs(5); // far past an uncontended acquisition
     let (sem, mutex, rw) = (

@@ -38,6 +38,7 @@ async fn third_request(
 /// bounds on them, never upper bounds.
 #[tokio::test]
 async fn a_timeout_names_both_abandoned_holders_and_their_hold_times() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agent-runs", 2);
     let alice = tokio::spawn(client_waiting_for_a_closed_laptop(pool.clone(), "alice"));
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -117,6 +118,7 @@ async fn hold_until(pool: Arc<Semaphore>, release: Arc<Notify>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gauges_read_true_under_a_thousand_tasks() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TASKS: usize = 1_000;
     const PERMITS: usize = 10;
     let pool = Semaphore::new("gauged", PERMITS);
@@ -204,6 +206,7 @@ impl Holding {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permits_are_conserved_through_random_timeouts_and_cancellations() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TASKS: usize = 4_000;
     const PERMITS: usize = 3;
     let pool = Semaphore::new("conserved", PERMITS);
@@ -265,6 +268,7 @@ async fn receiver(handoff: HandOff, pool: Semaphore) -> usize {
 /// seconds enters its permit and gives it back (debug builds once panicked past five).
 #[tokio::test(start_paused = true)]
 async fn a_hand_off_entered_after_the_clock_jumped_ten_seconds_is_served() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
     let scope = LockScope::unchecked("the sender");
     let receiving = pool.clone();
@@ -288,6 +292,7 @@ async fn a_hand_off_entered_after_the_clock_jumped_ten_seconds_is_served() {
 /// synchronous call) enters its permit all the same.
 #[test]
 fn a_hand_off_entered_after_its_runtime_was_blocked_six_seconds_is_served() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -315,6 +320,7 @@ async fn receiver_until(handoff: HandOff, entered: tokio::sync::oneshot::Receive
 
 #[tokio::test(start_paused = true)]
 async fn a_hand_off_keeps_its_permit_until_the_receiver_drops_it() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
     let scope = LockScope::unchecked("the sender");
     let (entered, enter) = tokio::sync::oneshot::channel::<()>();
@@ -341,6 +347,7 @@ fn labels(pool: &Semaphore) -> Vec<Option<String>> {
 /// slot has none.
 #[tokio::test(start_paused = true)]
 async fn a_label_follows_its_permit_through_release_and_reacquire_and_leaves_with_it() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let alice = || Some("agent run for alice".to_owned());
     let pool = Semaphore::new("agents", 1);
     let scope = LockScope::unchecked("labels across release and reacquire");

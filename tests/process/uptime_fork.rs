@@ -15,6 +15,7 @@ fn target_dir() -> PathBuf {
 
 #[test]
 fn a_forked_child_starts_its_own_worker_where_a_once_lock_hangs() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
         .args(["run", "--locked", "--quiet"])
@@ -42,6 +43,7 @@ fn a_forked_child_starts_its_own_worker_where_a_once_lock_hangs() {
 
 #[test]
 fn the_worker_starts_once_per_process() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     use fixpoint::uptime::GlobalWorker;
     use std::sync::mpsc::{Sender, channel};
 
@@ -58,6 +60,7 @@ fn the_worker_starts_once_per_process() {
 
 #[test]
 fn a_worker_whose_handler_panicked_is_restarted_by_the_next_send() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     use fixpoint::uptime::{GlobalWorker, WorkerError};
     use std::sync::mpsc::{Sender, channel};
 

@@ -7,6 +7,7 @@ use postgres::{Cluster, Options};
 
 #[test]
 fn starts_restarts_and_is_removed_on_drop() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::start();
     assert!(cluster.is_ready(), "{}", cluster.log());
     let (dir, port) = (cluster.dir().to_owned(), cluster.port());
@@ -29,6 +30,7 @@ fn starts_restarts_and_is_removed_on_drop() {
 
 #[test]
 fn a_panicking_test_stops_its_server() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let (sender, receiver) = std::sync::mpsc::channel();
     let test = std::thread::spawn(move || {
         let cluster = Cluster::start_with(Options::default());
@@ -50,6 +52,7 @@ fn a_panicking_test_stops_its_server() {
 /// the watchdog stops it and removes its directory.
 #[test]
 fn a_killed_test_process_leaves_no_server() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     if std::env::var_os("FIXPOINT_PG_ABORT_CHILD").is_some() {
         let cluster = Cluster::start();
         println!("{} {}", cluster.dir().display(), cluster.port());

@@ -476,6 +476,7 @@ async fn owner_changes(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_survives_a_kill_and_a_cut_link() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     if let Ok(spec) = std::env::var(MEMBER) {
         let mut parts = spec.splitn(3, '|');
         let (name, url, dir) = (

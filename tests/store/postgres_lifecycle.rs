@@ -47,6 +47,7 @@ async fn raw(url: &str) -> tokio_postgres::Client {
 
 #[tokio::test]
 async fn a_raw_client_meets_the_lifecycle() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("lifecycle_raw");
     let _store = PostgresStore::<v1::Rollout>::connect(&url).await.unwrap();
     let raw = raw(&url).await;
@@ -104,6 +105,7 @@ async fn a_raw_client_meets_the_lifecycle() {
 
 #[tokio::test]
 async fn a_grown_lifecycle_migrates_and_a_shrunk_one_is_refused() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("lifecycle_migrate");
     let store = PostgresStore::<v1::Rollout>::connect(&url).await.unwrap();
     store.insert("kept", "me").await.unwrap();
@@ -152,6 +154,7 @@ async fn a_grown_lifecycle_migrates_and_a_shrunk_one_is_refused() {
 /// A table set up before the trigger existed (no trigger, no comment) gets it on connect.
 #[tokio::test]
 async fn a_table_from_before_the_trigger_gets_it() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("lifecycle_legacy");
     let raw = raw(&url).await;
     accepted(

@@ -21,6 +21,7 @@ use jobs::*;
 /// Hosts starting at once create the table once, none failing on another's `CREATE`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_set_up_the_schema_at_once() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("set_up_at_once");
     let connects = (0..8).map(|_| {
         let url = url.clone();
@@ -35,6 +36,7 @@ async fn hosts_set_up_the_schema_at_once() {
 /// that succeed add up to the rows, and each row belongs to the host whose adoption succeeded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_reconcilers_adopt_each_row_once() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const ROWS: usize = 200;
     let url = Cluster::shared().create_database("adopt_once");
     let store = PostgresStore::<Job>::connect(&url).await.unwrap();
@@ -87,6 +89,7 @@ async fn concurrent_reconcilers_adopt_each_row_once() {
 /// declare is refused by the server.
 #[tokio::test]
 async fn the_table_refuses_undeclared_states() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("undeclared_states");
     let store = PostgresStore::<Job>::connect(&url).await.unwrap();
     store.insert("t", "me").await.unwrap();
@@ -119,6 +122,7 @@ async fn the_table_refuses_undeclared_states() {
 /// recording its tasks after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_outlives_a_server_restart() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::start();
     let store = PostgresStore::<Job>::connect(&cluster.url()).await.unwrap();
     let mut supervisor = Supervisor::start(store.clone(), Config::default())
@@ -160,6 +164,7 @@ async fn the_store_outlives_a_server_restart() {
 /// A backend error carries the server's own message, not only the driver's kind of error.
 #[tokio::test]
 async fn errors_say_what_the_server_said() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::shared();
     let url = cluster
         .url()
@@ -178,6 +183,7 @@ async fn errors_say_what_the_server_said() {
 #[cfg(feature = "sqlite")] // the example's own required feature
 #[test]
 fn the_fleet_example_runs_on_postgres() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("fleet_example");
     let example = example::example("fleet");
     let output = std::process::Command::new(&example)
@@ -206,6 +212,7 @@ fn the_fleet_example_runs_on_postgres() {
 /// a schema another role made, and runs the whole lifecycle of a row through it.
 #[tokio::test]
 async fn a_role_without_create_uses_an_existing_schema() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cluster = Cluster::shared();
     let url = cluster.create_database("least_privilege");
     let owner = PostgresStore::<Job>::connect(&url).await.unwrap();
@@ -259,6 +266,7 @@ async fn a_role_without_create_uses_an_existing_schema() {
 /// row lands, and the shutdown is `Ok`: one bad string no longer stalls every write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nul_in_a_reason_stalls_nothing() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("nul_reason");
     let store = PostgresStore::<Job>::connect(&url).await.unwrap();
     let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
@@ -311,6 +319,7 @@ async fn a_nul_in_a_reason_stalls_nothing() {
 /// refused, the other 999 land in the same commit, and nothing is retried.
 #[tokio::test]
 async fn a_write_the_server_refuses_for_its_data_stands_alone() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let url = Cluster::shared().create_database("poison_write");
     let store = PostgresStore::<Job>::connect(&url).await.unwrap();
     let table = PostgresStore::<Job>::table();
@@ -371,6 +380,7 @@ async fn a_write_the_server_refuses_for_its_data_stands_alone() {
 /// happened; the batch lands all the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_the_server_aborts_for_a_deadlock_is_applied_again() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     use fixpoint::store::{RowWrite, Transition};
     let url = Cluster::shared().create_database("deadlock_retry");
     let store = PostgresStore::<Job>::connect(&url).await.unwrap();

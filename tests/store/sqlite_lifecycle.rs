@@ -48,6 +48,7 @@ fn set(raw: &Connection, id: &str, status: &str) -> rusqlite::Result<usize> {
 
 #[test]
 fn a_raw_client_meets_the_lifecycle() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch("raw");
     let _store = SqliteStore::<v1::Rollout>::open(&path).unwrap();
     let raw = Connection::open(&path).unwrap();
@@ -94,6 +95,7 @@ fn a_raw_client_meets_the_lifecycle() {
 
 #[tokio::test]
 async fn a_grown_lifecycle_migrates_and_a_shrunk_one_is_refused() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch("migrate");
     {
         let store = SqliteStore::<v1::Rollout>::open(&path).unwrap();
@@ -152,6 +154,7 @@ async fn a_grown_lifecycle_migrates_and_a_shrunk_one_is_refused() {
 /// schema) gets the triggers when it is opened, its rows kept.
 #[tokio::test]
 async fn a_table_from_before_the_triggers_gets_them() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch("legacy");
     let raw = Connection::open(&path).unwrap();
     raw.execute_batch(

@@ -201,6 +201,7 @@ fn run_and_kill(path: &Path, round: usize, busy_reports: usize) -> BTreeMap<Stri
 /// reason. Each round kills later into the work after the flush.
 #[test]
 fn a_sigkill_after_flush_loses_nothing() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     if let Ok(spec) = std::env::var(CHILD) {
         child(&spec);
     }
@@ -321,6 +322,7 @@ async fn a_batch_is_all_or_nothing(store: &SqliteStore<ProjectStatus>) {
 /// terminal with its reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_an_error_the_supervisor_reports_and_survives() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch_file("full-disk");
     let store = SqliteStore::<ProjectStatus>::open_with(&path, |connection| {
         connection.pragma_update(None, "max_page_count", PAGES)
@@ -423,6 +425,7 @@ async fn a_full_disk_is_an_error_the_supervisor_reports_and_survives() {
 /// A `configure` that panics is an error for its caller; the store's thread goes on serving.
 #[tokio::test]
 async fn a_panicking_configure_is_an_error_and_the_store_goes_on() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     quiet_injected_panics();
     let store = SqliteStore::<ProjectStatus>::open(scratch_file("configure-panic")).unwrap();
     let panicked = store
@@ -442,6 +445,7 @@ async fn a_panicking_configure_is_an_error_and_the_store_goes_on() {
 /// (`http_job`), from the one snake-case name the macro writes into the lifecycle's spec.
 #[test]
 fn table_name_keeps_acronyms_whole() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     #[terminal_state]
     pub enum HTTPJob {
         #[initial]
@@ -465,6 +469,7 @@ fn table_name_keeps_acronyms_whole() {
 /// Nothing is retried forever.
 #[tokio::test]
 async fn a_write_the_database_refuses_for_its_data_stands_alone() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch_file("poison");
     let store = SqliteStore::<ProjectStatus>::open(&path).unwrap();
     let table = SqliteStore::<ProjectStatus>::table();
@@ -566,6 +571,7 @@ async fn a_write_the_database_refuses_for_its_data_stands_alone() {
 /// heartbeat past their lease: every lease row reaped, every row ended, naming its dead owner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_dead_owners_are_reaped_by_a_survivors_heartbeat() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const DEAD: usize = 1000;
     let path = scratch_file("dead-owners");
     let store = SqliteStore::<ProjectStatus>::open(&path).unwrap();

@@ -563,6 +563,7 @@ macro_rules! store_contract {
         $(
             #[tokio::test]
             async fn $case() {
+                let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
                 let make = $make;
                 super::$case(store_contract!(@made make(stringify!($case)), $made)).await;
             }

@@ -91,6 +91,7 @@ fn scratch_file(name: &str) -> PathBuf {
 /// body, when it starts, finds its row committed already; and every task ends `Done`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_never_runs_before_its_row_commits() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TASKS: usize = 2_000;
     let store = Delayed::new(MemoryStore::<Job>::new());
     let mut supervisor = Supervisor::start(Arc::clone(&store), config())
@@ -158,6 +159,7 @@ async fn a_body_never_runs_before_its_row_commits() {
 /// first task's row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_row_ends_its_task_unstarted_and_reaches_the_caller() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch_file("spawn-refused");
     let store = Delayed::new(SqliteStore::<Job>::open(&path).unwrap());
     let mut supervisor = Supervisor::start(Arc::clone(&store), config())
@@ -224,6 +226,7 @@ async fn a_refused_row_ends_its_task_unstarted_and_reaches_the_caller() {
 /// written right after the insert commits, before a flush queued behind the inserts returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_aborted_before_their_row_commits_end_it_before_the_next_flush() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TASKS: usize = 100;
     let store = Delayed::new(MemoryStore::<Job>::new());
     let mut supervisor = Supervisor::start(Arc::clone(&store), config())
@@ -281,6 +284,7 @@ async fn tasks_aborted_before_their_row_commits_end_it_before_the_next_flush() {
 /// running tasks' writes are retried as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_insert_the_store_fails_is_refused_and_the_body_never_runs() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let store = Arc::new(Flaky::new(MemoryStore::<Job>::new()));
     let mut supervisor = Supervisor::start(Arc::clone(&store), config())
         .await
@@ -325,6 +329,7 @@ async fn an_insert_the_store_fails_is_refused_and_the_body_never_runs() {
 /// A store that applies writes at once refuses a row at the spawn itself.
 #[tokio::test]
 async fn a_store_applying_at_once_refuses_at_the_spawn() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let mut supervisor = Supervisor::start(MemoryStore::<Job>::new(), config())
         .await
         .unwrap();
@@ -375,6 +380,7 @@ impl StatusStore<Job> for Lanes {
 /// or is refused with the store's error, and every task that started ends `Done`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lanes_keep_each_rows_writes_in_order_through_failures() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     const TASKS: usize = 3_000;
     let store = Arc::new(Lanes {
         inner: MemoryStore::new(),
@@ -428,6 +434,7 @@ async fn lanes_keep_each_rows_writes_in_order_through_failures() {
 /// commit, and goes on as soon as the store catches up: memory stays bounded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawns_wait_once_queued_spawns_rows_are_queued() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let store = Delayed::new(MemoryStore::<Job>::new());
     let config = config().queued_spawns(100);
     let mut supervisor = Supervisor::start(Arc::clone(&store), config).await.unwrap();

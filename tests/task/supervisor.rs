@@ -131,6 +131,7 @@ async fn ten_thousand_faults<S: StatusStore<ProjectStatus>>(store: S) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_random_faults_end_terminal_in_memory() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     ten_thousand_faults(MemoryStore::new()).await;
 }
 
@@ -144,6 +145,7 @@ fn scratch_file(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_random_faults_end_terminal_in_sqlite() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch_file("faults");
     ten_thousand_faults(SqliteStore::open(&path).unwrap()).await;
 }
@@ -158,6 +160,7 @@ fn fleet_example() -> PathBuf {
 /// and nothing is written where it runs; a worker process that fails makes the example fail.
 #[test]
 fn the_fleet_example_refuses_what_it_does_not_understand_and_fails_with_its_worker() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let here = std::env::temp_dir().join(format!("fixpoint-fleet-args-{}", std::process::id()));
     std::fs::create_dir_all(&here).unwrap();
     let run = |args: &[&str]| {
@@ -206,6 +209,7 @@ fn the_fleet_example_refuses_what_it_does_not_understand_and_fails_with_its_work
 /// mid-flight; a new supervisor reconciles: zero non-terminal rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_mid_flight_is_reconciled_to_zero_non_terminal_rows() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch_file("crash");
     // A lease far longer than the test: while it lasts the rows are the dead process's, on
     // any machine however loaded. Its running out is then simulated below.
@@ -290,6 +294,7 @@ async fn a_process_killed_mid_flight_is_reconciled_to_zero_non_terminal_rows() {
 
 #[tokio::test]
 async fn bad_input_is_a_clear_error_and_loses_no_row() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = scratch_file("bad-input");
     let store = SqliteStore::<ProjectStatus>::open(&path).unwrap();
     let state = |name| ProjectStatus::parse_state(name).unwrap();
@@ -405,6 +410,7 @@ async fn bad_input_is_a_clear_error_and_loses_no_row() {
 /// leaves none.
 #[test]
 fn rows_left_by_a_runtime_shut_down_underneath_are_reconciled() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let store = std::sync::Arc::new(Flaky::new(MemoryStore::<ProjectStatus>::new()));
     let lease = Duration::from_millis(200);
     let config = Config::new()

@@ -17,6 +17,7 @@ use crate::common::capture;
 /// The Nth identical failure in a row is an error-level event; the ones before it warnings.
 #[test]
 fn the_nth_identical_failure_is_an_error_event() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let capture = capture::Capture::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -59,6 +60,7 @@ fn the_nth_identical_failure_is_an_error_event() {
 /// An unreadable marker is loud: a warning that names it, once per bad content.
 #[test]
 fn an_unreadable_marker_is_a_warning_once() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let dir = std::env::temp_dir().join(format!("fixpoint-marker-events-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -62,6 +62,7 @@ fn consume(path: std::ffi::OsString) {
 
 #[test]
 fn another_process_sees_the_cooldown_end_without_anyone_deleting_the_file() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     if let Some(path) = std::env::var_os(CONSUMER) {
         return consume(path);
     }
@@ -91,6 +92,7 @@ fn another_process_sees_the_cooldown_end_without_anyone_deleting_the_file() {
 
 #[test]
 fn a_garbled_marker_does_not_stop_the_work() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     if let Some(path) = std::env::var_os(CONSUMER) {
         return consume(path);
     }
@@ -114,6 +116,7 @@ fn a_garbled_marker_does_not_stop_the_work() {
 
 #[test]
 fn a_truncated_marker_is_expired_not_active_forever() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let dir = directory("truncated");
     let path = dir.join("queue.cooldown");
     let cooldown = CooldownFile::open(&path).unwrap();
@@ -132,6 +135,7 @@ fn a_truncated_marker_is_expired_not_active_forever() {
 
 #[test]
 fn the_marker_is_replaced_atomically() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let dir = directory("atomic");
     let path = dir.join("queue.cooldown");
     let writer = CooldownFile::open(&path).unwrap();
@@ -158,6 +162,7 @@ fn the_marker_is_replaced_atomically() {
 
 #[test]
 fn ending_the_cooldown_ends_it_for_every_reader() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = directory("end").join("queue.cooldown");
     let (one, other) = (
         CooldownFile::open(&path).unwrap(),
@@ -173,6 +178,7 @@ fn ending_the_cooldown_ends_it_for_every_reader() {
 
 #[test]
 fn a_marker_in_a_missing_directory_is_a_typed_error() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let path = directory("missing")
         .join("no-such-dir")
         .join("queue.cooldown");
@@ -186,6 +192,7 @@ fn a_marker_in_a_missing_directory_is_a_typed_error() {
 
 #[test]
 fn the_in_process_cooldown_ends_by_itself() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let cooldown = Cooldown::new();
     assert!(!cooldown.is_active());
     cooldown.start(Duration::from_millis(30));

@@ -20,6 +20,7 @@ async fn cycles(cycles: u32) {
 
 #[tokio::test(start_paused = true)]
 async fn a_failing_first_run_is_returned_and_nothing_keeps_running() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let runs = Arc::new(AtomicU32::new(0));
     let counted = Arc::clone(&runs);
     let started = Periodic::every(HOUR)
@@ -51,6 +52,7 @@ async fn a_failing_first_run_is_returned_and_nothing_keeps_running() {
 
 #[tokio::test(start_paused = true)]
 async fn every_cycle_reaps_what_it_accumulates() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let images = Arc::new(Mutex::new(Vec::new()));
     let (deployed, reaped) = (Arc::clone(&images), Arc::clone(&images));
     let deploys = Periodic::every(HOUR)
@@ -82,6 +84,7 @@ async fn every_cycle_reaps_what_it_accumulates() {
 
 #[tokio::test(start_paused = true)]
 async fn identical_failures_escalate_and_the_status_says_since_when() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let run = Arc::new(AtomicU32::new(0));
     let counted = Arc::clone(&run);
     let job = Periodic::every(HOUR)
@@ -130,6 +133,7 @@ async fn identical_failures_escalate_and_the_status_says_since_when() {
 
 #[tokio::test(start_paused = true)]
 async fn a_recovery_ends_the_streak() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let run = Arc::new(AtomicU32::new(0));
     let counted = Arc::clone(&run);
     let job = Periodic::every(HOUR)
@@ -150,6 +154,7 @@ async fn a_recovery_ends_the_streak() {
 
 #[tokio::test(start_paused = true)]
 async fn a_period_under_the_timer_tick_is_a_typed_error() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let started = Periodic::every(Duration::ZERO)
         .run(|| async { Ok::<_, String>(()) })
         .no_reaper("nothing accumulates")
@@ -166,6 +171,7 @@ async fn a_period_under_the_timer_tick_is_a_typed_error() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stopped_job_runs_no_more() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let runs = Arc::new(AtomicU32::new(0));
     let counted = Arc::clone(&runs);
     let job = Periodic::every(HOUR)
@@ -185,6 +191,7 @@ async fn a_stopped_job_runs_no_more() {
 
 #[tokio::test(start_paused = true)]
 async fn a_start_cancelled_before_it_returns_leaves_no_cycles_behind() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let runs = Arc::new(AtomicU32::new(0));
     let counted = Arc::clone(&runs);
     let start = Periodic::every(HOUR)

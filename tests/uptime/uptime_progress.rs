@@ -26,6 +26,7 @@ fn threshold(millis: u64) -> Threshold {
 
 #[tokio::test]
 async fn a_silent_work_is_wedged_with_its_last_note() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let progress = Progress::new();
     progress.tick_with("claimed job 812");
     let wedged = progress.watchdog(threshold(50)).wedged().await;
@@ -44,6 +45,7 @@ async fn a_silent_work_is_wedged_with_its_last_note() {
 
 #[tokio::test]
 async fn a_work_that_keeps_ticking_is_not_wedged_until_it_stops() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let progress = Progress::new();
     let watchdog = progress.watchdog(threshold(200));
     let work = {
@@ -85,6 +87,7 @@ impl<F: std::future::Future> std::future::Future for Polls<F> {
 
 #[tokio::test]
 async fn the_watchdog_wakes_about_once_per_threshold_not_per_tick() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let progress = Progress::new();
     let watchdog = progress.watchdog(threshold(100));
     let polls = std::sync::Arc::default();
@@ -107,6 +110,7 @@ async fn the_watchdog_wakes_about_once_per_threshold_not_per_tick() {
 
 #[test]
 fn a_threshold_under_the_clock_tick_is_a_typed_error() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let error = Threshold::new(Duration::from_millis(1)).unwrap_err();
     assert_eq!(
         error,
@@ -168,6 +172,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wedged_task_is_aborted_and_its_row_says_why() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let reason = wedged_reason(100, |progress| async move {
         progress.tick_with("claimed job 812");
         // The queue connection dropped: the task is up, logs nothing, does nothing.
@@ -182,6 +187,7 @@ async fn a_wedged_task_is_aborted_and_its_row_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_progressing_task_runs_past_its_threshold_and_ends_as_it_chooses() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let store = std::sync::Arc::new(crate::common::Logged::new(
         MemoryStore::<ProjectStatus>::new(),
     ));
@@ -233,6 +239,7 @@ async fn a_progressing_task_runs_past_its_threshold_and_ends_as_it_chooses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_blocked_in_a_synchronous_call_is_ended_from_outside() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let store = std::sync::Arc::new(MemoryStore::<ProjectStatus>::new());
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
     let (release, blocked) = std::sync::mpsc::channel::<()>();
@@ -282,6 +289,7 @@ async fn a_task_blocked_in_a_synchronous_call_is_ended_from_outside() {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_running_a_child_is_alive_while_the_child_prints_and_wedged_when_it_stops() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let reason = wedged_reason(1000, |progress| async move {
         let mut worker = std::process::Command::new("sh");
         // Two seconds or more of lines, then the queue connection drops: up, silent.
