@@ -13,6 +13,8 @@
 //! - `Registry` (`bus/registry.rs`): the tickets that decide which handle a removal may take;
 //! - the supervisor's write queue (`task/queue.rs`): the buffer the writer swaps out whole, its
 //!   sleep and its wake-ups.
+//! - the signal between the timekeeper's thread and a sleeping future
+//!   (`uptime/timekeeper/sleep.rs`): the hand-off where a wake-up could be lost.
 //!
 //! What does not, and why:
 //! - tokio's primitives underneath (`tokio::sync::Semaphore` under our `Semaphore`, `Mutex` and
@@ -20,8 +22,10 @@
 //!   model-checks with loom itself. Our code around them is proven by the models of the parts
 //!   above and by the stress tests; modelling the two together (with shuttle, which schedules
 //!   tokio's primitives as they are) is the next step, not done yet.
-//! - Statics (the registry of acquisition sites, registry ids): loom's types cannot be built
-//!   in a `static`, and these are counters and caches, not protocols.
+//! - Statics (the registry of acquisition sites, registry ids, the timekeeper's heap of
+//!   deadlines): loom's types cannot be built in a `static`. The first two are counters and
+//!   caches; the timekeeper (a deadline fires once, a cancelled one never) also needs a clock,
+//!   which loom does not have, and is proven by its stress tests.
 //! - `Arc<dyn Trait>`: loom's `Arc` cannot hold an unsized value; those stay `std`'s.
 
 #[cfg(not(all(test, loom)))]

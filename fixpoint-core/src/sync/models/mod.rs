@@ -11,3 +11,4 @@ mod backlog;
 mod queue;
 mod registry;
 mod slots;
+mod timekeeper;

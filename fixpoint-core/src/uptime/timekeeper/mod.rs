@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-mod sleep;
+pub(crate) mod sleep;
 
 use sleep::Signal;
 pub use sleep::{Elapsed, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at};

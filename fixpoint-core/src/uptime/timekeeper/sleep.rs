@@ -3,21 +3,22 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::{Action, KEEPER};
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether a sleep's deadline has passed, and who to wake when it does.
 #[derive(Default)]
-pub(super) struct Signal {
+pub(crate) struct Signal {
     fired: AtomicBool,
     waker: Mutex<Option<Waker>>,
 }
 
 impl Signal {
-    pub(super) fn fire(&self) {
+    pub(crate) fn fire(&self) {
         self.fired.store(true, Ordering::Release);
         let waker = self
             .waker
@@ -29,7 +30,7 @@ impl Signal {
         }
     }
 
-    fn poll(&self, cx: &Context<'_>) -> Poll<()> {
+    pub(crate) fn poll(&self, cx: &Context<'_>) -> Poll<()> {
         if self.fired.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
