@@ -4,7 +4,7 @@
 //! Normally these are `std::sync`'s own types. Built with `--cfg loom` (only `.ci/models` does
 //! that, for this crate's unit tests), they are [loom](https://docs.rs/loom)'s, and the models in
 //! `sync/models/` explore every interleaving of the code written against them, within a bound
-//! on preemptions. This module is the only place `cfg(loom)` appears.
+//! on preemptions. This module is the only place `cfg(loom)` and `cfg(shuttle)` appear.
 //!
 //! What goes through the facade, and so is model-checked:
 //! - the holder slots of `Semaphore`, `Mutex` and `RwLock` (`lock/slots.rs`): a slot claimed by
@@ -18,29 +18,40 @@
 //!
 //! What does not, and why:
 //! - tokio's primitives underneath (`tokio::sync::Semaphore` under our `Semaphore`, `Mutex` and
-//!   `RwLock`; the `oneshot` that answers a flush; `Notify`). They are tokio's code, which tokio
-//!   model-checks with loom itself. Our code around them is proven by the models of the parts
-//!   above and by the stress tests; modelling the two together (with shuttle, which schedules
-//!   tokio's primitives as they are) is the next step, not done yet.
+//!   `RwLock`; the `oneshot` that answers a flush; `Notify`) stay tokio's: tokio model-checks
+//!   them with loom itself, and replacing them would model other code than users run. Our
+//!   `Semaphore` over tokio's is modelled with [shuttle](https://docs.rs/shuttle) instead
+//!   (`--cfg shuttle`, `sync/shuttle_models/`): shuttle schedules our atomics and locks, under
+//!   randomized and PCT schedules, while tokio's semaphore runs as it is, each of its calls
+//!   one step. Shuttle explores interleavings, not weak memory orders: the orders are loom's
+//!   models' to prove.
 //! - Statics (the registry of acquisition sites, registry ids, the timekeeper's heap of
 //!   deadlines): loom's types cannot be built in a `static`. The first two are counters and
 //!   caches; the timekeeper (a deadline fires once, a cancelled one never) also needs a clock,
 //!   which loom does not have, and is proven by its stress tests.
 //! - `Arc<dyn Trait>`: loom's `Arc` cannot hold an unsized value; those stay `std`'s.
 
-#[cfg(not(all(test, loom)))]
+#[cfg(not(all(test, any(loom, shuttle))))]
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 #[cfg(all(test, loom))]
 pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// Atomics, `std`'s or loom's.
+#[cfg(all(test, shuttle))]
+pub(crate) use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Atomics: `std`'s, loom's or shuttle's.
 pub(crate) mod atomic {
-    #[cfg(not(all(test, loom)))]
+    #[cfg(not(all(test, any(loom, shuttle))))]
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
     #[cfg(all(test, loom))]
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+
+    #[cfg(all(test, shuttle))]
+    pub(crate) use shuttle::sync::atomic::{
+        AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering,
+    };
 }
 
 /// Waits on `condvar` while `condition` holds, for at most `timeout`; `std`'s
@@ -77,3 +88,7 @@ pub(crate) fn wait_timeout_while<'a, T>(
 /// it catches (`.ci/models` runs them; `CONTRIBUTING.md` says how).
 #[cfg(all(test, loom))]
 mod models;
+
+/// The models run by shuttle, with tokio's primitives as they are (see the module's docs).
+#[cfg(all(test, shuttle))]
+mod shuttle_models;
