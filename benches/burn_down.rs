@@ -22,7 +22,7 @@ mod cluster;
 mod common;
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -39,16 +39,7 @@ fn tasks() -> u64 {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("fixpoint-bench-{name}-{}.db", std::process::id()));
-    remove(&path);
-    path
-}
-
-fn remove(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    scratch_db(&format!("bench-{name}"))
 }
 
 /// One burn-down: start, `tasks` spawns one after another, every outcome read, flush. Checks
@@ -88,7 +79,7 @@ fn sqlite(c: &mut Criterion) {
                 let path = scratch("burn-down");
                 let store = SqliteStore::<Job>::open(&path).unwrap();
                 elapsed += rt.block_on(burn_down(store, tasks));
-                remove(&path);
+                remove_db(&path);
             }
             elapsed
         });

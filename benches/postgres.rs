@@ -15,7 +15,6 @@ mod cluster;
 mod common;
 use common::*;
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -25,7 +24,6 @@ use fixpoint::store::{
 use fixpoint::{
     Lifecycle,
     store::{PostgresStore, RowWrite, StatusStore, Transition},
-    task::{Config, Supervisor},
 };
 
 /// Transitions per `apply`, as the supervisor's writer sends them at most.
@@ -187,20 +185,9 @@ fn supervisor_end_to_end(c: &mut Criterion) {
                     round += 1;
                     let store = PostgresStore::<Job>::connect(&cluster.url()).await.unwrap();
                     let start = Instant::now();
-                    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
-                    for task in 0..TASKS {
-                        supervisor
-                            .spawn(format!("{round}-{task}"), task, |job| async move {
-                                job.to_running().to_done()
-                            })
-                            .await
-                            .unwrap();
-                    }
-                    while let Some(done) = supervisor.join_next().await {
-                        black_box(done);
-                    }
-                    supervisor.flush().await.unwrap();
+                    let supervisor = spawn_join_flush(store, &format!("{round}-"), TASKS).await;
                     elapsed += start.elapsed();
+                    drop(supervisor);
                 }
                 elapsed
             })

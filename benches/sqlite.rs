@@ -10,15 +10,14 @@
 mod common;
 use common::*;
 
-use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group};
 use fixpoint::{
     Lifecycle,
     store::{RowWrite, SqliteStore, StatusStore, Transition},
-    task::{Config, Supervisor},
+    task::Supervisor,
 };
 
 /// Transitions per `apply`, as the supervisor's writer sends them.
@@ -31,16 +30,7 @@ const TASKS: u64 = 1_000;
 const E2E_TASKS: u64 = 20_000;
 
 fn scratch(name: &str) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("fixpoint-bench-{name}-{}.db", std::process::id()));
-    remove(&path);
-    path
-}
-
-fn remove(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    scratch_db(&format!("bench-{name}"))
 }
 
 /// One batch moving every row of block `round % BLOCKS` to the other side of its flip.
@@ -115,27 +105,14 @@ fn store_apply(c: &mut Criterion) {
             });
         });
         drop(store);
-        remove(&path);
+        remove_db(&path);
     }
     group.finish();
 }
 
 /// Start, `E2E_TASKS` spawns one after another, every outcome read, flush.
 async fn end_to_end(store: SqliteStore<Job>) -> Supervisor<Job, SqliteStore<Job>> {
-    let mut supervisor = Supervisor::start(store, Config::default()).await.unwrap();
-    for task in 0..E2E_TASKS {
-        supervisor
-            .spawn(format!("{task}"), task, |job| async move {
-                job.to_running().to_done()
-            })
-            .await
-            .unwrap();
-    }
-    while let Some(done) = supervisor.join_next().await {
-        black_box(done);
-    }
-    supervisor.flush().await.unwrap();
-    supervisor
+    spawn_join_flush(store, "", E2E_TASKS).await
 }
 
 fn supervisor_end_to_end(c: &mut Criterion) {
@@ -155,7 +132,7 @@ fn supervisor_end_to_end(c: &mut Criterion) {
                     let supervisor = end_to_end(store).await;
                     elapsed += start.elapsed();
                     drop(supervisor);
-                    remove(&path);
+                    remove_db(&path);
                 }
                 elapsed
             })
@@ -213,7 +190,7 @@ fn store_insert(c: &mut Criterion) {
     });
     group.finish();
     drop(store);
-    remove(&path);
+    remove_db(&path);
 }
 
 criterion_group!(benches, store_apply, supervisor_end_to_end, store_insert);
@@ -228,7 +205,7 @@ fn count(side: &str) {
     if side == "end_to_end" {
         let path = scratch("count-end-to-end");
         rt.block_on(end_to_end(SqliteStore::<Job>::open(&path).unwrap()));
-        remove(&path);
+        remove_db(&path);
         return;
     }
     let (store, path) = filled_store(&format!("count-{side}"), side != "no_triggers");
@@ -241,7 +218,7 @@ fn count(side: &str) {
         });
     }
     drop(store);
-    remove(&path);
+    remove_db(&path);
 }
 
 #[path = "common/counted.rs"]

@@ -16,10 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group};
-use fixpoint::{
-    store::MemoryStore,
-    task::{Config, Supervisor},
-};
+use fixpoint::{store::MemoryStore, task::Supervisor};
 use tokio::task::JoinSet;
 
 const BATCH: u64 = 1_000;
@@ -72,22 +69,7 @@ async fn joinset_with_status_map(round: u64) {
 
 /// The supervisor, every transition applied to the store before the clock stops.
 async fn supervisor(round: u64) -> Supervisor<Job, MemoryStore<Job>> {
-    let mut supervisor = Supervisor::start(MemoryStore::<Job>::new(), Config::default())
-        .await
-        .unwrap();
-    for task in 0..BATCH {
-        supervisor
-            .spawn(format!("{round}-{task}"), task, |job| async move {
-                job.to_running().to_done()
-            })
-            .await
-            .unwrap();
-    }
-    while let Some(done) = supervisor.join_next().await {
-        black_box(done);
-    }
-    supervisor.flush().await.unwrap();
-    supervisor
+    spawn_join_flush(MemoryStore::<Job>::new(), &format!("{round}-"), BATCH).await
 }
 
 /// The sides, by their names in criterion's report and in `FIXPOINT_COUNT`.

@@ -105,12 +105,15 @@ pub mod matrix;
 pub mod postgres;
 pub mod project;
 pub mod rollouts;
+mod scratch;
 #[cfg(feature = "tokio")]
 #[allow(unused_imports)] // each test file uses the helpers it needs
 pub use flaky::Flaky;
 #[cfg(feature = "tokio")]
 #[allow(unused_imports)]
 pub use logged::Logged;
+#[allow(unused_imports)]
+pub use scratch::{remove_db, scratch_db};
 
 /// The time limit of a test that sets none of its own (see [`time_limit`]): far past the
 /// slowest honest run, a cold build of a trybuild case or of a sub-crate on a 2-core CI

@@ -12,14 +12,7 @@ use fixpoint::store::{SqliteStore, StatusStore, StoreError};
 use rusqlite::Connection;
 
 fn scratch(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "fixpoint-lifecycle-{name}-{}.db",
-        std::process::id()
-    ));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
+    crate::common::scratch_db(&format!("lifecycle-{name}"))
 }
 
 use crate::common::rollouts;

@@ -25,11 +25,7 @@ use crate::common::project;
 use project::*;
 
 fn scratch_file(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("fixpoint-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
+    crate::common::scratch_db(name)
 }
 
 fn state(name: &str) -> fixpoint::State<ProjectStatus> {

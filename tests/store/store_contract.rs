@@ -578,14 +578,7 @@ macro_rules! store_contract {
 }
 
 fn scratch(backend: &str, test: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "fixpoint-contract-{backend}-{test}-{}.db",
-        std::process::id()
-    ));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
+    crate::common::scratch_db(&format!("contract-{backend}-{test}"))
 }
 
 /// A store seen only through [`StatusStore::apply_now`], the path a supervisor takes for a

@@ -79,11 +79,7 @@ fn config() -> Config {
 }
 
 fn scratch_file(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("fixpoint-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
+    crate::common::scratch_db(name)
 }
 
 /// 2,000 tasks spawned one after another while no batch may commit: every `spawn` returns

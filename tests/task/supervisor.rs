@@ -136,11 +136,7 @@ async fn ten_thousand_random_faults_end_terminal_in_memory() {
 }
 
 fn scratch_file(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("fixpoint-{name}-{}.db", std::process::id()));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    path
+    crate::common::scratch_db(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
