@@ -148,6 +148,7 @@ fn expand_accessors(model: &Model<'_>) -> TokenStream {
     let named = matches!(data.fields, Fields::Named(_));
     for (index, field) in data.fields.iter().enumerate() {
         let ty = &field.ty;
+        let referent = referent(ty);
         let member: syn::Member = match &field.ident {
             Some(ident) => ident.clone().into(),
             None => syn::Index::from(index).into(),
@@ -170,7 +171,7 @@ fn expand_accessors(model: &Model<'_>) -> TokenStream {
         );
         signatures.push(quote! {
             #[doc = #get_doc]
-            fn #getter(&self) -> &#ty;
+            fn #getter(&self) -> &#referent;
             #[doc = #set_doc]
             ///
             /// # Errors
@@ -180,7 +181,7 @@ fn expand_accessors(model: &Model<'_>) -> TokenStream {
         });
         bodies.push(quote! {
             #[inline]
-            fn #getter(&self) -> &#ty {
+            fn #getter(&self) -> &#referent {
                 &::core::ops::Deref::deref(self).#member
             }
             #[inline]
@@ -210,6 +211,19 @@ fn expand_accessors(model: &Model<'_>) -> TokenStream {
 }
 
 /// The field types that a rule may read and that do not declare
+/// `ty` as the referent of a `&`: a trait object with `+` in it (`dyn Debug + Send`, or a
+/// bare `Trait +` that rustc refuses later) needs parentheses there, or `&` binds to its first
+/// bound only (E0178) and the getter would not parse. Any other type is written as it is, so
+/// that no parentheses are left for the `unused_parens` lint.
+fn referent(ty: &Type) -> TokenStream {
+    match ty {
+        Type::TraitObject(object) if object.bounds.len() > 1 || object.bounds.trailing_punct() => {
+            quote!((#ty))
+        }
+        _ => quote!(#ty),
+    }
+}
+
 /// `#[invariant(allow_interior_mutability = "..")]`: each must hold no interior mutability.
 fn read_fields<'m>(model: &'m Model<'_>) -> impl Iterator<Item = &'m Type> {
     model

@@ -130,4 +130,28 @@ mod tests {
             }
         }
     }
+
+    /// A field typed as a trait object with a `+` in it (`dyn Debug + Send`, or a bare
+    /// `Trait +` that rustc refuses later) is parenthesized behind its getter's `&`, so the
+    /// expansion parses. Found by the `invariant` fuzz target (`fuzz/regressions/invariant/`).
+    #[test]
+    fn a_trait_object_field_with_a_plus_expands_to_code_that_parses() {
+        let types = [
+            quote!(dyn core::fmt::Debug + Send),
+            quote!(u6+),
+            quote!(Box<dyn Fn() + Send>),
+        ];
+        for ty in types {
+            let input = quote!(
+                struct S {
+                    a: u8,
+                    b: #ty,
+                }
+            );
+            let output = super::expand(quote!(self.a > 0, "a is positive"), input);
+            if let Err(error) = syn::parse2::<syn::File>(output.clone()) {
+                panic!("a field of type `{ty}`: {error}\n{output}");
+            }
+        }
+    }
 }
