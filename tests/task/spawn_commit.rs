@@ -454,3 +454,55 @@ async fn spawns_wait_once_queued_spawns_rows_are_queued() {
     assert_eq!(report.rows.len(), 101);
     assert!(report.rows.iter().all(|row| row.status == "Done"));
 }
+
+/// A poison id among 1,000 spawns on PostgreSQL: an id the server cannot hold (a NUL byte in
+/// `text`) fails its whole batch, and the store then applies the batch's writes one by one, so
+/// only that insert is refused, as `Rejected`, and its task ends unstarted. Every other task,
+/// its row in the same batch, starts and ends `Done`.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_id_among_a_thousand_spawns_is_refused_alone() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
+    const TASKS: usize = 1_000;
+    const POISON: usize = 500;
+    let url = crate::common::postgres::Cluster::shared().create_database("poison_spawn");
+    let store = fixpoint::store::PostgresStore::<Job>::connect(&url)
+        .await
+        .unwrap();
+    let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    for n in 0..TASKS {
+        let id = if n == POISON {
+            "poison\0id".to_owned()
+        } else {
+            format!("t{n:04}")
+        };
+        let started = Arc::clone(&started);
+        supervisor
+            .spawn(id, (), move |job| async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                job.to_running().to_done()
+            })
+            .await
+            .unwrap();
+    }
+    let (mut done, mut refused) = (0, Vec::new());
+    while let Some(finished) = timeout(PATIENCE, supervisor.join_next()).await.unwrap() {
+        match finished.outcome {
+            Outcome::Finished(state) if state.name() == "Done" => done += 1,
+            Outcome::Refused(StoreError::Rejected { id, .. }) => refused.push(id),
+            other => panic!("{}: {other:?}", finished.id),
+        }
+    }
+    assert_eq!(refused, ["poison\0id"], "only the poison row is refused");
+    assert_eq!(done, TASKS - 1);
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        TASKS - 1,
+        "the poison task never started"
+    );
+    supervisor.flush().await.unwrap();
+    let rows = store.rows().await.unwrap();
+    assert_eq!(rows.len(), TASKS - 1);
+    assert!(rows.iter().all(|row| row.status == "Done"), "{rows:?}");
+}
