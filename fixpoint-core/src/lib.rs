@@ -50,6 +50,34 @@ pub use lifecycle::{
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub use lifecycle::TracingRecorder;
 
+/// Readers of outside input that are not public API, for the fuzz targets in `fuzz/` alone
+/// (`cargo fuzz` builds every crate with `--cfg fuzzing`). Not an API: absent from every
+/// other build.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzzing {
+    /// `/proc/<pid>/stat`: pid, name and state, when the text holds a whole line.
+    #[cfg(all(feature = "process", target_os = "linux"))]
+    #[must_use]
+    pub fn proc_stat(text: &str) -> Option<(u32, String, char)> {
+        crate::process::procfs::parse_stat(text).map(|stat| (stat.pid, stat.name, stat.state))
+    }
+
+    /// `/proc/<pid>/cmdline` as a shell would read it.
+    #[cfg(all(feature = "process", target_os = "linux"))]
+    #[must_use]
+    pub fn command_line(raw: &[u8]) -> String {
+        crate::process::procfs::command_line(raw)
+    }
+
+    /// A `PgBus` channel as the quoted identifier its `LISTEN` names.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn quoted_channel(channel: &str) -> String {
+        crate::bus::postgres::channel::quoted(channel)
+    }
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::invariant::{

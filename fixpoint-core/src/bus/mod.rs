@@ -21,7 +21,7 @@
 pub(crate) mod backlog;
 mod channel;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub(crate) mod postgres;
 mod registry;
 mod subscription;
 mod topics;

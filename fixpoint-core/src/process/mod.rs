@@ -20,7 +20,7 @@ mod diagnosis;
 mod escalation;
 mod group;
 mod outside;
-mod procfs;
+pub(crate) mod procfs;
 mod tail;
 mod watcher;
 

@@ -12,10 +12,10 @@ use super::diagnosis::{Process, STACK_LINES};
 const FDS_NAMED: usize = 16;
 
 /// The fields of `/proc/<pid>/stat` this module reads.
-struct Stat {
-    pid: u32,
-    name: String,
-    state: char,
+pub(crate) struct Stat {
+    pub(crate) pid: u32,
+    pub(crate) name: String,
+    pub(crate) state: char,
     ppid: u32,
     pgid: u32,
     threads: u32,
@@ -25,7 +25,7 @@ fn read_stat(path: &Path) -> Option<Stat> {
     parse_stat(&fs::read_to_string(path).ok()?)
 }
 
-fn parse_stat(text: &str) -> Option<Stat> {
+pub(crate) fn parse_stat(text: &str) -> Option<Stat> {
     // The name may hold spaces and parentheses: it ends at the last `)`.
     let open = text.find('(')?;
     let close = text.rfind(')')?;
@@ -126,7 +126,7 @@ fn process(stat: &Stat, depth: usize) -> Process {
 }
 
 /// `sh -c 'sleep 1000 & read x'` from the NUL-separated `/proc/<pid>/cmdline`.
-fn command_line(raw: &[u8]) -> String {
+pub(crate) fn command_line(raw: &[u8]) -> String {
     let words: Vec<String> = raw
         .split(|b| *b == 0)
         .filter(|w| !w.is_empty())

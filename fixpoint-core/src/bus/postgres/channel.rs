@@ -53,7 +53,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// `channel` as a quoted SQL identifier: inside double quotes, with each double quote doubled,
 /// so the server reads exactly the channel name, whatever it contains.
-pub(super) fn quoted(channel: &str) -> String {
+pub(crate) fn quoted(channel: &str) -> String {
     let mut quoted = String::with_capacity(channel.len() + 2);
     quoted.push('"');
     for c in channel.chars() {

@@ -1,7 +1,7 @@
 //! [`PgBus`]: the [`Bus`](crate::bus::Bus) contract across processes and hosts, over
 //! PostgreSQL's `LISTEN`/`NOTIFY`.
 
-mod channel;
+pub(crate) mod channel;
 mod error;
 mod listener;
 mod subscription;
