@@ -36,7 +36,8 @@ pub mod task;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod uptime;
-// The synchronization our own concurrency code uses: `std`'s, or loom's for the model checks.
+// The synchronization our own concurrency code uses: `std`'s, or loom's or shuttle's for the
+// model checks.
 #[cfg(feature = "tokio")]
 mod sync;
 

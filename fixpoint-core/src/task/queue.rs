@@ -37,7 +37,8 @@ pub(crate) enum Queued<L> {
 pub(crate) enum Maker<L> {
     /// The task in this registry slot (fenced if the store refuses the write as not ours).
     Task(usize),
-    /// The insert of a task's row: the task starts once it has committed.
+    /// The insert of a task's row: the task starts once it has committed. (`std`'s `Arc`: the
+    /// model checkers' cannot hold a `dyn`.)
     Insert(std::sync::Arc<dyn Inserting<L>>),
 }
 
