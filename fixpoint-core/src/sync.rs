@@ -20,7 +20,8 @@
 //! - tokio's primitives underneath (`tokio::sync::Semaphore` under our `Semaphore`, `Mutex` and
 //!   `RwLock`; the `oneshot` that answers a flush; `Notify`) stay tokio's: tokio model-checks
 //!   them with loom itself, and replacing them would model other code than users run. Our
-//!   `Semaphore` over tokio's is modelled with [shuttle](https://docs.rs/shuttle) instead
+//!   `Semaphore`, `Mutex` and `RwLock` over tokio's are modelled with
+//!   [shuttle](https://docs.rs/shuttle) instead
 //!   (`--cfg shuttle`, `sync/shuttle_models/`): shuttle schedules our atomics and locks, under
 //!   randomized and PCT schedules, while tokio's semaphore runs as it is, each of its calls
 //!   one step. Shuttle explores interleavings, not weak memory orders: the orders are loom's

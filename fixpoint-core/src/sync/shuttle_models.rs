@@ -1,5 +1,6 @@
-//! Models run by shuttle: our code together with the tokio primitive under it, as users run it.
-//! `.ci/models` runs them beside the loom ones, under randomized and PCT schedules.
+//! Models run by shuttle: our `Semaphore`, `Mutex` and `RwLock` together with the tokio
+//! primitive under each, as users run them. `.ci/models` runs them beside the loom ones, under
+//! randomized and PCT schedules.
 
 use std::future::Future;
 use std::pin::pin;
@@ -9,7 +10,7 @@ use shuttle::sync::Arc;
 use shuttle::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use shuttle::thread;
 
-use crate::lock::{LockScope, Semaphore};
+use crate::lock::{LockScope, Mutex, RwLock, Semaphore};
 
 const PERMITS: usize = 2;
 
@@ -95,4 +96,134 @@ fn semaphore_under_random_schedules() {
 #[test]
 fn semaphore_under_pct_schedules() {
     shuttle::check_pct(semaphore, iterations(), 3);
+}
+
+/// Three holders of a `Mutex` (its one slot claimed without a compare-and-swap, since the lock
+/// is held) while a fourth task's lock is dropped after its first poll: one holder at a time;
+/// each holder is named by a diagnosis for as long as it holds; no waiter is left counted; the
+/// lock comes free.
+fn mutex() {
+    let mutex = Mutex::new("model", 0_u32);
+    let holding = Arc::new(AtomicUsize::new(0));
+    let holder = |label: &'static str| {
+        let (mutex, holding) = (mutex.clone(), holding.clone());
+        thread::spawn(move || {
+            let scope = LockScope::unchecked("a model");
+            let mut guard = shuttle::future::block_on(mutex.lock(&scope));
+            guard.set_label(label);
+            assert_eq!(
+                holding.fetch_add(1, Ordering::SeqCst),
+                0,
+                "two holders at once"
+            );
+            *guard += 1;
+            let holders = mutex.holders();
+            assert!(
+                holders.iter().any(|h| h.label.as_deref() == Some(label)),
+                "{label} holds, and the diagnosis does not name it: {holders:?}"
+            );
+            holding.fetch_sub(1, Ordering::SeqCst);
+        })
+    };
+    let holders = [holder("a"), holder("b"), holder("c")];
+    let cancelled = {
+        let mutex = mutex.clone();
+        thread::spawn(move || {
+            let scope = LockScope::unchecked("a model");
+            let mut lock = pin!(mutex.lock(&scope));
+            let _ = lock.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        })
+    };
+    for thread in holders.into_iter().chain([cancelled]) {
+        thread.join().unwrap();
+    }
+    let gauges = mutex.gauges();
+    assert_eq!((gauges.in_flight, gauges.waiters), (0, 0), "{gauges:?}");
+    let scope = LockScope::unchecked("reads the count");
+    assert_eq!(*mutex.try_lock(&scope).expect("the lock stayed held"), 3);
+}
+
+/// Two readers and a writer of an `RwLock` with room for two readers, while another writer's
+/// wait is dropped after its first poll: a writer is alone; readers never outnumber their
+/// slots; each holder is named while it holds; nothing is left held or waiting.
+fn rwlock() {
+    let rwlock = RwLock::with_max_readers("model", 0_u32, 2);
+    let (readers, writers) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let reader = |label: &'static str| {
+        let (rwlock, readers, writers) = (rwlock.clone(), readers.clone(), writers.clone());
+        thread::spawn(move || {
+            let scope = LockScope::unchecked("a model");
+            let guard = shuttle::future::block_on(rwlock.read(&scope));
+            guard.set_label(label);
+            let now = readers.fetch_add(1, Ordering::SeqCst) + 1;
+            assert!(now <= 2, "{now} readers in two slots");
+            assert_eq!(
+                writers.load(Ordering::SeqCst),
+                0,
+                "a reader beside a writer"
+            );
+            let holders = rwlock.holders();
+            assert!(
+                holders.iter().any(|h| h.label.as_deref() == Some(label)),
+                "{label} reads, and the diagnosis does not name it: {holders:?}"
+            );
+            readers.fetch_sub(1, Ordering::SeqCst);
+        })
+    };
+    let writer = {
+        let (rwlock, readers, writers) = (rwlock.clone(), readers.clone(), writers.clone());
+        thread::spawn(move || {
+            let scope = LockScope::unchecked("a model");
+            let mut guard = shuttle::future::block_on(rwlock.write(&scope));
+            guard.set_label("writer");
+            assert_eq!(writers.fetch_add(1, Ordering::SeqCst), 0, "two writers");
+            assert_eq!(
+                readers.load(Ordering::SeqCst),
+                0,
+                "a writer beside a reader"
+            );
+            *guard += 1;
+            let holders = rwlock.holders();
+            assert!(
+                holders.iter().any(|h| h.label.as_deref() == Some("writer")),
+                "the writer holds, and the diagnosis does not name it: {holders:?}"
+            );
+            writers.fetch_sub(1, Ordering::SeqCst);
+        })
+    };
+    let cancelled = {
+        let rwlock = rwlock.clone();
+        thread::spawn(move || {
+            let scope = LockScope::unchecked("a model");
+            let mut write = pin!(rwlock.write(&scope));
+            let _ = write.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        })
+    };
+    for thread in [reader("r1"), reader("r2"), writer, cancelled] {
+        thread.join().unwrap();
+    }
+    let gauges = rwlock.gauges();
+    assert_eq!((gauges.in_flight, gauges.waiters), (0, 0), "{gauges:?}");
+    let scope = LockScope::unchecked("reads the count");
+    assert_eq!(*rwlock.try_write(&scope).expect("the lock stayed held"), 1);
+}
+
+#[test]
+fn mutex_under_random_schedules() {
+    shuttle::check_random(mutex, iterations());
+}
+
+#[test]
+fn mutex_under_pct_schedules() {
+    shuttle::check_pct(mutex, iterations(), 3);
+}
+
+#[test]
+fn rwlock_under_random_schedules() {
+    shuttle::check_random(rwlock, iterations());
+}
+
+#[test]
+fn rwlock_under_pct_schedules() {
+    shuttle::check_pct(rwlock, iterations(), 3);
 }
