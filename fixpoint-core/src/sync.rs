@@ -9,7 +9,8 @@
 //! What goes through the facade, and so is model-checked:
 //! - the holder slots of `Semaphore`, `Mutex` and `RwLock` (`lock/slots.rs`): a slot claimed by
 //!   compare-and-swap, its holder recorded with plain stores, read by a diagnosis at any time;
-//! - a bus subscription's backlog (`bus/backlog.rs`): the lag bound and the waker;
+//! - the bus (`bus/channel.rs`, `bus/topics.rs`, `bus/subscription.rs`, `bus/backlog.rs`): the
+//!   table of topics behind its lock, each subscription's backlog, its lag bound and its waker;
 //! - `Registry` (`bus/registry.rs`): the tickets that decide which handle a removal may take;
 //! - the supervisor's write queue (`task/queue.rs`): the buffer the writer swaps out whole, its
 //!   sleep and its wake-ups.
@@ -33,13 +34,19 @@
 //! - `Arc<dyn Trait>`: loom's `Arc` cannot hold an unsized value; those stay `std`'s.
 
 #[cfg(not(all(test, any(loom, shuttle))))]
-pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+pub(crate) use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 #[cfg(all(test, loom))]
-pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+pub(crate) use loom::sync::{
+    Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 #[cfg(all(test, shuttle))]
-pub(crate) use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
+pub(crate) use shuttle::sync::{
+    Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 /// Atomics: `std`'s, loom's or shuttle's.
 pub(crate) mod atomic {

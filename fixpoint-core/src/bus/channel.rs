@@ -4,12 +4,13 @@ use core::fmt;
 use core::future::Future;
 use core::hash::{BuildHasher, Hash};
 use std::hash::RandomState;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use super::backlog::Backlog;
 use super::subscription::{Subscription, WaitError};
 use super::topics::{Route, Topics};
+use crate::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// An in-process publish/subscribe channel keyed by topic.
 ///
@@ -310,6 +311,12 @@ impl<K: Hash + Eq + Clone, E: Clone, S: BuildHasher> Bus<K, E, S> {
         self.shared.read().subscribers(topic)
     }
 
+    /// The entries in the table of topics: open topics and remembered closes.
+    #[cfg(test)]
+    pub(crate) fn topic_entries(&self) -> usize {
+        self.shared.read().len()
+    }
+
     pub(super) fn unregister(&self, topic: &K, backlog: &Arc<Backlog<E>>) {
         self.shared.write().unregister(topic, backlog);
     }
@@ -354,4 +361,40 @@ pub enum PublishError {
     /// The topic or the bus was closed.
     #[error("cannot publish on a closed topic")]
     Closed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table keeps an entry per open topic and per remembered close, and nothing else:
+    /// closes beyond the window are forgotten, and a topic whose last subscriber left is gone.
+    #[test]
+    fn the_table_keeps_open_topics_and_remembered_closes_only() {
+        let bus: Bus<u32, u8> = Bus::with_limits(BusLimits::new().remembered_closes(2));
+        let held = bus.subscribe(1);
+        drop(bus.subscribe(2));
+        assert_eq!(
+            bus.topic_entries(),
+            1,
+            "topic 2's entry outlived its subscriber"
+        );
+        for topic in 10..15 {
+            bus.close_topic(&topic);
+        }
+        assert_eq!(
+            bus.topic_entries(),
+            1 + 2,
+            "closes beyond the window were kept"
+        );
+        bus.close_topic(&1);
+        drop(held);
+        assert_eq!(
+            bus.topic_entries(),
+            2,
+            "the oldest remembered close was kept"
+        );
+        bus.close();
+        assert_eq!(bus.topic_entries(), 0, "a closed bus kept entries");
+    }
 }

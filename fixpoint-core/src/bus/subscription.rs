@@ -3,11 +3,11 @@
 use core::fmt;
 use core::hash::{BuildHasher, Hash};
 use std::hash::RandomState;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::Bus;
 use super::backlog::{Backlog, DETACHED};
+use crate::sync::Arc;
 
 /// An open subscription to one topic of a [`Bus`], owned by the code that waits.
 ///

@@ -6,12 +6,12 @@
 
 use core::hash::{BuildHasher, Hash};
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashbrown::HashTable;
 
 use super::backlog::{Backlog, DETACHED};
+use crate::sync::Arc;
+use crate::sync::atomic::{AtomicU64, Ordering};
 
 pub(super) struct Topics<K, E, S> {
     // A table that takes the hash from us, so that a publisher can skip hashing (below).

@@ -8,6 +8,7 @@
 //! preemptions (`LOOM_MAX_PREEMPTIONS`, 2 in CI as in tokio's; `.ci/models --deep` raises it).
 
 mod backlog;
+mod bus;
 mod queue;
 mod registry;
 mod slots;
