@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fixpoint::{
-    lock::{Semaphore, bounded},
+    lock::{LockScope, Semaphore, allow_unbounded, bounded},
     lock_scope,
 };
 
@@ -57,4 +57,30 @@ async fn under_instrument_and_tokio_test() {
     let permit = pool.acquire(&lock_scope).await;
     drop(permit);
     assert_eq!(user_reply().await, "yes");
+}
+
+/// The attribute's own scope is checked: it has no reason to give.
+#[lock_scope(no_unbounded_await)]
+async fn the_attributes_reason() -> Option<&'static str> {
+    lock_scope.reason()
+}
+
+/// The reason of an unchecked scope or of a declared unbounded wait is the one written, for
+/// the reviewer who greps for it; the attribute's own scope is checked and has none.
+#[tokio::test]
+async fn reasons_are_kept_as_written_and_a_checked_scope_has_none() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
+    assert_eq!(
+        the_attributes_reason().await,
+        None,
+        "the attribute's scope claims to be unchecked"
+    );
+    let unchecked = LockScope::unchecked("the legacy handler is migrated in #123");
+    assert_eq!(
+        unchecked.reason(),
+        Some("the legacy handler is migrated in #123")
+    );
+    let exempt = allow_unbounded("the peer's handshake has its own deadline", user_reply());
+    assert_eq!(exempt.reason(), "the peer's handshake has its own deadline");
+    assert_eq!(exempt.await, "yes");
 }

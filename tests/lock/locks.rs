@@ -458,3 +458,51 @@ async fn every_acquisition_records_its_own_site() {
     site!(rw, rw.write_cloned_timeout(&scope, d).await.unwrap());
     site!(rw, rw.try_write_cloned(&scope).unwrap());
 }
+
+/// Each lock answers to the name it was given, and each guard knows how long it has been
+/// held: the figures a holder reads of itself before any diagnosis does.
+#[tokio::test]
+async fn every_lock_keeps_its_name_and_every_guard_its_hold_time() {
+    let _limit = common::time_limit(common::TEST_LIMIT);
+    let scope = LockScope::unchecked("reads its own guards");
+    let agents = Semaphore::new("agents", 1);
+    let ledger = Mutex::new("ledger", 0_u64);
+    let config = RwLock::new("config", 0_u64);
+    assert_eq!(
+        (agents.name(), ledger.name(), config.name()),
+        ("agents", "ledger", "config")
+    );
+    let held = Duration::from_millis(60);
+    // Coarse time: a reading may trail the real one by a few milliseconds, never by 20.
+    let least = Duration::from_millis(40);
+    // And a hold time counts from the acquisition, not from some earlier epoch.
+    let most = Duration::from_secs(30);
+    let permit = agents.acquire(&scope).await;
+    let guard = ledger.lock(&scope).await;
+    let reader = config.read(&scope).await;
+    tokio::time::sleep(held).await;
+    for (guard, held_for) in [
+        ("the permit", permit.held_for()),
+        ("the mutex guard", guard.held_for()),
+        ("the read guard", reader.held_for()),
+    ] {
+        assert!(
+            held_for >= least && held_for < most,
+            "{guard}, held {held:?}, says {held_for:?}"
+        );
+    }
+    // A guard in a log says which lock it holds.
+    for (debug, name) in [
+        (format!("{guard:?}"), "ledger"),
+        (format!("{reader:?}"), "config"),
+    ] {
+        assert!(debug.contains(name), "{debug} does not name {name}");
+    }
+    drop(reader);
+    let writer = config.write(&scope).await;
+    tokio::time::sleep(held).await;
+    let held_for = writer.held_for();
+    assert!(held_for >= least && held_for < most, "{held_for:?}");
+    let debug = format!("{writer:?}");
+    assert!(debug.contains("config"), "{debug} does not name config");
+}

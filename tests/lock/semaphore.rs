@@ -335,6 +335,33 @@ async fn a_hand_off_keeps_its_permit_until_the_receiver_drops_it() {
     drop(pool.acquire(&scope).await);
 }
 
+/// A hand-off whose task is aborted before its first poll never enters its permit: dropping
+/// it gives the permit and its holder slot back all the same.
+#[tokio::test(flavor = "current_thread")]
+async fn a_hand_off_dropped_before_its_task_ran_gives_the_permit_back() {
+    let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
+    let pool = Semaphore::new("agents", 1);
+    let scope = LockScope::unchecked("the sender");
+    let receiving = pool.clone();
+    let task = pool
+        .acquire(&scope)
+        .await
+        .spawn(move |handoff| receiver(handoff, receiving));
+    // This runtime's only worker is here: the task has not been polled when it is aborted.
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let gauges = pool.gauges();
+    assert_eq!(
+        gauges.in_flight, 0,
+        "the unentered hand-off kept its permit"
+    );
+    assert!(pool.holders().is_empty(), "{:?}", pool.holders());
+    assert!(
+        pool.try_acquire(&scope).is_some(),
+        "the unentered hand-off's permit never came back"
+    );
+}
+
 fn labels(pool: &Semaphore) -> Vec<Option<String>> {
     pool.holders()
         .into_iter()
