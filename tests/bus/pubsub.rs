@@ -363,8 +363,35 @@ fn the_registry_matches_a_model_of_current_handles() {
             }
         }
         assert_eq!(registry.len(), model.len(), "keys leave with their handles");
+        assert_eq!(registry.is_empty(), model.is_empty());
     }
     for (key, id) in &model {
         assert_eq!(registry.with(key, |current| *current), Some(*id));
     }
+}
+
+/// A wait polled once and given up in one place (a `select!` whose other branch won), then
+/// awaited in another task, is woken in the task that waits now: the waker kept from the
+/// first poll is replaced, not trusted.
+#[tokio::test]
+async fn a_wait_given_up_and_resumed_in_another_task_is_woken_there() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    let _limit = common::time_limit(common::TEST_LIMIT);
+    let bus: Bus<u64, u64> = Bus::new();
+    let mut subscription = bus.subscribe(7);
+    {
+        let wait = std::pin::pin!(subscription.wait(|| None));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(wait.poll(&mut cx).is_pending());
+    }
+    let waiting = tokio::spawn(async move { subscription.wait(|| None).await });
+    // The task polls its wait (and parks) while this one sleeps.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(bus.publish(&7, 42), Ok(1));
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the wait in its new task was never woken: the old waker was kept");
+    assert_eq!(answer.unwrap(), Ok(42));
 }

@@ -394,7 +394,9 @@ mod tests {
             2,
             "the oldest remembered close was kept"
         );
+        assert!(format!("{bus:?}").contains("closed: false"), "{bus:?}");
         bus.close();
         assert_eq!(bus.topic_entries(), 0, "a closed bus kept entries");
+        assert!(format!("{bus:?}").contains("closed: true"), "{bus:?}");
     }
 }

@@ -262,4 +262,59 @@ mod tests {
         assert!(crowd_entry.subscribers.capacity() <= 64 * 2);
         assert_eq!(topics.subscribers(&1), 1);
     }
+
+    /// A table thinned past three quarters gives memory back, yet keeps room for as many
+    /// arrivals as there are members left, so a crowd that comes and goes does not pay a
+    /// reallocation per call.
+    #[test]
+    fn a_thinned_table_keeps_room_for_as_many_arrivals_as_remain() {
+        let mut topics: Topics<u32, u8, RandomState> = Topics::new(0, RandomState::new());
+        let crowd: Vec<_> = (0..1_000).map(|_| topics.register(&0, 1)).collect();
+        let lone: Vec<_> = (1..=1_000)
+            .map(|topic| topics.register(&topic, 1))
+            .collect();
+        let (topics_before, crowd_before) = (topics.entries.capacity(), crowd_capacity(&topics));
+        for (topic, backlog) in (1..=1_000).zip(&lone).skip(400) {
+            topics.unregister(&topic, backlog);
+        }
+        for backlog in &crowd[200..] {
+            topics.unregister(&0, backlog);
+        }
+        let (entries, subscribers) = (topics.entries.len(), topics.subscribers(&0));
+        assert_eq!((entries, subscribers), (401, 200));
+        let (topics_after, crowd_after) = (topics.entries.capacity(), crowd_capacity(&topics));
+        assert!(
+            topics_after < topics_before && crowd_after < crowd_before,
+            "nothing shrank"
+        );
+        assert!(
+            topics_after >= 2 * entries,
+            "{topics_after} for {entries} topics"
+        );
+        assert!(
+            crowd_after >= 2 * subscribers,
+            "{crowd_after} for {subscribers} subscribers"
+        );
+    }
+
+    fn crowd_capacity(topics: &Topics<u32, u8, RandomState>) -> usize {
+        let hash = topics.hasher.hash_one(0);
+        let entry = topics.entries.find(hash, |entry| entry.key == 0).unwrap();
+        entry.subscribers.capacity()
+    }
+
+    /// Sparse is three quarters empty, and big enough to matter: exactly the rule, at its edges.
+    #[test]
+    fn sparse_is_three_quarters_empty_and_big_enough_to_matter() {
+        for (len, capacity, sparse) in [
+            (0, 64, false), // small tables are left alone, however empty
+            (0, 65, true),
+            (31, 128, true),
+            (32, 128, false), // a quarter full is not sparse
+            (100, 128, false),
+            (0, 1_000, true),
+        ] {
+            assert_eq!(is_sparse(len, capacity), sparse, "{len} of {capacity}");
+        }
+    }
 }
