@@ -264,18 +264,22 @@ async fn receiver(handoff: HandOff, pool: Semaphore) -> usize {
     in_flight
 }
 
+/// Takes the pool's one permit and hands it to a `receiver` task.
+async fn hand_to_receiver(pool: &Semaphore) -> tokio::task::JoinHandle<usize> {
+    let scope = LockScope::unchecked("the sender");
+    let receiving = pool.clone();
+    pool.acquire(&scope)
+        .await
+        .spawn(move |handoff| receiver(handoff, receiving))
+}
+
 /// Nothing times a hand-off: a task whose first poll comes after the paused clock jumped ten
 /// seconds enters its permit and gives it back (debug builds once panicked past five).
 #[tokio::test(start_paused = true)]
 async fn a_hand_off_entered_after_the_clock_jumped_ten_seconds_is_served() {
     let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
-    let scope = LockScope::unchecked("the sender");
-    let receiving = pool.clone();
-    let task = pool
-        .acquire(&scope)
-        .await
-        .spawn(move |handoff| receiver(handoff, receiving));
+    let task = hand_to_receiver(&pool).await;
     let jumped = tokio::time::Instant::now();
     // The test's current-thread runtime polls the task only when this yields: after the jump.
     tokio::time::advance(Duration::from_secs(10)).await;
@@ -299,12 +303,7 @@ fn a_hand_off_entered_after_its_runtime_was_blocked_six_seconds_is_served() {
         .unwrap();
     runtime.block_on(async {
         let pool = Semaphore::new("agents", 1);
-        let scope = LockScope::unchecked("the sender");
-        let receiving = pool.clone();
-        let task = pool
-            .acquire(&scope)
-            .await
-            .spawn(move |handoff| receiver(handoff, receiving));
+        let task = hand_to_receiver(&pool).await;
         std::thread::sleep(Duration::from_secs(6)); // the only worker, blocked
         assert_eq!(task.await.unwrap(), 1);
         assert_eq!(pool.gauges().in_flight, 0);
@@ -341,12 +340,7 @@ async fn a_hand_off_keeps_its_permit_until_the_receiver_drops_it() {
 async fn a_hand_off_dropped_before_its_task_ran_gives_the_permit_back() {
     let _limit = crate::common::time_limit(crate::common::TEST_LIMIT);
     let pool = Semaphore::new("agents", 1);
-    let scope = LockScope::unchecked("the sender");
-    let receiving = pool.clone();
-    let task = pool
-        .acquire(&scope)
-        .await
-        .spawn(move |handoff| receiver(handoff, receiving));
+    let task = hand_to_receiver(&pool).await;
     // This runtime's only worker is here: the task has not been polled when it is aborted.
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
@@ -356,6 +350,7 @@ async fn a_hand_off_dropped_before_its_task_ran_gives_the_permit_back() {
         "the unentered hand-off kept its permit"
     );
     assert!(pool.holders().is_empty(), "{:?}", pool.holders());
+    let scope = LockScope::unchecked("takes the permit back");
     assert!(
         pool.try_acquire(&scope).is_some(),
         "the unentered hand-off's permit never came back"
