@@ -39,11 +39,7 @@ fn semaphore() {
             permit.set_label(label);
             let now = holding.fetch_add(1, Ordering::SeqCst) + 1;
             assert!(now <= PERMITS, "{now} holders of {PERMITS} permits");
-            let holders = semaphore.holders();
-            assert!(
-                holders.iter().any(|h| h.label.as_deref() == Some(label)),
-                "{label} holds, and the diagnosis does not name it: {holders:?}"
-            );
+            assert_named(&semaphore.holders(), label);
             holding.fetch_sub(1, Ordering::SeqCst);
             drop(permit);
             if label == "a" {
@@ -117,11 +113,7 @@ fn mutex() {
                 "two holders at once"
             );
             *guard += 1;
-            let holders = mutex.holders();
-            assert!(
-                holders.iter().any(|h| h.label.as_deref() == Some(label)),
-                "{label} holds, and the diagnosis does not name it: {holders:?}"
-            );
+            assert_named(&mutex.holders(), label);
             holding.fetch_sub(1, Ordering::SeqCst);
         })
     };
@@ -130,8 +122,7 @@ fn mutex() {
         let mutex = mutex.clone();
         thread::spawn(move || {
             let scope = LockScope::unchecked("a model");
-            let mut lock = pin!(mutex.lock(&scope));
-            let _ = lock.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            poll_once_then_drop(mutex.lock(&scope));
         })
     };
     for thread in holders.into_iter().chain([cancelled]) {
@@ -162,11 +153,7 @@ fn rwlock() {
                 0,
                 "a reader beside a writer"
             );
-            let holders = rwlock.holders();
-            assert!(
-                holders.iter().any(|h| h.label.as_deref() == Some(label)),
-                "{label} reads, and the diagnosis does not name it: {holders:?}"
-            );
+            assert_named(&rwlock.holders(), label);
             readers.fetch_sub(1, Ordering::SeqCst);
         })
     };
@@ -183,11 +170,7 @@ fn rwlock() {
                 "a writer beside a reader"
             );
             *guard += 1;
-            let holders = rwlock.holders();
-            assert!(
-                holders.iter().any(|h| h.label.as_deref() == Some("writer")),
-                "the writer holds, and the diagnosis does not name it: {holders:?}"
-            );
+            assert_named(&rwlock.holders(), "writer");
             writers.fetch_sub(1, Ordering::SeqCst);
         })
     };
@@ -195,8 +178,7 @@ fn rwlock() {
         let rwlock = rwlock.clone();
         thread::spawn(move || {
             let scope = LockScope::unchecked("a model");
-            let mut write = pin!(rwlock.write(&scope));
-            let _ = write.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+            poll_once_then_drop(rwlock.write(&scope));
         })
     };
     for thread in [reader("r1"), reader("r2"), writer, cancelled] {
@@ -226,4 +208,18 @@ fn rwlock_under_random_schedules() {
 #[test]
 fn rwlock_under_pct_schedules() {
     shuttle::check_pct(rwlock, iterations(), 3);
+}
+
+/// Asserts that a diagnosis (`holders`) names the holder labeled `label`, which holds now.
+fn assert_named(holders: &[crate::lock::Holder], label: &str) {
+    assert!(
+        holders.iter().any(|h| h.label.as_deref() == Some(label)),
+        "{label} holds, and the diagnosis does not name it: {holders:?}"
+    );
+}
+
+/// Polls a lock's wait once, then drops it: a timeout or a `select!` giving up on it.
+fn poll_once_then_drop(wait: impl Future) {
+    let mut wait = pin!(wait);
+    let _ = wait.as_mut().poll(&mut Context::from_waker(Waker::noop()));
 }
