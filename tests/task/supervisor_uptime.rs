@@ -593,6 +593,60 @@ async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
     assert_eq!((row.id.as_str(), row.status.as_str()), ("stuck", "Failed"));
 }
 
+/// Tasks that stop when aborted are not unresponsive, even when stopping takes a while: the
+/// shutdown waits, past its grace, for the aborts to land before it names anyone. Here a blocked
+/// task holds the shutdown past its grace, and five idle ones take 2 ms each to drop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_that_stop_when_aborted_are_never_named_unresponsive() {
+    let _limit = crate::common::time_limit(LIMIT);
+    /// Drops slowly, as a future holding a connection it closes on drop would.
+    struct SlowDrop;
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let store = Store::default();
+    let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    supervisor
+        .spawn("stuck", (), |project| async move {
+            let running = project.to_running();
+            started.send(()).unwrap();
+            blocked.recv().unwrap(); // blocks its worker until the test releases it
+            running.to_completed()
+        })
+        .await
+        .unwrap();
+    for id in ["a", "b", "c", "d", "e"] {
+        supervisor
+            .spawn(id, (), |project| async move {
+                let running = project.to_running();
+                let _slow = SlowDrop;
+                std::future::pending::<()>().await;
+                running.to_completed()
+            })
+            .await
+            .unwrap();
+    }
+    tokio::task::spawn_blocking(move || running.recv().unwrap())
+        .await
+        .unwrap();
+    let report = supervisor
+        .shutdown(Duration::from_millis(20))
+        .await
+        .unwrap();
+    release.send(()).unwrap();
+    assert_eq!(report.unresponsive, ["stuck"]);
+    let aborted = report
+        .rows
+        .iter()
+        .filter(|row| row.status == "Failed" && row.reason.as_deref() == Some("aborted"))
+        .count();
+    assert_eq!(aborted, 5, "{:?}", report.rows);
+}
+
 /// `TaskHandle::abort` ends the row at once, even while the task is blocked where no abort
 /// reaches it; a task that already finished keeps its row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,9 +94,15 @@ fn write(stream: TokenStream, depth: usize, line: &mut Line, out: &mut String) {
 
 /// Compares `actual` with the snapshot `name`, or writes it when `FIXPOINT_BLESS` is set.
 fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/terminal_state/snapshots")
-        .join(name);
+    // The macro crate's directory: its own, or the workspace's when `tests/ui` compiles this
+    // module by path.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let krate = if manifest.ends_with("fixpoint-macros") {
+        manifest.to_path_buf()
+    } else {
+        manifest.join("fixpoint-macros")
+    };
+    let path = krate.join("src/terminal_state/snapshots").join(name);
     if std::env::var_os("FIXPOINT_BLESS").is_some() {
         std::fs::write(&path, actual).expect("the snapshot is writable");
         return;
