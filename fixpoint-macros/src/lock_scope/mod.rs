@@ -81,7 +81,7 @@ fn expand_fn(function: &mut ItemFn, errors: &mut Errors) {
 
 /// Every async method of the block is checked; the others are left as they are.
 fn expand_impl(block: &mut syn::ItemImpl, errors: &mut Errors) {
-    let mut checked = 0;
+    let mut checked_any = false;
     for item in &mut block.items {
         let ImplItem::Fn(method) = item else { continue };
         // The block's attribute covers its methods; a repeated one would open a second scope.
@@ -92,7 +92,7 @@ fn expand_impl(block: &mut syn::ItemImpl, errors: &mut Errors) {
         match body::user_body(sig, &mut method.block) {
             Ok(body) => {
                 rewrite::rewrite_fn(sig, body, errors);
-                checked += 1;
+                checked_any = true;
             }
             Err(NoBody::NotAsync) => {}
             Err(missing) => report_missing_body(sig, &missing, errors),
@@ -106,7 +106,7 @@ fn expand_impl(block: &mut syn::ItemImpl, errors: &mut Errors) {
             task::into_task(&mut method.sig, &mut method.block, errors);
         }
     }
-    if checked == 0 {
+    if !checked_any {
         let (impl_token, self_ty) = (&block.impl_token, &block.self_ty);
         errors.spanned(
             quote!(#impl_token #self_ty),
@@ -221,6 +221,26 @@ mod tests {
         assert!(
             output.contains("write #[lock_scope(no_unbounded_await)] above #[tracing::instrument]")
         );
+    }
+
+    /// A future `#[tracing::instrument]` made of the user's block alone (no `err`, no `ret`)
+    /// is the user's body even when its first statement is the user's own `let`: tracing
+    /// 0.1.28 and later open it with `if false { .. }`, and code written to that shape by hand
+    /// (or by an older tracing) does not, and must not be taken for the `ret` shape.
+    #[test]
+    fn instrumented_user_block_opening_with_a_let_is_checked() {
+        let input = quote!(
+            async fn f() {
+                let __tracing_instrument_future = async move {
+                    let reply = g().await;
+                    reply
+                };
+                __tracing_instrument_future.await
+            }
+        );
+        let output = super::expand(quote!(no_unbounded_await), input).to_string();
+        assert!(output.contains("checkpoint_after"), "{output}");
+        assert!(!output.contains("compile_error"), "{output}");
     }
 
     /// A fn that returns a boxed async block is checked as the async fn it is.
