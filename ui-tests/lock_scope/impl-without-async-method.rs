@@ -22,6 +22,11 @@ impl Agent {
         let body = async {};
         body
     }
+
+    // Nor is a future boxed without being pinned.
+    pub fn boxed(&self) -> Box<impl std::future::Future<Output = ()>> {
+        Box::new(async {})
+    }
 }
 
 fn main() {}

@@ -137,12 +137,9 @@ fn is_box_pin(func: &Expr) -> bool {
     names.next().as_deref() == Some("pin") && names.next().as_deref() == Some("Box")
 }
 
+/// Whether `pat` is the plain binding `name`, as tokio and tracing write theirs (untyped).
 fn binds(pat: &Pat, name: &str) -> bool {
-    match pat {
-        Pat::Ident(binding) => binding.ident == name,
-        Pat::Type(typed) => binds(&typed.pat, name),
-        _ => false,
-    }
+    matches!(pat, Pat::Ident(binding) if binding.ident == name)
 }
 
 fn mentions(tokens: TokenStream, name: &str) -> bool {
