@@ -212,12 +212,12 @@ mod tests {
             0
         );
         // Only `type X = ..LockScope;` and `LockScope as X` name the scope: a `use` or a `let`
-        // that ends in `LockScope` does not make `lock` or `kind` one of its names.
+        // that ends in `LockScope` does not make `fixpoint` or `kind` one of its names.
         assert_eq!(
             count(quote!({
                 use fixpoint::lock::LockScope;
                 let kind = marker::LockScope;
-                let a = lock::unchecked(1);
+                let a = fixpoint::unchecked(1);
                 let b = kind::unchecked(2);
             })),
             0
