@@ -193,6 +193,15 @@ mod tests {
             })),
             1
         );
+        // The alias read where it is, after other statements.
+        assert_eq!(
+            count(quote!({
+                let first = 1;
+                type S = fixpoint::lock::LockScope;
+                let s = S::unchecked("x");
+            })),
+            1
+        );
     }
 
     #[test]
