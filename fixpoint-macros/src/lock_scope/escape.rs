@@ -220,6 +220,18 @@ mod tests {
             })),
             0
         );
+        // The scope's other items, and a lifetime that happens to be called `'unchecked`.
+        assert_eq!(
+            count(quote!({
+                let why = LockScope::reason(&lock_scope);
+                fn keep<'unchecked>(scope: &'unchecked LockScope)
+                where
+                    LockScope: 'unchecked,
+                {
+                }
+            })),
+            0
+        );
         // Only `type X = ..LockScope;` and `LockScope as X` name the scope: a `use` or a `let`
         // that ends in `LockScope` does not make `fixpoint` or `kind` one of its names.
         assert_eq!(
