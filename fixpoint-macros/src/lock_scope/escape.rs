@@ -204,6 +204,28 @@ mod tests {
         );
     }
 
+    fn count_tokens(body: proc_macro2::TokenStream) -> usize {
+        let mut errors = Errors::default();
+        super::check_no_unchecked_scope(&body, &mut errors);
+        errors.finish().err().map_or(0, |e| e.into_iter().count())
+    }
+
+    /// A `macro_rules!` that writes `$scope::unchecked(..)` hands the compiler `LockScope` in an
+    /// invisible group: still the scope. Parentheses, or a macro's own tokens that only look
+    /// like a path, are not.
+    #[test]
+    fn sees_the_scope_through_a_macro_variable_only() {
+        use proc_macro2::{Delimiter, Group, TokenTree};
+        let invisible = TokenTree::Group(Group::new(Delimiter::None, quote!(LockScope)));
+        assert_eq!(count_tokens(quote!(let s = #invisible::unchecked("x");)), 1);
+        let parenthesized = TokenTree::Group(Group::new(Delimiter::Parenthesis, quote!(LockScope)));
+        assert_eq!(
+            count_tokens(quote!(dsl!(#parenthesized::unchecked("x"));)),
+            0
+        );
+        assert_eq!(count_tokens(quote!(dsl!(<LockScope> + ::unchecked);)), 0);
+    }
+
     #[test]
     fn leaves_other_uncheckeds_alone() {
         assert_eq!(
