@@ -218,6 +218,13 @@ mod tests {
         use proc_macro2::{Delimiter, Group, TokenTree};
         let invisible = TokenTree::Group(Group::new(Delimiter::None, quote!(LockScope)));
         assert_eq!(count_tokens(quote!(let s = #invisible::unchecked("x");)), 1);
+        assert_eq!(
+            count_tokens(quote!(let s = <#invisible>::unchecked("x");)),
+            1
+        );
+        // A qualified path that opens the tokens it is in.
+        assert_eq!(count_tokens(quote!(<Other as Tr>::unchecked(1);)), 0);
+        assert_eq!(count_tokens(quote!(<LockScope>::unchecked("x");)), 1);
         let parenthesized = TokenTree::Group(Group::new(Delimiter::Parenthesis, quote!(LockScope)));
         assert_eq!(
             count_tokens(quote!(dsl!(#parenthesized::unchecked("x"));)),
