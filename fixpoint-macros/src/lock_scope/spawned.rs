@@ -180,7 +180,8 @@ impl Finder {
 
     /// The first held local that the task made of `arg` takes: any mention inside a closure or
     /// `async` block (captured), and a use by value elsewhere (`spawn(serve(permit))`), but not
-    /// a method call or field read evaluated before the spawn (`spawn(log(permit.held_for()))`).
+    /// a method call or field read evaluated before the spawn (`spawn(log(permit.held_for()))`),
+    /// nor a borrow (`let noted = note(&permit);`).
     fn captured(&self, arg: &Expr) -> Option<Held> {
         match arg {
             Expr::Closure(_) | Expr::Async(_) => self.mentioned(&arg.to_token_stream()),
@@ -200,7 +201,9 @@ impl Finder {
                 base => self.captured(base),
             },
             Expr::Call(call) => call.args.iter().find_map(|arg| self.captured(arg)),
-            Expr::Reference(reference) => self.captured(&reference.expr),
+            // A borrow moves nothing: `note(&permit)` leaves the permit where it is, and a
+            // result that kept the borrow could not go into a `'static` task at all.
+            Expr::Reference(_) => None,
             Expr::Paren(paren) => self.captured(&paren.expr),
             Expr::Tuple(tuple) => tuple.elems.iter().find_map(|elem| self.captured(elem)),
             Expr::Struct(fields) => fields.fields.iter().find_map(|f| self.captured(&f.expr)),
