@@ -125,6 +125,39 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A blocked task: what [`spawn_stuck`] hands back.
+struct Stuck {
+    /// Send to unblock it.
+    release: std::sync::mpsc::Sender<()>,
+    /// Gets a message once its body has finished.
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
+/// Spawns `stuck`, a task that blocks its worker thread in a synchronous call (no `.await`
+/// reaches it) until released; returns once it is blocked.
+async fn spawn_stuck<S: StatusStore<ProjectStatus>>(
+    supervisor: &mut Supervisor<ProjectStatus, S>,
+) -> Stuck {
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (end, ended) = std::sync::mpsc::channel::<()>();
+    supervisor
+        .spawn("stuck", (), |project| async move {
+            let running = project.to_running();
+            started.send(()).unwrap();
+            blocked.recv().unwrap();
+            let done = running.to_completed();
+            end.send(()).unwrap();
+            done
+        })
+        .await
+        .unwrap();
+    tokio::task::spawn_blocking(move || running.recv().unwrap())
+        .await
+        .unwrap();
+    Stuck { release, ended }
+}
+
 fn config() -> Config {
     Config::new()
         .unread_outcomes(0)
@@ -519,29 +552,13 @@ async fn a_task_blocked_in_a_synchronous_call_does_not_hold_the_shutdown() {
     let _limit = crate::common::time_limit(LIMIT);
     let store = Arc::new(common::Logged::new(MemoryStore::<ProjectStatus>::new()));
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
-    let (release, blocked) = std::sync::mpsc::channel::<()>();
-    let (started, running) = std::sync::mpsc::channel::<()>();
-    let (end, ended) = std::sync::mpsc::channel::<()>();
-    supervisor
-        .spawn("stuck", (), |project| async move {
-            let running = project.to_running();
-            started.send(()).unwrap();
-            blocked.recv().unwrap(); // blocks its worker thread until the test releases it
-            let done = running.to_completed();
-            end.send(()).unwrap();
-            done
-        })
-        .await
-        .unwrap();
+    let Stuck { release, ended } = spawn_stuck(&mut supervisor).await;
     supervisor
         .spawn("idle", (), |project| async move {
             let running = project.to_running();
             std::future::pending::<()>().await;
             running.to_completed()
         })
-        .await
-        .unwrap();
-    tokio::task::spawn_blocking(move || running.recv().unwrap())
         .await
         .unwrap();
 
@@ -608,17 +625,7 @@ async fn tasks_that_stop_when_aborted_are_never_named_unresponsive() {
     }
     let store = Store::default();
     let mut supervisor = Supervisor::start(store.clone(), config()).await.unwrap();
-    let (release, blocked) = std::sync::mpsc::channel::<()>();
-    let (started, running) = std::sync::mpsc::channel::<()>();
-    supervisor
-        .spawn("stuck", (), |project| async move {
-            let running = project.to_running();
-            started.send(()).unwrap();
-            blocked.recv().unwrap(); // blocks its worker until the test releases it
-            running.to_completed()
-        })
-        .await
-        .unwrap();
+    let stuck = spawn_stuck(&mut supervisor).await;
     for id in ["a", "b", "c", "d", "e"] {
         supervisor
             .spawn(id, (), |project| async move {
@@ -630,14 +637,14 @@ async fn tasks_that_stop_when_aborted_are_never_named_unresponsive() {
             .await
             .unwrap();
     }
-    tokio::task::spawn_blocking(move || running.recv().unwrap())
-        .await
-        .unwrap();
     let report = supervisor
         .shutdown(Duration::from_millis(20))
         .await
         .unwrap();
-    release.send(()).unwrap();
+    stuck.release.send(()).unwrap();
+    tokio::task::spawn_blocking(move || stuck.ended.recv().unwrap())
+        .await
+        .unwrap();
     assert_eq!(report.unresponsive, ["stuck"]);
     let aborted = report
         .rows

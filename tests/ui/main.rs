@@ -104,7 +104,8 @@ fn ui() {
         }
     }
     eprintln!(
-        "ui: {changed} of {} cases expand differently from {}; only those run",
+        "ui: {changed} of {} cases run: those that expand differently from {}, and those \
+         this driver cannot expand as the compiler does",
         now.len(),
         recorded.display()
     );
