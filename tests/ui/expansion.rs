@@ -122,14 +122,17 @@ impl Expander {
 
 impl VisitMut for Expander {
     fn visit_item_mut(&mut self, item: &mut Item) {
-        let mut taken = item.clone();
-        if let Some(attribute) = item_attrs(&mut taken).and_then(|attrs| self.take(attrs)) {
-            *item = Item::Verbatim(self.expand(attribute, &taken));
-            return;
-        }
         let attrs = item_attrs(item)
             .map(|attrs| attrs.clone())
             .unwrap_or_default();
+        // Only an item that carries one of ours is copied, to be handed over without it.
+        if attrs.iter().any(|attr| which(attr).is_some()) {
+            let mut taken = item.clone();
+            if let Some(attribute) = item_attrs(&mut taken).and_then(|attrs| self.take(attrs)) {
+                *item = Item::Verbatim(self.expand(attribute, &taken));
+                return;
+            }
+        }
         self.within(&attrs, |this| visit_mut::visit_item_mut(this, item));
     }
 
